@@ -1,0 +1,5 @@
+import sys
+
+from modelxray.cli import main
+
+sys.exit(main())

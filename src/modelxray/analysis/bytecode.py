@@ -1,0 +1,735 @@
+"""Disassemble marshalled code for any supported CPython and reconstruct the calls it makes.
+
+Works on :class:`~modelxray.analysis.marshal_reader.CodeObject` records only; nothing is ever
+executed.  Opcode facts come from :mod:`modelxray.analysis.opcodes_data`.  Reconstruction is a
+best-effort symbolic stack evaluation: anything it does not understand becomes ``?``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+
+from modelxray.analysis.marshal_reader import ELLIPSIS, CodeObject
+from modelxray.analysis.opcodes_data import TABLES, OpTable
+from modelxray.budget import Budget
+
+__all__ = [
+    "FAMILY_VERSIONS",
+    "Instruction",
+    "check_version",
+    "decode",
+    "disassemble",
+    "guess_versions",
+    "reconstruct",
+]
+
+FAMILY_VERSIONS: dict[str, tuple[str, ...]] = {
+    "2.7": ("2.7",),
+    "3.0-3.7": ("3.6", "3.7"),  # no tables for 3.0-3.5 (pre-wordcode)
+    "3.8-3.10": ("3.8", "3.9", "3.10"),
+    "3.11+": ("3.11", "3.12", "3.13"),
+}
+MAX_INSTRUCTIONS = 200_000  # per decode and per reconstruct() call
+MAX_EXPR = 500  # characters of one reconstructed expression
+MAX_CALLS = 1_000
+MAX_STACK = 10_000
+_HIDDEN = ("INSTRUMENTED_", "ENTER_EXECUTOR")  # runtime-only opcodes, never marshalled
+_PREFIX_311 = frozenset({"COPY_FREE_VARS", "MAKE_CELL", "RETURN_GENERATOR", "POP_TOP", "NOP"})
+_PACKED_LOCALS = frozenset({"LOAD_FAST_LOAD_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"})
+
+
+@dataclass(frozen=True)
+class Instruction:
+    offset: int  # first byte, EXTENDED_ARG prefixes included
+    op: int
+    opname: str  # "<N>" when the opcode does not exist in this version
+    arg: int | None
+    next: int  # offset of the following instruction (after inline caches)
+
+
+@dataclass(frozen=True)
+class _Ops:
+    version: str
+    ver: tuple[int, int]
+    table: OpTable
+    names: dict[int, str]
+    caches: dict[int, int]
+
+
+@cache
+def _ops(version: str) -> _Ops:
+    if version not in TABLES:
+        raise ValueError(f"no opcode table for Python {version!r}; known: {sorted(TABLES)}")
+    t = TABLES[version]
+    names = {o: n for n, o in t.opmap.items() if o < 256 and not n.startswith(_HIDDEN)}
+    if version == "2.7":
+        names.pop(0, None)  # STOP_CODE is never emitted
+    caches = {t.opmap[n]: k for n, k in t.cache_entries.items() if n in t.opmap}
+    major, minor = version.split(".")
+    return _Ops(version, (int(major), int(minor)), t, names, caches)
+
+
+def decode(
+    code: bytes, version: str, problems: list[str] | None = None, limit: int = MAX_INSTRUCTIONS
+) -> list[Instruction]:
+    """Split raw bytecode into instructions for *version*; anomalies go to *problems*."""
+    ops = _ops(version)
+    t = ops.table
+    probs: list[str] = [] if problems is None else problems
+    out: list[Instruction] = []
+    wordcode = ops.ver >= (3, 6)
+    if wordcode and len(code) % 2:
+        probs.append("odd bytecode length")
+    i, ext, start, n = 0, 0, -1, len(code)
+    while i < n:
+        if len(out) >= limit:
+            probs.append(f"more than {limit} instructions")
+            break
+        op = code[i]
+        start = i if start < 0 else start
+        has_arg = op in t.hasarg if wordcode else op >= t.have_argument
+        width = 2 if wordcode else (3 if has_arg else 1)
+        if i + width > n:
+            probs.append(f"truncated instruction at {i}")
+            break
+        if wordcode:
+            raw = code[i + 1]
+            arg = raw | ext
+            if not has_arg and raw:
+                probs.append(f"argument on argument-less opcode {op} at {i}")
+        else:
+            arg = (code[i + 1] | code[i + 2] << 8 | ext) if has_arg else 0
+        i += width
+        if op == t.extended_arg:
+            ext = (arg << (8 if wordcode else 16)) & 0xFFFFFFFF
+            continue
+        for _ in range(ops.caches.get(op, 0)):
+            if i + 2 > n:
+                probs.append(f"truncated inline cache at {i}")
+                break
+            if code[i] or code[i + 1]:
+                probs.append(f"non-zero inline cache at {i}")
+            i += 2
+        name = ops.names.get(op)
+        if name is None or (name == "CACHE" and ops.ver >= (3, 11)):
+            probs.append(f"unknown opcode {op} at {start}")
+            name = f"<{op}>"
+        out.append(Instruction(start, op, name, arg if has_arg else None, min(i, n)))
+        ext, start = 0, -1
+    if start >= 0 and len(out) < limit:
+        probs.append("dangling EXTENDED_ARG")
+    return out
+
+
+def _name_index(ops: _Ops, name: str, arg: int) -> int:
+    if name == "LOAD_GLOBAL" and ops.ver >= (3, 11) or name == "LOAD_ATTR" and ops.ver >= (3, 12):
+        return arg >> 1
+    return arg >> 2 if name == "LOAD_SUPER_ATTR" else arg
+
+
+def _jump_target(ops: _Ops, ins: Instruction) -> int | None:
+    t, arg = ops.table, ins.arg or 0
+    if ins.op in t.hasjabs:
+        return arg * 2 if ops.ver >= (3, 10) else arg
+    if ins.op in t.hasjrel:
+        if ops.ver >= (3, 11):
+            return ins.next + (-2 if "JUMP_BACKWARD" in ins.opname else 2) * arg
+        return ins.next + (2 * arg if ops.ver >= (3, 10) else arg)
+    return None
+
+
+def _cmp_index(ops: _Ops, arg: int) -> int:
+    return arg >> 5 if ops.ver >= (3, 13) else arg >> 4 if ops.ver >= (3, 12) else arg
+
+
+def _deref_names(co: CodeObject, ops: _Ops) -> tuple[str, ...]:
+    return co.varnames if ops.ver >= (3, 11) else co.cellvars + co.freevars
+
+
+def check_version(code: CodeObject, version: str) -> list[str]:
+    """Why *code* (this object only) is not valid bytecode for *version*; empty if it is."""
+    ops = _ops(version)
+    t = ops.table
+    problems: list[str] = []
+    instrs = decode(code.code, version, problems)
+    starts = {ins.offset for ins in instrs}
+    nderef = len(_deref_names(code, ops))
+    prev = ""
+    for ins in instrs:
+        arg, name = ins.arg or 0, ins.opname
+        bad = False
+        if ins.op in t.hasconst:
+            bad = arg >= len(code.consts)
+        elif ins.op in t.hasname:
+            bad = _name_index(ops, name, arg) >= len(code.names)
+        elif name in _PACKED_LOCALS:
+            bad = max(arg >> 4, arg & 15) >= len(code.varnames)
+        elif ins.op in t.haslocal:
+            bad = arg >= len(code.varnames)
+        elif ins.op in t.hasfree:
+            bad = arg >= nderef
+        elif name == "BINARY_OP":
+            bad = arg >= len(t.nb_ops)
+        elif ins.op in t.hascompare:
+            bad = _cmp_index(ops, arg) >= len(t.cmp_op)
+        elif name == "CALL_INTRINSIC_1":
+            bad = arg >= len(t.intrinsic_1)
+        target = _jump_target(ops, ins)
+        if bad or (target is not None and target not in starts):
+            problems.append(f"bad argument {arg} for {name} at {ins.offset}")
+        if name == "CALL" and ops.ver == (3, 11) and prev != "PRECALL":
+            problems.append(f"CALL without PRECALL at {ins.offset}")
+        prev = name
+    if ops.ver >= (3, 11):
+        first = next((i.opname for i in instrs if i.opname not in _PREFIX_311), None)
+        if first != "RESUME":
+            problems.append(f"code does not start with RESUME (starts with {first})")
+    return problems
+
+
+def guess_versions(code: CodeObject) -> list[str]:
+    """Minor versions of *code*'s layout family whose opcode tables decode all its code.
+
+    Returns the whole family when no version (or every version) fits.
+    """
+    family = FAMILY_VERSIONS.get(code.layout, ())
+    nested = list(code.walk())
+    fits = [v for v in family if not any(check_version(c, v) for c in nested)]
+    return fits or list(family)
+
+
+def disassemble(code: CodeObject, version: str | None = None) -> list[tuple[int, str, int | None]]:
+    """(offset, opname, arg) for each instruction of *code* itself (not nested code)."""
+    version = version or guess_versions(code)[0]
+    return [(i.offset, i.opname, i.arg) for i in decode(code.code, version)]
+
+
+# ----------------------------------------------------------------- reconstruction
+
+
+_NO = object()
+
+
+@dataclass(frozen=True)
+class _E:
+    """A symbolic stack value."""
+
+    text: str
+    atomic: bool = True  # safe to use as callee / attribute base without parentheses
+    value: object = _NO  # the constant, when known
+    items: tuple[str, ...] | None = None  # element texts of a list/tuple/set display
+    pairs: tuple[tuple[object, str, str], ...] | None = None  # dict display: (key, ktext, v)
+    kind: str = ""  # "null" | "list" | "tuple" | "set" | "dict" | "fmt" | "conv"
+    fpart: str = ""  # f-string body piece (kind fmt) or conversion (kind conv)
+
+
+_NULL = _E("NULL", kind="null")
+_UNKNOWN = _E("?")
+_BINARY = {
+    "ADD": "+",
+    "SUBTRACT": "-",
+    "MULTIPLY": "*",
+    "TRUE_DIVIDE": "/",
+    "DIVIDE": "/",
+    "FLOOR_DIVIDE": "//",
+    "MODULO": "%",
+    "POWER": "**",
+    "LSHIFT": "<<",
+    "RSHIFT": ">>",
+    "AND": "&",
+    "OR": "|",
+    "XOR": "^",
+    "MATRIX_MULTIPLY": "@",
+}
+_UNARY = {"UNARY_NEGATIVE": "-", "UNARY_POSITIVE": "+", "UNARY_INVERT": "~", "UNARY_NOT": "not "}
+_CONV = {1: "!s", 2: "!r", 3: "!a"}
+_NOOPS = frozenset(
+    "NOP RESUME CACHE PRECALL COPY_FREE_VARS MAKE_CELL SETUP_LOOP POP_BLOCK SETUP_ANNOTATIONS "
+    "PRINT_NEWLINE DELETE_FAST DELETE_NAME DELETE_GLOBAL DELETE_DEREF EXTENDED_ARG TO_BOOL "
+    "GET_ITER GET_YIELD_FROM_ITER INTERPRETER_EXIT".split()
+)
+_POP1 = frozenset(
+    "POP_TOP STORE_FAST STORE_NAME STORE_GLOBAL STORE_DEREF PRINT_ITEM PRINT_EXPR DELETE_ATTR "
+    "IMPORT_STAR GEN_START DICT_MERGE DICT_UPDATE STORE_FAST_MAYBE_NULL "
+    "POP_EXCEPT END_FOR".split()
+)
+_DEAD_END = frozenset(
+    "RETURN_VALUE RETURN_CONST RAISE_VARARGS RERAISE JUMP_FORWARD JUMP_ABSOLUTE JUMP "
+    "JUMP_NO_INTERRUPT JUMP_BACKWARD JUMP_BACKWARD_NO_INTERRUPT CONTINUE_LOOP BREAK_LOOP".split()
+)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_EXPR else text[: MAX_EXPR - 3] + "..."
+
+
+def _kwname(k: _E) -> str:
+    if isinstance(k.value, bytes):
+        return k.value.decode("latin-1")
+    return k.value if isinstance(k.value, str) else k.text
+
+
+def _atom(e: _E) -> str:
+    return e.text if e.atomic else f"({e.text})"
+
+
+def _display(kind: str, items: tuple[str, ...]) -> _E:
+    body = ", ".join(items)
+    if kind == "list":
+        text = f"[{body}]"
+    elif kind == "set":
+        text = f"{{{body}}}" if items else "set()"
+    else:
+        text = f"({body},)" if len(items) == 1 else f"({body})"
+    return _E(_cut(text), items=items, kind=kind)
+
+
+def _dict_display(pairs: tuple[tuple[object, str, str], ...]) -> _E:
+    return _E(
+        _cut("{" + ", ".join(f"{k}: {v}" for _, k, v in pairs) + "}"), pairs=pairs, kind="dict"
+    )
+
+
+def _const_text(v: object, py2: bool, depth: int = 0) -> str:
+    if isinstance(v, str | bytes):
+        s = v[: MAX_EXPR + 1]
+        return repr(s.decode("latin-1") if py2 and isinstance(s, bytes) else s)
+    if v is ELLIPSIS:
+        return "..."
+    if isinstance(v, CodeObject):
+        return f"<code {v.qualname}>"
+    if isinstance(v, bool) or v is None or isinstance(v, float | complex):
+        return repr(v)
+    if isinstance(v, int):
+        return repr(v) if v.bit_length() <= 512 else f"<{v.bit_length()}-bit int>"
+    if isinstance(v, tuple | frozenset | list | set) and depth < 4:
+        items = tuple(_const_text(x, py2, depth + 1) for x in list(v)[:50])
+        body = _display("tuple" if isinstance(v, tuple) else "list", items).text
+        return body if isinstance(v, tuple | list) else f"{type(v).__name__}({{{body[1:-1]}}})"
+    return "<...>" if depth else f"<{type(v).__name__}>"
+
+
+def _const(v: object, py2: bool) -> _E:
+    text = _cut(_const_text(v, py2))
+    if isinstance(v, tuple) and len(v) <= 50:
+        return _E(text, value=v, items=tuple(_const_text(x, py2, 1) for x in v), kind="tuple")
+    return _E(text, value=v)
+
+
+class _Eval:
+    """Symbolic evaluation of one code object."""
+
+    def __init__(self, co: CodeObject, ops: _Ops, calls: list[str]) -> None:
+        self.co, self.ops, self.calls = co, ops, calls
+        self.py2 = ops.ver < (3, 0)
+        self.stack: list[_E] = []
+        self.kwnames: tuple[str, ...] = ()
+
+    # stack helpers (never fail: underflow yields "?")
+    def push(self, e: _E) -> None:
+        self.stack.append(e)
+        if len(self.stack) > MAX_STACK:
+            del self.stack[0]
+
+    def pop(self) -> _E:
+        return self.stack.pop() if self.stack else _UNKNOWN
+
+    def popn(self, n: int) -> list[_E]:
+        n = max(0, min(n, MAX_STACK))
+        out = [self.pop() for _ in range(n)]
+        out.reverse()
+        return out
+
+    def fill(self, n: int) -> None:
+        n = min(n, MAX_STACK)
+        if len(self.stack) < n:
+            self.stack[:0] = [_UNKNOWN] * (n - len(self.stack))
+
+    def const(self, idx: int) -> _E:
+        consts = self.co.consts
+        return _const(consts[idx], self.py2) if 0 <= idx < len(consts) else _UNKNOWN
+
+    def name(self, table: tuple[str, ...], idx: int) -> str:
+        return table[idx] if 0 <= idx < len(table) else "?"
+
+    # building blocks
+    def call(self, fn: _E, args: list[_E], kwnames: tuple[object, ...] = ()) -> None:
+        npos = max(0, len(args) - len(kwnames))
+        parts = [a.text for a in args[:npos]]
+        parts += [f"{k}={a.text}" for k, a in zip(kwnames, args[npos:], strict=False)]
+        self.emit(f"{_atom(fn)}({', '.join(parts)})")
+
+    def emit(self, text: str) -> None:
+        text = _cut(text)
+        if len(self.calls) < MAX_CALLS and text not in self.calls:
+            self.calls.append(text)
+        self.push(_E(text))
+
+    def star_call(self, fn: _E, args: _E, kwargs: _E | None) -> None:
+        parts = list(args.items) if args.items is not None else [f"*{args.text}"]
+        if kwargs is not None:
+            if kwargs.pairs is not None and all(isinstance(k, str) for k, _, _ in kwargs.pairs):
+                parts += [f"{k}={v}" for k, _, v in kwargs.pairs]
+            else:
+                parts.append(f"**{kwargs.text}")
+        self.emit(f"{_atom(fn)}({', '.join(parts)})")
+
+    def callee_pair(self) -> tuple[_E, list[_E]]:
+        """Pop [callable, NULL] / [NULL, callable] / [callable, self] (3.7+ method calls)."""
+        below, top = self.popn(2)
+        if below is _NULL:
+            return top, []
+        if top is _NULL:
+            return below, []
+        return below, [top]
+
+    def binary(self, sym: str) -> None:
+        b, a = self.pop(), self.pop()
+        self.push(_E(_cut(f"{_atom(a)} {sym} {_atom(b)}"), atomic=False))
+
+    def splat(self, parts: list[_E], kind: str) -> None:
+        items: list[str] = []
+        for p in parts:
+            items += p.items if p.items is not None else [f"*{p.text}"]
+        self.push(_display(kind, tuple(items[:200])))
+
+    def fmt(self, value: _E, conv: str, spec: _E | None) -> None:
+        piece = "{" + value.text + conv
+        if spec is not None:
+            piece += ":" + (
+                spec.fpart
+                if spec.kind == "fmt"
+                else str(spec.value)
+                if spec.value is not _NO
+                else spec.text
+            )
+        piece += "}"
+        self.push(_E(_cut("f" + repr(piece)), kind="fmt", fpart=piece))
+
+    # main loop
+    def run(self, instrs: list[Instruction], budget: Budget) -> None:
+        """Evaluate straight-line; after a jump/return resume at the next saved jump target."""
+        self.saved: dict[int, list[_E]] = {}
+        self.loops: dict[int, int] = {}  # FOR_ITER offset -> loop exit offset
+        self.after = {a.offset: b.offset for a, b in zip(instrs, instrs[1:], strict=False)}
+        dead = False
+        for ins in instrs:
+            budget.tick()
+            if ins.offset in self.saved:
+                restored = self.saved.pop(ins.offset)
+                self.stack = restored if dead else self.stack
+                dead = False
+            elif dead:
+                continue  # unreachable without an exception-table edge
+            try:
+                self.step(ins)
+            except Exception:  # inconsistent input degrades to "?", never crashes
+                self.push(_UNKNOWN)
+            dead = ins.opname in _DEAD_END
+
+    def branch(self, ins: Instruction) -> None:
+        """Remember the stack seen by a forward jump's target."""
+        target = _jump_target(self.ops, ins)
+        name, stack = ins.opname, self.stack
+        if target is not None and target < ins.offset and target in self.loops:
+            self.saved[self.loops[target]] = stack[:-1]  # back edge: refresh the loop-exit stack
+        if target is None or target <= ins.offset or target in self.saved:
+            return
+        if name == "FOR_ITER":  # exhausted: iterator popped; 3.12+ also skips END_FOR (+POP_TOP)
+            for _ in range({(3, 12): 1, (3, 13): 2}.get(self.ops.ver, 0)):
+                target = self.after.get(target, target)
+            self.loops[ins.offset] = target
+            stack = stack[:-1]
+        elif name.startswith("POP_JUMP") or name == "JUMP_IF_NOT_EXC_MATCH":
+            stack = stack[:-1]
+        self.saved[target] = list(stack)
+
+    def step(self, ins: Instruction) -> None:
+        name, arg, ops = ins.opname, ins.arg or 0, self.ops
+        v = ops.ver
+        co = self.co
+        self.branch(ins)
+        if name in _NOOPS or name in _DEAD_END and name.startswith(("JUMP", "CONTINUE", "BREAK")):
+            return
+        if name in _POP1 or name.startswith(("POP_JUMP", "JUMP_IF_")):
+            self.pop()
+        elif name in ("RETURN_VALUE", "YIELD_VALUE") or name == "RERAISE":
+            self.pop()
+        elif name == "RETURN_CONST":
+            pass
+        elif name == "RAISE_VARARGS":
+            self.popn(arg)
+        elif name == "LOAD_CONST":
+            self.push(self.const(arg))
+        elif name in ("LOAD_NAME", "LOAD_GLOBAL", "LOAD_FROM_DICT_OR_GLOBALS"):
+            if name == "LOAD_FROM_DICT_OR_GLOBALS":
+                self.pop()
+            self.push(_E(self.name(co.names, _name_index(ops, name, arg))))
+            if name == "LOAD_GLOBAL" and v >= (3, 11) and arg & 1:
+                self.push(_NULL)
+        elif name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR"):
+            self.push(_E(self.name(co.varnames, arg)))
+        elif name == "LOAD_FAST_LOAD_FAST":
+            self.push(_E(self.name(co.varnames, arg >> 4)))
+            self.push(_E(self.name(co.varnames, arg & 15)))
+        elif name in ("STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"):
+            self.pop()
+            if name == "STORE_FAST_STORE_FAST":
+                self.pop()
+            else:
+                self.push(_E(self.name(co.varnames, arg & 15)))
+        elif name in ("LOAD_DEREF", "LOAD_CLOSURE", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_DEREF"):
+            if name == "LOAD_FROM_DICT_OR_DEREF":
+                self.pop()
+            self.push(_E(self.name(_deref_names(co, ops), arg)))
+        elif name in ("LOAD_ATTR", "LOAD_METHOD"):
+            obj = self.pop()
+            attr = _E(_cut(f"{_atom(obj)}.{self.name(co.names, _name_index(ops, name, arg))}"))
+            self.push(attr)
+            if name == "LOAD_METHOD" or v >= (3, 12) and arg & 1:
+                self.push(_NULL)
+        elif name == "LOAD_SUPER_ATTR":
+            self.popn(3)
+            self.push(_E(f"super().{self.name(co.names, arg >> 2)}"))
+            if arg & 1:
+                self.push(_NULL)
+        elif name == "PUSH_NULL":
+            self.push(_NULL)
+        elif name in ("LOAD_BUILD_CLASS", "LOAD_ASSERTION_ERROR", "LOAD_LOCALS"):
+            label = {
+                "LOAD_BUILD_CLASS": "__build_class__",
+                "LOAD_ASSERTION_ERROR": "AssertionError",
+            }
+            self.push(_E(label.get(name, "locals()")))
+        elif name == "IMPORT_NAME":
+            self.popn(2)
+            self.emit(f"__import__({self.name(co.names, arg)!r})")
+        elif name == "IMPORT_FROM":
+            mod = self.stack[-1] if self.stack else _UNKNOWN
+            self.push(_E(_cut(f"{_atom(mod)}.{self.name(co.names, arg)}")))
+        elif name in ("STORE_ATTR", "DELETE_SUBSCR"):
+            self.popn(2)
+        elif name == "STORE_MAP":
+            key, val = self.pop(), self.pop()
+            d = self.pop()
+            pairs = (d.pairs or ()) + ((key.value, key.text, val.text),)
+            self.push(_dict_display(pairs[:200]))
+        elif name == "STORE_SUBSCR":
+            self.popn(3)
+        elif name in ("STORE_SLICE", "BINARY_SLICE"):
+            stop, start = self.pop(), self.pop()
+            container = self.pop()
+            if name == "STORE_SLICE":
+                self.pop()
+            else:
+                self.push(_E(_cut(f"{_atom(container)}[{start.text}:{stop.text}]")))
+        elif name.startswith(("SLICE+", "STORE_SLICE+", "DELETE_SLICE+")):
+            k = int(name[-1])
+            hi = self.pop().text if k & 2 else ""
+            lo = self.pop().text if k & 1 else ""
+            container = self.pop()
+            if name.startswith("SLICE"):
+                self.push(_E(_cut(f"{_atom(container)}[{lo}:{hi}]")))
+            elif name.startswith("STORE"):
+                self.pop()
+        elif name in _UNARY:
+            self.push(_E(_cut(_UNARY[name] + _atom(self.pop())), atomic=False))
+        elif name == "UNARY_CONVERT":
+            self.push(_E(_cut(f"`{self.pop().text}`")))
+        elif name == "BINARY_OP":
+            nb = ops.table.nb_ops
+            self.binary(nb[arg].rstrip("=") if arg < len(nb) else "?")
+        elif name.startswith(("BINARY_", "INPLACE_")) and name.split("_", 1)[1] in _BINARY:
+            self.binary(_BINARY[name.split("_", 1)[1]])
+        elif name == "BINARY_SUBSCR":
+            idx, obj = self.pop(), self.pop()
+            self.push(_E(_cut(f"{_atom(obj)}[{idx.text}]")))
+        elif name == "COMPARE_OP":
+            cmp = ops.table.cmp_op
+            i = _cmp_index(ops, arg)
+            self.binary(cmp[i] if i < len(cmp) else "?")
+        elif name in ("IS_OP", "CONTAINS_OP"):
+            base = "is" if name == "IS_OP" else "in"
+            self.binary(("not " + base if base == "in" else base + " not") if arg else base)
+        elif name == "BUILD_SLICE":
+            bounds = self.popn(arg)
+            self.push(_E(":".join("" if b.value is None else b.text for b in bounds)))
+        elif name in ("BUILD_TUPLE", "BUILD_LIST", "BUILD_SET"):
+            kind = name[6:].lower()
+            self.push(_display(kind, tuple(p.text for p in self.popn(arg))))
+        elif name in ("BUILD_TUPLE_UNPACK", "BUILD_TUPLE_UNPACK_WITH_CALL", "BUILD_LIST_UNPACK"):
+            self.splat(self.popn(arg), "list" if "LIST" in name else "tuple")
+        elif name == "BUILD_SET_UNPACK":
+            self.splat(self.popn(arg), "set")
+        elif name in ("LIST_EXTEND", "SET_UPDATE"):
+            seq = self.pop()
+            self.fill(arg)
+            tgt = self.stack[-arg] if arg else _UNKNOWN
+            if arg and tgt.items is not None:
+                add = seq.items if seq.items is not None else (f"*{seq.text}",)
+                self.stack[-arg] = _display(tgt.kind, (tgt.items + add)[:200])
+        elif name == "LIST_TO_TUPLE" or (
+            name == "CALL_INTRINSIC_1"
+            and arg < len(ops.table.intrinsic_1)
+            and ops.table.intrinsic_1[arg] == "INTRINSIC_LIST_TO_TUPLE"
+        ):
+            seq = self.pop()
+            self.push(_display("tuple", seq.items) if seq.items is not None else seq)
+        elif name == "BUILD_MAP" and self.py2:
+            self.push(_dict_display(()))
+        elif name == "BUILD_MAP":
+            flat = self.popn(2 * arg)
+            pairs = tuple(
+                (k.value, k.text, val.text) for k, val in zip(flat[::2], flat[1::2], strict=False)
+            )
+            self.push(_dict_display(pairs))
+        elif name == "BUILD_CONST_KEY_MAP":
+            keys = self.pop()
+            vals = self.popn(arg)
+            kv = keys.value if isinstance(keys.value, tuple) else (_NO,) * arg
+            ktexts = keys.items or ("?",) * arg
+            self.push(_dict_display(tuple(zip(kv, ktexts, (x.text for x in vals), strict=False))))
+        elif name in ("BUILD_MAP_UNPACK", "BUILD_MAP_UNPACK_WITH_CALL"):
+            maps = self.popn(arg)
+            if all(m.pairs is not None for m in maps):
+                self.push(_dict_display(tuple(p for m in maps for p in m.pairs or ())))
+            else:
+                self.push(_E("{" + ", ".join(f"**{m.text}" for m in maps) + "}", kind="dict"))
+        elif name in ("LIST_APPEND", "SET_ADD", "MAP_ADD"):
+            item = self.pop().text
+            if name == "MAP_ADD":
+                item = f"{self.pop().text}: {item}"
+            self.fill(arg)
+            if arg:
+                brackets = "[]" if name == "LIST_APPEND" else "{}"
+                text = _cut(f"{brackets[0]}{item} for ...{brackets[1]}")
+                self.stack[-arg] = _E(text, kind="comp")
+        elif name == "FORMAT_VALUE":
+            spec = self.pop() if arg & 4 else None
+            self.fmt(self.pop(), _CONV.get(arg & 3, ""), spec)
+        elif name == "CONVERT_VALUE":
+            val = self.pop()
+            self.push(replace(val, kind="conv", fpart=_CONV.get(arg, "")))
+        elif name in ("FORMAT_SIMPLE", "FORMAT_WITH_SPEC"):
+            spec = self.pop() if name == "FORMAT_WITH_SPEC" else None
+            val = self.pop()
+            self.fmt(val, val.fpart if val.kind == "conv" else "", spec)
+        elif name == "BUILD_STRING":
+            body = ""
+            for p in self.popn(arg):
+                if p.kind == "fmt":
+                    body += p.fpart
+                elif isinstance(p.value, str):
+                    body += p.value.replace("{", "{{").replace("}", "}}")
+                else:
+                    body += "{" + p.text + "}"
+            self.push(_E(_cut("f" + repr(body)), kind="fmt", fpart=body))
+        elif name in ("ROT_TWO", "ROT_THREE", "ROT_FOUR", "ROT_N", "SWAP", "COPY"):
+            n = {"ROT_TWO": 2, "ROT_THREE": 3, "ROT_FOUR": 4}.get(name, arg)
+            if 0 < n <= MAX_STACK:
+                self.fill(n)
+                st = self.stack
+                if name == "COPY":
+                    self.push(st[-n])
+                elif name == "SWAP":
+                    st[-1], st[-n] = st[-n], st[-1]
+                else:
+                    st.insert(len(st) - n, st.pop())
+        elif name in ("DUP_TOP", "DUP_TOP_TWO", "DUP_TOPX"):
+            n = {"DUP_TOP": 1, "DUP_TOP_TWO": 2}.get(name, arg)
+            if 0 < n <= 5:
+                self.fill(n)
+                self.stack.extend(self.stack[-n:])
+        elif self.py2 and name.startswith("CALL_FUNCTION"):
+            kw = self.pop() if name.endswith("KW") else None
+            var = self.pop() if "VAR" in name else None
+            flat = self.popn(2 * ((arg >> 8) & 0xFF))
+            pos = self.popn(arg & 0xFF)
+            fn = self.pop()
+            parts = [p.text for p in pos]
+            parts += [
+                f"{_kwname(k)}={val.text}" for k, val in zip(flat[::2], flat[1::2], strict=False)
+            ]
+            parts += (list(var.items or ()) or [f"*{var.text}"]) if var else []
+            parts += [f"**{kw.text}"] if kw else []
+            self.emit(f"{_atom(fn)}({', '.join(parts)})")
+        elif name == "CALL_FUNCTION":
+            args = self.popn(arg)
+            self.call(self.pop(), args)
+        elif name == "CALL_FUNCTION_KW":
+            names = self.pop().value
+            args = self.popn(arg)
+            self.call(self.pop(), args, names if isinstance(names, tuple) else ())
+        elif name in ("CALL_METHOD", "CALL", "CALL_KW"):
+            names = self.pop().value if name == "CALL_KW" else self.kwnames
+            self.kwnames = ()
+            args = self.popn(arg)
+            fn, extra = self.callee_pair()
+            self.call(fn, extra + args, names if isinstance(names, tuple) else ())
+        elif name == "KW_NAMES":
+            names = self.const(arg).value
+            self.kwnames = names if isinstance(names, tuple) else ()
+        elif name == "CALL_FUNCTION_EX":
+            kwargs = self.pop() if arg & 1 else None
+            star = self.pop()
+            fn = self.pop()
+            if fn is _NULL:
+                fn = self.pop()
+            elif self.stack and self.stack[-1] is _NULL:
+                self.pop()
+            self.star_call(fn, star, kwargs)
+        elif name in ("MAKE_FUNCTION", "MAKE_CLOSURE"):
+            if v >= (3, 11) or self.py2:
+                code = self.pop()
+            else:
+                self.pop()  # qualname
+                code = self.pop()
+            if self.py2:
+                self.popn(arg + (1 if name == "MAKE_CLOSURE" else 0))
+            elif v < (3, 13):
+                self.popn(bin(arg & 15).count("1"))
+            fname = code.value.qualname if isinstance(code.value, CodeObject) else "?"
+            self.push(_E(f"<function {fname}>"))
+        elif name == "SET_FUNCTION_ATTRIBUTE":
+            fn = self.pop()
+            self.pop()
+            self.push(fn)
+        elif name == "UNPACK_SEQUENCE":
+            seq = self.pop()
+            n = min(arg, 256)
+            for i in reversed(range(n)):
+                self.push(_E(_cut(f"{_atom(seq)}[{i}]")))
+        elif name == "UNPACK_EX":
+            self.pop()
+            for _ in range(min((arg & 0xFF) + (arg >> 8) + 1, 512)):
+                self.push(_UNKNOWN)
+        elif name == "FOR_ITER":
+            self.push(_E("?"))
+        elif name == "EXEC_STMT":
+            self.call(_E("exec"), self.popn(3))
+        elif name == "CALL_INTRINSIC_2":
+            self.popn(2)
+            self.push(_UNKNOWN)
+        elif name in ("CALL_INTRINSIC_1", "YIELD_FROM", "GET_AWAITABLE"):
+            self.pop()
+            self.push(_UNKNOWN)
+        else:
+            self.push(_UNKNOWN)
+
+
+def reconstruct(
+    code: CodeObject, version: str | None = None, *, budget: Budget | None = None
+) -> list[str]:
+    """Pseudo-source of the calls *code* and its nested code make, in order, de-duplicated."""
+    budget = budget or Budget()
+    calls: list[str] = []
+    remaining = MAX_INSTRUCTIONS
+    ver = version or guess_versions(code)[-1]
+    for co in code.walk():
+        instrs = decode(co.code, ver, limit=remaining)
+        remaining -= len(instrs)
+        _Eval(co, _ops(ver), calls).run(instrs, budget)
+        if remaining <= 0 or len(calls) >= MAX_CALLS:
+            break
+    return calls

@@ -1,0 +1,143 @@
+"""An Artifact is some bytes and where they came from.
+
+Readers never care whether the bytes live in a file on disk, a zip member or a
+decompressed stream: they call :meth:`Artifact.open` for a seekable binary
+stream, :meth:`Artifact.head` for the first bytes, or :meth:`Artifact.read` for
+the whole content under an explicit size bound.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from modelxray.budget import BudgetExceeded
+from modelxray.model import Location
+
+BinaryStream = IO[bytes]
+
+HEAD_BYTES = 4096
+
+
+@dataclass
+class Artifact:
+    location: Location
+    size: int
+    opener: Callable[[], BinaryStream]
+    name: str
+    depth: int = 0
+    # Facts a container learned that its members' readers may use
+    # (e.g. the keras_version from a .keras archive's metadata.json).
+    facts: dict[str, Any] = field(default_factory=dict)
+    # Set for artifacts that are plain files on disk (readers that need a real path, e.g. HDF5).
+    fs_path: str | None = None
+    _head: bytes | None = field(default=None, repr=False)
+
+    def open(self) -> BinaryStream:
+        return self.opener()
+
+    def head(self, n: int = HEAD_BYTES) -> bytes:
+        if self._head is None or (len(self._head) < n and len(self._head) < self.size):
+            with self.open() as f:
+                self._head = f.read(max(n, HEAD_BYTES))
+        return self._head[:n]
+
+    def tail(self, n: int) -> bytes:
+        with self.open() as f:
+            f.seek(max(0, self.size - n))
+            return f.read(n)
+
+    def read(self, limit: int, what: str = "content") -> bytes:
+        """Read the whole artifact, refusing (BudgetExceeded) if it is larger than ``limit``."""
+        if self.size > limit:
+            raise BudgetExceeded("size", f"{what} is {self.size} bytes; the limit is {limit}")
+        with self.open() as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise BudgetExceeded("size", f"{what} exceeds {limit} bytes")
+        return data
+
+    @property
+    def extension(self) -> str:
+        base = self.name.lower()
+        return os.path.splitext(base)[1]
+
+    @classmethod
+    def from_file(cls, path: str, display: str | None = None) -> Artifact:
+        size = os.path.getsize(path)
+        return cls(
+            location=Location(display or path),
+            size=size,
+            opener=lambda: open(path, "rb"),
+            name=os.path.basename(path),
+            fs_path=path,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, location: Location, name: str, depth: int = 0) -> Artifact:
+        return cls(
+            location=location,
+            size=len(data),
+            opener=lambda: io.BytesIO(data),
+            name=name,
+            depth=depth,
+        )
+
+
+class Window(io.RawIOBase):
+    """A read-only, seekable view of ``length`` bytes at ``offset`` in an open file."""
+
+    def __init__(self, opener: Callable[[], BinaryStream], offset: int, length: int) -> None:
+        super().__init__()
+        self._f = opener()
+        self._offset = offset
+        self._length = length
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0:
+            new = pos
+        elif whence == 1:
+            new = self._pos + pos
+        else:
+            new = self._length + pos
+        self._pos = max(0, new)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), self._length - self._pos)
+        if n <= 0:
+            return 0
+        self._f.seek(self._offset + self._pos)
+        data = self._f.read(n)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+
+def window_opener(
+    opener: Callable[[], BinaryStream], offset: int, length: int
+) -> Callable[[], BinaryStream]:
+    """An opener for a buffered, seekable slice of another artifact's bytes."""
+
+    def _open() -> BinaryStream:
+        return io.BufferedReader(Window(opener, offset, length), buffer_size=64 * 1024)
+
+    return _open

@@ -1,0 +1,82 @@
+"""Limits every parser works under.
+
+One :class:`Limits` (plain numbers, immutable) describes how much a scan may
+read, how deep it may nest and how long it may take.  A :class:`Budget` is the
+per-file meter that parsers charge against; exhausting it raises
+:class:`BudgetExceeded`, which the engine turns into a finding (a file whose
+scan was cut short is never reported clean).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard bounds applied to every file.  All sizes are bytes."""
+
+    max_seconds_per_file: float = 60.0
+    # Structured text (JSON configs, HDF5 attributes, protobuf metadata strings).
+    max_json_bytes: int = 64 * 1024 * 1024
+    max_json_depth: int = 200
+    max_json_nodes: int = 2_000_000
+    # Marshalled code objects.
+    max_code_blob_bytes: int = 4 * 1024 * 1024
+    max_marshal_depth: int = 64
+    max_marshal_objects: int = 200_000
+    # Pickle streams.
+    max_pickle_opcodes: int = 20_000_000
+    max_pickle_stack: int = 1_000_000
+    max_pickle_memo: int = 1_000_000
+    max_nested_payload_depth: int = 4
+    # Containers.
+    max_container_depth: int = 6
+    max_members: int = 200_000
+    max_member_bytes: int = 8 * 1024 * 1024 * 1024
+    max_decompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    max_compression_ratio: float = 200.0
+    # Protobuf.
+    max_protobuf_depth: int = 100
+    max_protobuf_fields: int = 5_000_000
+    # HDF5.
+    max_hdf5_objects: int = 200_000
+    max_attribute_bytes: int = 64 * 1024 * 1024
+
+
+class BudgetExceeded(Exception):
+    """Raised when a parser reaches one of its :class:`Limits`."""
+
+    def __init__(self, limit: str, detail: str) -> None:
+        super().__init__(f"{limit}: {detail}")
+        self.limit = limit
+        self.detail = detail
+
+
+class Budget:
+    """The per-file meter: a wall-clock deadline plus counters parsers charge."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self._deadline = time.monotonic() + self.limits.max_seconds_per_file
+        self._ticks = 0
+
+    def check_time(self) -> None:
+        if time.monotonic() > self._deadline:
+            raise BudgetExceeded(
+                "max_seconds_per_file",
+                f"scan of this file took longer than {self.limits.max_seconds_per_file:g}s",
+            )
+
+    def tick(self, n: int = 1) -> None:
+        """Cheap periodic time check for hot loops (looks at the clock every 4096 ticks)."""
+        self._ticks += n
+        if self._ticks >= 4096:
+            self._ticks = 0
+            self.check_time()
+
+    @staticmethod
+    def require(condition: bool, limit: str, detail: str) -> None:
+        if not condition:
+            raise BudgetExceeded(limit, detail)

@@ -1,0 +1,132 @@
+"""Command line: argument parsing only; the engine scans and a renderer reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from modelxray import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="modelxray",
+        description="Look inside ML model files and say whether loading them would run code.",
+    )
+    p.add_argument("--version", action="version", version=f"modelxray {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("scan", help="scan files and folders")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("-f", "--format", choices=("console", "json"), default="console")
+    s.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
+    s.add_argument(
+        "--fail-on",
+        default="high",
+        metavar="SEVERITY",
+        help="exit 1 when a finding is at or above this: critical, high, medium, low, info "
+        "(default: high); 'none' never fails",
+    )
+    s.add_argument("--hash", action="store_true", help="record each file's SHA-256")
+
+    r = sub.add_parser("rules", help="list every rule")
+    r.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    r.add_argument("--write-docs", metavar="DIR", help="write one Markdown page per rule into DIR")
+
+    e = sub.add_parser("explain", help="print a rule's page")
+    e.add_argument("rule_id", metavar="RULE_ID")
+    return p
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from modelxray.engine import ScanOptions, scan
+    from modelxray.model import Severity
+    from modelxray.reports import render
+
+    missing = [p for p in args.paths if not os.path.lexists(p)]
+    if missing:
+        print(f"modelxray: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        fail_on = None if args.fail_on.lower() == "none" else Severity.parse(args.fail_on)
+    except ValueError as exc:
+        print(f"modelxray: --fail-on: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    report = scan(args.paths, ScanOptions(fail_on=fail_on, compute_hash=args.hash))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            render(report, args.format, out)
+    else:
+        color = args.format == "console" and sys.stdout.isatty()
+        render(report, args.format, sys.stdout, color=color)
+    return EXIT_FINDINGS if report.failed else EXIT_OK
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from modelxray.rules import ALL_RULES
+
+    if args.write_docs:
+        from modelxray.rules.docs import write_docs
+
+        for path in write_docs(args.write_docs):
+            print(path)
+        return EXIT_OK
+    if args.format == "json":
+        rows = [
+            {"id": r.id, "title": r.title, "family": r.family, "severity": str(r.severity),
+             "confidence": str(r.confidence), "cves": list(r.cves), "cwes": list(r.cwes),
+             "help_uri": r.help_uri}
+            for r in ALL_RULES.values()
+        ]  # fmt: skip
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    width = max(len(r.title) for r in ALL_RULES.values())
+    for r in ALL_RULES.values():
+        print(f"{r.id:<14} {str(r.severity):<9} {r.title:<{width}}  {' '.join(r.cves)}".rstrip())
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from modelxray.rules import get_rule
+
+    try:
+        rule = get_rule(args.rule_id)
+    except KeyError as exc:
+        print(f"modelxray: {exc.args[0]}", file=sys.stderr)
+        return EXIT_ERROR
+    print(rule.page())
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="modelxray: %(levelname)s: %(message)s",
+    )
+    handlers = {"scan": _cmd_scan, "rules": _cmd_rules, "explain": _cmd_explain}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - internal error: exit 2, never a false "clean"
+        logging.getLogger("modelxray").debug("internal error", exc_info=True)
+        print(f"modelxray: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""ZIP archives, read the way PyTorch's and Keras's loaders read them.
+
+The central directory is the source of truth (as in PyTorch's miniz-based
+reader): a member's data starts after *its local header's* name and extra
+field, and CRC values, general-purpose flag bits and local/central name
+mismatches are ignored rather than refused — Python's ``zipfile`` refuses them,
+loaders do not, and a scanner that refuses them misses what the loader runs.
+Members are streamed, never extracted to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelxray.artifact import Artifact, BinaryStream, window_opener
+from modelxray.budget import BudgetExceeded, Limits
+from modelxray.formats.base import FormatReader, register
+from modelxray.rules import scan as scan_rules
+
+if TYPE_CHECKING:
+    from modelxray.engine import ScanContext
+
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
+_CENTRAL = b"PK\x01\x02"
+_LOCAL = b"PK\x03\x04"
+
+
+class ZipError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    name: str
+    method: int
+    flags: int
+    crc: int
+    compressed_size: int
+    size: int
+    header_offset: int
+    external_attr: int
+    create_system: int
+
+    @property
+    def is_dir(self) -> bool:
+        return self.name.endswith("/")
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.create_system == 3 and (self.external_attr >> 16) & 0o170000 == 0o120000
+
+
+def _find_eocd(f: BinaryStream, size: int) -> tuple[int, bytes]:
+    span = min(size, 22 + 0xFFFF)
+    f.seek(size - span)
+    tail = f.read(span)
+    pos = tail.rfind(_EOCD)
+    while pos >= 0:
+        if pos + 22 <= len(tail):
+            return size - span + pos, tail[pos : pos + 22]
+        pos = tail.rfind(_EOCD, 0, pos)
+    raise ZipError("no end-of-central-directory record")
+
+
+def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[ZipMember]:
+    eocd_at, eocd = _find_eocd(f, size)
+    (_, _, _, _, count, cd_size, cd_offset, _) = struct.unpack("<4s4H2LH", eocd)
+    if count == 0xFFFF or cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
+        f.seek(max(0, eocd_at - 20))
+        loc = f.read(20)
+        if len(loc) == 20 and loc[:4] == _EOCD64_LOCATOR:
+            (eocd64_at,) = struct.unpack("<Q", loc[8:16])
+            f.seek(eocd64_at)
+            rec = f.read(56)
+            if len(rec) < 56 or rec[:4] != _EOCD64:
+                raise ZipError("bad zip64 end-of-central-directory record")
+            count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+    if count > limits.max_members:
+        raise BudgetExceeded("max_members", f"archive declares {count} members")
+    if cd_offset + cd_size > size:
+        # Data prepended to the archive (self-extractors): shift by the difference, as miniz does.
+        shift = eocd_at - cd_size - cd_offset
+        if shift < 0:
+            raise ZipError("central directory lies outside the file")
+        cd_offset += shift
+    f.seek(cd_offset)
+    cd = f.read(cd_size)
+    if len(cd) < cd_size:
+        raise ZipError("truncated central directory")
+    members: list[ZipMember] = []
+    pos = 0
+    while pos + 46 <= len(cd) and len(members) < count:
+        if cd[pos : pos + 4] != _CENTRAL:
+            raise ZipError(f"bad central directory entry at offset {cd_offset + pos}")
+        (_, _, system, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, ext,
+         offset) = struct.unpack("<4sBBHHHHHLLLHHHHHLL", cd[pos : pos + 46])  # fmt: skip
+        raw_name = cd[pos + 46 : pos + 46 + nlen]
+        extra = cd[pos + 46 + nlen : pos + 46 + nlen + xlen]
+        usize, csize, offset = _apply_zip64(extra, usize, csize, offset)
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+        members.append(ZipMember(name, method, flags, crc, csize, usize, offset, ext, system))
+        pos += 46 + nlen + xlen + clen
+    if len(members) < count:
+        raise ZipError(f"central directory lists {count} members but holds {len(members)}")
+    return members
+
+
+def _apply_zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, ln = struct.unpack("<HH", extra[pos : pos + 4])
+        data = extra[pos + 4 : pos + 4 + ln]
+        if tag == 1:
+            vals = [v[0] for v in struct.iter_unpack("<Q", data[: len(data) // 8 * 8])]
+            if usize == 0xFFFFFFFF and vals:
+                usize = vals.pop(0)
+            if csize == 0xFFFFFFFF and vals:
+                csize = vals.pop(0)
+            if offset == 0xFFFFFFFF and vals:
+                offset = vals.pop(0)
+        pos += 4 + ln
+    return usize, csize, offset
+
+
+def member_data_offset(f: BinaryStream, member: ZipMember) -> tuple[int, str]:
+    """Where the member's bytes start (after the local header), and the local header's name."""
+    f.seek(member.header_offset)
+    hdr = f.read(30)
+    if len(hdr) < 30 or hdr[:4] != _LOCAL:
+        raise ZipError(f"no local header for {member.name!r} at {member.header_offset}")
+    nlen, xlen = struct.unpack("<HH", hdr[26:30])
+    local_name = f.read(nlen).decode("utf-8", errors="replace")
+    return member.header_offset + 30 + nlen + xlen, local_name
+
+
+class _Inflater(io.RawIOBase):
+    """A forward-reading, restartable stream over a deflated member, bounded in output."""
+
+    def __init__(self, opener: Callable[[], BinaryStream], limit: int, method: int) -> None:
+        super().__init__()
+        self._opener = opener
+        self._limit = limit
+        self._method = method
+        self._restart()
+
+    def _restart(self) -> None:
+        self._src = self._opener()
+        self._z: Any = (
+            zlib.decompressobj(-15) if self._method == 8 else _bz2_or_lzma(self._method)
+        )
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        target = {0: pos, 1: self._pos + pos}.get(whence)
+        if target is None:
+            raise io.UnsupportedOperation("seek from end of a compressed member")
+        if target < self._pos:
+            self._src.close()
+            self._restart()
+        while self._pos < target:
+            if not self.read(min(target - self._pos, 1 << 20)):
+                break
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._eof:
+            chunk = self._src.read(64 * 1024)
+            if not chunk:
+                self._eof = True
+                self._buf = self._z.flush() if hasattr(self._z, "flush") else b""
+                break
+            self._buf = self._z.decompress(chunk)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        self._pos += n
+        if self._pos > self._limit:
+            raise BudgetExceeded(
+                "max_decompressed_bytes", f"member expands beyond {self._limit} bytes"
+            )
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._src.close()
+        super().close()
+
+
+def _bz2_or_lzma(method: int) -> Any:
+    if method == 12:
+        import bz2
+
+        return bz2.BZ2Decompressor()
+    raise ZipError(f"unsupported compression method {method}")
+
+
+def member_opener(
+    archive: Artifact, member: ZipMember, data_offset: int, limits: Limits
+) -> Callable[[], BinaryStream]:
+    raw = window_opener(archive.opener, data_offset, member.compressed_size)
+    if member.method == 0:
+        return raw
+    if member.method in (8, 12):
+        limit = min(member.size, limits.max_decompressed_bytes)
+
+        def _open() -> BinaryStream:
+            return io.BufferedReader(_Inflater(raw, limit, member.method), 64 * 1024)
+
+        return _open
+    raise ZipError(f"{member.name}: unsupported compression method {member.method}")
+
+
+def classify_archive(names: list[str]) -> str:
+    """What kind of model archive this is, from its member layout."""
+    base = {n.split("/", 1)[-1] if "/" in n else n for n in names}
+    top = set(names)
+    if "config.json" in top and ("metadata.json" in top or any(n.startswith("model.weights") for n in top)):
+        return "keras-v3"
+    if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        if any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names):
+            return "torchscript"
+        return "pytorch-zip"
+    if names and all(n.endswith(".npy") for n in names if not n.endswith("/")):
+        return "numpy-npz"
+    if "MAR-INF/MANIFEST.json" in base:
+        return "torchserve-mar"
+    return "zip"
+
+
+class ZipReader(FormatReader):
+    name = "zip"
+    extensions = (".zip", ".keras", ".pt", ".pth", ".npz", ".bin", ".ckpt", ".mar")
+
+    def sniff(self, artifact: Artifact, head: bytes) -> int:
+        if head[:4] in (_LOCAL, _EOCD) or (head[:2] == b"PK" and _EOCD in artifact.tail(22)):
+            return 50
+        return 0
+
+    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        with artifact.open() as f:
+            members = read_central_directory(f, artifact.size, ctx.limits)
+            offsets = {}
+            for m in members:
+                if m.is_dir:
+                    continue
+                offsets[m.name] = member_data_offset(f, m)[0]
+        kind = classify_archive([m.name for m in members])
+        if artifact.depth == 0:
+            ctx.add_format(kind)
+        facts: dict[str, Any] = {"container": kind}
+        if kind == "keras-v3":
+            facts.update(self._keras_metadata(artifact, members, offsets, ctx))
+        for m in members:
+            if m.is_dir:
+                continue
+            ctx.budget.check_time()
+            try:
+                opener = member_opener(artifact, m, offsets[m.name], ctx.limits)
+            except ZipError as exc:
+                ctx.report(scan_rules.UNPARSEABLE, artifact.location.child(m.name), str(exc))
+                continue
+            child = Artifact(
+                location=artifact.location.child(m.name),
+                size=m.size,
+                opener=opener,
+                name=m.name.rsplit("/", 1)[-1],
+                depth=artifact.depth + 1,
+                facts=facts,
+            )
+            ctx.scan_child(child)
+
+    @staticmethod
+    def _keras_metadata(
+        artifact: Artifact, members: list[ZipMember], offsets: dict[str, int], ctx: ScanContext
+    ) -> dict[str, Any]:
+        for m in members:
+            if m.name == "metadata.json" and m.size < 1 << 20:
+                try:
+                    with member_opener(artifact, m, offsets[m.name], ctx.limits)() as f:
+                        meta = json.loads(f.read(1 << 20))
+                except (ValueError, ZipError, BudgetExceeded):
+                    return {}
+                if isinstance(meta, dict) and isinstance(meta.get("keras_version"), str):
+                    return {"keras_version": meta["keras_version"]}
+        return {}
+
+
+register(ZipReader())

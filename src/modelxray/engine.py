@@ -1,0 +1,208 @@
+"""The one-way flow: source → container walk → sniff → reader → analysers → findings → report."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from modelxray import formats
+from modelxray.artifact import Artifact
+from modelxray.budget import Budget, BudgetExceeded, Limits
+from modelxray.model import (
+    Confidence,
+    FileResult,
+    FileStatus,
+    Finding,
+    Location,
+    Report,
+    Severity,
+)
+from modelxray.rules import scan as scan_rules
+from modelxray.rules.base import Rule
+from modelxray.sources import SourceFile, iter_sources
+
+log = logging.getLogger("modelxray")
+
+# Extensions that promise a model format: content we cannot recognise behind one is a finding.
+MODEL_EXTENSIONS = frozenset(
+    {
+        ".h5", ".hdf5", ".keras", ".pb", ".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt",
+        ".joblib", ".npy", ".npz", ".onnx", ".gguf", ".safetensors", ".tflite", ".msgpack",
+        ".dill", ".sav", ".model", ".mar", ".pbtxt",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    limits: Limits = Limits()
+    fail_on: Severity | None = Severity.HIGH
+    compute_hash: bool = False
+
+
+class ScanContext:
+    """What a reader sees of the engine for one top-level file: a budget and a findings sink."""
+
+    def __init__(self, result: FileResult, options: ScanOptions) -> None:
+        self.result = result
+        self.options = options
+        self.limits = options.limits
+        self.budget = Budget(options.limits)
+        self._seen: set[tuple[str, str, str]] = set()
+
+    def report(
+        self,
+        rule: Rule,
+        location: Location,
+        message: str,
+        evidence: dict[str, Any] | None = None,
+        *,
+        severity: Severity | None = None,
+        confidence: Confidence | None = None,
+    ) -> None:
+        # The same rule at the same place saying the same thing is one finding.
+        key = (rule.id, str(location), message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.result.findings.append(
+            Finding(
+                rule_id=rule.id,
+                severity=severity if severity is not None else rule.severity,
+                confidence=confidence if confidence is not None else rule.confidence,
+                location=location,
+                message=message,
+                evidence=evidence or {},
+                help_uri=rule.help_uri,
+            )
+        )
+
+    def add_format(self, name: str) -> None:
+        if name not in self.result.formats:
+            self.result.formats.append(name)
+
+    def scan_child(self, artifact: Artifact) -> None:
+        """Scan an artifact a container or reader found inside the current one."""
+        if artifact.depth > self.limits.max_container_depth:
+            self.report(
+                scan_rules.INCOMPLETE,
+                artifact.location,
+                f"nesting deeper than {self.limits.max_container_depth} levels was not scanned",
+                {"limit": "max_container_depth"},
+            )
+            return
+        scan_artifact(artifact, self)
+
+
+def scan_artifact(artifact: Artifact, ctx: ScanContext) -> bool:
+    """Sniff and read one artifact; returns False when no reader recognised it."""
+    try:
+        reader = formats.identify(artifact)
+    except OSError as exc:
+        ctx.report(scan_rules.UNREADABLE, artifact.location, f"could not read: {exc}")
+        ctx.result.status = FileStatus.UNSCANNABLE
+        return True
+    if reader is None:
+        if artifact.extension in MODEL_EXTENSIONS:
+            ctx.report(
+                scan_rules.UNRECOGNISED_MODEL,
+                artifact.location,
+                f"the name ends in {artifact.extension!r} but the content is no model format "
+                "modelxray knows",
+                {"head": artifact.head(16).hex()},
+            )
+        return False
+    if artifact.depth == 0:
+        ctx.add_format(reader.name)
+    try:
+        reader.scan(artifact, ctx)
+    except BudgetExceeded as exc:
+        ctx.report(
+            scan_rules.INCOMPLETE,
+            artifact.location,
+            f"scan stopped at a safety limit ({exc.limit}): {exc.detail}",
+            {"limit": exc.limit, "format": reader.name},
+        )
+        ctx.result.status = FileStatus.UNSCANNABLE
+    except RecursionError:
+        ctx.report(
+            scan_rules.INCOMPLETE,
+            artifact.location,
+            "structure nested too deeply to analyse",
+            {"limit": "recursion", "format": reader.name},
+        )
+        ctx.result.status = FileStatus.UNSCANNABLE
+    except MemoryError:
+        ctx.report(
+            scan_rules.INCOMPLETE,
+            artifact.location,
+            "ran out of memory while parsing",
+            {"limit": "memory", "format": reader.name},
+        )
+        ctx.result.status = FileStatus.UNSCANNABLE
+    except Exception as exc:  # noqa: BLE001 - fail closed: any parser failure is a finding
+        log.debug("reader %s failed on %s", reader.name, artifact.location, exc_info=True)
+        ctx.report(
+            scan_rules.UNPARSEABLE,
+            artifact.location,
+            f"could not be parsed as {reader.name}: {type(exc).__name__}: {exc}"[:500],
+            {"format": reader.name, "error": type(exc).__name__},
+        )
+        ctx.result.status = FileStatus.UNSCANNABLE
+    return True
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
+    """Scan one file from a source; never raises for anything the file contains."""
+    started = time.perf_counter()
+    result = FileResult(path=source.display, size=source.size, sha256="")
+    ctx = ScanContext(result, options)
+    for rule, message, evidence in source.problems:
+        ctx.report(rule, Location(source.display), message, evidence)
+    if source.path is not None:
+        try:
+            if options.compute_hash:
+                result.sha256 = _sha256(source.path)
+            artifact = Artifact.from_file(source.path, display=source.display)
+        except OSError as exc:
+            ctx.report(scan_rules.UNREADABLE, Location(source.display), f"could not read: {exc}")
+            result.status = FileStatus.UNSCANNABLE
+        else:
+            recognised = scan_artifact(artifact, ctx)
+            if not recognised and result.status == FileStatus.SCANNED:
+                result.status = FileStatus.UNSUPPORTED
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
+    for source in iter_sources(paths):
+        yield scan_file(source, options)
+
+
+def scan(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    options: ScanOptions | None = None,
+) -> Report:
+    """Scan files and directories; the public entry point behind ``modelxray.scan``."""
+    options = options or ScanOptions()
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    started = time.perf_counter()
+    report = Report(fail_on=options.fail_on)
+    report.files.extend(iter_results([os.fspath(p) for p in paths], options))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,53 @@
+"""What a rule is: a stable ID, a default severity and confidence, and its page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+from modelxray.model import Confidence, Severity
+
+DOCS_BASE = "docs/rules"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One detector's identity.  The page (Markdown) lives beside the family module."""
+
+    id: str
+    title: str
+    family: str
+    severity: Severity
+    confidence: Confidence
+    formats: tuple[str, ...] = ()
+    cves: tuple[str, ...] = ()
+    cwes: tuple[str, ...] = ()
+    package: str = field(default="", compare=False)
+
+    @property
+    def help_uri(self) -> str:
+        """Stable relative link to the rule page in the repository's docs tree."""
+        return f"{DOCS_BASE}/{self.id}.md"
+
+    def page(self) -> str:
+        """The rule's Markdown page, read from the package beside its declaration."""
+        try:
+            return (resources.files(self.package) / f"{self.id}.md").read_text(encoding="utf-8")
+        except (FileNotFoundError, ModuleNotFoundError):
+            return f"# {self.id}: {self.title}\n\n(no page written yet)\n"
+
+    def summary(self) -> str:
+        """First paragraph under the title: used as SARIF shortDescription and in tables."""
+        lines = self.page().splitlines()
+        body: list[str] = []
+        for line in lines[1:]:
+            if line.startswith("#"):
+                if body:
+                    break
+                continue
+            if not line.strip():
+                if body:
+                    break
+                continue
+            body.append(line.strip())
+        return " ".join(body) or self.title

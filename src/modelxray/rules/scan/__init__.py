@@ -1,0 +1,51 @@
+"""MX-SCAN: what happened to the scan itself (fail-closed findings)."""
+
+from modelxray.model import Confidence, Severity
+from modelxray.rules.base import Rule
+
+FAMILY = "scan"
+
+UNPARSEABLE = Rule(
+    "MX-SCAN-001",
+    "File could not be parsed",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    package=__name__,
+)
+INCOMPLETE = Rule(
+    "MX-SCAN-002",
+    "Scan stopped at a safety limit",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    package=__name__,
+)
+UNRECOGNISED_MODEL = Rule(
+    "MX-SCAN-003",
+    "Model file extension but unrecognised content",
+    FAMILY,
+    Severity.MEDIUM,
+    Confidence.MEDIUM,
+    package=__name__,
+)
+UNREADABLE = Rule(
+    "MX-SCAN-004",
+    "File could not be read",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    package=__name__,
+)
+
+SYMLINK_ESCAPE = Rule(
+    "MX-SCAN-005",
+    "Symbolic link leaves the scanned folder",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    cwes=("CWE-59",),
+    package=__name__,
+)
+
+RULES = (UNPARSEABLE, INCOMPLETE, UNRECOGNISED_MODEL, UNREADABLE, SYMLINK_ESCAPE)

@@ -1,0 +1,1 @@
+"""Factories that build test fixtures with the real ML libraries (test-only code)."""
