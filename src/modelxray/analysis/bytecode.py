@@ -251,7 +251,7 @@ _NOOPS = frozenset(
 )
 _POP1 = frozenset(
     "POP_TOP STORE_FAST STORE_NAME STORE_GLOBAL STORE_DEREF PRINT_ITEM PRINT_EXPR DELETE_ATTR "
-    "IMPORT_STAR GEN_START DICT_MERGE DICT_UPDATE STORE_FAST_MAYBE_NULL "
+    "IMPORT_STAR GEN_START STORE_FAST_MAYBE_NULL "
     "POP_EXCEPT END_FOR".split()
 )
 _DEAD_END = frozenset(
@@ -286,9 +286,8 @@ def _display(kind: str, items: tuple[str, ...]) -> _E:
 
 
 def _dict_display(pairs: tuple[tuple[object, str, str], ...]) -> _E:
-    return _E(
-        _cut("{" + ", ".join(f"{k}: {v}" for _, k, v in pairs) + "}"), pairs=pairs, kind="dict"
-    )
+    body = ", ".join(f"**{v}" if k == "**" else f"{k}: {v}" for _, k, v in pairs)
+    return _E(_cut("{" + body + "}"), pairs=pairs, kind="dict")
 
 
 def _const_text(v: object, py2: bool, depth: int = 0) -> str:
@@ -369,8 +368,12 @@ class _Eval:
     def star_call(self, fn: _E, args: _E, kwargs: _E | None) -> None:
         parts = list(args.items) if args.items is not None else [f"*{args.text}"]
         if kwargs is not None:
-            if kwargs.pairs is not None and all(isinstance(k, str) for k, _, _ in kwargs.pairs):
-                parts += [f"{k}={v}" for k, _, v in kwargs.pairs]
+            if kwargs.pairs is not None:
+                for key, ktext, val in kwargs.pairs:
+                    if isinstance(key, str):
+                        parts.append(f"{key}={val}")
+                    else:
+                        parts.append(f"**{val}" if ktext == "**" else f"**{{{ktext}: {val}}}")
             else:
                 parts.append(f"**{kwargs.text}")
         self.emit(f"{_atom(fn)}({', '.join(parts)})")
@@ -562,6 +565,13 @@ class _Eval:
             self.splat(self.popn(arg), "list" if "LIST" in name else "tuple")
         elif name == "BUILD_SET_UNPACK":
             self.splat(self.popn(arg), "set")
+        elif name in ("DICT_MERGE", "DICT_UPDATE"):
+            src = self.pop()
+            self.fill(arg)
+            tgt = self.stack[-arg] if arg else _UNKNOWN
+            if arg and tgt.pairs is not None:
+                more = src.pairs if src.pairs is not None else ((_NO, "**", src.text),)
+                self.stack[-arg] = _dict_display((tgt.pairs + more)[:200])
         elif name in ("LIST_EXTEND", "SET_UPDATE"):
             seq = self.pop()
             self.fill(arg)

@@ -11,6 +11,7 @@ Length-delimited values are zero-copy ``memoryview`` slices of the input.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Iterator
 from enum import IntEnum
@@ -23,6 +24,7 @@ __all__ = [
     "Wire",
     "as_int64",
     "as_str",
+    "check_depth",
     "fields_by_number",
     "is_plausible_message",
     "iter_fields",
@@ -65,8 +67,10 @@ def _charge(budget: Budget, n: int, *, check: bool = True) -> None:
         Budget.require(total <= limit, "max_protobuf_fields", f"more than {limit} protobuf fields")
 
 
-def _check_depth(budget: Budget, depth: int) -> None:
-    limit = budget.limits.max_protobuf_depth
+def check_depth(budget: Budget, depth: int) -> None:
+    """Raise BudgetExceeded past ``max_protobuf_depth`` (capped so that recursive decoders
+    using about one Python frame per level never exhaust the interpreter stack)."""
+    limit = min(budget.limits.max_protobuf_depth, sys.getrecursionlimit() // 4)
     Budget.require(depth <= limit, "max_protobuf_depth", f"protobuf nesting deeper than {limit}")
 
 
@@ -112,7 +116,7 @@ def _skip_group(view: memoryview, pos: int, field: int, budget: Budget, depth: i
     open_groups = [field]
     n = 0
     while open_groups:
-        _check_depth(budget, depth + len(open_groups) - 1)
+        check_depth(budget, depth + len(open_groups) - 1)
         num, wire, pos = _tag(view, pos)
         n += 1
         if n % _CHARGE_EVERY == 0:
@@ -153,7 +157,7 @@ def iter_fields(
     as it does at any other truncation.  Invalid tags still raise.
     """
     view = memoryview(buf).cast("B")
-    _check_depth(budget, depth)
+    check_depth(budget, depth)
     end = len(view)
     pos = 0
     pending = 0

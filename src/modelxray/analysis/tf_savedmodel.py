@@ -17,18 +17,17 @@ unknown, which is what TensorFlow's own parser does.
 
 from __future__ import annotations
 
-import functools
 import re
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 
 from modelxray.analysis.protobuf_wire import (
     ProtobufError,
     Wire,
     as_int64,
     as_str,
+    check_depth,
     iter_fields,
     iter_packed_varints,
 )
@@ -407,24 +406,6 @@ def _meta_graph(buf: memoryview, budget: Budget, depth: int) -> MetaGraph:
     return mg
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _stack_bounded(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Report Python stack exhaustion (only possible with a raised depth limit) as a limit."""
-
-    @functools.wraps(func)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return func(*args, **kwargs)
-        except RecursionError:
-            raise BudgetExceeded("max_protobuf_depth", "nesting exhausted the stack") from None
-
-    return wrapper
-
-
-@_stack_bounded
 def read_saved_model(buf: _Buf, budget: Budget) -> SavedModelInfo:
     """Decode a binary ``saved_model.pb``.  Raises ProtobufError or BudgetExceeded."""
     info = SavedModelInfo()
@@ -436,7 +417,6 @@ def read_saved_model(buf: _Buf, budget: Budget) -> SavedModelInfo:
     return info
 
 
-@_stack_bounded
 def read_graph_def(buf: _Buf, budget: Budget) -> MetaGraph:
     """Decode a bare ``GraphDef`` (TF1 frozen-graph ``.pb``) into a tag-less MetaGraph."""
     mg = MetaGraph()
@@ -444,7 +424,6 @@ def read_graph_def(buf: _Buf, budget: Budget) -> MetaGraph:
     return mg
 
 
-@_stack_bounded
 def read_keras_metadata(buf: _Buf, budget: Budget) -> list[KerasMetadataNode]:
     """Decode tf-keras ``keras_metadata.pb`` (``SavedMetadata``)."""
     out: list[KerasMetadataNode] = []
@@ -698,8 +677,7 @@ class _TextParser:
         return text
 
     def message(self, schema: str | None, close: bytes | None, depth: int) -> bytes:
-        limit = self._budget.limits.max_protobuf_depth
-        Budget.require(depth <= limit, "max_protobuf_depth", f"text proto deeper than {limit}")
+        check_depth(self._budget, depth)
         fields = _SCHEMA.get(schema or "", {})
         out = bytearray()
         while True:
@@ -752,7 +730,6 @@ class _TextParser:
         raise ProtobufError(f"text proto: expected a value, got {text[:40]!r}")
 
 
-@_stack_bounded
 def read_saved_model_text(text: str | bytes, budget: Budget) -> SavedModelInfo:
     """Decode a text-format ``saved_model.pbtxt`` (same extraction as :func:`read_saved_model`)."""
     data = text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text)

@@ -73,7 +73,8 @@ def _find_eocd(f: BinaryStream, size: int) -> tuple[int, bytes]:
 def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[ZipMember]:
     eocd_at, eocd = _find_eocd(f, size)
     (_, _, _, _, count, cd_size, cd_offset, _) = struct.unpack("<4s4H2LH", eocd)
-    if count == 0xFFFF or cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
+    zip64 = count == 0xFFFF or cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF
+    if zip64:
         f.seek(max(0, eocd_at - 20))
         loc = f.read(20)
         if len(loc) == 20 and loc[:4] == _EOCD64_LOCATOR:
@@ -85,12 +86,12 @@ def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[Z
             count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
     if count > limits.max_members:
         raise BudgetExceeded("max_members", f"archive declares {count} members")
-    if cd_offset + cd_size > size:
-        # Data prepended to the archive (self-extractors): shift by the difference, as miniz does.
-        shift = eocd_at - cd_size - cd_offset
-        if shift < 0:
-            raise ZipError("central directory lies outside the file")
-        cd_offset += shift
+    # Bytes prepended to the archive (self-extractors, polyglots) shift every offset; zipfile,
+    # which Keras uses, corrects for that, so we do too.
+    shift = 0 if zip64 else eocd_at - cd_size - cd_offset
+    if shift < 0:
+        raise ZipError("central directory lies outside the file")
+    cd_offset += shift
     f.seek(cd_offset)
     cd = f.read(cd_size)
     if len(cd) < cd_size:
@@ -106,7 +107,9 @@ def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[Z
         extra = cd[pos + 46 + nlen : pos + 46 + nlen + xlen]
         usize, csize, offset = _apply_zip64(extra, usize, csize, offset)
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
-        members.append(ZipMember(name, method, flags, crc, csize, usize, offset, ext, system))
+        members.append(
+            ZipMember(name, method, flags, crc, csize, usize, offset + shift, ext, system)
+        )
         pos += 46 + nlen + xlen + clen
     if len(members) < count:
         raise ZipError(f"central directory lists {count} members but holds {len(members)}")
@@ -251,7 +254,7 @@ class ZipReader(FormatReader):
     extensions = (".zip", ".keras", ".pt", ".pth", ".npz", ".bin", ".ckpt", ".mar")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
-        if head[:4] in (_LOCAL, _EOCD) or (head[:2] == b"PK" and _EOCD in artifact.tail(22)):
+        if head[:4] in (_LOCAL, _EOCD) or artifact.tail(22)[:4] == _EOCD:
             return 50
         return 0
 

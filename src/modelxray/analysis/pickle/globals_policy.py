@@ -619,7 +619,10 @@ class Policy:
             m = ".".join(parts[:k])
             hit = self.deny_names.get((_BUILTINS_ALIASES.get(m, m), parts[k]))
             if hit is not None:
-                return hit[0], f"{full} reaches {m}.{parts[k]}: {hit[1]}"
+                where = ".".join(parts[: k + 1])
+                if where == full:
+                    return hit[0], f"{full}: {hit[1]}"
+                return hit[0], f"{full} reaches {where}: {hit[1]}"
             if k > nm:
                 hit = self.deny_modules.get(m)
                 if hit is not None:

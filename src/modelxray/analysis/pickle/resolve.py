@@ -1,0 +1,103 @@
+"""Static resolution of symbolic values to the dotted names they stand for.
+
+Gadget chains build callables at load time: ``getattr(importlib.import_module('os'),
+'system')``, ``pkgutil.resolve_name('os:system')``, ``operator.methodcaller('system',
+cmd)(os_module)``, ``functools.partial(os.system, cmd)``.  These helpers follow such
+chains *as data* (never importing anything) to name what would finally run.
+"""
+
+from __future__ import annotations
+
+from .values import Call, Global
+
+_MAX_DEPTH = 16
+
+GETATTR = frozenset({"builtins.getattr", "__builtin__.getattr"})
+IMPORTERS = frozenset(
+    {
+        "importlib.import_module", "builtins.__import__", "__builtin__.__import__",
+        "importlib.__import__", "importlib._bootstrap._gcd_import", "_frozen_importlib._gcd_import",
+    }
+)  # fmt: skip
+NAME_RESOLVERS = frozenset(
+    {"pkgutil.resolve_name", "pydoc.locate", "pydoc.pipepager.__globals__.locate"}
+)
+ATTRGETTERS = frozenset({"operator.attrgetter", "_operator.attrgetter"})
+METHODCALLERS = frozenset({"operator.methodcaller", "_operator.methodcaller"})
+PARTIALS = frozenset({"functools.partial", "_functools.partial", "functools.partialmethod"})
+
+
+def global_path(g: Global) -> str | None:
+    if g.dynamic is not None or (g.ext_code is not None and g.module == "<ext>"):
+        return None
+    return f"{g.module}.{g.name}"
+
+
+def _first_args(v: object) -> tuple[object, ...]:
+    return v if isinstance(v, tuple) else ()
+
+
+def value_path(v: object, depth: int = 0) -> str | None:
+    """The dotted name of the module-level object ``v`` evaluates to, when statically known."""
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(v, Global):
+        return global_path(v)
+    if not isinstance(v, Call) or v.kind != "reduce":
+        return None
+    fpath = value_path(v.func, depth + 1)
+    args = _first_args(v.args)
+    if fpath is None:
+        # attrgetter('a.b')(obj) -> obj.a.b
+        inner = v.func
+        if isinstance(inner, Call) and inner.kind == "reduce" and args:
+            ipath = value_path(inner.func, depth + 1)
+            iargs = _first_args(inner.args)
+            if ipath in ATTRGETTERS and iargs and isinstance(iargs[0], str):
+                base = value_path(args[0], depth + 1)
+                if base is not None:
+                    return f"{base}.{iargs[0]}"
+        return None
+    if fpath in GETATTR and len(args) >= 2 and isinstance(args[1], str):
+        base = value_path(args[0], depth + 1)
+        return None if base is None else f"{base}.{args[1]}"
+    if fpath in IMPORTERS and args and isinstance(args[0], str):
+        name = args[0]
+        if fpath.endswith("__import__"):
+            fromlist = args[3] if len(args) > 3 else None
+            if not fromlist:
+                return name.split(".")[0]
+        return name
+    if fpath in NAME_RESOLVERS and args and isinstance(args[0], str):
+        return args[0].replace(":", ".")
+    if fpath in PARTIALS and args:
+        return value_path(args[0], depth + 1)
+    return None
+
+
+def effective_callee(call: Call) -> str | None:
+    """The dotted name of the function ``call`` finally runs, when statically known."""
+    path = value_path(call.func)
+    if path is not None:
+        return path
+    f = call.func
+    if isinstance(f, Call) and f.kind == "reduce":
+        fpath = value_path(f.func)
+        fargs = _first_args(f.args)
+        args = _first_args(call.args)
+        if fpath in METHODCALLERS and fargs and isinstance(fargs[0], str) and args:
+            base = value_path(args[0])
+            if base is not None:
+                return f"{base}.{fargs[0]}"
+    return None
+
+
+def instantiated_class(call: Call) -> object:
+    """The class a NEWOBJ/OBJ/INST/copyreg reconstruction instantiates (``func`` otherwise)."""
+    if call.kind == "reduce" and isinstance(call.func, Global):
+        path = global_path(call.func)
+        if path in ("copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"):
+            args = _first_args(call.args)
+            if args:
+                return args[0]
+    return call.func
