@@ -1,13 +1,16 @@
 """JSON documents: Keras ``to_json`` files, ``.keras`` ``config.json``, and any other JSON.
 
-Every JSON document is walked for marshalled code; documents shaped like a
-Keras model config are also judged reference by reference.
+Every JSON document is walked for marshalled code (the Keras config walk does
+that for any tree); further analysers register with :func:`register_json_analyser`
+and each decides from the parsed content whether the document is one of theirs
+(a Hugging Face ``config.json``, a ``tokenizer_config.json``, …).
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis.keras_config import KerasDoc, analyse_config, looks_like_keras_config
 from modelxray.artifact import Artifact
@@ -19,13 +22,34 @@ if TYPE_CHECKING:
 
 _WS = b" \t\r\n\xef\xbb\xbf"
 
+# (doc, artifact, ctx) -> None; called for every parsed JSON document.
+JsonAnalyser = Callable[[Any, Artifact, "ScanContext"], None]
+_ANALYSERS: list[JsonAnalyser] = []
 
-def parse_json_text(text: str | bytes, what: str) -> object:
+
+def register_json_analyser(analyser: JsonAnalyser) -> JsonAnalyser:
+    _ANALYSERS.append(analyser)
+    return analyser
+
+
+def parse_json_text(text: str | bytes, what: str) -> Any:
     """``json.loads`` with deep nesting turned into a limit finding instead of a crash."""
     try:
         return json.loads(text)
     except RecursionError:
         raise BudgetExceeded("max_json_depth", f"{what} nests too deeply to parse") from None
+
+
+def _keras_analyser(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+    if looks_like_keras_config(doc) and artifact.depth == 0:
+        ctx.add_format("keras-json")
+    version = artifact.facts.get("keras_version")
+    if version is None and isinstance(doc, dict) and isinstance(doc.get("keras_version"), str):
+        version = doc["keras_version"]
+    analyse_config(KerasDoc(artifact.location, doc, keras_version=version), ctx)
+
+
+register_json_analyser(_keras_analyser)
 
 
 class JsonReader(FormatReader):
@@ -45,13 +69,8 @@ class JsonReader(FormatReader):
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         data = artifact.read(ctx.limits.max_json_bytes, "JSON document")
         doc = parse_json_text(data.decode("utf-8-sig", errors="replace"), "JSON document")
-        keras = looks_like_keras_config(doc)
-        if keras and artifact.depth == 0:
-            ctx.add_format("keras-json")
-        version = artifact.facts.get("keras_version")
-        if version is None and isinstance(doc, dict) and isinstance(doc.get("keras_version"), str):
-            version = doc["keras_version"]
-        analyse_config(KerasDoc(artifact.location, doc, keras_version=version), ctx)
+        for analyser in _ANALYSERS:
+            analyser(doc, artifact, ctx)
 
 
 register(JsonReader())
