@@ -30,7 +30,9 @@ def test_examples_gate_fails_on_the_malicious_lambda():
 
 
 def test_clean_example_passes_the_gate():
-    proc = _run("scan", str(EXAMPLES / "clean_dense.keras"), str(EXAMPLES / "tensor_math_lambda.keras"))
+    proc = _run(
+        "scan", str(EXAMPLES / "clean_dense.keras"), str(EXAMPLES / "tensor_math_lambda.keras")
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "MX-KERAS-104" in proc.stdout
 
@@ -83,3 +85,29 @@ def test_hash_option_records_sha256():
 
     hashed = scan(str(path), ScanOptions(compute_hash=True))
     assert hashed.files[0].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_unsupported_files_are_listed_and_can_fail_the_gate(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("just some notes\n")
+    tensor = str(EXAMPLES / "tensor_math_lambda.keras")
+    assert main(["scan", str(tmp_path), tensor]) == 0
+    assert main(["scan", "--fail-on-unsupported", str(tmp_path), tensor]) == 1
+
+
+def test_scanning_needs_no_ml_framework():
+    """The CLI scans every example with torch, tensorflow, keras and jax made unimportable."""
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'torch','tensorflow','keras','tf_keras','jax','onnx'}:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from modelxray.cli import main\n"
+        f"sys.exit(main(['scan', '--format', 'json', {str(EXAMPLES)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    rules = {f["rule_id"] for r in doc["files"] for f in r["findings"]}
+    assert rules == {"MX-KERAS-101", "MX-KERAS-104"}

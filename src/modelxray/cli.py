@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding is at or above this: critical, high, medium, low, info "
         "(default: high); 'none' never fails",
     )
+    s.add_argument(
+        "--fail-on-unsupported",
+        action="store_true",
+        help="also fail when a file is in no model format modelxray knows (listed as unsupported)",
+    )
     s.add_argument("--hash", action="store_true", help="record each file's SHA-256")
 
     r = sub.add_parser("rules", help="list every rule")
@@ -59,7 +64,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"modelxray: --fail-on: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    report = scan(args.paths, ScanOptions(fail_on=fail_on, compute_hash=args.hash))
+    options = ScanOptions(
+        fail_on=fail_on, fail_on_unsupported=args.fail_on_unsupported, compute_hash=args.hash
+    )
+    report = scan(args.paths, options)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             render(report, args.format, out)

@@ -42,6 +42,7 @@ MODEL_EXTENSIONS = frozenset(
 class ScanOptions:
     limits: Limits = Limits()
     fail_on: Severity | None = Severity.HIGH
+    fail_on_unsupported: bool = False
     compute_hash: bool = False
 
 
@@ -202,7 +203,7 @@ def scan(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     started = time.perf_counter()
-    report = Report(fail_on=options.fail_on)
+    report = Report(fail_on=options.fail_on, fail_on_unsupported=options.fail_on_unsupported)
     report.files.extend(iter_results([os.fspath(p) for p in paths], options))
     report.seconds = time.perf_counter() - started
     return report

@@ -118,6 +118,7 @@ class FileResult:
 class Report:
     files: list[FileResult] = field(default_factory=list)
     fail_on: Severity | None = Severity.HIGH  # None: report only, never fail
+    fail_on_unsupported: bool = False
     seconds: float = 0.0
 
     @property
@@ -127,7 +128,11 @@ class Report:
     @property
     def failed(self) -> bool:
         threshold = self.fail_on
-        return threshold is not None and any(f.severity >= threshold for f in self.findings)
+        if threshold is None:
+            return False
+        if self.fail_on_unsupported and any(r.status == FileStatus.UNSUPPORTED for r in self.files):
+            return True
+        return any(f.severity >= threshold for f in self.findings)
 
     def counts(self) -> dict[str, int]:
         out = {str(s): 0 for s in reversed(Severity)}
