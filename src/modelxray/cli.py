@@ -8,8 +8,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from modelxray import __version__
+
+if TYPE_CHECKING:
+    from modelxray.policy import Policy
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -28,16 +32,26 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-f", "--format", choices=("console", "json"), default="console")
     s.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
     s.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="policy file (modelxray.toml or a pyproject.toml with [tool.modelxray]); "
+        "default: the one in the current folder, if any",
+    )
+    s.add_argument("--no-policy", action="store_true", help="ignore policy files")
+    s.add_argument(
         "--fail-on",
-        default="high",
         metavar="SEVERITY",
-        help="exit 1 when a finding is at or above this: critical, high, medium, low, info "
-        "(default: high); 'none' never fails",
+        help="block files with a finding at or above this: critical, high, medium, low, info, or "
+        "'none' (overrides the policy; default: high)",
     )
     s.add_argument(
         "--fail-on-unsupported",
         action="store_true",
+        default=None,
         help="also fail when a file is in no model format modelxray knows (listed as unsupported)",
+    )
+    s.add_argument(
+        "--report-only", action="store_true", default=None, help="report, but always exit 0"
     )
     s.add_argument("--hash", action="store_true", help="record each file's SHA-256")
 
@@ -50,9 +64,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _policy(args: argparse.Namespace) -> Policy:
+    """The policy file in effect, with command-line flags taking precedence."""
+    from dataclasses import replace
+
+    from modelxray.model import Severity
+    from modelxray.policy import Policy, PolicyError, find_policy, load_policy
+
+    if args.policy:
+        policy = load_policy(args.policy)
+    else:
+        policy = (None if args.no_policy else find_policy(".")) or Policy()
+    if args.fail_on is not None:
+        try:
+            fail_on = None if args.fail_on.lower() == "none" else Severity.parse(args.fail_on)
+        except ValueError as exc:
+            raise PolicyError(f"--fail-on: {exc}") from None
+        policy = replace(policy, fail_on=fail_on)
+    if args.fail_on_unsupported is not None:
+        policy = replace(policy, fail_on_unsupported=args.fail_on_unsupported)
+    if args.report_only is not None:
+        policy = replace(policy, report_only=args.report_only)
+    return policy
+
+
 def _cmd_scan(args: argparse.Namespace) -> int:
     from modelxray.engine import ScanOptions, scan
-    from modelxray.model import Severity
+    from modelxray.policy import PolicyError
     from modelxray.reports import render
 
     missing = [p for p in args.paths if not os.path.lexists(p)]
@@ -60,14 +98,11 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         print(f"modelxray: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        fail_on = None if args.fail_on.lower() == "none" else Severity.parse(args.fail_on)
-    except ValueError as exc:
-        print(f"modelxray: --fail-on: {exc}", file=sys.stderr)
+        policy = _policy(args)
+    except PolicyError as exc:
+        print(f"modelxray: policy: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    options = ScanOptions(
-        fail_on=fail_on, fail_on_unsupported=args.fail_on_unsupported, compute_hash=args.hash
-    )
-    report = scan(args.paths, options)
+    report = scan(args.paths, ScanOptions(policy=policy, compute_hash=args.hash))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             render(report, args.format, out)

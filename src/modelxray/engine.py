@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from modelxray import formats
@@ -22,6 +23,7 @@ from modelxray.model import (
     Report,
     Severity,
 )
+from modelxray.policy import Policy, file_verdict
 from modelxray.rules import scan as scan_rules
 from modelxray.rules.base import Rule
 from modelxray.sources import SourceFile, iter_sources
@@ -41,8 +43,7 @@ MODEL_EXTENSIONS = frozenset(
 @dataclass(frozen=True)
 class ScanOptions:
     limits: Limits = Limits()
-    fail_on: Severity | None = Severity.HIGH
-    fail_on_unsupported: bool = False
+    policy: Policy = Policy()
     compute_hash: bool = False
 
 
@@ -175,7 +176,7 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
         ctx.report(rule, Location(source.display), message, evidence)
     if source.path is not None:
         try:
-            if options.compute_hash:
+            if options.compute_hash or options.policy.needs_hashes:
                 result.sha256 = _sha256(source.path)
             artifact = Artifact.from_file(source.path, display=source.display)
         except OSError as exc:
@@ -185,13 +186,15 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
             recognised = scan_artifact(artifact, ctx)
             if not recognised and result.status == FileStatus.SCANNED:
                 result.status = FileStatus.UNSUPPORTED
+    result.verdict = file_verdict(options.policy, result, date.today())
     result.seconds = time.perf_counter() - started
     return result
 
 
 def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
     for source in iter_sources(paths):
-        yield scan_file(source, options)
+        if options.policy.selects(source.display):
+            yield scan_file(source, options)
 
 
 def scan(
@@ -203,7 +206,7 @@ def scan(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     started = time.perf_counter()
-    report = Report(fail_on=options.fail_on, fail_on_unsupported=options.fail_on_unsupported)
+    report = Report(policy=options.policy)
     report.files.extend(iter_results([os.fspath(p) for p in paths], options))
     report.seconds = time.perf_counter() - started
     return report

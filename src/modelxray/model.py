@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelxray.policy import Policy
 
 LOCATION_SEP = " › "
 
@@ -64,6 +67,8 @@ class Finding:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     help_uri: str = ""
+    # What the policy does with it: "block" (counts toward the gate), "warn", "suppressed".
+    disposition: str = "block"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +81,7 @@ class Finding:
             "message": self.message,
             "evidence": self.evidence,
             "help_uri": self.help_uri,
+            "disposition": self.disposition,
         }
 
 
@@ -96,6 +102,8 @@ class FileResult:
     status: str = FileStatus.SCANNED
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    verdict: str = "allowed"  # allowed | blocked | error, set by the policy
+    suppressed: list[Finding] = field(default_factory=list)
 
     @property
     def max_severity(self) -> Severity | None:
@@ -108,17 +116,18 @@ class FileResult:
             "sha256": self.sha256,
             "formats": self.formats,
             "status": self.status,
+            "verdict": self.verdict,
             "max_severity": str(self.max_severity) if self.max_severity is not None else None,
             "seconds": round(self.seconds, 4),
             "findings": [f.to_dict() for f in self.findings],
+            "suppressed": [f.to_dict() for f in self.suppressed],
         }
 
 
 @dataclass
 class Report:
     files: list[FileResult] = field(default_factory=list)
-    fail_on: Severity | None = Severity.HIGH  # None: report only, never fail
-    fail_on_unsupported: bool = False
+    policy: Policy | None = None
     seconds: float = 0.0
 
     @property
@@ -126,13 +135,26 @@ class Report:
         return [f for r in self.files for f in r.findings]
 
     @property
+    def fail_on(self) -> Severity | None:
+        return self.policy.fail_on if self.policy is not None else Severity.HIGH
+
+    @property
+    def report_only(self) -> bool:
+        return self.policy is not None and self.policy.report_only
+
+    @property
+    def verdict(self) -> str:
+        """The run's verdict: the worst file verdict (error > blocked > allowed)."""
+        verdicts = {r.verdict for r in self.files}
+        for v in ("error", "blocked"):
+            if v in verdicts:
+                return v
+        return "allowed"
+
+    @property
     def failed(self) -> bool:
-        threshold = self.fail_on
-        if threshold is None:
-            return False
-        if self.fail_on_unsupported and any(r.status == FileStatus.UNSUPPORTED for r in self.files):
-            return True
-        return any(f.severity >= threshold for f in self.findings)
+        """Whether the gate fails: any file blocked or in error, unless report-only."""
+        return not self.report_only and self.verdict != "allowed"
 
     def counts(self) -> dict[str, int]:
         out = {str(s): 0 for s in reversed(Severity)}

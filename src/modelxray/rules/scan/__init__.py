@@ -48,4 +48,29 @@ SYMLINK_ESCAPE = Rule(
     package=__name__,
 )
 
-RULES = (UNPARSEABLE, INCOMPLETE, UNRECOGNISED_MODEL, UNREADABLE, SYMLINK_ESCAPE)
+SUPPRESSION_EXPIRED = Rule(
+    "MX-SCAN-006",
+    "A policy suppression has expired",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    package=__name__,
+)
+FORMAT_NOT_APPROVED = Rule(
+    "MX-SCAN-007",
+    "Format not in the policy's approved formats",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    package=__name__,
+)
+
+RULES = (
+    UNPARSEABLE,
+    INCOMPLETE,
+    UNRECOGNISED_MODEL,
+    UNREADABLE,
+    SYMLINK_ESCAPE,
+    SUPPRESSION_EXPIRED,
+    FORMAT_NOT_APPROVED,
+)

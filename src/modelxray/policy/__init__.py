@@ -1,0 +1,382 @@
+"""Policies: what a team blocks, warns on, allows and suppresses — and the verdicts that follow.
+
+A policy is data read from ``modelxray.toml`` (or ``[tool.modelxray]`` in
+``pyproject.toml``), validated strictly: unknown keys, wrong types and unknown
+rule IDs are errors with the key path in the message.  It never loads code.
+
+Applying a policy to a report gives each file a verdict — ``allowed``,
+``blocked`` or ``error`` — and the run the worst of them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelxray.model import FileResult, FileStatus, Finding, Report, Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+ALLOWED, BLOCKED, ERROR = "allowed", "blocked", "error"
+BLOCK, WARN, OFF = "block", "warn", "off"
+POLICY_FILE = "modelxray.toml"
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid; the message names the key and what is wrong."""
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    state: str = BLOCK
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class AllowEntry:
+    target: str  # "module.name" for pickle globals, "module" (prefix) for Keras modules
+    reason: str
+
+
+@dataclass(frozen=True)
+class Suppression:
+    sha256: str
+    rule: str  # a rule ID or "*"
+    reason: str
+    expires: _dt.date | None = None
+
+    def expired(self, today: _dt.date) -> bool:
+        return self.expires is not None and today > self.expires
+
+
+@dataclass(frozen=True)
+class Policy:
+    fail_on: Severity | None = Severity.HIGH
+    report_only: bool = False
+    fail_on_unscannable: bool = True
+    fail_on_unsupported: bool = False
+    approved_formats: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    rules: dict[str, RuleSetting] = field(default_factory=dict)
+    allow_pickle_globals: tuple[AllowEntry, ...] = ()
+    deny_pickle_globals: tuple[AllowEntry, ...] = ()
+    allow_keras_modules: tuple[AllowEntry, ...] = ()
+    deny_keras_modules: tuple[AllowEntry, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
+    source: str | None = None
+
+    @property
+    def needs_hashes(self) -> bool:
+        return bool(self.suppressions)
+
+    def selects(self, path: str) -> bool:
+        """Whether include/exclude patterns let this path be scanned."""
+        norm = path.replace(os.sep, "/")
+        if self.include and not any(_match(norm, p) for p in self.include):
+            return False
+        return not any(_match(norm, p) for p in self.exclude)
+
+
+def _match(path: str, pattern: str) -> bool:
+    return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(os.path.basename(path), pattern)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+_TOP_KEYS = {
+    "fail_on", "report_only", "fail_on_unscannable", "fail_on_unsupported", "approved_formats",
+    "include", "exclude", "rules", "allow", "deny", "suppress",
+}  # fmt: skip
+_LIST_KEYS = {"pickle_globals", "keras_modules"}
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise PolicyError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    _expect(value, list, where)
+    return tuple(_expect(v, str, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _severity(value: Any, where: str, allow_none: bool = False) -> Severity | None:
+    _expect(value, str, where)
+    if allow_none and value.lower() == "none":
+        return None
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise PolicyError(f"{where}: {exc}") from None
+
+
+def _entries(value: Any, where: str, key: str) -> tuple[AllowEntry, ...]:
+    _expect(value, list, where)
+    out = []
+    for i, item in enumerate(value):
+        w = f"{where}[{i}]"
+        _expect(item, dict, w)
+        unknown = set(item) - {key, "reason"}
+        if unknown:
+            raise PolicyError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
+        if key not in item:
+            raise PolicyError(f"{w}: missing {key!r}")
+        reason = _expect(item.get("reason", ""), str, f"{w}.reason").strip()
+        if not reason:
+            raise PolicyError(f"{w}: a reason is required")
+        out.append(AllowEntry(_expect(item[key], str, f"{w}.{key}"), reason))
+    return tuple(out)
+
+
+def _lists(table: Any, where: str) -> dict[str, tuple[AllowEntry, ...]]:
+    _expect(table, dict, where)
+    unknown = set(table) - _LIST_KEYS
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    return {
+        "pickle_globals": _entries(table.get("pickle_globals", []), f"{where}.pickle_globals",
+                                   "global"),
+        "keras_modules": _entries(table.get("keras_modules", []), f"{where}.keras_modules",
+                                  "module"),
+    }  # fmt: skip
+
+
+def _suppressions(value: Any) -> tuple[Suppression, ...]:
+    from modelxray.rules import ALL_RULES
+
+    _expect(value, list, "suppress")
+    out = []
+    for i, item in enumerate(value):
+        w = f"suppress[{i}]"
+        _expect(item, dict, w)
+        unknown = set(item) - {"sha256", "rule", "reason", "expires"}
+        if unknown:
+            raise PolicyError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
+        for required in ("sha256", "rule", "reason"):
+            if required not in item:
+                raise PolicyError(f"{w}: missing {required!r}")
+        digest = _expect(item["sha256"], str, f"{w}.sha256").lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise PolicyError(f"{w}.sha256: not a SHA-256 hex digest: {digest!r}")
+        rule = _expect(item["rule"], str, f"{w}.rule").upper()
+        if rule != "*" and rule not in ALL_RULES:
+            raise PolicyError(f"{w}.rule: unknown rule {rule!r}")
+        reason = _expect(item["reason"], str, f"{w}.reason").strip()
+        if not reason:
+            raise PolicyError(f"{w}.reason: a reason is required")
+        expires = item.get("expires")
+        if expires is not None:
+            if isinstance(expires, str):
+                try:
+                    expires = _dt.date.fromisoformat(expires)
+                except ValueError:
+                    raise PolicyError(f"{w}.expires: not a date: {expires!r}") from None
+            if isinstance(expires, _dt.datetime):
+                expires = expires.date()
+            _expect(expires, _dt.date, f"{w}.expires")
+        out.append(Suppression(digest, rule, reason, expires))
+    return tuple(out)
+
+
+def _rules(value: Any) -> dict[str, RuleSetting]:
+    from modelxray.rules import ALL_RULES
+
+    _expect(value, dict, "rules")
+    out = {}
+    for rule_id, setting in value.items():
+        w = f"rules.{rule_id}"
+        rid = rule_id.upper()
+        if rid not in ALL_RULES:
+            raise PolicyError(f"{w}: unknown rule {rule_id!r} (see `modelxray rules`)")
+        if isinstance(setting, str):
+            setting = {"state": setting}
+        _expect(setting, dict, w)
+        unknown = set(setting) - {"state", "severity"}
+        if unknown:
+            raise PolicyError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
+        state = _expect(setting.get("state", BLOCK), str, f"{w}.state")
+        if state not in (BLOCK, WARN, OFF):
+            raise PolicyError(f"{w}.state: expected 'block', 'warn' or 'off', got {state!r}")
+        sev = setting.get("severity")
+        out[rid] = RuleSetting(state, _severity(sev, f"{w}.severity") if sev is not None else None)
+    return out
+
+
+def policy_from_dict(data: dict[str, Any], source: str | None = None) -> Policy:
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise PolicyError(f"unknown key(s) {', '.join(sorted(unknown))}")
+    allow = _lists(data.get("allow", {}), "allow")
+    deny = _lists(data.get("deny", {}), "deny")
+
+    def flag(key: str, default: bool) -> bool:
+        return bool(_expect(data.get(key, default), bool, key))
+
+    return Policy(
+        fail_on=_severity(data.get("fail_on", "high"), "fail_on", allow_none=True),
+        report_only=flag("report_only", False),
+        fail_on_unscannable=flag("fail_on_unscannable", True),
+        fail_on_unsupported=flag("fail_on_unsupported", False),
+        approved_formats=_str_list(data.get("approved_formats", []), "approved_formats"),
+        include=_str_list(data.get("include", []), "include"),
+        exclude=_str_list(data.get("exclude", []), "exclude"),
+        rules=_rules(data.get("rules", {})),
+        allow_pickle_globals=allow["pickle_globals"],
+        deny_pickle_globals=deny["pickle_globals"],
+        allow_keras_modules=allow["keras_modules"],
+        deny_keras_modules=deny["keras_modules"],
+        suppressions=_suppressions(data.get("suppress", [])),
+        source=source,
+    )
+
+
+def load_policy(path: str) -> Policy:
+    """Read a ``modelxray.toml`` or a ``pyproject.toml`` (its ``[tool.modelxray]`` table)."""
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+    if os.path.basename(path) == "pyproject.toml":
+        data = data.get("tool", {}).get("modelxray", {})
+        _expect(data, dict, "[tool.modelxray]")
+    try:
+        return policy_from_dict(data, source=path)
+    except PolicyError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+
+
+def find_policy(start: str = ".") -> Policy | None:
+    """The policy in effect for a working directory: modelxray.toml, else pyproject.toml."""
+    here = os.path.abspath(start)
+    candidate = os.path.join(here, POLICY_FILE)
+    if os.path.isfile(candidate):
+        return load_policy(candidate)
+    pyproject = os.path.join(here, "pyproject.toml")
+    if os.path.isfile(pyproject):
+        with open(pyproject, "rb") as f:
+            try:
+                has_table = "modelxray" in tomllib.load(f).get("tool", {})
+            except tomllib.TOMLDecodeError:
+                return None
+        if has_table:
+            return load_policy(pyproject)
+    return None
+
+
+# ---------------------------------------------------------------------------- applying
+
+
+def _disposition(policy: Policy, finding: Finding) -> str:
+    setting = policy.rules.get(finding.rule_id)
+    if setting is None:
+        return BLOCK
+    if setting.severity is not None:
+        finding.severity = setting.severity
+    return setting.state
+
+
+def file_verdict(policy: Policy, result: FileResult, today: _dt.date) -> str:
+    """Apply rule states, severity overrides and suppressions to one file's findings."""
+    from modelxray.rules import scan as scan_rules
+
+    kept: list[Finding] = []
+    for f in result.findings:
+        state = _disposition(policy, f)
+        if state == OFF:
+            continue
+        supp = next(
+            (
+                s
+                for s in policy.suppressions
+                if result.sha256 and s.sha256 == result.sha256 and s.rule in ("*", f.rule_id)
+            ),
+            None,
+        )
+        if supp is not None:
+            if not supp.expired(today):
+                f.disposition = "suppressed"
+                f.evidence = {**f.evidence, "suppressed_because": supp.reason}
+                result.suppressed.append(f)
+                continue
+            f.evidence = {**f.evidence, "expired_suppression": supp.reason}
+        f.disposition = state
+        kept.append(f)
+    for s in policy.suppressions:
+        if s.sha256 == result.sha256 and s.expired(today):
+            kept.append(
+                Finding(
+                    rule_id=scan_rules.SUPPRESSION_EXPIRED.id,
+                    severity=scan_rules.SUPPRESSION_EXPIRED.severity,
+                    confidence=scan_rules.SUPPRESSION_EXPIRED.confidence,
+                    location=result.findings[0].location if result.findings else _loc(result),
+                    message=f"suppression of {s.rule} expired on {s.expires}: {s.reason}",
+                    evidence={"rule": s.rule, "expires": str(s.expires), "reason": s.reason},
+                    help_uri=scan_rules.SUPPRESSION_EXPIRED.help_uri,
+                    disposition=BLOCK,
+                )
+            )
+    if policy.approved_formats and result.formats:
+        if not any(fmt in policy.approved_formats for fmt in result.formats):
+            kept.append(
+                Finding(
+                    rule_id=scan_rules.FORMAT_NOT_APPROVED.id,
+                    severity=scan_rules.FORMAT_NOT_APPROVED.severity,
+                    confidence=scan_rules.FORMAT_NOT_APPROVED.confidence,
+                    location=_loc(result),
+                    message=f"format {', '.join(result.formats)} is not in the approved formats "
+                    f"({', '.join(policy.approved_formats)})",
+                    evidence={
+                        "formats": result.formats,
+                        "approved_formats": list(policy.approved_formats),
+                    },
+                    help_uri=scan_rules.FORMAT_NOT_APPROVED.help_uri,
+                    disposition=_disposition_for(policy, scan_rules.FORMAT_NOT_APPROVED.id),
+                )  # fmt: skip
+            )
+    result.findings = [f for f in kept if f.disposition != OFF]
+
+    threshold = policy.fail_on
+    blocking = [
+        f
+        for f in result.findings
+        if f.disposition == BLOCK and threshold is not None and f.severity >= threshold
+    ]
+    if result.status == FileStatus.UNSCANNABLE and policy.fail_on_unscannable:
+        return ERROR
+    if blocking:
+        return BLOCKED
+    if result.status == FileStatus.UNSUPPORTED and policy.fail_on_unsupported:
+        return BLOCKED
+    return ALLOWED
+
+
+def _disposition_for(policy: Policy, rule_id: str) -> str:
+    setting = policy.rules.get(rule_id)
+    return setting.state if setting else BLOCK
+
+
+def _loc(result: FileResult) -> Any:
+    from modelxray.model import Location
+
+    return Location(result.path)
+
+
+def apply_policy(policy: Policy, report: Report, today: _dt.date | None = None) -> Report:
+    """Set every file's verdict and the run's verdict; returns the same report."""
+    today = today or _dt.date.today()
+    for result in report.files:
+        result.verdict = file_verdict(policy, result, today)
+    report.policy = policy
+    return report
