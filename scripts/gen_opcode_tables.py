@@ -10,6 +10,7 @@ import argparse
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 VERSIONS = [
     "2.7.18",
@@ -93,21 +94,21 @@ SETS = ("hasarg", "hasconst", "hasname", "hasjrel", "hasjabs", "haslocal", "hasf
 TUPLES = ("cmp_op", "nb_ops", "intrinsic_1")
 
 
-def render(d: dict[str, object]) -> str:
+def render(d: dict[str, Any]) -> str:
     lines = [f"    {d['version']!r}: OpTable("]
     lines.append(f"        version={d['version']!r},")
-    opmap = dict(sorted(d["opmap"].items(), key=lambda kv: (kv[1], kv[0])))  # type: ignore[attr-defined]
+    opmap = dict(sorted(d["opmap"].items(), key=lambda kv: (kv[1], kv[0])))
     lines.append("        opmap={")
     lines += [f"            {k!r}: {v}," for k, v in opmap.items()]
     lines.append("        },")
     for key in ("have_argument", "extended_arg"):
         lines.append(f"        {key}={d[key]},")
-    lines.append(f"        cache_entries={dict(sorted(d['cache_entries'].items()))!r},")  # type: ignore[attr-defined]
+    lines.append(f"        cache_entries={dict(sorted(d['cache_entries'].items()))!r},")
     for key in SETS:
-        items = ", ".join(str(x) for x in d[key])  # type: ignore[attr-defined]
+        items = ", ".join(str(x) for x in d[key])
         lines.append(f"        {key}=frozenset({{{items}}}),")
     for key in TUPLES:
-        lines.append(f"        {key}={tuple(d[key])!r},")  # type: ignore[call-overload]
+        lines.append(f"        {key}={tuple(d[key])!r},")
     lines.append("    ),")
     return "\n".join(lines)
 

@@ -167,7 +167,9 @@ def main() -> None:
     for full in VERSIONS:
         ver = (int(full.split(".")[0]), int(full.split(".")[1]))
         short = f"{ver[0]}.{ver[1]}"
-        jobs = [(n, s, None, mal, exp) for n, s, mal, lo, exp in FIXTURES if ver >= lo]
+        jobs: list[tuple[str, str, int | None, bool, list[str]]] = [
+            (n, s, None, mal, exp) for n, s, mal, lo, exp in FIXTURES if ver >= lo
+        ]
         jobs += [(f"variant_v{mv}", VARIANT_SRC, mv, False, []) for mv in VARIANTS.get(full, [])]
         payload = json.dumps([[n, s, mv] for n, s, mv, _, _ in jobs])
         exe = str(PYENV / full / "bin" / "python")

@@ -245,6 +245,33 @@ def test_instruction_count_is_capped() -> None:
     assert time.perf_counter() - t0 < 10.0
 
 
+@pytest.mark.parametrize(
+    ("version", "opname"),
+    [
+        ("2.7", "CALL_FUNCTION"),
+        ("3.9", "BUILD_STRING"),
+        ("3.12", "UNPACK_SEQUENCE"),
+        ("3.13", "CALL"),
+    ],
+)
+def test_adversarial_bytecode_is_bounded(version: str, opname: str) -> None:
+    """EXTENDED_ARG-inflated arguments and stack growth over ~1 MB of code stay cheap."""
+    t = TABLES[version]
+    op, ext, lc = t.opmap[opname], t.extended_arg, t.opmap["LOAD_CONST"]
+    if version == "2.7":
+        unit = bytes([ext, 0xFF, 0xFF, op, 0xFF, 0xFF]) + bytes([lc, 0, 0]) * 3
+    else:
+        unit = bytes([ext, 0xFF, op, 0xFF]) + b"\0\0" * t.cache_entries.get(opname, 0)
+        unit += bytes([lc, 0]) * 3
+    layout = next(k for k, vs in bytecode.FAMILY_VERSIONS.items() if version in vs)
+    co = mk(unit * (1_000_000 // len(unit)), layout, consts=("A" * 400,), names=("n",))
+    t0 = time.perf_counter()
+    calls = bytecode.reconstruct(co, version)
+    bytecode.guess_versions(co)
+    assert time.perf_counter() - t0 < 15.0
+    assert all(len(c) <= bytecode.MAX_EXPR for c in calls)
+
+
 def test_unknown_opcodes_degrade_to_question_marks() -> None:
     free = next(op for op in range(1, 256) if op not in TABLES["3.11"].opmap.values())
     code = (

@@ -234,30 +234,28 @@ def test_host_compiled_code_round_trip(src: str, version: int) -> None:
 
 
 def test_hand_made_type_codes() -> None:
-    consts = (
-        b")\x09"  # small tuple of 9
-        + w(None)
-        + w(True)
-        + w(False)
-        + w(Ellipsis)
-        + b"S"  # StopIteration
-        + w([1, "a"])
-        + w({"k": b"v"})
-        + b":"
-        + w(1)
-        + w(None)
-        + w(-1)  # slice (marshal v5)
-        + b"<"
-        + i32(2)
-        + b"z\x01a"
-        + b"Z\x01b"  # set of short-ascii strings
-    )
-    co = read_code(code311(consts))
+    items = [
+        w(None),
+        w(True),
+        w(False),
+        w(Ellipsis),
+        b"S",  # StopIteration
+        w([1, "a"]),
+        w({"k": b"v"}),
+        b":" + w("lo") + w(None) + w(-1),  # slice (marshal v5, Python 3.14)
+        b"<" + i32(2) + b"z\x01a" + b"Z\x01b",  # set of short-ascii strings
+        b"f\x041.25" + b"x\x011\x03-2.",  # str float, str complex
+        b"I" + struct.pack("<q", -(2**40)),  # int64
+        b"a" + i32(3) + b"asc" + b"A" + i32(1) + b"A" + b"t" + i32(2) + b"\xc3\xa9",
+    ]
+    co = read_code(code311(b")" + bytes([15]) + b"".join(items)))
     assert co.consts[:5] == (None, True, False, ELLIPSIS, StopIteration)
     assert co.consts[5] == [1, "a"] and co.consts[6] == {"k": b"v"}
-    assert co.consts[7] == slice(1, None, -1)
+    assert co.consts[7] == slice("lo", None, -1)
     assert co.consts[8] == {"a", "b"}
-    assert {"a", "b", "k"} <= set(co.all_strings()) and "v" in co.all_strings()
+    assert co.consts[9:11] == (1.25, 1 - 2j)
+    assert co.consts[11:] == (-(2**40), "asc", "A", "é")
+    assert {"a", "b", "k", "v", "lo", "asc", "é"} <= set(co.all_strings())
 
 
 def test_refs_and_flag_ref() -> None:

@@ -30,10 +30,12 @@ FAMILY_VERSIONS: dict[str, tuple[str, ...]] = {
     "3.8-3.10": ("3.8", "3.9", "3.10"),
     "3.11+": ("3.11", "3.12", "3.13"),
 }
-MAX_INSTRUCTIONS = 200_000  # per decode and per reconstruct() call
+MAX_INSTRUCTIONS = 50_000  # per decode and per reconstruct() call (a lambda has < 1000)
 MAX_EXPR = 500  # characters of one reconstructed expression
 MAX_CALLS = 1_000
 MAX_STACK = 10_000
+MAX_ITEMS = 64  # items / arguments shown per display or call
+MAX_UNPACK = 16  # values pushed by UNPACK_SEQUENCE / UNPACK_EX
 _HIDDEN = ("INSTRUMENTED_", "ENTER_EXECUTOR")  # runtime-only opcodes, never marshalled
 _PREFIX_311 = frozenset({"COPY_FREE_VARS", "MAKE_CELL", "RETURN_GENERATOR", "POP_TOP", "NOP"})
 _PACKED_LOCALS = frozenset({"LOAD_FAST_LOAD_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"})
@@ -211,6 +213,10 @@ def disassemble(code: CodeObject, version: str | None = None) -> list[tuple[int,
 _NO = object()
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_EXPR else text[: MAX_EXPR - 3] + "..."
+
+
 @dataclass(frozen=True)
 class _E:
     """A symbolic stack value."""
@@ -222,6 +228,10 @@ class _E:
     pairs: tuple[tuple[object, str, str], ...] | None = None  # dict display: (key, ktext, v)
     kind: str = ""  # "null" | "list" | "tuple" | "set" | "dict" | "fmt" | "conv"
     fpart: str = ""  # f-string body piece (kind fmt) or conversion (kind conv)
+
+    def __post_init__(self) -> None:  # every text stays bounded, whatever built it
+        object.__setattr__(self, "text", _cut(self.text))
+        object.__setattr__(self, "fpart", _cut(self.fpart))
 
 
 _NULL = _E("NULL", kind="null")
@@ -260,10 +270,6 @@ _DEAD_END = frozenset(
 )
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_EXPR else text[: MAX_EXPR - 3] + "..."
-
-
 def _kwname(k: _E) -> str:
     if isinstance(k.value, bytes):
         return k.value.decode("latin-1")
@@ -274,8 +280,21 @@ def _atom(e: _E) -> str:
     return e.text if e.atomic else f"({e.text})"
 
 
+def _join(parts: list[str] | tuple[str, ...]) -> str:
+    shown: list[str] = []
+    size = 0
+    for part in parts:
+        if size > MAX_EXPR:
+            shown.append("...")
+            break
+        shown.append(part)
+        size += len(part) + 2
+    return _cut(", ".join(shown))
+
+
 def _display(kind: str, items: tuple[str, ...]) -> _E:
-    body = ", ".join(items)
+    items = items[:MAX_ITEMS]
+    body = _join(items)
     if kind == "list":
         text = f"[{body}]"
     elif kind == "set":
@@ -286,7 +305,8 @@ def _display(kind: str, items: tuple[str, ...]) -> _E:
 
 
 def _dict_display(pairs: tuple[tuple[object, str, str], ...]) -> _E:
-    body = ", ".join(f"**{v}" if k == "**" else f"{k}: {v}" for _, k, v in pairs)
+    pairs = pairs[:MAX_ITEMS]
+    body = _join([f"**{v}" if k == "**" else f"{k}: {v}" for _, k, v in pairs])
     return _E(_cut("{" + body + "}"), pairs=pairs, kind="dict")
 
 
@@ -321,6 +341,8 @@ class _Eval:
 
     def __init__(self, co: CodeObject, ops: _Ops, calls: list[str]) -> None:
         self.co, self.ops, self.calls = co, ops, calls
+        self.seen = set(calls)
+        self.const_cache: dict[int, _E] = {}
         self.py2 = ops.ver < (3, 0)
         self.stack: list[_E] = []
         self.kwnames: tuple[str, ...] = ()
@@ -329,13 +351,13 @@ class _Eval:
     def push(self, e: _E) -> None:
         self.stack.append(e)
         if len(self.stack) > MAX_STACK:
-            del self.stack[0]
+            del self.stack[: MAX_STACK // 2]  # amortised; the bottom is long stale
 
     def pop(self) -> _E:
         return self.stack.pop() if self.stack else _UNKNOWN
 
     def popn(self, n: int) -> list[_E]:
-        n = max(0, min(n, MAX_STACK))
+        n = max(0, min(n, len(self.stack) + MAX_ITEMS))
         out = [self.pop() for _ in range(n)]
         out.reverse()
         return out
@@ -347,22 +369,27 @@ class _Eval:
 
     def const(self, idx: int) -> _E:
         consts = self.co.consts
-        return _const(consts[idx], self.py2) if 0 <= idx < len(consts) else _UNKNOWN
+        if not 0 <= idx < len(consts):
+            return _UNKNOWN
+        if idx not in self.const_cache:
+            self.const_cache[idx] = _const(consts[idx], self.py2)
+        return self.const_cache[idx]
 
     def name(self, table: tuple[str, ...], idx: int) -> str:
-        return table[idx] if 0 <= idx < len(table) else "?"
+        return _cut(table[idx]) if 0 <= idx < len(table) else "?"
 
     # building blocks
     def call(self, fn: _E, args: list[_E], kwnames: tuple[object, ...] = ()) -> None:
         npos = max(0, len(args) - len(kwnames))
         parts = [a.text for a in args[:npos]]
         parts += [f"{k}={a.text}" for k, a in zip(kwnames, args[npos:], strict=False)]
-        self.emit(f"{_atom(fn)}({', '.join(parts)})")
+        self.emit(f"{_atom(fn)}({_join(parts)})")
 
     def emit(self, text: str) -> None:
         text = _cut(text)
-        if len(self.calls) < MAX_CALLS and text not in self.calls:
+        if len(self.calls) < MAX_CALLS and text not in self.seen:
             self.calls.append(text)
+            self.seen.add(text)
         self.push(_E(text))
 
     def star_call(self, fn: _E, args: _E, kwargs: _E | None) -> None:
@@ -376,7 +403,7 @@ class _Eval:
                         parts.append(f"**{val}" if ktext == "**" else f"**{{{ktext}: {val}}}")
             else:
                 parts.append(f"**{kwargs.text}")
-        self.emit(f"{_atom(fn)}({', '.join(parts)})")
+        self.emit(f"{_atom(fn)}({_join(parts)})")
 
     def callee_pair(self) -> tuple[_E, list[_E]]:
         """Pop [callable, NULL] / [NULL, callable] / [callable, self] (3.7+ method calls)."""
@@ -395,7 +422,7 @@ class _Eval:
         items: list[str] = []
         for p in parts:
             items += p.items if p.items is not None else [f"*{p.text}"]
-        self.push(_display(kind, tuple(items[:200])))
+        self.push(_display(kind, tuple(items[:MAX_ITEMS])))
 
     def fmt(self, value: _E, conv: str, spec: _E | None) -> None:
         piece = "{" + value.text + conv
@@ -453,11 +480,11 @@ class _Eval:
         v = ops.ver
         co = self.co
         self.branch(ins)
-        if name in _NOOPS or name in _DEAD_END and name.startswith(("JUMP", "CONTINUE", "BREAK")):
+        if name in _NOOPS or (name in _DEAD_END and name.startswith(("JUMP", "CONTINUE", "BREAK"))):
             return
         if name in _POP1 or name.startswith(("POP_JUMP", "JUMP_IF_")):
             self.pop()
-        elif name in ("RETURN_VALUE", "YIELD_VALUE") or name == "RERAISE":
+        elif name in ("RETURN_VALUE", "YIELD_VALUE", "RERAISE"):
             self.pop()
         elif name == "RETURN_CONST":
             pass
@@ -517,7 +544,7 @@ class _Eval:
             key, val = self.pop(), self.pop()
             d = self.pop()
             pairs = (d.pairs or ()) + ((key.value, key.text, val.text),)
-            self.push(_dict_display(pairs[:200]))
+            self.push(_dict_display(pairs))
         elif name == "STORE_SUBSCR":
             self.popn(3)
         elif name in ("STORE_SLICE", "BINARY_SLICE"):
@@ -571,14 +598,14 @@ class _Eval:
             tgt = self.stack[-arg] if arg else _UNKNOWN
             if arg and tgt.pairs is not None:
                 more = src.pairs if src.pairs is not None else ((_NO, "**", src.text),)
-                self.stack[-arg] = _dict_display((tgt.pairs + more)[:200])
+                self.stack[-arg] = _dict_display(tgt.pairs + more)
         elif name in ("LIST_EXTEND", "SET_UPDATE"):
             seq = self.pop()
             self.fill(arg)
             tgt = self.stack[-arg] if arg else _UNKNOWN
             if arg and tgt.items is not None:
                 add = seq.items if seq.items is not None else (f"*{seq.text}",)
-                self.stack[-arg] = _display(tgt.kind, (tgt.items + add)[:200])
+                self.stack[-arg] = _display(tgt.kind, tgt.items + add)
         elif name == "LIST_TO_TUPLE" or (
             name == "CALL_INTRINSIC_1"
             and arg < len(ops.table.intrinsic_1)
@@ -605,7 +632,7 @@ class _Eval:
             if all(m.pairs is not None for m in maps):
                 self.push(_dict_display(tuple(p for m in maps for p in m.pairs or ())))
             else:
-                self.push(_E("{" + ", ".join(f"**{m.text}" for m in maps) + "}", kind="dict"))
+                self.push(_E("{" + _join([f"**{m.text}" for m in maps]) + "}", kind="dict"))
         elif name in ("LIST_APPEND", "SET_ADD", "MAP_ADD"):
             item = self.pop().text
             if name == "MAP_ADD":
@@ -663,7 +690,7 @@ class _Eval:
             ]
             parts += (list(var.items or ()) or [f"*{var.text}"]) if var else []
             parts += [f"**{kw.text}"] if kw else []
-            self.emit(f"{_atom(fn)}({', '.join(parts)})")
+            self.emit(f"{_atom(fn)}({_join(parts)})")
         elif name == "CALL_FUNCTION":
             args = self.popn(arg)
             self.call(self.pop(), args)
@@ -707,12 +734,11 @@ class _Eval:
             self.push(fn)
         elif name == "UNPACK_SEQUENCE":
             seq = self.pop()
-            n = min(arg, 256)
-            for i in reversed(range(n)):
+            for i in reversed(range(min(arg, MAX_UNPACK))):
                 self.push(_E(_cut(f"{_atom(seq)}[{i}]")))
         elif name == "UNPACK_EX":
             self.pop()
-            for _ in range(min((arg & 0xFF) + (arg >> 8) + 1, 512)):
+            for _ in range(min((arg & 0xFF) + (arg >> 8) + 1, MAX_UNPACK)):
                 self.push(_UNKNOWN)
         elif name == "FOR_ITER":
             self.push(_E("?"))

@@ -104,11 +104,14 @@ def _leaves(values: tuple[object, ...]) -> Iterator[object]:
     stack: list[object] = list(reversed(values))
     while stack:
         v = stack.pop()
-        if isinstance(v, tuple | list | frozenset | set | dict):
+        if isinstance(v, tuple | list | frozenset | set | dict | slice):
             if id(v) in seen:
                 continue
             seen.add(id(v))
-            items = [x for kv in v.items() for x in kv] if isinstance(v, dict) else list(v)
+            if isinstance(v, dict):
+                items = [x for kv in v.items() for x in kv]
+            else:
+                items = [v.start, v.stop, v.step] if isinstance(v, slice) else list(v)
             stack.extend(reversed(items))
         else:
             yield v
@@ -152,9 +155,10 @@ class _Reader:
     def i32(self) -> int:
         return int(struct.unpack("<i", self.take(4))[0])
 
-    def count(self, per_item: int = 1) -> int:
+    def count(self) -> int:
+        """A declared length/count, checked against the bytes left before anything is built."""
         n = self.i32()
-        if n < 0 or n * per_item > len(self.data) - self.pos:
+        if n < 0 or n > len(self.data) - self.pos:
             raise self.fail(f"declared size {n} impossible with {len(self.data) - self.pos} left")
         return n
 
