@@ -166,16 +166,22 @@ def test_nested_func_attrs_and_lists() -> None:
     assert attrs["u"].ints == [1, 2]
 
 
-def test_func_attr_recursion_bomb() -> None:
+def nested_func_attr(levels: int) -> bytes:
     attr = pb.attr_s("leaf")
-    for i in range(300):
+    for i in range(levels):
         attr = pb.attr_func(f"f{i}", x=attr)
-    buf = pb.saved_model(pb.meta_graph(nodes=[pb.node("n", "PartitionedCall", f=attr)]))
+    return pb.saved_model(pb.meta_graph(nodes=[pb.node("n", "PartitionedCall", f=attr)]))
+
+
+def test_func_attr_recursion_bomb() -> None:
+    """AttrValue.func.attr[...] is the one recursive path in the schema: 3 levels per func."""
     with pytest.raises(BudgetExceeded) as exc:
-        read_saved_model(buf, Budget())
+        read_saved_model(nested_func_attr(50), Budget())
     assert exc.value.limit == "max_protobuf_depth"
-    deep_ok = Budget(Limits(max_protobuf_depth=2000))
-    assert len(list(read_saved_model(buf, deep_ok).meta_graphs[0].nodes[0].attrs["f"].funcs)) == 1
+    mg = read_saved_model(nested_func_attr(50), Budget(Limits(max_protobuf_depth=200)))
+    names = list(mg.meta_graphs[0].nodes[0].attrs["f"].iter_func_names())
+    assert names == [f"f{i}" for i in reversed(range(50))]
+    assert list(mg.meta_graphs[0].nodes[0].attrs["f"].iter_strings()) == ["leaf"]
 
 
 def test_stack_exhaustion_is_reported_as_a_limit() -> None:

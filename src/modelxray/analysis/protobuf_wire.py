@@ -58,13 +58,22 @@ _VARINT, _I64, _LEN, _SGROUP, _EGROUP, _I32 = range(6)
 _fields_seen: weakref.WeakKeyDictionary[Budget, int] = weakref.WeakKeyDictionary()
 
 
-def _charge(budget: Budget, n: int, *, check: bool = True) -> None:
-    total = _fields_seen.get(budget, 0) + n
-    _fields_seen[budget] = total
-    if check:
-        budget.tick(n)
-        limit = budget.limits.max_protobuf_fields
-        Budget.require(total <= limit, "max_protobuf_fields", f"more than {limit} protobuf fields")
+def _record(budget: Budget, n: int) -> None:
+    """Count ``n`` decoded fields against ``budget`` (never raises: safe in ``finally``)."""
+    _fields_seen[budget] = _fields_seen.get(budget, 0) + n
+
+
+def _enforce(budget: Budget, ticks: int) -> None:
+    """Enforce the field limit and (every few thousand ticks) the deadline."""
+    budget.tick(ticks)
+    limit = budget.limits.max_protobuf_fields
+    total = _fields_seen.get(budget, 0)
+    Budget.require(total <= limit, "max_protobuf_fields", f"more than {limit} protobuf fields")
+
+
+def _charge(budget: Budget, n: int) -> None:
+    _record(budget, n)
+    _enforce(budget, n)
 
 
 def check_depth(budget: Budget, depth: int) -> None:
@@ -167,8 +176,8 @@ def iter_fields(
                 field, wire, pos = _tag(view, pos)
                 pending += 1
                 if pending == _CHARGE_EVERY:
-                    _charge(budget, pending)
                     pending = 0
+                    _charge(budget, _CHARGE_EVERY)
                 value: Value
                 if wire == _VARINT:
                     value, pos = _varint(view, pos)
@@ -196,7 +205,8 @@ def iter_fields(
                 raise
             yield field, wire, value
     finally:
-        _charge(budget, pending, check=False)
+        _record(budget, pending)
+    _enforce(budget, pending)
 
 
 def iter_packed_varints(view: memoryview, budget: Budget) -> Iterator[int]:
@@ -209,6 +219,7 @@ def iter_packed_varints(view: memoryview, budget: Budget) -> Iterator[int]:
         if n % _CHARGE_EVERY == 0:
             _charge(budget, _CHARGE_EVERY)
         yield value
+    _charge(budget, n % _CHARGE_EVERY)
 
 
 def fields_by_number(buf: bytes | memoryview, budget: Budget) -> dict[int, list[Value]]:

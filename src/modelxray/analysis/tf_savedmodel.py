@@ -13,6 +13,8 @@ Protobuf semantics that matter against crafted files are kept: a singular messag
 occurs several times is *merged* (so nodes split across two ``graph_def`` fields are all seen),
 a singular scalar takes its last value, and fields with an unexpected wire type are ignored as
 unknown, which is what TensorFlow's own parser does.
+
+Not handled: chunked ``saved_model.cpb`` (TF >= 2.15 for graphs over 2 GiB).
 """
 
 from __future__ import annotations
@@ -161,7 +163,9 @@ class MetaGraph:
         """Library functions called by the graph nodes that ``saver_def`` names.
 
         In TF2 these are ``__inference__traced_save_<N>`` / ``__inference__traced_restore_<N>``,
-        which legitimately hold SaveV2 / MergeV2Checkpoints / RestoreV2.
+        which legitimately hold SaveV2 / MergeV2Checkpoints / RestoreV2.  A crafted file can
+        point ``saver_def`` at any function, so this excuses those checkpoint ops only, never
+        other ops in the same functions or paths that come from a ``Const``.
         """
         wanted = {
             ref.split(":")[0].lstrip("^")
@@ -215,7 +219,7 @@ def _tensor(buf: memoryview, attr: TFAttr, budget: Budget, depth: int) -> None:
     for num, wire, val in iter_fields(buf, budget, depth):
         match num, wire, val:
             case 1, Wire.VARINT, int():
-                attr.dtype = val
+                attr.dtype = as_int64(val)
             case 8, Wire.LEN, memoryview():
                 attr.strings.append(_text(val))
 
@@ -399,7 +403,7 @@ def _meta_graph(buf: memoryview, budget: Budget, depth: int) -> MetaGraph:
                     mg.saver[_SAVER_KEYS[sub]] = _text(text)
         elif num == 5:  # map<string, SignatureDef>: entry{key = 1, value = 2}
             for sub, _, key in iter_fields(val, budget, depth + 1):
-                if sub == 1 and isinstance(key, memoryview):
+                if sub == 1 and isinstance(key, memoryview) and _text(key) not in mg.signatures:
                     mg.signatures.append(_text(key))
         elif num == 7:
             _object_graph(val, mg, budget, depth + 1)
@@ -484,8 +488,8 @@ def looks_like_saved_model(head: bytes) -> bool:
 def looks_like_keras_metadata(head: bytes) -> bool:
     """Cheap check: ``SavedMetadata{1: SavedObject{2 varint, 3-6 length-delimited}}``.
 
-    Also accepts a first node cut short, as long as what is there has that shape and names
-    a node path or identifier (``root``, ``_tf_keras_...``).
+    Every top-level field must be a node, and the first node (possibly cut by the end of
+    ``head``) must have that shape and carry a node path or identifier.
     """
     budget = Budget()
     try:
