@@ -29,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("scan", help="scan files and folders")
     s.add_argument("paths", nargs="+", metavar="PATH")
-    s.add_argument("-f", "--format", choices=("console", "json"), default="console")
+    s.add_argument(
+        "-f", "--format", choices=("console", "json", "sarif", "html"), default="console"
+    )
+    s.add_argument(
+        "-q", "--quiet", action="store_true", help="console: only failing files and the summary"
+    )
     s.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
     s.add_argument(
         "--policy",
@@ -105,10 +110,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     report = scan(args.paths, ScanOptions(policy=policy, compute_hash=args.hash))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
-            render(report, args.format, out)
+            render(report, args.format, out, quiet=args.quiet)
     else:
         color = args.format == "console" and sys.stdout.isatty()
-        render(report, args.format, sys.stdout, color=color)
+        render(report, args.format, sys.stdout, color=color, quiet=args.quiet)
     return EXIT_FINDINGS if report.failed else EXIT_OK
 
 

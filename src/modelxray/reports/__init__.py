@@ -1,4 +1,9 @@
-"""Report renderers: each turns a Report into text for one audience."""
+"""Report renderers: each turns a Report into text for one audience.
+
+``console`` (people at a terminal), ``json`` (machines; schema in ``modelxray/data``),
+``sarif`` (SARIF 2.1.0 for GitHub code scanning and other SARIF viewers) and ``html`` (one
+self-contained page to read or attach).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,23 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from modelxray.model import Report
 
-FORMATS = ("console", "json")
+FORMATS = ("console", "json", "sarif", "html")
 
 
-def render(report: Report, fmt: str, out: TextIO, *, color: bool = False) -> None:
+def render(
+    report: Report,
+    fmt: str,
+    out: TextIO,
+    *,
+    color: bool = False,
+    quiet: bool = False,
+    root: str | None = None,
+) -> None:
+    """Write ``report`` to ``out`` as ``fmt`` (one of :data:`FORMATS`).
+
+    ``color`` and ``quiet`` apply to the console report; ``root`` is the folder SARIF file
+    locations are made relative to (default: the working directory).
+    """
     if fmt == "json":
         from modelxray.reports import json_report
 
@@ -18,6 +36,14 @@ def render(report: Report, fmt: str, out: TextIO, *, color: bool = False) -> Non
     elif fmt == "console":
         from modelxray.reports import console
 
-        console.write(report, out, color=color)
+        console.write(report, out, color=color, quiet=quiet)
+    elif fmt == "sarif":
+        from modelxray.reports import sarif
+
+        sarif.write(report, out, root=root)
+    elif fmt == "html":
+        from modelxray.reports import html
+
+        html.write(report, out)
     else:
-        raise ValueError(f"unknown report format {fmt!r}")
+        raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")

@@ -1,4 +1,9 @@
-"""The human-readable console report (rich when writing to a terminal, plain text otherwise)."""
+"""The human-readable console report: one block per file, then a compact summary table.
+
+Plain text unless ``color`` (the CLI turns it on only when stdout is a terminal).  Every string
+that comes from a scanned file goes through :func:`~modelxray.reports.common.visible`, so a file
+name or evidence string cannot smuggle terminal escape sequences or bidi overrides.
+"""
 
 from __future__ import annotations
 
@@ -6,68 +11,118 @@ import json
 from typing import TextIO
 
 from modelxray.model import FileResult, Finding, Report, Severity
+from modelxray.reports.common import (
+    BLOCKED,
+    ERROR,
+    LABEL_ERROR,
+    LABEL_FAIL,
+    LABEL_OK,
+    SEVERITIES_DESC,
+    VERDICTS,
+    file_label,
+    file_verdict,
+    gate_text,
+    jsonable,
+    sorted_findings,
+    verdict_counts,
+    visible,
+)
 
-_STYLE = {
-    Severity.CRITICAL: "bold white on red",
-    Severity.HIGH: "bold red",
-    Severity.MEDIUM: "yellow",
-    Severity.LOW: "cyan",
-    Severity.INFO: "dim",
+_RESET = "\x1b[0m"
+_SEV_STYLE = {
+    Severity.CRITICAL: "\x1b[1;97;41m",
+    Severity.HIGH: "\x1b[1;31m",
+    Severity.MEDIUM: "\x1b[33m",
+    Severity.LOW: "\x1b[36m",
+    Severity.INFO: "\x1b[2m",
 }
+_DIM = "\x1b[2m"
+_BOLD = "\x1b[1m"
+_LABEL_STYLE = {LABEL_FAIL: "\x1b[1;31m", LABEL_ERROR: "\x1b[1;97;41m", LABEL_OK: "\x1b[32m"}
+_VERDICT_STYLE = {BLOCKED: "\x1b[1;31m", ERROR: "\x1b[1;97;41m", "allowed": "\x1b[32m"}
+_OTHER_LABEL = "\x1b[33m"
 
 # Evidence keys shown inline, in this order; the rest is in the JSON report.
-_SHOWN = ("calls", "dangerous_names", "unknown_names", "module", "name", "layer_path",
-          "python_layout", "python_versions", "strings", "defaults", "closure", "reasons",
-          "keras_version", "error", "limit")  # fmt: skip
+_SHOWN = ("calls", "source", "pseudo_source", "dangerous_names", "unknown_names", "module", "name",
+          "layer_path", "python_layout", "python_versions", "strings", "defaults", "closure",
+          "reasons", "keras_version", "error", "limit")  # fmt: skip
+_MAX_VALUE = 300
+_INDENT = " " * 13
+
+
+class _Painter:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, style: str, text: str) -> str:
+        return f"{style}{text}{_RESET}" if self.color and style else text
 
 
 def _evidence_lines(f: Finding) -> list[str]:
+    evidence = jsonable(f.evidence)
     lines = []
     for key in _SHOWN:
-        if key in f.evidence:
-            value = f.evidence[key]
+        if key in evidence:
+            value = evidence[key]
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            if len(text) > 300:
-                text = text[:297] + "..."
+            text = visible(text)
+            if len(text) > _MAX_VALUE:
+                text = text[: _MAX_VALUE - 3] + "..."
             lines.append(f"{key}: {text}")
     return lines
 
 
-def _file_verdict(r: FileResult, fail_on: Severity | None) -> str:
-    worst = r.max_severity
-    if worst is not None and fail_on is not None and worst >= fail_on:
-        return "FAIL"
-    if r.status != "scanned":
-        return r.status.upper()
-    return "ok"
+def _file_block(r: FileResult, paint: _Painter) -> list[str]:
+    label = file_label(r)
+    style = _LABEL_STYLE.get(label, _OTHER_LABEL)
+    fmt = visible(", ".join(r.formats) or "-")
+    lines = [f"{paint(style, f'{label:>11}')} {visible(r.path)}  {paint(_DIM, f'({fmt})')}"]
+    for f in sorted_findings(r.findings):
+        sev = str(f.severity).upper()
+        lines.append(
+            f"    {paint(_SEV_STYLE[f.severity], f'{sev:<8}')} {f.rule_id}  {visible(f.message)}"
+        )
+        lines.append(paint(_DIM, f"{_INDENT}at {visible(str(f.location))}"))
+        lines.extend(paint(_DIM, f"{_INDENT}{line}") for line in _evidence_lines(f))
+    if r.suppressed:
+        ids = ", ".join(sorted({f.rule_id for f in r.suppressed}))
+        lines.append(paint(_DIM, f"{_INDENT}{len(r.suppressed)} suppressed by the policy: {ids}"))
+    return lines
 
 
-def write(report: Report, out: TextIO, *, color: bool = False) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    console = Console(file=out, force_terminal=color, no_color=not color, highlight=False,
-                      width=120 if not color else None, soft_wrap=not color)  # fmt: skip
-    for r in report.files:
-        verdict = _file_verdict(r, report.fail_on)
-        fmt = ", ".join(r.formats) or "-"
-        style = "bold red" if verdict == "FAIL" else ("green" if verdict == "ok" else "yellow")
-        console.print(f"[{style}]{verdict:>11}[/] {escape(r.path)}  [dim]({escape(fmt)})[/]")
-        for f in sorted(r.findings, key=lambda f: -f.severity):
-            sev = str(f.severity).upper()
-            console.print(
-                f"    [{_STYLE[f.severity]}]{sev:<8}[/] {f.rule_id}  {escape(f.message)}"
-            )
-            console.print(f"             [dim]at {escape(str(f.location))}[/]")
-            for line in _evidence_lines(f):
-                console.print(f"             [dim]{escape(line)}[/]")
+def _summary(report: Report, paint: _Painter) -> list[str]:
     counts = report.counts()
-    parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    if report.fail_on is None:
-        gate = "report only"
-    else:
-        gate = f"{'FAILED' if report.failed else 'passed'} (fails on {report.fail_on} and above)"
-    console.print(
-        f"\n{len(report.files)} file(s) scanned in {report.seconds:.2f}s; "
-        f"findings: {parts or 'none'}; gate: {gate}"
+    verdicts = verdict_counts(report)
+    left = [(v, verdicts[v]) for v in VERDICTS]
+    right = [(s, counts[str(s)]) for s in SEVERITIES_DESC]
+    rows = [f"  {'verdict':<12}{'files':>6}    {'severity':<10}{'findings':>9}"]
+    for i in range(max(len(left), len(right))):
+        cell_l = " " * 18
+        if i < len(left):
+            v, n = left[i]
+            style = _VERDICT_STYLE.get(v, _OTHER_LABEL) if n else _DIM
+            cell_l = paint(style, f"{v:<12}{n:>6}")
+        cell_r = ""
+        if i < len(right):
+            s, n = right[i]
+            cell_r = paint(_SEV_STYLE[s] if n else _DIM, f"{s!s:<10}{n:>9}")
+        rows.append(f"  {cell_l}    {cell_r}".rstrip())
+    gate = gate_text(report)
+    gate_style = "" if report.report_only else ("\x1b[1;31m" if report.failed else "\x1b[32m")
+    rows.append(
+        f"  {len(report.files)} file(s) scanned in {report.seconds:.2f}s; "
+        f"gate: {paint(gate_style, gate)}"
     )
+    return ["", paint(_BOLD, "Summary"), *rows]
+
+
+def write(report: Report, out: TextIO, *, color: bool = False, quiet: bool = False) -> None:
+    """The console report; ``quiet`` shows only blocked / error files and the summary."""
+    paint = _Painter(color)
+    lines: list[str] = []
+    for r in report.files:
+        if quiet and file_verdict(r) == "allowed":
+            continue
+        lines.extend(_file_block(r, paint))
+    lines.extend(_summary(report, paint))
+    out.write("\n".join(lines).lstrip("\n") + "\n")
