@@ -37,12 +37,31 @@ class Limits:
     max_member_bytes: int = 8 * 1024 * 1024 * 1024
     max_decompressed_bytes: int = 2 * 1024 * 1024 * 1024
     max_compression_ratio: float = 200.0
+    # Expansion below this many bytes is never called a bomb, whatever the ratio.
+    bomb_min_bytes: int = 1024 * 1024
+    # Archive members held in memory (members of compressed tars, 7z members).
+    max_buffered_member_bytes: int = 128 * 1024 * 1024
     # Protobuf.
     max_protobuf_depth: int = 100
     max_protobuf_fields: int = 5_000_000
     # HDF5.
     max_hdf5_objects: int = 200_000
+    # A dataset declaring more data than this is reported as a shape bomb (never allocated).
+    max_hdf5_declared_bytes: int = 64 * 1024 * 1024 * 1024
     max_attribute_bytes: int = 64 * 1024 * 1024
+    # Python source, notebooks, small text model descriptions (MLmodel, LightGBM headers).
+    max_python_source_bytes: int = 16 * 1024 * 1024
+    max_python_nodes: int = 2_000_000
+    # FlatBuffers / msgpack / UBJSON structure walks (tables, records, containers).
+    max_structure_items: int = 5_000_000
+    max_structure_depth: int = 128
+    # Jinja templates (GGUF / tokenizer chat templates); real ones are a few KiB.
+    max_template_bytes: int = 1024 * 1024
+    max_template_nodes: int = 200_000
+    # SafeTensors JSON header (the format's own limit is 100 MB).
+    max_safetensors_header_bytes: int = 100 * 1000 * 1000
+    # GGUF metadata: key/value pairs + array elements + tensor infos, all counted together.
+    max_gguf_items: int = 20_000_000
 
 
 class BudgetExceeded(Exception):

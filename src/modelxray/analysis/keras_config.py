@@ -9,12 +9,15 @@ string anywhere that decodes to a marshalled code object.
 
 from __future__ import annotations
 
+import binascii
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis import lambda_code
+from modelxray.analysis import callables, keras_versions, lambda_code
 from modelxray.analysis.callables import judge_reference
+from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.model import Location, Severity
 from modelxray.rules import keras as rules
@@ -23,9 +26,11 @@ if TYPE_CHECKING:
     from modelxray.engine import ScanContext
 
 # Function-carrying fields of a Lambda config and the fields that say how they were stored.
-_FUNCTION_FIELDS = (("function", "function_type", "module"),
-                    ("output_shape", "output_shape_type", "output_shape_module"),
-                    ("mask", "mask_type", "mask_module"))  # fmt: skip
+_FUNCTION_FIELDS = (
+    ("function", "function_type", "module"),
+    ("output_shape", "output_shape_type", "output_shape_module"),
+    ("mask", "mask_type", "mask_module"),
+)
 
 
 @dataclass
@@ -36,6 +41,10 @@ class KerasDoc:
     doc: Any
     keras_version: str | None = None
     generation: str = ""  # "tf.keras" | "keras3" | "" when unknown
+    # "h5" | "keras-zip" | "json" | "savedmodel"; "" = infer from facts / generation
+    container: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)  # the artifact's container facts
+    depth: int = 0  # the artifact's container depth (for payloads handed back to the engine)
 
 
 def _json_path(parts: tuple[str | int, ...]) -> str:
@@ -46,11 +55,55 @@ def _json_path(parts: tuple[str | int, ...]) -> str:
 
 
 def _untuple(value: Any) -> Any:
-    """SavedModel metadata encodes every tuple as ``{"class_name": "__tuple__", "items": [...]}``."""
+    """SavedModel metadata encodes a tuple as ``{"class_name": "__tuple__", "items": [...]}``."""
     if isinstance(value, dict) and value.get("class_name") == "__tuple__":
         items = value.get("items")
         return list(items) if isinstance(items, list) else []
     return value
+
+
+# Layers whose config names a file or URL the loader reads (CVE-2025-12058).
+_LOOKUP_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization"})
+_LOOKUP_FIELDS = ("vocabulary", "idf_weights")
+_TOKENIZER_FIELDS = (
+    "vocabulary",
+    "merges",
+    "proto",
+    "spm_proto",
+    "vocabulary_file",
+    "merges_file",
+    "vocab_file",
+    "tokenizer_file",
+)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_PATHLIKE_SUFFIX = re.compile(r"\.(txt|model|json|spm|vocab|proto|pb|tsv|csv)$", re.I)
+
+
+def is_url(text: str) -> bool:
+    return bool(_URL.match(text.strip()))
+
+
+def is_absolute_path(text: str) -> bool:
+    t = text.strip()
+    return t.startswith(("/", "~", "\\\\")) or bool(_DRIVE.match(t))
+
+
+def escapes_directory(path: str) -> bool:
+    """A member or asset path that leaves the directory it is extracted or joined into."""
+    if is_absolute_path(path) or "\\" in path:
+        return True
+    return ".." in path.replace("\\", "/").split("/")
+
+
+def _infer_container(doc: KerasDoc) -> str:
+    if doc.container:
+        return doc.container
+    if doc.facts.get("container") == "keras-v3":
+        return "keras-zip"
+    if doc.generation == "tf.keras":
+        return "savedmodel"
+    return "json"
 
 
 class _Walker:
@@ -59,6 +112,8 @@ class _Walker:
         self.ctx = ctx
         self.handled: set[tuple[str | int, ...]] = set()
         self.nodes = 0
+        self.container = _infer_container(doc)
+        self.generation = keras_versions.generation(doc.keras_version, doc.generation)
 
     # -- traversal --------------------------------------------------------------------------
     def walk(self) -> None:
@@ -82,6 +137,8 @@ class _Walker:
             elif isinstance(value, str) and path not in self.handled:
                 if lambda_code.looks_like_code_string(value):
                     self._code_blob(value, path, layers, None, None, "string in config")
+                elif any(t in value for t in callables.SAFE_MODE_GADGET_STRINGS):
+                    self._gadget_string(value, path, layers)
 
     def _visit_dict(
         self, node: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
@@ -97,6 +154,26 @@ class _Walker:
         elif "value" in node and class_name is None and isinstance(node["value"], list):
             # Keras 3 lambda activation: {"value": [code, defaults, closure]}
             self._function_list(node["value"], (*path, "value"), layers, "activation lambda")
+        if not isinstance(class_name, str):
+            return layers
+        cfg = config if isinstance(config, dict) else {}
+        if class_name == "TorchModuleWrapper":
+            self._torch_wrapper(cfg, (*path, "config"), layers)
+        elif class_name == "TFSMLayer":
+            self._tfsm_layer(cfg, (*path, "config"), layers)
+        elif class_name in _LOOKUP_LAYERS:
+            self._file_fields(cfg, (*path, "config"), layers, class_name, _LOOKUP_FIELDS, False)
+        elif class_name.endswith("Tokenizer"):
+            self._file_fields(cfg, (*path, "config"), layers, class_name, _TOKENIZER_FIELDS, True)
+        if path not in self.handled:
+            self._object_reference(node, path, layers)
+        if class_name == "Lambda" and isinstance(cfg.get("arguments"), dict):
+            self._arguments(cfg["arguments"], (*path, "config", "arguments"), layers, "Lambda")
+        if isinstance(node.get("inbound_nodes"), list):
+            self._arguments(node["inbound_nodes"], (*path, "inbound_nodes"), layers, "call")
+        name = cfg.get("name")
+        if isinstance(name, str) and escapes_directory(name) and class_name[:1] != "_":
+            self._asset_path(name, (*path, "config", "name"), layers)
         return layers
 
     # -- the function shapes ----------------------------------------------------------------
@@ -119,21 +196,30 @@ class _Walker:
                 self._function_list(value, fpath, layers, where)
             elif fn_type == "function" or (fn_type is None and isinstance(value, str)):
                 if isinstance(value, str) and not lambda_code.looks_like_code_string(value):
-                    self._reference(module if isinstance(module, str) else None, value, fpath,
-                                    layers, where)  # fmt: skip
+                    self._reference(
+                        module if isinstance(module, str) else None, value, fpath, layers, where
+                    )
                     self.handled.add(fpath)
             # dict forms ({"class_name": "__lambda__"...} or a function reference dict) are
             # visited by the generic walk below this node.
             if isinstance(value, dict) and value.get("class_name") == "function":
                 self._reference_dict(value, fpath, layers, where)
+                self.handled.add(fpath)
+                self.handled.add((*fpath, "config"))
 
     def _lambda_object(
         self, config: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
     ) -> None:
         if "code" in config:
             self.handled.add((*path, "code"))
-            self._code_blob(config["code"], (*path, "code"), layers, config.get("defaults"),
-                            config.get("closure"), "__lambda__ code")  # fmt: skip
+            self._code_blob(
+                config["code"],
+                (*path, "code"),
+                layers,
+                config.get("defaults"),
+                config.get("closure"),
+                "__lambda__ code",
+            )
         elif "value" in config:
             self._function_list(config["value"], (*path, "value"), layers, "__lambda__ value")
 
@@ -171,15 +257,21 @@ class _Walker:
         loc = self._location(path, layers)
         base = self._base_evidence(path, layers, where)
         if not isinstance(code, str):
-            self.ctx.report(rules.LAMBDA_UNREADABLE, loc,
-                            f"{where}: code is a {type(code).__name__}, not a string",
-                            {**base, "value": repr(code)[:200]})  # fmt: skip
+            self.ctx.report(
+                rules.LAMBDA_UNREADABLE,
+                loc,
+                f"{where}: code is a {type(code).__name__}, not a string",
+                {**base, "value": repr(code)[:200]},
+            )
             return
         raw, encoding = lambda_code.decode_keras_code(code, self.ctx.limits.max_code_blob_bytes)
         verdict = lambda_code.judge_code(
             raw, self.ctx.budget, encoding=encoding, defaults=defaults, closure=closure
         )
         evidence = {**base, **verdict.evidence()}
+        evidence["loaders"] = keras_versions.safe_mode_note(self.container, self.doc.keras_version)
+        if self.container == "h5" and self.generation != "tf.keras":
+            evidence.update(keras_versions.cve_evidence("CVE-2025-9905", self.doc.keras_version))
         if defaults is not None:
             evidence["defaults"] = defaults
         if closure is not None:
@@ -187,13 +279,21 @@ class _Walker:
         call = verdict.calls[-1] if verdict.calls else None
         if verdict.level == lambda_code.MALICIOUS:
             shown = f": {call}" if call else ""
-            self.ctx.report(rules.LAMBDA_MALICIOUS, loc,
-                            f"{where} runs code on load that reaches "
-                            f"{', '.join(verdict.dangerous_names)}{shown}", evidence)  # fmt: skip
+            self.ctx.report(
+                rules.LAMBDA_MALICIOUS,
+                loc,
+                f"{where} runs code on load that reaches "
+                f"{', '.join(verdict.dangerous_names)}{shown}",
+                evidence,
+            )
         elif verdict.level == lambda_code.UNKNOWN:
-            self.ctx.report(rules.LAMBDA_UNKNOWN, loc,
-                            f"{where} runs code on load that is not plain tensor math: "
-                            f"{'; '.join(verdict.reasons)[:300]}", evidence)  # fmt: skip
+            self.ctx.report(
+                rules.LAMBDA_UNKNOWN,
+                loc,
+                f"{where} runs code on load that is not plain tensor math: "
+                f"{'; '.join(verdict.reasons)[:300]}",
+                evidence,
+            )
         elif verdict.level == lambda_code.UNREADABLE:
             self.ctx.report(
                 rules.LAMBDA_UNREADABLE,
@@ -203,9 +303,12 @@ class _Walker:
             )
         else:
             shown = f" ({call})" if call else ""
-            self.ctx.report(rules.LAMBDA_TENSOR_MATH, loc,
-                            f"{where} runs code on load; only tensor math was seen{shown}",
-                            evidence)  # fmt: skip
+            self.ctx.report(
+                rules.LAMBDA_TENSOR_MATH,
+                loc,
+                f"{where} runs code on load; only tensor math was seen{shown}",
+                evidence,
+            )
 
     def _module_globals(
         self, module: str, path: tuple[str | int, ...], layers: tuple[str, ...], where: str
@@ -213,11 +316,17 @@ class _Walker:
         """tf.keras merges an already-imported module's namespace into the lambda's globals."""
         judged = judge_reference(module, None)
         if judged.severity >= Severity.HIGH:
-            self.ctx.report(rules.FUNCTION_REFERENCE, self._location(path, layers),
-                            f"{where}: module {module!r} is merged into the function's globals "
-                            f"by tf.keras ({judged.reason})",
-                            {**self._base_evidence(path, layers, where), "module": module,
-                             "reason": judged.reason})  # fmt: skip
+            self.ctx.report(
+                rules.FUNCTION_REFERENCE,
+                self._location(path, layers),
+                f"{where}: module {module!r} is merged into the function's globals "
+                f"by tf.keras ({judged.reason})",
+                {
+                    **self._base_evidence(path, layers, where),
+                    "module": module,
+                    "reason": judged.reason,
+                },
+            )
 
     def _reference_dict(
         self,
@@ -240,18 +349,273 @@ class _Walker:
         where: str,
     ) -> None:
         judged = judge_reference(module, name)
+        target = f"{module}.{name}" if module else name
+        evidence = {
+            **self._base_evidence(path, layers, where),
+            "module": module,
+            "name": name,
+            "reason": judged.reason,
+        }
         if judged.severity < Severity.HIGH:
+            if module == "builtins":
+                verdict = callables.judge_config_reference(
+                    module, "function", "function", name, self.generation
+                )
+                if verdict is not None:
+                    self._report_reference(verdict, path, layers, where)
+            return
+        root = (module or "").split(".")[0]
+        if judged.severity >= Severity.CRITICAL and root in callables.KERAS3_PACKAGES | (
+            callables.TF_KERAS_PACKAGES
+        ):
+            verdict = callables.RefVerdict(
+                callables.KERAS_API, Severity.CRITICAL, judged.reason, target
+            )
+            self._report_reference(verdict, path, layers, where)
             return
         rule = (
             rules.FUNCTION_REFERENCE
             if judged.severity >= Severity.CRITICAL
             else rules.FUNCTION_REFERENCE_UNKNOWN
         )
-        target = f"{module}.{name}" if module else name
-        self.ctx.report(rule, self._location(path, layers),
-                        f"{where} resolves {target!r} when the model loads: {judged.reason}",
-                        {**self._base_evidence(path, layers, where), "module": module,
-                         "name": name, "reason": judged.reason})  # fmt: skip
+        evidence.update(keras_versions.cve_evidence("CVE-2025-1550", self.doc.keras_version))
+        self.ctx.report(
+            rule,
+            self._location(path, layers),
+            f"{where} resolves {target!r} when the model loads: {judged.reason}",
+            evidence,
+        )
+
+    # -- references, gadgets and specific layers (MX-KERAS-2xx) ------------------------------
+    def _object_reference(
+        self, node: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
+    ) -> None:
+        verdict = callables.judge_config_reference(
+            node.get("module"),
+            node.get("class_name"),
+            node.get("registered_name"),
+            node.get("config"),
+            self.generation,
+        )
+        if verdict is None:
+            return
+        if node.get("class_name") == "function":
+            self.handled.add((*path, "config"))
+        self._report_reference(verdict, path, layers, "object reference")
+
+    def _report_reference(
+        self,
+        verdict: callables.RefVerdict,
+        path: tuple[str | int, ...],
+        layers: tuple[str, ...],
+        where: str,
+    ) -> None:
+        rule = {
+            callables.DANGEROUS: rules.REFERENCE_DANGEROUS,
+            callables.KERAS_API: rules.KERAS_API_GADGET,
+            callables.OUTSIDE: rules.REFERENCE_OUTSIDE,
+            callables.CUSTOM: rules.REFERENCE_CUSTOM,
+            callables.BUILTINS_NAME: rules.REFERENCE_BUILTINS_NAME,
+        }[verdict.kind]
+        if verdict.kind == callables.KERAS_API:
+            last = verdict.target.split(".")[-1]
+            cve = (
+                "CVE-2025-9906"
+                if (
+                    last in callables.SAFE_MODE_GADGET_STRINGS
+                    or last in ("load_model", "model_from_json", "model_from_config")
+                    or ".config" in verdict.target
+                    or "global_state" in verdict.target
+                )
+                else "CVE-2025-8747"
+            )
+        else:
+            cve = "CVE-2025-1550"
+        evidence = {
+            **self._base_evidence(path, layers, where),
+            "reference": verdict.target,
+            "reason": verdict.reason,
+            **keras_versions.cve_evidence(cve, self.doc.keras_version),
+        }
+        self.ctx.report(
+            rule,
+            self._location(path, layers),
+            f"{where} makes the loader resolve {verdict.target!r}: {verdict.reason}",
+            evidence,
+            severity=verdict.severity,
+        )
+
+    def _gadget_string(
+        self, value: str, path: tuple[str | int, ...], layers: tuple[str, ...]
+    ) -> None:
+        tokens = sorted(t for t in callables.SAFE_MODE_GADGET_STRINGS if t in value)
+        self.ctx.report(
+            rules.KERAS_API_GADGET,
+            self._location(path, layers),
+            f"config carries {', '.join(tokens)}: the safe_mode-disabling gadget chain's arguments",
+            {
+                **self._base_evidence(path, layers, "string in config"),
+                "value": value[:200],
+                "tokens": tokens,
+                **keras_versions.cve_evidence("CVE-2025-9906", self.doc.keras_version),
+            },
+        )
+
+    def _arguments(
+        self, value: Any, path: tuple[str | int, ...], layers: tuple[str, ...], where: str
+    ) -> None:
+        """URLs / absolute paths passed to a layer call, and ``safe_mode: false``."""
+        stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, path)]
+        seen = 0
+        while stack and seen < 10_000:
+            item, ipath = stack.pop()
+            seen += 1
+            if isinstance(item, dict):
+                if item.get("class_name") == "__keras_tensor__":
+                    continue
+                for k, v in item.items():
+                    if k == "safe_mode" and v is False:
+                        self.handled.add((*ipath, k))
+                        self.ctx.report(
+                            rules.KERAS_API_GADGET,
+                            self._location((*ipath, k), layers),
+                            f"{where} arguments pass safe_mode=False to a Keras API",
+                            {
+                                **self._base_evidence((*ipath, k), layers, where),
+                                **keras_versions.cve_evidence(
+                                    "CVE-2025-9906", self.doc.keras_version
+                                ),
+                            },
+                        )
+                    stack.append((v, (*ipath, str(k))))
+            elif isinstance(item, list):
+                stack.extend((v, (*ipath, i)) for i, v in enumerate(item))
+            elif isinstance(item, str) and (is_url(item) or is_absolute_path(item)):
+                kind = "URL" if is_url(item) else "absolute path"
+                self.ctx.report(
+                    rules.ARGUMENT_LOCATION,
+                    self._location(ipath, layers),
+                    f"{where} arguments carry a {kind}: {item[:200]!r}",
+                    {
+                        **self._base_evidence(ipath, layers, where),
+                        "value": item[:500],
+                        "kind": kind,
+                        **keras_versions.cve_evidence("CVE-2025-8747", self.doc.keras_version),
+                    },
+                )
+
+    def _torch_wrapper(
+        self, config: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
+    ) -> None:
+        fpath = (*path, "module")
+        loc = self._location(fpath, layers)
+        self.handled.add(fpath)
+        evidence = {
+            **self._base_evidence(fpath, layers, "TorchModuleWrapper module"),
+            **keras_versions.cve_evidence("CVE-2025-49655", self.doc.keras_version),
+        }
+        value = config.get("module")
+        data = b""
+        if isinstance(value, str):
+            try:
+                data = binascii.a2b_base64(value.encode("ascii", errors="replace"))
+            except (binascii.Error, ValueError) as exc:
+                evidence["decode_error"] = str(exc)
+        else:
+            evidence["value_type"] = type(value).__name__
+        evidence["decoded_bytes"] = len(data)
+        evidence["payload_kind"] = (
+            "torch zip archive"
+            if data[:4] == b"PK\x03\x04"
+            else "pickle stream"
+            if data[:1] == b"\x80"
+            else "unknown"
+        )
+        evidence["head"] = data[:16].hex()
+        self.ctx.report(
+            rules.TORCH_MODULE_WRAPPER,
+            loc,
+            "TorchModuleWrapper: Keras rebuilds it with torch.load(weights_only=False) "
+            f"on {len(data)} pickled bytes stored in the config",
+            evidence,
+        )
+        if data:
+            self.ctx.scan_child(
+                Artifact.from_bytes(data, loc, "torch_module_wrapper.pt", depth=self.doc.depth + 1)
+            )
+
+    def _tfsm_layer(
+        self, config: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
+    ) -> None:
+        fpath = (*path, "filepath")
+        filepath = config.get("filepath")
+        shown = filepath if isinstance(filepath, str) else repr(filepath)
+        remote = isinstance(filepath, str) and is_url(filepath)
+        absolute = isinstance(filepath, str) and is_absolute_path(filepath)
+        kind = "remote location" if remote else "absolute path" if absolute else "relative path"
+        self.handled.add(fpath)
+        self.ctx.report(
+            rules.TFSM_LAYER,
+            self._location(fpath, layers),
+            f"TFSMLayer loads the SavedModel at {shown[:200]!r} ({kind}) while the "
+            "model is rebuilt; its graph runs at inference",
+            {
+                **self._base_evidence(fpath, layers, "TFSMLayer filepath"),
+                "filepath": shown[:500],
+                "kind": kind,
+                **keras_versions.cve_evidence("CVE-2026-1462", self.doc.keras_version),
+            },
+            severity=Severity.CRITICAL if remote else None,
+        )
+
+    def _file_fields(
+        self,
+        config: dict[str, Any],
+        path: tuple[str | int, ...],
+        layers: tuple[str, ...],
+        class_name: str,
+        fields: tuple[str, ...],
+        need_pathlike: bool,
+    ) -> None:
+        for name in fields:
+            value = config.get(name)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            pathlike = (
+                is_url(value)
+                or is_absolute_path(value)
+                or "/" in value
+                or "\\" in value
+                or bool(_PATHLIKE_SUFFIX.search(value))
+            )
+            if need_pathlike and not pathlike:
+                continue
+            fpath = (*path, name)
+            self.handled.add(fpath)
+            kind = "URL (server-side request)" if is_url(value) else "file path"
+            self.ctx.report(
+                rules.VOCABULARY_FILE,
+                self._location(fpath, layers),
+                f"{class_name} {name} is a {kind} the loader opens: {value[:200]!r}",
+                {
+                    **self._base_evidence(fpath, layers, f"{class_name} {name}"),
+                    "value": value[:500],
+                    "kind": kind,
+                    **keras_versions.cve_evidence("CVE-2025-12058", self.doc.keras_version),
+                },
+            )
+
+    def _asset_path(self, name: str, path: tuple[str | int, ...], layers: tuple[str, ...]) -> None:
+        self.ctx.report(
+            rules.ARCHIVE_PATH_TRAVERSAL,
+            self._location(path, layers),
+            f"layer name {name[:200]!r} leaves the asset directory Keras derives from layer names",
+            {
+                **self._base_evidence(path, layers, "layer name"),
+                "value": name[:500],
+                **keras_versions.cve_evidence("CVE-2026-12479", self.doc.keras_version),
+            },
+        )
 
     # -- reporting helpers ------------------------------------------------------------------
     def _location(self, path: tuple[str | int, ...], layers: tuple[str, ...]) -> Location:
@@ -274,6 +638,29 @@ class _Walker:
 def analyse_config(doc: KerasDoc, ctx: ScanContext) -> None:
     """Judge everything in one Keras config document."""
     _Walker(doc, ctx).walk()
+    _archive_members(doc, ctx)
+
+
+def _archive_members(doc: KerasDoc, ctx: ScanContext) -> None:
+    """``.keras`` member names that escape the extraction directory (CVE-2026-12479)."""
+    inner = doc.location.inner
+    if doc.facts.get("container") != "keras-v3" or not inner or inner[-1] != "config.json":
+        return
+    members = doc.facts.get("members")
+    if not isinstance(members, (list, tuple)):
+        return
+    archive = type(doc.location)(doc.location.path, inner[:-1])
+    for member in members[: ctx.limits.max_members]:
+        if isinstance(member, str) and escapes_directory(member):
+            ctx.report(
+                rules.ARCHIVE_PATH_TRAVERSAL,
+                archive.child(member),
+                f".keras member {member[:200]!r} escapes the directory Keras extracts assets into",
+                {
+                    "member": member[:500],
+                    **keras_versions.cve_evidence("CVE-2026-12479", doc.keras_version),
+                },
+            )
 
 
 def iter_strings(value: Any, depth: int = 0) -> Iterator[str]:

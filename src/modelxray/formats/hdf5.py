@@ -2,18 +2,24 @@
 
 Only the structure is read: root attributes (``model_config``,
 ``training_config``, ``keras_version``, ``backend``) whose size is checked
-before reading.  Dataset contents are never read.  h5py is imported lazily.
+before reading, and the link / dataset tree (external links, soft links,
+external storage, virtual datasets, declared shapes).  Dataset contents are
+never read and links are never followed out of the file.  h5py is imported
+lazily.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from modelxray.analysis import keras_versions
 from modelxray.analysis.keras_config import KerasDoc, analyse_config
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
+from modelxray.model import Location
+from modelxray.rules import keras as rules
 
 if TYPE_CHECKING:
     from modelxray.engine import ScanContext
@@ -23,6 +29,11 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _MAX_USERBLOCK_PROBE = 1 << 20
 
 CONFIG_ATTRS = ("model_config", "training_config")
+
+# A dataset declaring more than this many bytes of data is a shape bomb when its file is this
+# many times smaller (Keras weights are stored uncompressed; a loader allocates the full shape).
+_SHAPE_BOMB_RATIO = 1000
+_MAX_SOFT_LINK_HOPS = 32
 
 
 def find_superblock(artifact: Artifact, head: bytes) -> int | None:
@@ -66,11 +77,13 @@ class Hdf5Reader(FormatReader):
         stream = None if artifact.fs_path else artifact.open()
         source: Any = artifact.fs_path or stream
         try:
-            texts = self._root_texts(h5py.File(source, "r"), ctx)
+            with h5py.File(source, "r") as f:
+                texts = self._root_texts(f, ctx)
+                version = texts.get("keras_version") or artifact.facts.get("keras_version")
+                _StructureWalk(f, artifact, ctx, version).run()
         finally:
             if stream is not None:
                 stream.close()
-        version = texts.get("keras_version") or artifact.facts.get("keras_version")
         configs = [k for k in texts if k in CONFIG_ATTRS or texts[k].lstrip().startswith("{")]
         if artifact.depth == 0 and any(k in CONFIG_ATTRS for k in configs):
             ctx.add_format("keras-h5")
@@ -82,23 +95,217 @@ class Hdf5Reader(FormatReader):
                     raise
                 continue  # some other attribute that merely starts with a brace
             loc = artifact.location.child(f"attr:{key}")
-            analyse_config(KerasDoc(loc, doc, keras_version=version), ctx)
+            generation = (
+                "tf.keras" if texts.get("keras_version", "").startswith(("1.", "2.")) else ""
+            )
+            analyse_config(
+                KerasDoc(
+                    loc,
+                    doc,
+                    keras_version=version,
+                    generation=generation,
+                    container="h5",
+                    facts=artifact.facts,
+                    depth=artifact.depth,
+                ),
+                ctx,
+            )
 
     @staticmethod
     def _root_texts(f: Any, ctx: ScanContext) -> dict[str, str]:
-        with f:
-            attrs = f.attrs
-            texts: dict[str, str] = {}
-            for key in list(attrs.keys())[:1000]:
-                size = attrs.get_id(key).get_storage_size()
-                if size > ctx.limits.max_attribute_bytes:
-                    raise BudgetExceeded(
-                        "max_attribute_bytes", f"root attribute {key!r} holds {size} bytes"
-                    )
-                text = attr_text(attrs[key])
-                if text is not None:
-                    texts[key] = text
+        attrs = f.attrs
+        texts: dict[str, str] = {}
+        for key in list(attrs.keys())[:1000]:
+            size = attrs.get_id(key).get_storage_size()
+            if size > ctx.limits.max_attribute_bytes:
+                raise BudgetExceeded(
+                    "max_attribute_bytes", f"root attribute {key!r} holds {size} bytes"
+                )
+            text = attr_text(attrs[key])
+            if text is not None:
+                texts[key] = text
         return texts
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+class _StructureWalk:
+    """Every link of the file, judged without following any link out of it.
+
+    Group members are listed by name and each link is looked at with ``getlink=True``, which
+    returns the link itself (hard, soft or external) without resolving it; only hard links are
+    opened.  Datasets are judged from their creation property list and dataspace.
+    """
+
+    def __init__(self, f: Any, artifact: Artifact, ctx: ScanContext, version: str | None) -> None:
+        self.f = f
+        self.artifact = artifact
+        self.ctx = ctx
+        self.version = version
+        self.count = 0
+        self.seen: set[tuple[int, int]] = set()
+
+    def _loc(self, name: str) -> Location:
+        return self.artifact.location.child(f"hdf5:{name}")
+
+    def _evidence(self, cve: str, **extra: Any) -> dict[str, Any]:
+        return {**extra, **keras_versions.cve_evidence(cve, self.version)}
+
+    def run(self) -> None:
+        import h5py
+
+        stack: list[tuple[Any, str]] = [(self.f, "/")]
+        while stack:
+            group, gpath = stack.pop()
+            names = list(group.keys())
+            for name in names:
+                self.count += 1
+                if self.count > self.ctx.limits.max_hdf5_objects:
+                    raise BudgetExceeded(
+                        "max_hdf5_objects", f"file holds more than {self.count - 1} links"
+                    )
+                self.ctx.budget.tick()
+                path = gpath.rstrip("/") + "/" + name
+                link = group.get(name, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    self._external_link(path, link)
+                elif isinstance(link, h5py.SoftLink):
+                    self._soft_link(path, gpath, _text(link.path))
+                elif isinstance(link, h5py.HardLink):
+                    obj = group[name]
+                    info = h5py.h5o.get_info(obj.id)
+                    key = (info.fileno, info.addr)
+                    if key in self.seen:
+                        continue  # a second hard link to an object already walked (or a cycle)
+                    self.seen.add(key)
+                    if isinstance(obj, h5py.Group):
+                        stack.append((obj, path))
+                    elif isinstance(obj, h5py.Dataset):
+                        self._dataset(path, obj)
+                else:  # user-defined link class: HDF5 resolves it with a plugin
+                    self.ctx.report(
+                        rules.HDF5_EXTERNAL_LINK,
+                        self._loc(path),
+                        f"link {path!r} is of an unknown (user-defined) class",
+                        self._evidence("CVE-2026-1669", link_type=type(link).__name__),
+                    )
+
+    def _external_link(self, path: str, link: Any) -> None:
+        filename = _text(link.filename)
+        target = _text(link.path)
+        self.ctx.report(
+            rules.HDF5_EXTERNAL_LINK,
+            self._loc(path),
+            f"external link {path!r} points to {target!r} in file {filename!r}",
+            self._evidence("CVE-2026-1669", link=path, file=filename[:500], target=target[:500]),
+        )
+
+    def _soft_link(self, path: str, gpath: str, target: str) -> None:
+        problem = self._resolve_soft(gpath, target)
+        if problem is None:
+            return
+        self.ctx.report(
+            rules.HDF5_SOFT_LINK,
+            self._loc(path),
+            f"soft link {path!r} -> {target!r} {problem}",
+            self._evidence("CVE-2026-1669", link=path, target=target[:500], problem=problem),
+        )
+
+    def _resolve_soft(self, gpath: str, target: str) -> str | None:
+        """Walk a soft link's target one link at a time; never open an external link."""
+        import h5py
+
+        hops = 0
+        pending = target
+        base = gpath
+        while True:
+            hops += 1
+            if hops > _MAX_SOFT_LINK_HOPS:
+                return f"goes through more than {_MAX_SOFT_LINK_HOPS} soft links (loop)"
+            group: Any = self.f if pending.startswith("/") else self.f[base]
+            parts = [p for p in pending.split("/") if p and p != "."]
+            if not parts:
+                return None
+            cur = "/" if pending.startswith("/") else base
+            redirected = False
+            for i, part in enumerate(parts):
+                if part == "..":
+                    return "uses '..', which HDF5 does not resolve (dangling)"
+                if not isinstance(group, h5py.Group) or part not in group:
+                    return "dangles (its target does not exist in this file)"
+                link = group.get(part, getlink=True)
+                cur = cur.rstrip("/") + "/" + part
+                if isinstance(link, h5py.ExternalLink):
+                    return f"leads through external link {cur!r} into {_text(link.filename)!r}"
+                if isinstance(link, h5py.SoftLink):
+                    rest = "/".join(parts[i + 1 :])
+                    sub = _text(link.path)
+                    pending = sub + ("/" + rest if rest else "")
+                    base = cur.rsplit("/", 1)[0] or "/"
+                    redirected = True
+                    break
+                if not isinstance(link, h5py.HardLink):
+                    return "leads through a user-defined link"
+                group = group[part]
+            if not redirected:
+                return None
+
+    def _dataset(self, path: str, dset: Any) -> None:
+        dcpl = dset.id.get_create_plist()
+        count = dcpl.get_external_count()
+        if count:
+            files = [dcpl.get_external(i) for i in range(min(count, 100))]
+            shown = [(_text(n)[:300], int(o), int(sz)) for n, o, sz in files]
+            self.ctx.report(
+                rules.HDF5_EXTERNAL_STORAGE,
+                self._loc(path),
+                f"dataset {path!r} stores its data in {count} external file(s): "
+                f"{', '.join(repr(n) for n, _, _ in shown[:5])}",
+                self._evidence("CVE-2026-1669", dataset=path, external=[list(x) for x in shown]),
+            )
+        if dset.is_virtual:
+            sources = dset.virtual_sources()[:1000]
+            outside = sorted({_text(s.file_name) for s in sources if _text(s.file_name) != "."})
+            if outside:
+                self.ctx.report(
+                    rules.HDF5_VIRTUAL_DATASET,
+                    self._loc(path),
+                    f"virtual dataset {path!r} maps data from "
+                    f"{', '.join(repr(n[:200]) for n in outside[:5])}",
+                    self._evidence(
+                        "CVE-2026-1669", dataset=path, source_files=[n[:500] for n in outside[:50]]
+                    ),
+                )
+        shape = dset.shape
+        if shape is None:
+            return
+        elements = 1
+        for n in shape:
+            elements *= int(n)
+        declared = elements * int(dset.dtype.itemsize)
+        limit = self.ctx.limits.max_hdf5_declared_bytes
+        size = max(self.artifact.size, 1)
+        if declared > limit or (declared > (1 << 30) and declared > size * _SHAPE_BOMB_RATIO):
+            self.ctx.report(
+                rules.HDF5_SHAPE_BOMB,
+                self._loc(path),
+                f"dataset {path!r} declares shape {tuple(shape)} x "
+                f"{dset.dtype.itemsize} bytes = {declared} bytes in a "
+                f"{self.artifact.size}-byte file",
+                self._evidence(
+                    "CVE-2026-0897",
+                    dataset=path,
+                    shape=[int(n) for n in shape],
+                    itemsize=int(dset.dtype.itemsize),
+                    declared_bytes=declared,
+                    stored_bytes=int(dset.id.get_storage_size()),
+                    file_bytes=self.artifact.size,
+                ),
+            )
 
 
 register(Hdf5Reader())

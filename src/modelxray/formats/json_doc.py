@@ -46,7 +46,11 @@ def _keras_analyser(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
     version = artifact.facts.get("keras_version")
     if version is None and isinstance(doc, dict) and isinstance(doc.get("keras_version"), str):
         version = doc["keras_version"]
-    analyse_config(KerasDoc(artifact.location, doc, keras_version=version), ctx)
+    analyse_config(
+        KerasDoc(artifact.location, doc, keras_version=version, facts=artifact.facts,
+                 depth=artifact.depth),
+        ctx,
+    )  # fmt: skip
 
 
 register_json_analyser(_keras_analyser)

@@ -1,0 +1,123 @@
+"""HDF5 structure checks (MX-KERAS-30x): links, external storage, virtual datasets, shape
+bombs — found from metadata only, never by following a link or reading data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import modelxray
+from modelxray.budget import Limits
+from modelxray.engine import ScanOptions
+from modelxray.model import Finding, Severity
+
+
+def _findings(path: object, limits: Limits | None = None) -> list[Finding]:
+    options = ScanOptions(limits=limits) if limits else None
+    return modelxray.scan(str(path), options).findings
+
+
+def _rules(findings: list[Finding]) -> set[str]:
+    return {f.rule_id for f in findings}
+
+
+@pytest.fixture(scope="session")
+def cve_h5(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from tests.factories.keras_cves import build_cve_corpus
+    from tests.factories.keras_models import quiet_keras
+
+    with quiet_keras():
+        return build_cve_corpus(tmp_path_factory.mktemp("keras_h5"))
+
+
+def test_keras_weights_member_links_are_reported(cve_h5: dict[str, Any]) -> None:
+    findings = _findings(cve_h5["cve_2026_1669_keras"].path)
+    link = [f for f in findings if f.rule_id == "MX-KERAS-301"]
+    assert link and link[0].evidence["file"] == "/tmp/modelxray_marker_secret.h5"
+    # located inside the archive member
+    assert "model.weights.h5" in link[0].location.inner
+    storage = [f for f in findings if f.rule_id == "MX-KERAS-303"]
+    assert storage[0].evidence["external"][0][0] == "/tmp/modelxray_marker_passwd"
+    assert storage[0].evidence["cve"] == "CVE-2026-1669"
+    assert storage[0].evidence["claimed_keras_version"].startswith("3.")
+
+
+def test_legacy_h5_external_storage_and_virtual(cve_h5: dict[str, Any]) -> None:
+    findings = _findings(cve_h5["cve_2026_1669_h5"].path)
+    assert {"MX-KERAS-303", "MX-KERAS-304"} <= _rules(findings)
+    (vds,) = [f for f in findings if f.rule_id == "MX-KERAS-304"]
+    assert vds.evidence["source_files"] == ["/tmp/modelxray_marker_other.h5"]
+
+
+def test_shape_bomb_is_reported_without_allocating(cve_h5: dict[str, Any]) -> None:
+    findings = _findings(cve_h5["cve_2026_0897_h5"].path)
+    (bomb,) = [f for f in findings if f.rule_id == "MX-KERAS-305"]
+    assert bomb.evidence["declared_bytes"] == 10**15 * 8
+    assert bomb.evidence["stored_bytes"] == 0
+    assert bomb.severity == Severity.MEDIUM
+
+
+def test_real_weights_files_have_no_structure_finding(cve_h5: dict[str, Any]) -> None:
+    for name in ("base_keras", "base_h5", "base_weights_h5"):
+        findings = _findings(cve_h5[name].path)
+        assert not [f for f in findings if f.rule_id.startswith("MX-KERAS-3")], name
+
+
+def _make(path: Path, build: Any) -> Path:
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        build(f)
+    return path
+
+
+def test_soft_links(tmp_path: Path) -> None:
+    import h5py
+    import numpy as np
+
+    def build(f: Any) -> None:
+        f.create_dataset("data/kernel", data=np.zeros(3, "f4"))
+        f["ok_abs"] = h5py.SoftLink("/data/kernel")
+        f["data/ok_rel"] = h5py.SoftLink("kernel")
+        f["dangling"] = h5py.SoftLink("/nowhere")
+        f["loop_a"] = h5py.SoftLink("/loop_b")
+        f["loop_b"] = h5py.SoftLink("/loop_a")
+        f["escape"] = h5py.ExternalLink("/tmp/modelxray_marker_ext.h5", "/")
+        f["via_external"] = h5py.SoftLink("/escape/data")
+
+    findings = _findings(_make(tmp_path / "links.h5", build))
+    soft = {
+        f.evidence["link"]: f.evidence["problem"] for f in findings if f.rule_id == "MX-KERAS-302"
+    }
+    assert set(soft) == {"/dangling", "/loop_a", "/loop_b", "/via_external"}
+    assert "dangles" in soft["/dangling"]
+    assert "loop" in soft["/loop_a"]
+    assert "external link" in soft["/via_external"]
+    assert [f.evidence["link"] for f in findings if f.rule_id == "MX-KERAS-301"] == ["/escape"]
+
+
+def test_hard_link_cycles_and_object_limit(tmp_path: Path) -> None:
+    def build(f: Any) -> None:
+        g = f.create_group("a")
+        g["back"] = f["a"]  # hard link cycle: /a/back is /a
+        for i in range(20):
+            f.create_group(f"g{i}")
+
+    path = _make(tmp_path / "cycle.h5", build)
+    assert not [f for f in _findings(path) if f.severity >= Severity.LOW]
+    limited = _findings(path, Limits(max_hdf5_objects=5))
+    assert any(
+        f.rule_id == "MX-SCAN-002" and f.evidence.get("limit") == "max_hdf5_objects"
+        for f in limited
+    )
+
+
+def test_declared_size_limit_is_configurable(tmp_path: Path) -> None:
+    def build(f: Any) -> None:
+        f.create_dataset("w", shape=(1024, 1024), dtype="f8", chunks=(8, 8))  # 8 MiB, unwritten
+
+    path = _make(tmp_path / "small.h5", build)
+    assert "MX-KERAS-305" not in _rules(_findings(path))
+    assert "MX-KERAS-305" in _rules(_findings(path, Limits(max_hdf5_declared_bytes=1 << 20)))
