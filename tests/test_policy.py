@@ -216,3 +216,22 @@ def test_allow_lists_are_parsed():
     assert p.allow_pickle_globals[0].target == "my.mod.Cls"
     assert p.allow_keras_modules[0].target == "my_layers"
     assert p.deny_pickle_globals[0].reason == "no"
+
+
+def test_keras_module_allow_list_approves_a_teams_own_package(tmp_path: Path):
+    import json
+
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"module": "acme_layers.blocks", "class_name": "Residual", "config": {"name": "r"},
+         "registered_name": None}]}}  # fmt: skip
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps(cfg))
+    assert scan(str(model)).verdict == BLOCKED
+    pf = tmp_path / "modelxray.toml"
+    pf.write_text('[[allow.keras_modules]]\nmodule = "acme_layers"\nreason = "our layers"\n')
+    assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == ALLOWED
+    # An allow entry cannot approve a dangerous module.
+    pf.write_text('[[allow.keras_modules]]\nmodule = "os"\nreason = "nope"\n')
+    cfg["config"]["layers"][0]["module"] = "os"  # type: ignore[index]
+    model.write_text(json.dumps(cfg))
+    assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == BLOCKED

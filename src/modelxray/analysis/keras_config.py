@@ -373,6 +373,8 @@ class _Walker:
             )
             self._report_reference(verdict, path, layers, where)
             return
+        if judged.severity < Severity.CRITICAL and self._policy_allows(target) is not None:
+            return  # the team's policy allows this module (with a recorded reason)
         rule = (
             rules.FUNCTION_REFERENCE
             if judged.severity >= Severity.CRITICAL
@@ -385,6 +387,18 @@ class _Walker:
             f"{where} resolves {target!r} when the model loads: {judged.reason}",
             evidence,
         )
+
+    def _policy_allows(self, target: str) -> str | None:
+        """The reason the policy allows ``target``'s module, or None.
+
+        Allow entries never excuse a dangerous module; they only approve a team's own
+        packages that would otherwise count as outside the Keras family.
+        """
+        policy = self.ctx.options.policy
+        for entry in policy.allow_keras_modules:
+            if target == entry.target or target.startswith(entry.target + "."):
+                return entry.reason
+        return None
 
     # -- references, gadgets and specific layers (MX-KERAS-2xx) ------------------------------
     def _object_reference(
@@ -410,6 +424,9 @@ class _Walker:
         layers: tuple[str, ...],
         where: str,
     ) -> None:
+        allowed = self._policy_allows(verdict.target)
+        if allowed is not None and verdict.kind in (callables.OUTSIDE, callables.CUSTOM):
+            return  # the team's policy allows this module (with a recorded reason)
         rule = {
             callables.DANGEROUS: rules.REFERENCE_DANGEROUS,
             callables.KERAS_API: rules.KERAS_API_GADGET,
