@@ -1,1 +1,1 @@
-"""Containers turn one artifact into many: directories, zip, (later) tar, 7z, compressed wrappers."""
+"""Containers turn one artifact into many: zip, tar, 7z and compression wrappers."""

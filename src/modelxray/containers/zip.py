@@ -10,17 +10,19 @@ Members are streamed, never extracted to disk.
 
 from __future__ import annotations
 
-import io
 import json
 import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded, Limits
+from modelxray.containers.checks import MemberChecks, scan_member
+from modelxray.containers.stream import MissingCodec, check_codec, decompressing_opener
 from modelxray.formats.base import FormatReader, register
+from modelxray.model import FileStatus
+from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
@@ -144,76 +146,8 @@ def member_data_offset(f: BinaryStream, member: ZipMember) -> tuple[int, str]:
     return member.header_offset + 30 + nlen + xlen, local_name
 
 
-class _Inflater(io.RawIOBase):
-    """A forward-reading, restartable stream over a deflated member, bounded in output."""
-
-    def __init__(self, opener: Callable[[], BinaryStream], limit: int, method: int) -> None:
-        super().__init__()
-        self._opener = opener
-        self._limit = limit
-        self._method = method
-        self._restart()
-
-    def _restart(self) -> None:
-        self._src = self._opener()
-        self._z: Any = (
-            zlib.decompressobj(-15) if self._method == 8 else _bz2_or_lzma(self._method)
-        )
-        self._buf = b""
-        self._pos = 0
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        target = {0: pos, 1: self._pos + pos}.get(whence)
-        if target is None:
-            raise io.UnsupportedOperation("seek from end of a compressed member")
-        if target < self._pos:
-            self._src.close()
-            self._restart()
-        while self._pos < target:
-            if not self.read(min(target - self._pos, 1 << 20)):
-                break
-        return self._pos
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf and not self._eof:
-            chunk = self._src.read(64 * 1024)
-            if not chunk:
-                self._eof = True
-                self._buf = self._z.flush() if hasattr(self._z, "flush") else b""
-                break
-            self._buf = self._z.decompress(chunk)
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        self._pos += n
-        if self._pos > self._limit:
-            raise BudgetExceeded(
-                "max_decompressed_bytes", f"member expands beyond {self._limit} bytes"
-            )
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self._src.close()
-        super().close()
-
-
-def _bz2_or_lzma(method: int) -> Any:
-    if method == 12:
-        import bz2
-
-        return bz2.BZ2Decompressor()
-    raise ZipError(f"unsupported compression method {method}")
+# Zip compression methods this reader streams, and the codec that decodes each.
+_METHODS = {8: "deflate", 12: "bzip2", 93: "zstd", 95: "xz"}
 
 
 def member_opener(
@@ -222,13 +156,11 @@ def member_opener(
     raw = window_opener(archive.opener, data_offset, member.compressed_size)
     if member.method == 0:
         return raw
-    if member.method in (8, 12):
+    codec = _METHODS.get(member.method)
+    if codec is not None:
         limit = min(member.size, limits.max_decompressed_bytes)
-
-        def _open() -> BinaryStream:
-            return io.BufferedReader(_Inflater(raw, limit, member.method), 64 * 1024)
-
-        return _open
+        # Loaders stop at the declared size and do not insist on a clean end of stream.
+        return decompressing_opener(raw, codec, limit, strict_end=False, size=member.size)
     raise ZipError(f"{member.name}: unsupported compression method {member.method}")
 
 
@@ -236,12 +168,18 @@ def classify_archive(names: list[str]) -> str:
     """What kind of model archive this is, from its member layout."""
     base = {n.split("/", 1)[-1] if "/" in n else n for n in names}
     top = set(names)
-    if "config.json" in top and ("metadata.json" in top or any(n.startswith("model.weights") for n in top)):
+    if "config.json" in top and (
+        "metadata.json" in top or any(n.startswith("model.weights") for n in top)
+    ):
         return "keras-v3"
     if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
         if any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names):
             return "torchscript"
         return "pytorch-zip"
+    if "schema.json" in top and all(
+        n == "schema.json" or n.endswith((".npy", ".npz")) for n in top
+    ):
+        return "skops"
     if names and all(n.endswith(".npy") for n in names if not n.endswith("/")):
         return "numpy-npz"
     if "MAR-INF/MANIFEST.json" in base:
@@ -261,46 +199,70 @@ class ZipReader(FormatReader):
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         with artifact.open() as f:
             members = read_central_directory(f, artifact.size, ctx.limits)
-            offsets = {}
-            for m in members:
+            offsets: dict[int, int] = {}
+            for i, m in enumerate(members):
                 if m.is_dir:
                     continue
-                offsets[m.name] = member_data_offset(f, m)[0]
+                ctx.budget.tick()
+                offsets[i] = member_data_offset(f, m)[0]
         kind = classify_archive([m.name for m in members])
         if artifact.depth == 0:
             ctx.add_format(kind)
-        facts: dict[str, Any] = {"container": kind}
+        facts: dict[str, Any] = {"container": kind, "members": [m.name for m in members]}
         if kind == "keras-v3":
             facts.update(self._keras_metadata(artifact, members, offsets, ctx))
-        for m in members:
+        checks = MemberChecks(ctx, artifact, "zip")
+        for i, m in enumerate(members):
+            copy = checks.member(m.name)
             if m.is_dir:
                 continue
             ctx.budget.check_time()
+            loc = checks.location(m.name, copy)
             try:
-                opener = member_opener(artifact, m, offsets[m.name], ctx.limits)
+                opener = member_opener(artifact, m, offsets[i], ctx.limits)
             except ZipError as exc:
-                ctx.report(scan_rules.UNPARSEABLE, artifact.location.child(m.name), str(exc))
+                ctx.report(scan_rules.UNPARSEABLE, loc, str(exc))
+                continue
+            if m.method != 0:
+                checks.expansion(m.name, m.size, m.compressed_size, declared=True)
+                try:
+                    check_codec(_METHODS[m.method])
+                except MissingCodec as exc:
+                    ctx.report(archive_rules.MISSING_EXTRA, loc, f"member not scanned: {exc}")
+                    ctx.result.status = FileStatus.UNSCANNABLE
+                    continue
+            if m.is_symlink:
+                checks.link(m.name, self._link_target(opener, m), hard=False)
                 continue
             child = Artifact(
-                location=artifact.location.child(m.name),
+                location=loc,
                 size=m.size,
                 opener=opener,
                 name=m.name.rsplit("/", 1)[-1],
                 depth=artifact.depth + 1,
                 facts=facts,
             )
-            ctx.scan_child(child)
+            scan_member(ctx, child)
+
+    @staticmethod
+    def _link_target(opener: Callable[[], BinaryStream], member: ZipMember) -> str:
+        """A zip symlink's target is its (small) content."""
+        try:
+            with opener() as f:
+                return f.read(4096).decode("utf-8", errors="replace")
+        except (OSError, BudgetExceeded):
+            return "<unreadable>"
 
     @staticmethod
     def _keras_metadata(
-        artifact: Artifact, members: list[ZipMember], offsets: dict[str, int], ctx: ScanContext
+        artifact: Artifact, members: list[ZipMember], offsets: dict[int, int], ctx: ScanContext
     ) -> dict[str, Any]:
-        for m in members:
+        for i, m in enumerate(members):
             if m.name == "metadata.json" and m.size < 1 << 20:
                 try:
-                    with member_opener(artifact, m, offsets[m.name], ctx.limits)() as f:
+                    with member_opener(artifact, m, offsets[i], ctx.limits)() as f:
                         meta = json.loads(f.read(1 << 20))
-                except (ValueError, ZipError, BudgetExceeded):
+                except (ValueError, ZipError, BudgetExceeded, OSError):
                     return {}
                 if isinstance(meta, dict) and isinstance(meta.get("keras_version"), str):
                     return {"keras_version": meta["keras_version"]}
