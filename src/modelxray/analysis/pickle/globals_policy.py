@@ -40,14 +40,17 @@ class Classification:
 # ALLOW list: (module, names, why).  Exact (module, name) pairs; a name here is never dotted.
 # --------------------------------------------------------------------------------------------
 
+# fmt: off
 _TORCH_STORAGES = (
     "BoolStorage", "ByteStorage", "CharStorage", "ShortStorage", "IntStorage", "LongStorage",
     "HalfStorage", "FloatStorage", "DoubleStorage", "BFloat16Storage", "ComplexFloatStorage",
     "ComplexDoubleStorage", "QUInt8Storage", "QInt8Storage", "QInt32Storage", "QUInt4x2Storage",
     "QUInt2x4Storage", "UntypedStorage", "TypedStorage",
-)  # fmt: skip
+)
+# fmt: on
 
 # ``torch.<dtype>`` / layouts / memory formats / quantization schemes are plain attributes.
+# fmt: off
 _TORCH_CONSTANTS = (
     "float32", "float", "float64", "double", "float16", "half", "bfloat16", "complex32", "chalf",
     "complex64", "cfloat", "complex128", "cdouble", "uint8", "int8", "int16", "short", "int32",
@@ -58,8 +61,10 @@ _TORCH_CONSTANTS = (
     "contiguous_format", "channels_last", "channels_last_3d", "preserve_format",
     "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
     "per_channel_affine_float_qparams",
-)  # fmt: skip
+)
+# fmt: on
 
+# fmt: off
 ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # --- Python standard containers and value types (constructors with no side effects) ---
     ("collections", ("OrderedDict", "defaultdict", "deque", "Counter"), "standard container"),
@@ -71,7 +76,7 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
             "NotImplemented",
         ),
         "builtin value constructor",
-    ),  # fmt: skip
+    ),
     ("_codecs", ("encode",), "protocol-2 bytes written as latin-1 text"),
     ("codecs", ("encode",), "protocol-2 bytes written as latin-1 text"),
     # copyreg reconstructors only create an instance; the VM judges the class (and, for
@@ -125,7 +130,7 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
             "_rebuild_nested_tensor",
         ),
         "tensor reconstruction helper",
-    ),  # fmt: skip
+    ),
     # _rebuild_from_type_v2(func, type, args, state) calls func(*args): the VM judges func.
     ("torch._tensor", ("_rebuild_from_type_v2", "_rebuild_from_type", "Tensor"), "tensor"),
     ("torch", _TORCH_STORAGES + _TORCH_CONSTANTS + ("Size", "device", "Tensor"), "tensor data"),
@@ -143,6 +148,7 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # dill's _create_array(f, args, state) calls f(*args): the VM judges f.
     ("dill._dill", ("_create_array",), "dill array reconstruction"),
 )
+# fmt: on
 
 # Module prefixes whose *classes* (CapWords names, optionally with leading underscores, or
 # Cython ``__pyx_unpickle_*`` helpers) are allowed: estimators and their parts.  A prefix
@@ -162,6 +168,7 @@ _CLASS_NAME = re.compile(r"^(?:_*[A-Z][A-Za-z0-9_]*|__pyx_unpickle_[A-Za-z0-9_]+
 # DENY list: (module, names or None for the whole module and its submodules, family, reason).
 # --------------------------------------------------------------------------------------------
 
+# fmt: off
 DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     # --- process execution ---
     ("os", None, "process", "operating-system interface: commands, files, environment"),
@@ -208,7 +215,7 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
         ),
         "process",
         "node helpers run ifconfig/ip/arp commands",
-    ),  # fmt: skip
+    ),
     ("imaplib", None, "network", "IMAP client; IMAP4_stream runs a command"),
     # --- native code ---
     ("ctypes", None, "native", "loads shared libraries and calls native functions"),
@@ -247,7 +254,7 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
         ),
         "file",
         "reads/writes files (numpy.load may unpickle)",
-    ),  # fmt: skip
+    ),
     ("numpy.lib.npyio", None, "file", "numpy file I/O"),
     ("numpy.lib._npyio_impl", None, "file", "numpy file I/O"),
     ("numpy.lib.format", None, "deserialization", ".npy reader (object arrays unpickle)"),
@@ -372,7 +379,11 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ),
     (
         "copyreg",
-        ("add_extension", "remove_extension", "clear_extension_cache", "pickle", "constructor"),
+        (
+            "add_extension", "remove_extension", "clear_extension_cache", "pickle",
+            "constructor", "_extension_registry", "_inverted_registry", "_extension_cache",
+            "dispatch_table",
+        ),
         "interpreter",
         "rewrites the pickle extension/reducer registries",
     ),
@@ -386,7 +397,7 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
         ),
         "code",
         "builds code objects, functions or modules",
-    ),  # fmt: skip
+    ),
     ("marshal", None, "code", "loads code objects"),
     ("pickle", None, "deserialization", "nested unpickling"),
     ("_pickle", None, "deserialization", "nested unpickling"),
@@ -436,9 +447,11 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ("sklearn.datasets", None, "network", "dataset downloaders"),
     ("sklearn.externals", None, "deserialization", "vendored joblib/loky"),
 )
+# fmt: on
 
 # Attribute names that, appearing as a segment of a *dotted* name, reach code execution or
 # file/network effects whatever the object they hang off.
+# fmt: off
 CHAIN_DANGER_SEGMENTS: frozenset[str] = frozenset(
     {
         "eval", "exec", "compile", "system", "popen", "spawn", "spawnv", "spawnve", "spawnl",
@@ -448,16 +461,19 @@ CHAIN_DANGER_SEGMENTS: frozenset[str] = frozenset(
         "symlink_to", "hardlink_to", "chmod", "from_pretrained", "import_module",
         "urlopen", "urlretrieve", "load_library", "run_path", "run_module",
     }
-)  # fmt: skip
+)
+# fmt: on
 
 # Module names that, as a plain (undotted) module attribute, are that module (``X.os``).
+# fmt: off
 REROOT_MODULES: frozenset[str] = frozenset(
     {
         "os", "posix", "nt", "sys", "subprocess", "builtins", "shutil", "socket", "importlib",
         "pickle", "_pickle", "marshal", "ctypes", "runpy", "pty", "_posixsubprocess",
         "multiprocessing", "pkgutil", "pydoc", "tempfile", "_io", "webbrowser", "asyncio",
     }
-)  # fmt: skip
+)
+# fmt: on
 
 # Module-level dunder names that are plain data (everything else dunder is introspection).
 SAFE_DUNDERS: frozenset[str] = frozenset(
@@ -553,8 +569,12 @@ class Policy:
         if allowed is not None:
             return allowed
         assert first is not None
-        return first if first.category != "allowed" else Classification(
-            "unknown", f"attribute chain {path} is not on the allow-list", "unknown"
+        return (
+            first
+            if first.category != "allowed"
+            else Classification(
+                "unknown", f"attribute chain {path} is not on the allow-list", "unknown"
+            )
         )
 
     # -- internals -----------------------------------------------------------------------
@@ -647,7 +667,10 @@ class Policy:
         for seg in name_parts:
             if len(seg) > 4 and seg.startswith("__") and seg.endswith("__"):
                 if dotted or seg not in SAFE_DUNDERS:
-                    return "introspection", f"{full}: dunder attribute {seg} reaches interpreter internals"
+                    return (
+                        "introspection",
+                        f"{full}: dunder attribute {seg} reaches interpreter internals",
+                    )
         # 5. dangerous method names inside an attribute chain
         if dotted:
             for seg in name_parts:

@@ -13,12 +13,14 @@ from .values import Call, Global
 _MAX_DEPTH = 16
 
 GETATTR = frozenset({"builtins.getattr", "__builtin__.getattr"})
+# fmt: off
 IMPORTERS = frozenset(
     {
         "importlib.import_module", "builtins.__import__", "__builtin__.__import__",
         "importlib.__import__", "importlib._bootstrap._gcd_import", "_frozen_importlib._gcd_import",
     }
-)  # fmt: skip
+)
+# fmt: on
 NAME_RESOLVERS = frozenset(
     {"pkgutil.resolve_name", "pydoc.locate", "pydoc.pipepager.__globals__.locate"}
 )

@@ -129,23 +129,39 @@ class Mutation:
     kind: str
 
 
-@dataclass(eq=False, slots=True)
-class SList:
-    items: list[object]
+class SList(list[object]):
+    """A pickled list: its first elements (the VM caps them); ``omitted`` counts the rest.
+
+    Containers subclass ``list`` so the hot loop builds them at C speed; compare them
+    by identity (``is``), not ``==``.
+    """
+
     omitted: int = 0
 
+    @property
+    def items(self) -> list[object]:
+        return self
 
-@dataclass(eq=False, slots=True)
-class SDict:
-    items: list[tuple[object, object]]
+
+class SDict(list[tuple[object, object]]):
+    """A pickled dict as ``(key, value)`` pairs (keys may be unhashable symbolic values)."""
+
     omitted: int = 0
 
+    @property
+    def items(self) -> list[tuple[object, object]]:
+        return self
 
-@dataclass(eq=False, slots=True)
-class SSet:
-    items: list[object]
+
+class SSet(list[object]):
+    """A pickled set (``frozen``: a frozenset) as its elements."""
+
     omitted: int = 0
     frozen: bool = False
+
+    @property
+    def items(self) -> list[object]:
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +195,7 @@ class TrailingData:
     length: int
 
 
-@dataclass
+@dataclass(eq=False)
 class NestedPayload:
     """Bytes handed to a loader (``pickle.loads``, ``torch.load(BytesIO(...))``...).
 
@@ -201,7 +217,7 @@ class NestedPayload:
     error: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class PickleStream:
     """Everything the VM learned about one pickle (PROTO ... STOP) in a file.
 
