@@ -111,3 +111,20 @@ def test_scanning_needs_no_ml_framework():
     doc = json.loads(proc.stdout)
     rules = {f["rule_id"] for r in doc["files"] for f in r["findings"]}
     assert rules == {"MX-KERAS-101", "MX-KERAS-104"}
+
+
+def test_parallel_scan_matches_serial(tmp_path: Path):
+    import shutil
+
+    from modelxray.engine import ScanOptions, scan
+
+    for i in range(6):
+        shutil.copy(EXAMPLES / "malicious_lambda.h5", tmp_path / f"m{i}.h5")
+        shutil.copy(EXAMPLES / "clean_dense.keras", tmp_path / f"c{i}.keras")
+    serial = scan(str(tmp_path), ScanOptions(jobs=1))
+    parallel = scan(str(tmp_path), ScanOptions(jobs=2))
+    assert [r.path for r in parallel.files] == [r.path for r in serial.files]
+    assert [r.to_dict()["findings"] for r in parallel.files] == [
+        r.to_dict()["findings"] for r in serial.files
+    ]
+    assert sum(r.verdict == "blocked" for r in parallel.files) == 6

@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
         "--report-only", action="store_true", default=None, help="report, but always exit 0"
     )
     s.add_argument("--hash", action="store_true", help="record each file's SHA-256")
+    s.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes for folders (default: one per core)",
+    )
 
     r = sub.add_parser("rules", help="list every rule")
     r.add_argument("-f", "--format", choices=("table", "json"), default="table")
@@ -107,7 +115,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"modelxray: policy: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    report = scan(args.paths, ScanOptions(policy=policy, compute_hash=args.hash))
+    report = scan(
+        args.paths, ScanOptions(policy=policy, compute_hash=args.hash, jobs=max(0, args.jobs))
+    )
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             render(report, args.format, out, quiet=args.quiet)
