@@ -11,5 +11,20 @@ from modelxray.containers import zip as _zip  # noqa: E402,F401
 from modelxray.formats import hdf5 as _hdf5  # noqa: E402,F401
 from modelxray.formats import json_doc as _json_doc  # noqa: E402,F401
 from modelxray.formats import savedmodel as _savedmodel  # noqa: E402,F401
+from modelxray.formats import tflite as _tflite  # noqa: E402,F401
+from modelxray.formats import python_source as _python_source  # noqa: E402,F401
+from modelxray.formats import notebook as _notebook  # noqa: E402,F401
+from modelxray.analysis import hf_config as _hf_config  # noqa: E402,F401
+from modelxray.formats import msgpack_flax as _msgpack_flax  # noqa: E402,F401
+from modelxray.formats import skops as _skops  # noqa: E402,F401
+from modelxray.formats import mlflow as _mlflow  # noqa: E402,F401
+from modelxray.formats import xgboost as _xgboost  # noqa: E402,F401
+from modelxray.containers import tar as _tar  # noqa: E402,F401
+from modelxray.containers import compressed as _compressed  # noqa: E402,F401
+from modelxray.containers import sevenzip as _sevenzip  # noqa: E402,F401
+from modelxray.formats import safetensors as _safetensors  # noqa: E402,F401
+from modelxray.formats import gguf as _gguf  # noqa: E402,F401
+from modelxray.formats import onnx as _onnx  # noqa: E402,F401
+from modelxray.analysis import hf_tokenizer as _hf_tokenizer  # noqa: E402,F401
 
 __all__ = ["FormatReader", "identify", "readers", "register"]

@@ -6,10 +6,35 @@ its :class:`Rule` objects and whose ``<ID>.md`` files are the rule pages.
 
 from __future__ import annotations
 
-from modelxray.rules import keras, scan
+from modelxray.rules import archive, flax, keras, mlflow, repo, scan, skops, tflite
+from modelxray.rules import gguf as gguf_rules
+from modelxray.rules import onnx as onnx_rules
+from modelxray.rules import safetensors as safetensors_rules
+from modelxray.rules import template as template_rules
+from modelxray.rules import tf as tf_rules
+from modelxray.rules import pickle as pickle_rules
+from modelxray.rules import torch as torch_rules
+from modelxray.rules import numpy as numpy_rules
 from modelxray.rules.base import Rule
 
-_FAMILIES = (scan, keras)
+_FAMILIES = (
+    scan,
+    keras,
+    repo,
+    tflite,
+    flax,
+    skops,
+    mlflow,
+    archive,
+    tf_rules,
+    safetensors_rules,
+    gguf_rules,
+    onnx_rules,
+    template_rules,
+    pickle_rules,
+    torch_rules,
+    numpy_rules,
+)
 
 ALL_RULES: dict[str, Rule] = {}
 for _family in _FAMILIES:
