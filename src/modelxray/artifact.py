@@ -55,9 +55,18 @@ class Artifact:
         if self.size > limit:
             raise BudgetExceeded("size", f"{what} is {self.size} bytes; the limit is {limit}")
         with self.open() as f:
-            # Ask for what the artifact says it holds (plus one byte to catch a size that lied):
-            # read(n) allocates n bytes up front, so never ask for the limit itself.
-            data = f.read(self.size + 1)
+            # Ask for what the artifact says it holds: read(n) allocates n bytes up front, so
+            # never ask for the limit itself.  A declared size can lie (a zip directory entry),
+            # so keep reading in chunks until the real end or the limit.
+            parts = [f.read(self.size)]
+            total = len(parts[0])
+            while total <= limit:
+                chunk = f.read(min(1 << 20, limit + 1 - total))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                total += len(chunk)
+            data = b"".join(parts) if len(parts) > 1 else parts[0]
         if len(data) > limit:
             raise BudgetExceeded("size", f"{what} exceeds {limit} bytes")
         return data
