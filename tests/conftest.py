@@ -38,3 +38,10 @@ def assert_no_marker() -> Iterator[None]:
 
 def data_path(*parts: str) -> Path:
     return Path(__file__).parent.joinpath("data", *parts)
+
+
+@pytest.fixture(scope="session")
+def pickle_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    from tests.factories.pickle_models import build_pickle_corpus
+
+    return dict(build_pickle_corpus(tmp_path_factory.mktemp("pickle")))

@@ -45,6 +45,8 @@ class ScanOptions:
     limits: Limits = Limits()
     policy: Policy = Policy()
     compute_hash: bool = False
+    # Readers that reconstruct programs (pickle) attach them as info findings.
+    show_code: bool = False
     jobs: int = 1  # worker processes; 0 means one per core
 
 
@@ -187,6 +189,20 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
             recognised = scan_artifact(artifact, ctx)
             if not recognised and result.status == FileStatus.SCANNED:
                 result.status = FileStatus.UNSUPPORTED
+    result.verdict = file_verdict(options.policy, result, date.today())
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> FileResult:
+    """Scan in-memory content (e.g. what ``pickle.loads`` is about to load) as one file."""
+    options = options or ScanOptions()
+    started = time.perf_counter()
+    result = FileResult(path=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    ctx = ScanContext(result, options)
+    artifact = Artifact.from_bytes(data, Location(name), os.path.basename(name) or name)
+    if not scan_artifact(artifact, ctx) and result.status == FileStatus.SCANNED:
+        result.status = FileStatus.UNSUPPORTED
     result.verdict = file_verdict(options.policy, result, date.today())
     result.seconds = time.perf_counter() - started
     return result

@@ -26,5 +26,8 @@ from modelxray.formats import safetensors as _safetensors  # noqa: E402,F401
 from modelxray.formats import gguf as _gguf  # noqa: E402,F401
 from modelxray.formats import onnx as _onnx  # noqa: E402,F401
 from modelxray.analysis import hf_tokenizer as _hf_tokenizer  # noqa: E402,F401
+from modelxray.formats import pickle as _pickle  # noqa: E402,F401
+from modelxray.formats import numpy_npy as _numpy_npy  # noqa: E402,F401
+from modelxray.formats import torch as _torch  # noqa: E402,F401
 
 __all__ = ["FormatReader", "identify", "readers", "register"]

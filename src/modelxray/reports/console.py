@@ -84,6 +84,9 @@ def _file_block(r: FileResult, paint: _Painter) -> list[str]:
         )
         lines.append(paint(_DIM, f"{_INDENT}at {visible(str(f.location))}"))
         lines.extend(paint(_DIM, f"{_INDENT}{line}") for line in _evidence_lines(f))
+        program = f.evidence.get("program")
+        if isinstance(program, str):  # --show-code: reconstructed pickle program, in full
+            lines.extend(f"{_INDENT}| {visible(line)}" for line in program.splitlines())
     if r.suppressed:
         ids = ", ".join(sorted({f.rule_id for f in r.suppressed}))
         lines.append(paint(_DIM, f"{_INDENT}{len(r.suppressed)} suppressed by the policy: {ids}"))
