@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--hash", action="store_true", help="record each file's SHA-256")
     s.add_argument(
+        "--show-code",
+        action="store_true",
+        help="print the program reconstructed from every pickle stream (MX-PICKLE-010)",
+    )
+    s.add_argument(
         "-j",
         "--jobs",
         type=int,
@@ -74,6 +79,24 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("explain", help="print a rule's page")
     e.add_argument("rule_id", metavar="RULE_ID")
+
+    s.add_argument(
+        "--isolate",
+        action="store_true",
+        help="parse each file in a child process with memory and CPU limits (MX-SCAN-008)",
+    )
+    s.add_argument("--isolate-memory-mb", type=int, default=4096, metavar="MB")
+    s.add_argument("--isolate-cpu-seconds", type=float, default=None, metavar="S")
+    c = sub.add_parser(
+        "convert", help="convert PyTorch/NumPy/Keras weights to SafeTensors, executing nothing"
+    )
+    c.add_argument("src", metavar="SRC")
+    c.add_argument("dst", metavar="DST.safetensors")
+    c.add_argument(
+        "--force", action="store_true", help="convert even with critical findings (still inert)"
+    )
+    c.add_argument("--verify", action="store_true", help="check the output against the source")
+    c.add_argument("-f", "--format", choices=("text", "json"), default="text")
     return p
 
 
@@ -115,8 +138,21 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"modelxray: policy: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if args.isolate:  # same scan, each file parsed in a limited child process
+        from functools import partial
+
+        from modelxray.isolate import IsolationSettings, scan_isolated
+
+        settings = IsolationSettings(args.isolate_memory_mb, args.isolate_cpu_seconds)
+        scan = partial(scan_isolated, settings=settings)
     report = scan(
-        args.paths, ScanOptions(policy=policy, compute_hash=args.hash, jobs=max(0, args.jobs))
+        args.paths,
+        ScanOptions(
+            policy=policy,
+            compute_hash=args.hash,
+            jobs=max(0, args.jobs),
+            show_code=args.show_code,
+        ),
     )
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
@@ -152,6 +188,37 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from modelxray.convert import ConvertError, ConvertRefused, convert
+
+    try:
+        result = convert(args.src, args.dst, force=args.force, verify=args.verify)
+    except ConvertRefused as exc:
+        print(f"modelxray: convert: {exc}", file=sys.stderr)
+        for line in exc.findings[:20]:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_FINDINGS
+    except (ConvertError, OSError) as exc:
+        print(f"modelxray: convert: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.format == "json":
+        json.dump(result.to_dict(), sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    print(f"{result.source} ({result.format}) -> {result.output}: {len(result.tensors)} tensors")
+    if result.forced:
+        print(f"  converted despite {len(result.critical)} critical finding(s) (--force)")
+    for key, value in result.metadata.items():
+        print(f"  metadata {key} = {value[:80]}")
+    for name, why in result.dropped:
+        print(f"  dropped {name}: {why}")
+    if result.config_path:
+        print(f"  model config (Lambdas removed): {result.config_path}")
+    if result.verification is not None:
+        print(f"  verified: {result.verification.checked} tensors match the source")
+    return EXIT_OK
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     from modelxray.rules import get_rule
 
@@ -176,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="modelxray: %(levelname)s: %(message)s",
     )
     handlers = {"scan": _cmd_scan, "rules": _cmd_rules, "explain": _cmd_explain}
+    handlers["convert"] = _cmd_convert
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -90,7 +90,7 @@ def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[Z
         raise BudgetExceeded("max_members", f"archive declares {count} members")
     # Bytes prepended to the archive (self-extractors, polyglots) shift every offset; zipfile,
     # which Keras uses, corrects for that, so we do too.
-    shift = 0 if zip64 else eocd_at - cd_size - cd_offset
+    shift = 0 if zip64 else _cd_end(f, eocd_at) - cd_size - cd_offset
     if shift < 0:
         raise ZipError("central directory lies outside the file")
     cd_offset += shift
@@ -116,6 +116,23 @@ def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[Z
     if len(members) < count:
         raise ZipError(f"central directory lists {count} members but holds {len(members)}")
     return members
+
+
+def _cd_end(f: BinaryStream, eocd_at: int) -> int:
+    """Where the central directory ends: before a zip64 end record when one precedes the EOCD
+    (PyTorch writes zip64 records even for small archives), else at the EOCD."""
+    f.seek(max(0, eocd_at - 20))
+    loc = f.read(20)
+    if len(loc) < 20 or loc[:4] != _EOCD64_LOCATOR:
+        return eocd_at
+    (eocd64_at,) = struct.unpack("<Q", loc[8:16])
+    f.seek(eocd64_at)
+    rec = f.read(12)
+    if len(rec) == 12 and rec[:4] == _EOCD64:
+        (rest,) = struct.unpack("<Q", rec[4:12])
+        if eocd64_at + 12 + rest == eocd_at - 20:
+            return int(eocd64_at)
+    return eocd_at - 20 - 56  # prepended bytes moved the record: assume its usual size
 
 
 def _apply_zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
@@ -197,6 +214,8 @@ class ZipReader(FormatReader):
         return 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.formats.torch import torch_raw_storages
+
         with artifact.open() as f:
             members = read_central_directory(f, artifact.size, ctx.limits)
             offsets: dict[int, int] = {}
@@ -205,6 +224,7 @@ class ZipReader(FormatReader):
                     continue
                 ctx.budget.tick()
                 offsets[i] = member_data_offset(f, m)[0]
+            raw_storages = torch_raw_storages(f, members, offsets)
         kind = classify_archive([m.name for m in members])
         if artifact.depth == 0:
             ctx.add_format(kind)
@@ -234,6 +254,8 @@ class ZipReader(FormatReader):
             if m.is_symlink:
                 checks.link(m.name, self._link_target(opener, m), hard=False)
                 continue
+            if i in raw_storages:
+                continue  # torch reads these as raw tensor bytes, never as a format
             child = Artifact(
                 location=loc,
                 size=m.size,

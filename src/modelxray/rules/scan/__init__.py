@@ -65,6 +65,16 @@ FORMAT_NOT_APPROVED = Rule(
     package=__name__,
 )
 
+ISOLATED_FAILURE = Rule(
+    "MX-SCAN-008",
+    "Parser crashed or exceeded limits in isolation",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    cwes=("CWE-400",),
+    package=__name__,
+)
+
 RULES = (
     UNPARSEABLE,
     INCOMPLETE,
@@ -73,4 +83,5 @@ RULES = (
     SYMLINK_ESCAPE,
     SUPPRESSION_EXPIRED,
     FORMAT_NOT_APPROVED,
+    ISOLATED_FAILURE,
 )
