@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING
 from modelxray.budget import BudgetExceeded
 from modelxray.model import Severity
 
+# The file name every ast.parse of scanned source uses.  On a syntax error CPython opens the
+# named file to quote the offending line, so a name taken from the scanned content (an archive
+# member's name) would make the scanner open that path; a constant pseudo-name cannot.
+AST_FILENAME = "<modelxray-ast>"
+
 if TYPE_CHECKING:
     from modelxray.budget import Budget
 
@@ -232,7 +237,10 @@ def analyse_tree(
 
 
 def analyse_source(
-    source: str, budget: Budget | None = None, max_nodes: int = 2_000_000, filename: str = "<src>"
+    source: str,
+    budget: Budget | None = None,
+    max_nodes: int = 2_000_000,
+    filename: str = AST_FILENAME,
 ) -> list[CallHit]:
     """Parse (never compile or run) and return the calls of interest; SyntaxError propagates."""
     tree = ast.parse(source, filename=filename)

@@ -14,7 +14,7 @@ import ast
 import re
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.python_ast import analyse_tree
+from modelxray.analysis.python_ast import AST_FILENAME
 from modelxray.artifact import Artifact
 from modelxray.formats.json_doc import register_json_analyser
 from modelxray.formats.python_source import report_hits
@@ -152,12 +152,14 @@ class _CellAnalysis:
                 python_lines.append(line)
         text = "\n".join(python_lines)
         try:
-            tree = ast.parse(text)
+            tree = ast.parse(text, filename=AST_FILENAME)
         except SyntaxError as exc:
             self._unparseable(
                 f"not valid Python after magics were removed: {exc.msg}", exc.lineno or 1
             )
             return
+        from modelxray.analysis.python_ast import analyse_tree
+
         hits = analyse_tree(tree, text, self.ctx.budget, self.ctx.limits.max_python_nodes)
         report_hits(hits, self.base, self.ctx, "notebook code cell")
 

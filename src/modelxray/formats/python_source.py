@@ -14,13 +14,14 @@ import re
 import tokenize
 from typing import TYPE_CHECKING
 
-from modelxray.analysis.python_ast import CallHit, analyse_tree
+from modelxray.analysis.python_ast import AST_FILENAME
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import Location
 from modelxray.rules import repo as rules
 
 if TYPE_CHECKING:
+    from modelxray.analysis.python_ast import CallHit
     from modelxray.engine import ScanContext
 
 SNIFF_PARSE_BYTES = 1 << 20
@@ -72,17 +73,19 @@ class PythonSourceReader(FormatReader):
         if artifact.size > SNIFF_PARSE_BYTES:
             return 10
         try:
-            ast.parse(decode_source(artifact.read(SNIFF_PARSE_BYTES)))
+            ast.parse(decode_source(artifact.read(SNIFF_PARSE_BYTES)), filename=AST_FILENAME)
         except Exception:  # noqa: BLE001 - anything the parser refuses is not Python to us
             return 0
         return 15
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.analysis.python_ast import analyse_tree
+
         if artifact.depth == 0:
             ctx.add_format(self.name)
         data = artifact.read(ctx.limits.max_python_source_bytes, "Python source")
         source = decode_source(data)
-        tree = ast.parse(source, filename=artifact.name)
+        tree = ast.parse(source, filename=AST_FILENAME)
         hits = analyse_tree(tree, source, ctx.budget, ctx.limits.max_python_nodes)
         report_hits(hits, artifact.location, ctx, f"Python file {artifact.name}")
 
