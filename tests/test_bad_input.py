@@ -1,4 +1,4 @@
-"""Hostile and broken input: every case is a finding and a bounded run, never clean, never a crash."""
+"""Hostile and broken input: each case is a finding and a bounded run, never clean or a crash."""
 
 from __future__ import annotations
 

@@ -105,9 +105,23 @@ def test_list_form_and_dict_form_both_decode(gen: str, tmp_path):
         fn: Any = {"class_name": "__lambda__", "config": {"code": code, "defaults": None}}
     else:
         fn = [code, None, None]
-    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-        {"class_name": "Lambda", "config": {"name": "l", "function": fn,
-                                            "function_type": "lambda", "module": "__main__"}}]}}
+    cfg = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [
+                {
+                    "class_name": "Lambda",
+                    "config": {
+                        "name": "l",
+                        "function": fn,
+                        "function_type": "lambda",
+                        "module": "__main__",
+                    },
+                }
+            ],
+        },
+    }
     p = tmp_path / "model.json"
     p.write_text(json.dumps(cfg))
     findings = _scan(p).findings

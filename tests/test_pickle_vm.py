@@ -855,3 +855,104 @@ def test_every_cpython_opcode_is_modelled() -> None:
         code = op.code.encode("latin-1")
         s = scan_bytes(b"\x80\x05N" + code)[0]
         assert s.error is None or s.error.kind not in ("unknown-opcode", "not-a-pickle"), op.name
+
+
+# ------------------------------------------------------------------ conversion options
+# ``keep_call_items`` / ``container_cap`` let the SafeTensors converter read every entry of
+# a state dict from the same VM run that judges it; scanning keeps the defaults.
+
+
+def _entries(d: object) -> dict[object, object]:
+    assert isinstance(d, SDict)
+    return {k: v for k, v in d}
+
+
+def test_call_items_are_kept_only_when_asked() -> None:
+    data = pickle.dumps(collections.OrderedDict((f"k{i}", i) for i in range(3)), 2)
+    plain = one(data)
+    assert isinstance(plain.result, Call) and plain.result.items is None
+    kept = one(data, keep_call_items=True)
+    r = kept.result
+    assert isinstance(r, Call) and isinstance(r.func, Global)
+    assert r.func.qualname == "collections.OrderedDict" and r.args == ()
+    assert r.items == [("k0", 0), ("k1", 1), ("k2", 2)] and r.items.omitted == 0
+    assert r.list_items is None
+    # a plain dict is an SDict either way
+    d = one(pickle.dumps({"a": collections.OrderedDict(b=2)}, 4), keep_call_items=True).result
+    inner = _entries(d)["a"]
+    assert isinstance(inner, Call) and inner.items == [("b", 2)]
+
+
+def test_call_list_items_from_appends_append_and_additems() -> None:
+    body = (
+        ps.sg("collections", "deque") + ps.EMPTY_TUPLE + ps.REDUCE
+        + ps.MARK + ps.binint1(1) + ps.binint1(2) + b"e"  # APPENDS
+        + ps.binint1(3) + ps.APPEND
+        + ps.sg("builtins", "set") + ps.EMPTY_TUPLE + ps.REDUCE
+        + ps.MARK + ps.binint1(4) + b"\x90"  # ADDITEMS
+        + b"\x86"  # TUPLE2
+    )  # fmt: skip
+    data = ps.p4(body)
+    plain = one(data)
+    assert plain.ok and isinstance(plain.result, tuple)
+    assert isinstance(plain.result[0], Call) and plain.result[0].list_items is None
+    s = one(data, keep_call_items=True)
+    assert s.ok and isinstance(s.result, tuple) and len(s.result) == 2
+    dq, st = s.result
+    assert isinstance(dq, Call) and dq.list_items == [1, 2, 3] and dq.items is None
+    assert isinstance(st, Call) and st.list_items == [4]
+
+
+def test_container_cap_is_a_parameter() -> None:
+    sd = collections.OrderedDict((f"w{i}", i) for i in range(3000))
+    data = pickle.dumps({"sd": sd, "l": list(range(3000)), "t": tuple(range(3000))}, 2)
+    capped = _entries(one(data, keep_call_items=True).result)
+    sd_call = capped["sd"]
+    assert isinstance(sd_call, Call) and sd_call.items is not None
+    assert len(sd_call.items) == 1024 and sd_call.items.omitted == 3000 - 1024
+    lst = capped["l"]
+    assert isinstance(lst, SList) and len(lst) == 1024 and lst.omitted == 3000 - 1024
+    full = _entries(one(data, keep_call_items=True, container_cap=10_000).result)
+    sd_call = full["sd"]
+    assert isinstance(sd_call, Call) and sd_call.items is not None
+    assert sd_call.items == list(sd.items()) and sd_call.items.omitted == 0
+    assert full["l"] == list(range(3000)) and full["t"] == tuple(range(3000))
+    # a smaller cap applies to call items too
+    small = _entries(one(data, keep_call_items=True, container_cap=10).result)["sd"]
+    assert isinstance(small, Call) and small.items is not None
+    assert len(small.items) == 10 and small.items.omitted == 2990
+
+
+def test_large_container_cap_is_still_bounded_by_the_budget() -> None:
+    data = pickle.dumps(collections.OrderedDict((str(i), i) for i in range(100_000)), 4)
+    s = one(
+        data,
+        budget=Budget(Limits(max_pickle_opcodes=1000)),
+        container_cap=10**9,
+        keep_call_items=True,
+    )
+    assert not s.ok and s.limit_hit is not None and s.limit_hit.startswith("max_pickle_opcodes")
+
+
+def test_globals_are_still_mutations_with_keep_call_items() -> None:
+    body = (
+        ps.sg("os", "environ") + ps.MARK + ps.u("LD_PRELOAD") + ps.u("x") + ps.SETITEMS
+        + ps.POP + ps.NONE
+    )  # fmt: skip
+    for kw in ({}, {"keep_call_items": True, "container_cap": 10_000}):
+        s = one(ps.p4(body), **kw)
+        assert [(m.kind, m.key, m.value) for m in s.mutations] == [("setitem", "LD_PRELOAD", "x")]
+
+
+def test_conversion_options_do_not_change_verdicts() -> None:
+    def key(streams: list[PickleStream]) -> list[tuple[object, ...]]:
+        return [
+            (it.severity, it.kind, it.offset, it.module, it.name, it.path)
+            for it in verdict_items(streams)
+        ]
+
+    for name, smp in ps.SAMPLES.items():
+        plain = scan_bytes(smp.data)
+        kept = scan_bytes(smp.data, keep_call_items=True, container_cap=1_000_000)
+        assert key(plain) == key(kept), name
+        assert [(s.ok, s.end) for s in plain] == [(s.ok, s.end) for s in kept], name

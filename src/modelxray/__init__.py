@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from modelxray.engine import ScanOptions, scan  # noqa: E402
 from modelxray.model import (  # noqa: E402
     Confidence,
     FileResult,
@@ -18,6 +19,22 @@ from modelxray.model import (  # noqa: E402
     Report,
     Severity,
 )
+
+if TYPE_CHECKING:
+    from modelxray.engine import ScanOptions, scan
+
+
+def __getattr__(name: str) -> Any:
+    # The engine (and with it every format reader) loads on first use, so that importing the
+    # package, or running ``modelxray --version``, stays cheap.
+    if name in ("ScanOptions", "scan"):
+        from modelxray import engine
+
+        value = getattr(engine, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modelxray' has no attribute {name!r}")
+
 
 __all__ = [
     "Confidence",

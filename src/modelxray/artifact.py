@@ -46,6 +46,11 @@ class Artifact:
         return self._head[:n]
 
     def tail(self, n: int) -> bytes:
+        # Served from the cached head when it holds those bytes (or the whole content): a
+        # small file is then opened once however many sniffers look at its end.
+        head, start = self._head, max(0, self.size - n)
+        if head is not None and (start + n <= len(head) or len(head) < HEAD_BYTES):
+            return head[start : start + n]
         with self.open() as f:
             f.seek(max(0, self.size - n))
             return f.read(n)

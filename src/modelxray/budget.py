@@ -18,6 +18,8 @@ class Limits:
     """Hard bounds applied to every file.  All sizes are bytes."""
 
     max_seconds_per_file: float = 60.0
+    # Native parsers (libhdf5) run in a forked child that is killed after this long.
+    max_native_seconds: float = 20.0
     # Structured text (JSON configs, HDF5 attributes, protobuf metadata strings).
     max_json_bytes: int = 64 * 1024 * 1024
     max_json_depth: int = 200
@@ -87,6 +89,10 @@ class Budget:
                 "max_seconds_per_file",
                 f"scan of this file took longer than {self.limits.max_seconds_per_file:g}s",
             )
+
+    def remaining(self) -> float:
+        """Seconds left before the per-file deadline (never negative)."""
+        return max(0.0, self._deadline - time.monotonic())
 
     def tick(self, n: int = 1) -> None:
         """Cheap periodic time check for hot loops (looks at the clock every 4096 ticks)."""

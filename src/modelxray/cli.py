@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -164,6 +163,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
+    import json
+
     from modelxray.rules import ALL_RULES
 
     if args.write_docs:
@@ -189,6 +190,8 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    import json
+
     from modelxray.convert import ConvertError, ConvertRefused, convert
 
     try:

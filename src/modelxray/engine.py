@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from modelxray import formats
@@ -163,6 +161,8 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> bool:
 
 
 def _sha256(path: str) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -189,13 +189,15 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
             recognised = scan_artifact(artifact, ctx)
             if not recognised and result.status == FileStatus.SCANNED:
                 result.status = FileStatus.UNSUPPORTED
-    result.verdict = file_verdict(options.policy, result, date.today())
+    result.verdict = file_verdict(options.policy, result)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> FileResult:
     """Scan in-memory content (e.g. what ``pickle.loads`` is about to load) as one file."""
+    import hashlib
+
     options = options or ScanOptions()
     started = time.perf_counter()
     result = FileResult(path=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
@@ -203,7 +205,7 @@ def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> Fi
     artifact = Artifact.from_bytes(data, Location(name), os.path.basename(name) or name)
     if not scan_artifact(artifact, ctx) and result.status == FileStatus.SCANNED:
         result.status = FileStatus.UNSUPPORTED
-    result.verdict = file_verdict(options.policy, result, date.today())
+    result.verdict = file_verdict(options.policy, result)
     result.seconds = time.perf_counter() - started
     return result
 

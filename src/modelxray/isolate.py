@@ -57,23 +57,10 @@ class IsolationSettings:
 # ------------------------------------------------------------------------------ rebuild
 
 
-def _finding(d: dict[str, Any]) -> Finding:
-    return Finding(
-        rule_id=d["rule_id"],
-        severity=Severity.parse(d["severity"]),
-        confidence=Confidence[str(d["confidence"]).upper()],
-        location=Location(d["path"], tuple(d.get("inner", ()))),
-        message=d["message"],
-        evidence=dict(d.get("evidence", {})),
-        help_uri=d.get("help_uri", ""),
-        disposition=d.get("disposition", "block"),
-    )
-
-
 def result_from_dict(d: dict[str, Any]) -> FileResult:
     """Rebuild a :class:`FileResult` from ``FileResult.to_dict()`` (suppressions included)."""
-    findings = [_finding(f) for f in d.get("findings", [])]
-    suppressed = [_finding(f) for f in d.get("suppressed", [])]
+    findings = [Finding.from_dict(f) for f in d.get("findings", [])]
+    suppressed = [Finding.from_dict(f) for f in d.get("suppressed", [])]
     r = FileResult(
         path=d["path"],
         size=int(d["size"]),

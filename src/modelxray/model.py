@@ -70,6 +70,20 @@ class Finding:
     # What the policy does with it: "block" (counts toward the gate), "warn", "suppressed".
     disposition: str = "block"
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        """Rebuild a finding from :meth:`to_dict` (results sent back by a child process)."""
+        return cls(
+            rule_id=d["rule_id"],
+            severity=Severity.parse(d["severity"]),
+            confidence=Confidence[str(d["confidence"]).upper()],
+            location=Location(d["path"], tuple(d.get("inner", ()))),
+            message=d["message"],
+            evidence=dict(d.get("evidence", {})),
+            help_uri=d.get("help_uri", ""),
+            disposition=d.get("disposition", "block"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule_id": self.rule_id,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.jinja_template import report_template
 from modelxray.artifact import Artifact
 from modelxray.formats.json_doc import register_json_analyser
 from modelxray.rules import template as rules
@@ -71,6 +70,8 @@ def analyse_tokenizer_config(doc: Any, artifact: Artifact, ctx: ScanContext) -> 
                 {"type": type(template).__name__},
             )
             continue
+        from modelxray.analysis.jinja_template import report_template
+
         report_template(template, loc, ctx, chat_template=True)
 
 

@@ -117,28 +117,43 @@ class _Walker:
 
     # -- traversal --------------------------------------------------------------------------
     def walk(self) -> None:
-        limits = self.ctx.limits
-        stack: list[tuple[Any, tuple[str | int, ...], tuple[str, ...]]] = [(self.doc.doc, (), ())]
+        # One frame per open container, whose children are produced lazily: memory follows
+        # the nesting depth (bounded by max_json_depth), not the width of the widest list.
+        stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]]
+        stack = []
+        self._enter(self.doc.doc, (), (), stack)
         while stack:
-            value, path, layers = stack.pop()
-            self.nodes += 1
-            if self.nodes > limits.max_json_nodes:
-                raise BudgetExceeded("max_json_nodes", f"config has over {limits.max_json_nodes}")
-            if len(path) > limits.max_json_depth:
-                raise BudgetExceeded("max_json_depth", f"config nests deeper than {len(path)}")
-            self.ctx.budget.tick()
-            if isinstance(value, dict):
-                layers = self._visit_dict(value, path, layers)
-                for k in reversed(list(value)):
-                    stack.append((value[k], (*path, str(k)), layers))
-            elif isinstance(value, list):
-                for i in range(len(value) - 1, -1, -1):
-                    stack.append((value[i], (*path, i), layers))
-            elif isinstance(value, str) and path not in self.handled:
-                if lambda_code.looks_like_code_string(value):
-                    self._code_blob(value, path, layers, None, None, "string in config")
-                elif any(t in value for t in callables.SAFE_MODE_GADGET_STRINGS):
-                    self._gadget_string(value, path, layers)
+            children, path, layers = stack[-1]
+            item = next(children, None)
+            if item is None:
+                stack.pop()
+            else:
+                self._enter(item[1], (*path, item[0]), layers, stack)
+
+    def _enter(
+        self,
+        value: Any,
+        path: tuple[str | int, ...],
+        layers: tuple[str, ...],
+        stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]],
+    ) -> None:
+        limits = self.ctx.limits
+        self.nodes += 1
+        if self.nodes > limits.max_json_nodes:
+            raise BudgetExceeded("max_json_nodes", f"config has over {limits.max_json_nodes}")
+        if len(path) > limits.max_json_depth:
+            raise BudgetExceeded("max_json_depth", f"config nests deeper than {len(path)}")
+        self.ctx.budget.tick()
+        if isinstance(value, dict):
+            layers = self._visit_dict(value, path, layers)
+            stack.append((((str(k), v) for k, v in value.items()), path, layers))
+        elif isinstance(value, list):
+            stack.append((enumerate(value), path, layers))
+        elif isinstance(value, str) and path not in self.handled:
+            if lambda_code.looks_like_code_string(value):
+                self._code_blob(value, path, layers, None, None, "string in config")
+            elif any(t in value for t in callables.SAFE_MODE_GADGET_STRINGS):
+                self._gadget_string(value, path, layers)
 
     def _visit_dict(
         self, node: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]

@@ -18,14 +18,6 @@ from typing import TYPE_CHECKING
 
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
-from modelxray.containers.checks import report_expansion, scan_member
-from modelxray.containers.stream import (
-    DecompressingStream,
-    DecompressionError,
-    MissingCodec,
-    check_codec,
-    decompressing_opener,
-)
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FileStatus
 from modelxray.rules import archive as archive_rules
@@ -137,6 +129,14 @@ class CompressedReader(FormatReader):
         return 30 if codec in ("zlib", "lzma") else 60
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.containers.checks import report_expansion, scan_member
+        from modelxray.containers.stream import (
+            DecompressionError,
+            MissingCodec,
+            check_codec,
+            decompressing_opener,
+        )
+
         head = artifact.head()
         codec = detect_codec(head)
         if codec is None:  # pragma: no cover - sniff said otherwise
@@ -190,6 +190,8 @@ class CompressedReader(FormatReader):
     @staticmethod
     def _measure(artifact: Artifact, codec: str, ctx: ScanContext) -> tuple[int, bytes, bool]:
         """Decompress once, counting: (size, last bytes, whether it fitted the limit)."""
+        from modelxray.containers.stream import DecompressingStream, DecompressionError
+
         limit = ctx.limits.max_decompressed_bytes
         stream = DecompressingStream(artifact.opener, codec, limit)
         size = 0

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
-from modelxray.containers.checks import MemberChecks, scan_member
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FileStatus
 from modelxray.rules import archive as archive_rules
@@ -84,6 +83,8 @@ class SevenZipReader(FormatReader):
         files = list(archive.files)
         if len(files) > ctx.limits.max_members:
             raise BudgetExceeded("max_members", f"archive declares {len(files)} members")
+        from modelxray.containers.checks import MemberChecks, scan_member
+
         checks = MemberChecks(ctx, artifact, "7z")
         # py7zr hands writers the output name, renaming repeats "name_0", "name_1"...
         by_outname: dict[str, tuple[Any, int]] = {}

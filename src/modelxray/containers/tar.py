@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded
-from modelxray.containers.checks import MemberChecks, scan_member
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FileStatus
 from modelxray.rules import scan as scan_rules
@@ -126,6 +125,8 @@ class TarReader(FormatReader):
         return 25 if block[0] != 0 else 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.containers.checks import MemberChecks, scan_member
+
         checks = MemberChecks(ctx, artifact, "tar")
         in_memory_ok = artifact.fs_path is None
         with artifact.open() as f:

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded, Limits
-from modelxray.containers.checks import MemberChecks, scan_member
-from modelxray.containers.stream import MissingCodec, check_codec, decompressing_opener
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FileStatus
 from modelxray.rules import archive as archive_rules
@@ -177,6 +175,8 @@ def member_opener(
     if codec is not None:
         limit = min(member.size, limits.max_decompressed_bytes)
         # Loaders stop at the declared size and do not insist on a clean end of stream.
+        from modelxray.containers.stream import decompressing_opener
+
         return decompressing_opener(raw, codec, limit, strict_end=False, size=member.size)
     raise ZipError(f"{member.name}: unsupported compression method {member.method}")
 
@@ -214,6 +214,8 @@ class ZipReader(FormatReader):
         return 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.containers.checks import MemberChecks, scan_member
+        from modelxray.containers.stream import MissingCodec, check_codec
         from modelxray.formats.torch import torch_raw_storages
 
         with artifact.open() as f:

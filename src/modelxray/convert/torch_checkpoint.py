@@ -7,9 +7,11 @@ dtypes that have no typed storage class, e.g. ``uint16``), where ``storage`` is 
 persistent id ``("storage", torch.<Type>Storage | torch.UntypedStorage, key, location,
 numel[, view_metadata])``.  The storage bytes live in ``<archive>/data/<key>`` (zip
 format) or after the pickles, each prefixed by its element count (legacy format).
-This module reads those records from the inert replay of :mod:`.pickle_data` and
-copies each tensor's bytes (gathering strided views) without importing PyTorch
-or calling anything the pickle names.
+This module runs the scanner's symbolic pickle VM (:mod:`modelxray.analysis.pickle`)
+over the pickle program -- one pass gives both the verdict and the result value --,
+walks the symbolic result for those records and copies each tensor's bytes
+(gathering strided views) without importing PyTorch or calling anything the
+pickle names.
 """
 
 from __future__ import annotations
@@ -17,13 +19,28 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
+from modelxray.analysis.pickle import (
+    Blob,
+    Call,
+    Global,
+    Omitted,
+    PersistentRef,
+    PickleStream,
+    SDict,
+    SList,
+    SSet,
+    Unknown,
+    render_value,
+    scan_stream,
+    verdict_items,
+)
+from modelxray.analysis.pickle.vm import MAX_STREAMS
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, Limits
 
 from .common import CHUNK, ConvertError, Extraction, SourceTensor, byteswapped, read_range
-from .pickle_data import Obj, PDict, Persist, PSet, Ref, read_pickle
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 MAX_DEPTH = 64
@@ -59,6 +76,9 @@ _REBUILD = {
 }
 _PARAMETER = {"torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state"}
 _PLAIN_TENSOR_TYPES = {"torch.nn.parameter.Parameter", "torch.Tensor", "torch._tensor.Tensor"}
+# ``collections.OrderedDict()`` / ``dict()`` filled by SETITEMS build plain mappings: data.
+_MAPPINGS = {"collections.OrderedDict", "builtins.dict"}
+LEGACY_PICKLES = 5  # magic, protocol, sys_info, the object, the storage keys
 
 
 class Unsupported(Exception):
@@ -103,24 +123,42 @@ class TensorRecord:
         return True
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return type(v) is int
 
 
+def _calls(v: Any, qualnames: set[str] | str) -> bool:
+    """``v`` is the result of calling one of ``qualnames`` (a global, never resolved)."""
+    if not isinstance(v, Call) or not isinstance(v.func, Global):
+        return False
+    q = v.func.qualname
+    return q == qualnames if isinstance(qualnames, str) else q in qualnames
+
+
+def _mapping(v: Any) -> SDict | None:
+    """The ``(key, value)`` pairs of a pickled dict or of ``OrderedDict()``/``dict()``
+    filled by SETITEMS (the VM keeps those on the call); None for anything else."""
+    if type(v) is SDict:
+        return v
+    if _calls(v, _MAPPINGS) and v.kind == "reduce" and v.args == () and v.list_items is None:
+        return v.items if v.items is not None else SDict()
+    return None
+
+
 def _int_tuple(v: Any, what: str) -> tuple[int, ...]:
-    if isinstance(v, Obj) and isinstance(v.func, Ref) and v.func.qualname == "torch.Size":
+    if _calls(v, "torch.Size"):
         args = v.args
         v = args[0] if isinstance(args, tuple) and len(args) == 1 else None
-    if not isinstance(v, (tuple, list)) or not all(_is_int(x) and x >= 0 for x in v):
+    if not isinstance(v, (tuple, SList)) or not all(_is_int(x) and x >= 0 for x in v):
         raise Unsupported(f"{what} is not a tuple of non-negative integers")
     return tuple(v)
 
 
 def storage_from_pid(pid: Any) -> Storage:
     if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
-        raise Unsupported(f"persistent id is not a storage: {str(pid)[:80]}")
+        raise Unsupported(f"persistent id is not a storage: {render_value(pid)[:80]}")
     stype, key, _location, numel = pid[1], pid[2], pid[3], pid[4]
-    if not isinstance(stype, Ref) or stype.module not in ("torch", "torch.storage"):
+    if not isinstance(stype, Global) or stype.module not in ("torch", "torch.storage"):
         raise Unsupported("storage type is not a torch storage class")
     info = STORAGE_DTYPES.get(stype.name)
     if info is None:
@@ -139,20 +177,20 @@ def storage_from_pid(pid: Any) -> Storage:
     return storage
 
 
-def _rebuild(name: str, obj: Obj) -> TensorRecord:
+def _rebuild(name: str, obj: Call) -> TensorRecord:
     func = obj.func
-    assert isinstance(func, Ref)
+    assert isinstance(func, Global)
     args = obj.args
     if not isinstance(args, tuple) or len(args) < 4:
         raise Unsupported(f"{func.qualname} with unexpected arguments")
     storage_ref, offset, size, stride = args[:4]
-    if not isinstance(storage_ref, Persist):
+    if not isinstance(storage_ref, PersistentRef):
         raise Unsupported("tensor storage is not a persistent reference")
     storage = storage_from_pid(storage_ref.pid)
     dtype, itemsize = storage.dtype, storage.itemsize
     metadata: Any = None
     if func.name == "_rebuild_tensor_v3":
-        if len(args) < 7 or not isinstance(args[6], Ref) or args[6].module != "torch":
+        if len(args) < 7 or not isinstance(args[6], Global) or args[6].module != "torch":
             raise Unsupported("_rebuild_tensor_v3 without a torch dtype")
         info = TORCH_DTYPES.get(args[6].name)
         if info is None:
@@ -163,7 +201,8 @@ def _rebuild(name: str, obj: Obj) -> TensorRecord:
         metadata = args[6] if len(args) > 6 else None
     if dtype is None:
         raise Unsupported("dtype has no SafeTensors equivalent (complex128 or quantized)")
-    if isinstance(metadata, PDict) and any(v is True for _k, v in metadata):
+    flags = _mapping(metadata)
+    if flags is not None and any(v is True for _k, v in flags):
         raise Unsupported("tensor has conjugate/negative bits set (a lazy view)")
     if not _is_int(offset) or offset < 0:
         raise Unsupported("storage offset is not a non-negative integer")
@@ -181,7 +220,7 @@ def _rebuild(name: str, obj: Obj) -> TensorRecord:
 
 def _tensor_of(name: str, v: Any) -> TensorRecord | None:
     """The tensor ``v`` rebuilds, None if ``v`` is no tensor record at all."""
-    if not isinstance(v, Obj) or not isinstance(v.func, Ref):
+    if not isinstance(v, Call) or not isinstance(v.func, Global):
         return None
     q = v.func.qualname
     if q in _REBUILD:
@@ -194,9 +233,9 @@ def _tensor_of(name: str, v: Any) -> TensorRecord | None:
         raise Unsupported(f"{q} without a tensor")
     if q == "torch._tensor._rebuild_from_type_v2":
         a = v.args
-        if isinstance(a, tuple) and len(a) >= 3 and isinstance(a[1], Ref):
+        if isinstance(a, tuple) and len(a) >= 3 and isinstance(a[1], Global):
             if a[1].qualname in _PLAIN_TENSOR_TYPES and isinstance(a[2], tuple):
-                inner = _tensor_of(name, Obj(a[0], a[2], "reduce"))
+                inner = _tensor_of(name, Call(a[0], a[2], None, "reduce", v.offset, "REDUCE"))
                 if inner is not None:
                     return inner
         raise Unsupported("tensor subclass rebuilt by _rebuild_from_type_v2")
@@ -204,22 +243,40 @@ def _tensor_of(name: str, v: Any) -> TensorRecord | None:
 
 
 def _describe(v: Any) -> str:
-    if isinstance(v, Obj):
-        f = v.func.qualname if isinstance(v.func, Ref) else type(v.func).__name__
+    if isinstance(v, Call):
+        f = v.func.qualname if isinstance(v.func, Global) else type(v.func).__name__
         return f"an object built by {f}"
-    if isinstance(v, Ref):
+    if isinstance(v, Global):
         return f"a reference to {v.qualname}"
-    if isinstance(v, Persist):
+    if isinstance(v, PersistentRef):
         return "a persistent reference that is not a tensor"
-    if isinstance(v, PSet):
+    if isinstance(v, SSet):
         return "a set"
+    if isinstance(v, Blob):
+        return f"a {v.length}-byte {v.kind} payload (too large to read into metadata)"
+    if isinstance(v, Unknown):
+        return f"a value only known when loading ({v.reason})"
     return f"a {type(v).__name__}"
 
 
+def _omitted(v: SDict | SList | tuple[Any, ...]) -> bool:
+    """The VM dropped entries of this container (past its cap): never convert part of it."""
+    if isinstance(v, (SDict, SList)) and v.omitted:
+        return True
+    return bool(v) and isinstance(v[-1], Omitted)
+
+
 def flatten(
-    root: Any, on_tensor: Callable[[TensorRecord], None], ext: Extraction, prefix: str = ""
+    root: Any,
+    on_tensor: Callable[[TensorRecord], None],
+    ext: Extraction,
+    prefix: str = "",
+    read_text: Callable[[Blob], str | None] | None = None,
 ) -> None:
-    """Walk the checkpoint: tensors to ``on_tensor``, plain scalars to metadata, rest dropped."""
+    """Walk the checkpoint: tensors to ``on_tensor``, plain scalars to metadata, rest dropped.
+
+    ``read_text`` reads back a text payload the VM only located (over 64 KiB), or None.
+    """
     active: set[int] = set()
 
     def walk(v: Any, name: str, depth: int) -> None:
@@ -235,27 +292,36 @@ def flatten(
         if rec is not None:
             on_tensor(rec)
             return
-        if isinstance(v, (PDict, list, tuple)) and not isinstance(v, PSet):
+        pairs = _mapping(v)
+        seq: SList | tuple[Any, ...] | None = v if type(v) in (SList, tuple) else None
+        container = pairs if pairs is not None else seq
+        if container is not None:
             if id(v) in active:
                 ext.dropped.append((label, "refers to itself"))
                 return
+            if _omitted(container):
+                raise ConvertError(f"{label}: a container holds more entries than were read")
             active.add(id(v))
             try:
-                if isinstance(v, PDict):
+                if pairs is not None:
                     last: dict[str, Any] = {}
-                    for k, item in v:
+                    for k, item in pairs:
                         if type(k) not in (str, int):
                             ext.dropped.append((f"{label}[{_describe(k)}]", "key is not text"))
                             continue
                         last[str(k)] = item  # a later duplicate key wins, as in a dict
                     for k, item in last.items():
                         walk(item, f"{name}.{k}" if name else k, depth + 1)
-                else:
-                    for i, item in enumerate(v):
+                elif seq is not None:
+                    for i, item in enumerate(seq):
                         walk(item, f"{name}.{i}" if name else str(i), depth + 1)
             finally:
                 active.discard(id(v))
             return
+        if isinstance(v, Blob) and v.kind == "str" and read_text is not None and name:
+            text = read_text(v)
+            if text is not None:
+                v = text
         if type(v) in (str, int, float, bool):
             if not name:
                 ext.dropped.append((label, "the checkpoint is a single value"))
@@ -315,23 +381,62 @@ def tensor_chunks(
 # ------------------------------------------------------------------ the two layouts
 
 
-def _collect(root: Any, ext: Extraction) -> list[TensorRecord]:
+def _collect(
+    root: Any, ext: Extraction, opener: Callable[[], IO[bytes]], limits: Limits
+) -> list[TensorRecord]:
+    def read_text(blob: Blob) -> str | None:
+        if blob.length > limits.max_json_bytes:
+            return None
+        data = b"".join(read_range(opener, blob.offset, blob.length))
+        try:
+            return data.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            raise ConvertError(f"pickle: malformed text at offset {blob.offset}") from None
+
     records: list[TensorRecord] = []
-    flatten(root, records.append, ext)
+    flatten(root, records.append, ext, read_text=read_text)
     return records
 
 
-def _vm_findings(opener: Callable[[], IO[bytes]], start: int, budget: Budget) -> list[str]:
-    """The scanner's pickle VM verdict on the same bytes: critical items, as sentences."""
-    from modelxray.analysis.pickle import scan_stream, verdict_items
+def _run_pickles(
+    opener: Callable[[], IO[bytes]], budget: Budget, ext: Extraction, count: int | None
+) -> list[PickleStream]:
+    """Run the pickle VM over the program: its critical verdict items go to ``ext.findings``;
+    returns the streams, of which the first ``count`` (or the first, when ``count`` is None:
+    then every pickle that follows is judged too) must have run to STOP.
 
+    The VM keeps what SETITEMS adds to ``OrderedDict()`` calls and every container entry
+    (an entry costs at least one opcode, so the opcode limit is the cap).  Payloads over
+    64 KiB are only located (:class:`Blob`): storages are persistent ids anyway, and long
+    text values are read back for the metadata by :func:`_collect`.
+    """
     with opener() as f:
-        streams = scan_stream(f, budget, start)  # type: ignore[arg-type]
-    return [
+        streams = scan_stream(
+            f,  # type: ignore[arg-type]
+            budget,
+            container_cap=budget.limits.max_pickle_opcodes,
+            keep_call_items=True,
+            max_streams=MAX_STREAMS if count is None else count,
+        )
+    ext.findings.extend(
         f"pickle {it.kind} of {it.module}.{it.name} at offset {it.offset}: {it.reason}"
         for it in verdict_items(streams)
         if it.severity == "critical"
-    ]
+    )
+    need = count or 1
+    for k, s in enumerate(streams[:need]):
+        limit = s.limit_hit
+        if k + 1 == count and limit is not None and limit.startswith("max_pickle_streams"):
+            limit = None  # torch reads exactly ``count`` pickles: storage data follows
+        if s.error is not None:
+            raise ConvertError(f"pickle at offset {s.start}: {s.error.message}")
+        if limit is not None:
+            raise ConvertError(f"pickle at offset {s.start} not read to its end: {limit}")
+        if not s.has_result:
+            raise ConvertError(f"pickle at offset {s.start}: no STOP opcode")
+    if len(streams) < need:
+        raise ConvertError(f"expected {need} pickles, found {len(streams)}")
+    return streams
 
 
 def extract_zip(artifact: Artifact, limits: Limits) -> Extraction:
@@ -363,10 +468,8 @@ def extract_zip(artifact: Artifact, limits: Limits) -> Extraction:
         big_endian = order == b"big"
     ext = Extraction("pytorch-zip")
     pkl_open = opener_for(pkls[0])
-    ext.findings.extend(_vm_findings(pkl_open, 0, budget))
-    with pkl_open() as pf:
-        root = read_pickle(pf, budget)
-    for rec in _collect(root, ext):
+    root = _run_pickles(pkl_open, budget, ext, None)[0].result
+    for rec in _collect(root, ext, pkl_open, limits):
         member = f"{prefix}data/{rec.storage.key}"
         if member not in by_name:
             ext.dropped.append((rec.name, f"storage {member} is missing from the archive"))
@@ -387,31 +490,25 @@ def extract_zip(artifact: Artifact, limits: Limits) -> Extraction:
 
 
 def extract_legacy(artifact: Artifact, limits: Limits) -> Extraction:
-    budget = Budget(limits)
     ext = Extraction("pytorch-legacy")
-    ext.findings.extend(_vm_findings(artifact.opener, 0, budget))
+    streams = _run_pickles(artifact.opener, Budget(limits), ext, LEGACY_PICKLES)
+    magic, proto, sys_info, root, keys = (s.result for s in streams[:LEGACY_PICKLES])
+    if type(magic) is not int or magic != LEGACY_MAGIC:
+        raise ConvertError("not a legacy torch.save file (magic number mismatch)")
+    if type(proto) is not int or proto != 1001:
+        raise ConvertError(f"unsupported legacy protocol version {render_value(proto)}")
+    little = True
+    for k, v in _mapping(sys_info) or ():
+        if k == "little_endian":
+            little = v is not False
+    if type(keys) is not SList or not all(type(k) in (str, int) for k in keys) or keys.omitted:
+        raise ConvertError("legacy storage key list is malformed")
+    records = _collect(root, ext, artifact.opener, limits)
+    sizes: dict[str, int] = {}
+    for rec in records:
+        sizes.setdefault(rec.storage.key, rec.storage.itemsize)
     with artifact.open() as f:
-        magic = read_pickle(f, budget)
-        if magic != LEGACY_MAGIC:
-            raise ConvertError("not a legacy torch.save file (magic number mismatch)")
-        proto = read_pickle(f, budget)
-        if proto != 1001:
-            raise ConvertError(f"unsupported legacy protocol version {proto!r}")
-        sys_info = read_pickle(f, budget)
-        little = True
-        if isinstance(sys_info, PDict):
-            for k, v in sys_info:
-                if k == "little_endian":
-                    little = v is not False
-        root = read_pickle(f, budget)
-        keys = read_pickle(f, budget)
-        if not isinstance(keys, list) or not all(isinstance(k, (str, int)) for k in keys):
-            raise ConvertError("legacy storage key list is malformed")
-        records = _collect(root, ext)
-        sizes: dict[str, int] = {}
-        for rec in records:
-            sizes.setdefault(rec.storage.key, rec.storage.itemsize)
-        pos = f.tell()
+        pos = streams[LEGACY_PICKLES - 1].end
         where: dict[str, tuple[int, int]] = {}  # key -> (data offset, nbytes)
         for k in keys:
             key = str(k)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,10 +29,55 @@ class FormatReader(ABC):
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None: ...
 
 
+class LazyReader(FormatReader):
+    """Stands in for a reader whose module is imported only when a file may be its format.
+
+    ``may_match`` is a cheap necessary condition for the real sniffer to score above 0 (a magic
+    number, a container fact); only when it holds is ``module`` imported, and its ``register``
+    call then puts the real reader in this stand-in's place in the registry.  ``extensions``
+    (for ties) are the real reader's, taken when it loads, which is before any tie is needed.
+    """
+
+    def __init__(
+        self, module: str, name: str, may_match: Callable[[Artifact, bytes], bool]
+    ) -> None:
+        self.module = module
+        self.name = name
+        self.extensions = ()
+        self.may_match = may_match
+        self._real: FormatReader | None = None
+
+    def load(self) -> FormatReader:
+        if self._real is None:
+            import importlib
+
+            importlib.import_module(self.module)
+            real = next((r for r in _REGISTRY if r.name == self.name), None)
+            if real is None or isinstance(real, LazyReader):
+                raise RuntimeError(f"{self.module} registers no reader named {self.name!r}")
+            self._real = real
+            self.extensions = real.extensions
+        return self._real
+
+    def sniff(self, artifact: Artifact, head: bytes) -> int:
+        if not self.may_match(artifact, head):
+            return 0
+        return self.load().sniff(artifact, head)
+
+    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        self.load().scan(artifact, ctx)
+
+
 _REGISTRY: list[FormatReader] = []
 
 
 def register(reader: FormatReader) -> FormatReader:
+    """Add a reader; a real reader takes the place of its :class:`LazyReader` stand-in."""
+    if not isinstance(reader, LazyReader):
+        for i, known in enumerate(_REGISTRY):
+            if isinstance(known, LazyReader) and known.name == reader.name:
+                _REGISTRY[i] = reader
+                return reader
     _REGISTRY.append(reader)
     return reader
 

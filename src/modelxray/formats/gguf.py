@@ -17,7 +17,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.jinja_template import looks_like_template, report_template
 from modelxray.artifact import Artifact, BinaryStream
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
@@ -213,6 +212,8 @@ class _Parser:
         raise GGUFMalformed(f"unknown value type {vtype} for {key!r}", s.pos)
 
     def _candidate(self, label: str, text: str, info: GGUFInfo) -> None:
+        from modelxray.analysis.jinja_template import looks_like_template
+
         if self.candidates < _MAX_TEMPLATE_CANDIDATES and looks_like_template(text):
             self.candidates += 1
             info.templates.append((label, text, False))
@@ -395,6 +396,8 @@ class GGUFReader(FormatReader):
                 "limit and was not analysed",
                 {"limit": "max_template_bytes", "bytes": n},
             )
+        from modelxray.analysis.jinja_template import report_template
+
         for label, text, declared in info.templates:
             report_template(text, loc.child(f"kv:{label}"), ctx, chat_template=declared)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis import keras_versions
-from modelxray.analysis.keras_config import KerasDoc, analyse_config
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
@@ -73,6 +71,8 @@ class Hdf5Reader(FormatReader):
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         import h5py
+
+        from modelxray.analysis.keras_config import KerasDoc, analyse_config
 
         stream = None if artifact.fs_path else artifact.open()
         source: Any = artifact.fs_path or stream
@@ -153,6 +153,8 @@ class _StructureWalk:
         return self.artifact.location.child(f"hdf5:{name}")
 
     def _evidence(self, cve: str, **extra: Any) -> dict[str, Any]:
+        from modelxray.analysis import keras_versions
+
         return {**extra, **keras_versions.cve_evidence(cve, self.version)}
 
     def run(self) -> None:
@@ -169,7 +171,9 @@ class _StructureWalk:
                         "max_hdf5_objects", f"file holds more than {self.count - 1} links"
                     )
                 self.ctx.budget.tick()
-                path = gpath.rstrip("/") + "/" + name
+                # h5py gives a name that is not valid UTF-8 as bytes: label it, open it as given.
+                label = name if isinstance(name, str) else _text(name)
+                path = gpath.rstrip("/") + "/" + label
                 link = group.get(name, getlink=True)
                 if isinstance(link, h5py.ExternalLink):
                     self._external_link(path, link)

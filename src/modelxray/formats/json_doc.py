@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.keras_config import KerasDoc, analyse_config, looks_like_keras_config
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
@@ -41,6 +40,8 @@ def parse_json_text(text: str | bytes, what: str) -> Any:
 
 
 def _keras_analyser(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+    from modelxray.analysis.keras_config import KerasDoc, analyse_config, looks_like_keras_config
+
     if looks_like_keras_config(doc) and artifact.depth == 0:
         ctx.add_format("keras-json")
     version = artifact.facts.get("keras_version")

@@ -21,14 +21,6 @@ import functools
 import pickletools
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.pickle import (
-    PickleStream,
-    Policy,
-    VerdictItem,
-    render_all,
-    scan_stream,
-    verdict_items,
-)
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FileStatus, Location, Severity
@@ -37,7 +29,11 @@ from modelxray.rules import scan as scan_rules
 from modelxray.rules import torch as torch_rules
 
 if TYPE_CHECKING:
+    from modelxray.analysis.pickle import PickleStream, Policy, VerdictItem
     from modelxray.engine import ScanContext
+
+# The VM (modelxray.analysis.pickle) is imported by the functions that run it: sniffing needs
+# only pickletools, so start-up and non-pickle files never load it.
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_LEGACY_STREAMS = 5
@@ -210,6 +206,8 @@ def pickle_score(head: bytes, size: int) -> int:
 
 @functools.lru_cache(maxsize=16)
 def _vm_policy(allow: tuple[str, ...], deny: tuple[str, ...]) -> Policy:
+    from modelxray.analysis.pickle import Policy
+
     return Policy(allow, deny)
 
 
@@ -267,6 +265,8 @@ def report_streams(
     archive's own code (resolved by TorchScript's C++ unpickler, not imported from Python):
     merely instantiating them is not reported (the code is, by MX-TORCH-002/003).
     """
+    from modelxray.analysis.pickle import verdict_items
+
     policy = vm_policy(ctx, artifact)
     base = artifact.location
     torchscript = artifact.facts.get("container") == "torchscript"
@@ -401,6 +401,8 @@ def scan_pickle_at(
     report: bool = True,
 ) -> list[PickleStream]:
     """Run the VM over ``artifact`` from ``start`` and (by default) report what it found."""
+    from modelxray.analysis.pickle import scan_stream
+
     ctx.budget.check_time()
     with artifact.open() as f:
         streams = scan_stream(
@@ -421,6 +423,8 @@ def show_program(ctx: ScanContext, artifact: Artifact, streams: list[PickleStrea
     """With ``--show-code``: the reconstructed program of every stream, as an info finding."""
     if not getattr(ctx.options, "show_code", False) or not streams:
         return
+    from modelxray.analysis.pickle import render_all
+
     program = render_all(streams)
     ctx.report(
         rules.PROGRAM,

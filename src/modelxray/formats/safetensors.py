@@ -14,7 +14,6 @@ import json
 import struct
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.jinja_template import looks_like_template, report_template
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
@@ -162,6 +161,8 @@ class SafetensorsReader(FormatReader):
                 "(the reference parser refuses the file)",
                 {"key": key[:200], "type": type(meta[key]).__name__},
             )
+        from modelxray.analysis.jinja_template import looks_like_template, report_template
+
         for key, value in meta.items():
             ctx.budget.tick()
             if isinstance(value, str) and looks_like_template(value):

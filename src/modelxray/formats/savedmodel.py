@@ -16,10 +16,8 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from modelxray.analysis import tf_savedmodel
-from modelxray.analysis.keras_config import KerasDoc, analyse_config
+from modelxray.analysis import tf_sniff
 from modelxray.analysis.protobuf_wire import ProtobufError, Wire, as_str, iter_fields
-from modelxray.analysis.tf_graph import report_graph
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
@@ -27,7 +25,11 @@ from modelxray.formats.json_doc import parse_json_text
 from modelxray.model import Location
 
 if TYPE_CHECKING:
+    from modelxray.analysis import tf_savedmodel
     from modelxray.engine import ScanContext
+
+# Sniffers need only tf_sniff and protobuf_wire; extraction (tf_savedmodel), the graph judge
+# (tf_graph) and the Keras config analyser load inside scan().
 
 # SavedModel protos can be large (graphs with embedded constants); protobuf caps messages at 2 GiB.
 _MAX_PROTO_BYTES = 2 * 1024 * 1024 * 1024
@@ -43,9 +45,12 @@ class KerasMetadataReader(FormatReader):
     extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
-        return 45 if tf_savedmodel.looks_like_keras_metadata(head) else 0
+        return 45 if tf_sniff.looks_like_keras_metadata(head) else 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.analysis import tf_savedmodel
+        from modelxray.analysis.keras_config import KerasDoc, analyse_config
+
         data = artifact.read(ctx.limits.max_json_bytes * 4, "keras_metadata.pb")
         nodes = tf_savedmodel.read_keras_metadata(data, ctx.budget)
         for node in nodes:
@@ -114,6 +119,9 @@ def _scan_saved_model(
     ctx: ScanContext,
     assets: list[dict[str, str]],
 ) -> None:
+    from modelxray.analysis.keras_config import KerasDoc, analyse_config
+    from modelxray.analysis.tf_graph import report_graph
+
     for g, graph in enumerate(info.meta_graphs):
         graph_loc = location.child(f"meta_graph[{g}]")
         for node_index, identifier, metadata in graph.user_objects:
@@ -130,9 +138,11 @@ class SavedModelReader(FormatReader):
     extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
-        return 40 if tf_savedmodel.looks_like_saved_model(head) else 0
+        return 40 if tf_sniff.looks_like_saved_model(head) else 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.analysis import tf_savedmodel
+
         data = artifact.read(_proto_limit(ctx), "saved_model.pb")
         info = tf_savedmodel.read_saved_model(data, ctx.budget)
         _scan_saved_model(info, artifact.location, ctx, _asset_tensors(data, ctx.budget))
@@ -148,9 +158,11 @@ class SavedModelTextReader(FormatReader):
     extensions = (".pbtxt",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
-        return 40 if tf_savedmodel.looks_like_saved_model_text(head) else 0
+        return 40 if tf_sniff.looks_like_saved_model_text(head) else 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.analysis import tf_savedmodel
+
         data = artifact.read(_proto_limit(ctx), "saved_model.pbtxt")
         info = tf_savedmodel.read_saved_model_text(data, ctx.budget)
         _scan_saved_model(info, artifact.location, ctx, [])
@@ -193,6 +205,9 @@ class GraphDefReader(FormatReader):
         return 30 if looks_like_graph_def(head) else 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        from modelxray.analysis import tf_savedmodel
+        from modelxray.analysis.tf_graph import report_graph
+
         data = artifact.read(_proto_limit(ctx), "GraphDef")
         graph = tf_savedmodel.read_graph_def(data, ctx.budget)
         report_graph(graph, artifact.location, ctx)

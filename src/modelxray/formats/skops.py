@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.callables import judge_reference
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.json_doc import register_json_analyser
@@ -181,6 +180,8 @@ def analyse_skops_schema(doc: Any, artifact: Artifact, ctx: ScanContext) -> None
             type_names.extend(_method_node(node, path, loc, base, ctx))
         # functools.partial and operator.* are skops' own wrappers; what they wrap is a node too.
         wrapper = loader == "PartialNode" or (loader == "OperatorFuncNode" and module == "operator")
+        from modelxray.analysis.callables import judge_reference
+
         judged = judge_reference(module, cls)
         if judged.severity >= Severity.CRITICAL and not wrapper:
             ctx.report(

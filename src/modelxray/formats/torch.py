@@ -16,7 +16,6 @@ import re
 import struct
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.pickle import Global, PickleStream
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.pickle import (
@@ -28,6 +27,7 @@ from modelxray.formats.pickle import (
 from modelxray.rules import torch as rules
 
 if TYPE_CHECKING:
+    from modelxray.analysis.pickle import PickleStream
     from modelxray.engine import ScanContext
 
 # ------------------------------------------------------------------------- TorchScript code
@@ -157,6 +157,8 @@ def _count(v: Any, limit: int) -> int:
 
 
 def _walk_storages(w: _Walk, limit: int) -> None:
+    from modelxray.analysis.pickle import Global
+
     for _ in range(_count(w.pickle(), limit)):
         w.ctx.budget.tick()
         args = w.pickle()

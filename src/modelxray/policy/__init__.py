@@ -10,19 +10,26 @@ Applying a policy to a report gives each file a verdict — ``allowed``,
 
 from __future__ import annotations
 
-import datetime as _dt
-import fnmatch
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from modelxray.model import FileResult, FileStatus, Finding, Report, Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    import datetime as _dt
+
+# datetime, fnmatch and the TOML parser load only when a policy needs them: the default
+# Policy() must cost nothing at start-up.
+
+
+def _tomllib() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    return tomllib
 
 ALLOWED, BLOCKED, ERROR = "allowed", "blocked", "error"
 BLOCK, WARN, OFF = "block", "warn", "off"
@@ -86,6 +93,8 @@ class Policy:
 
 
 def _match(path: str, pattern: str) -> bool:
+    import fnmatch
+
     return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(os.path.basename(path), pattern)
 
 
@@ -153,6 +162,8 @@ def _lists(table: Any, where: str) -> dict[str, tuple[AllowEntry, ...]]:
 
 
 def _suppressions(value: Any) -> tuple[Suppression, ...]:
+    import datetime as _dt
+
     from modelxray.rules import ALL_RULES
 
     _expect(value, list, "suppress")
@@ -243,6 +254,7 @@ def policy_from_dict(data: dict[str, Any], source: str | None = None) -> Policy:
 
 def load_policy(path: str) -> Policy:
     """Read a ``modelxray.toml`` or a ``pyproject.toml`` (its ``[tool.modelxray]`` table)."""
+    tomllib = _tomllib()
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -265,6 +277,7 @@ def find_policy(start: str = ".") -> Policy | None:
         return load_policy(candidate)
     pyproject = os.path.join(here, "pyproject.toml")
     if os.path.isfile(pyproject):
+        tomllib = _tomllib()
         with open(pyproject, "rb") as f:
             try:
                 has_table = "modelxray" in tomllib.load(f).get("tool", {})
@@ -287,10 +300,22 @@ def _disposition(policy: Policy, finding: Finding) -> str:
     return setting.state
 
 
-def file_verdict(policy: Policy, result: FileResult, today: _dt.date) -> str:
-    """Apply rule states, severity overrides and suppressions to one file's findings."""
+def _today() -> _dt.date:
+    import datetime as _dt
+
+    return _dt.date.today()
+
+
+def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = None) -> str:
+    """Apply rule states, severity overrides and suppressions to one file's findings.
+
+    ``today`` (for suppression expiry) defaults to the current date.
+    """
     from modelxray.rules import scan as scan_rules
 
+    if today is None:
+        # Only suppressions read the date: without any, datetime is never imported.
+        today = _today() if policy.suppressions else cast("_dt.date", None)
     kept: list[Finding] = []
     for f in result.findings:
         state = _disposition(policy, f)
@@ -375,7 +400,8 @@ def _loc(result: FileResult) -> Any:
 
 def apply_policy(policy: Policy, report: Report, today: _dt.date | None = None) -> Report:
     """Set every file's verdict and the run's verdict; returns the same report."""
-    today = today or _dt.date.today()
+    if today is None:
+        today = _today()
     for result in report.files:
         result.verdict = file_verdict(policy, result, today)
     report.policy = policy

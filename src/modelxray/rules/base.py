@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 
 from modelxray.model import Confidence, Severity
 
@@ -31,6 +30,8 @@ class Rule:
 
     def page(self) -> str:
         """The rule's Markdown page, read from the package beside its declaration."""
+        from importlib import resources
+
         try:
             return (resources.files(self.package) / f"{self.id}.md").read_text(encoding="utf-8")
         except (FileNotFoundError, ModuleNotFoundError):

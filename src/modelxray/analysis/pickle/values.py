@@ -85,6 +85,13 @@ class Call:
     ``"newobj_ex"`` (with ``kwargs``), ``"obj"`` / ``"inst"`` (``_instantiate``: a
     call when there are arguments or ``func`` is not a class).  ``state`` is the
     last BUILD state applied to this object (``NO_STATE`` when none).
+
+    ``items`` / ``list_items`` are only kept when the VM runs with
+    ``keep_call_items=True`` (conversion needs them; scanning does not): the
+    ``(key, value)`` pairs SETITEM(S) stored into this object (an
+    ``OrderedDict()`` state dict) and the values APPEND(S)/ADDITEMS added to it,
+    capped like any container (``omitted`` counts the rest).  ``None`` when
+    nothing was added or the option is off.
     """
 
     func: object
@@ -94,6 +101,8 @@ class Call:
     offset: int
     opcode: str
     state: object = NO_STATE
+    items: SDict | None = None
+    list_items: SList | None = None
 
 
 @dataclass(eq=False, slots=True)

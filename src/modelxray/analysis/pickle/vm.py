@@ -32,9 +32,10 @@ re-read under the two older semantics and those readings are attached as
 are seen.
 
 Large payloads (BINBYTES*, BINUNICODE*, BYTEARRAY8, BINSTRING, LONG4 > 64 KiB)
-are skipped by seeking and kept as :class:`~.values.Blob` references.
-Everything is bounded by the :class:`~modelxray.budget.Budget`; hostile input
-produces a stream with ``error`` or ``limit_hit``, never an exception.
+are skipped by seeking and kept as :class:`~.values.Blob` references;
+containers keep their first ``container_cap`` elements (1024 unless the caller
+asks for more).  Everything is bounded by the :class:`~modelxray.budget.Budget`;
+hostile input produces a stream with ``error`` or ``limit_hit``, never an exception.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ LEGACY = "legacy-c"
 INLINE_MAX = 64 * 1024  # payloads larger than this are skipped by seeking (Blob)
 RETAIN_MAX = 64 * 1024 * 1024  # total payload bytes one stream keeps in memory
 LINE_MAX = 64 * 1024  # protocol-0 text arguments kept up to this length
-CONTAINER_CAP = 1024  # elements kept per list/dict/set/tuple (the rest are counted)
+CONTAINER_CAP = 1024  # default elements kept per list/dict/set/tuple (the rest are counted)
 RECORD_CAP = 100_000  # records kept per kind before de-duplication starts
 DISTINCT_CAP = 100_000  # distinct records allowed after de-duplication started
 MAX_STREAMS = 4096  # concatenated pickles scanned per call
@@ -183,6 +184,8 @@ class _Ctx:
     opcodes: int = 0
     nested_bytes: int = 0
     nested_scans: int = 0
+    container_cap: int = CONTAINER_CAP
+    keep_call_items: bool = False
 
 
 @dataclass
@@ -212,6 +215,8 @@ def _interpret(
     max_ops = limits.max_pickle_opcodes
     max_stack = limits.max_pickle_stack
     max_memo = limits.max_pickle_memo
+    cap = ctx.container_cap  # elements kept per container
+    keep = ctx.keep_call_items  # keep what SETITEMS/APPENDS/ADDITEMS add to Call results
 
     stream = PickleStream(start=start, path=path, interpretation=mode, joblib=bool(joblib))
     imports = stream.imports
@@ -526,9 +531,9 @@ def _interpret(
         return g
 
     def cap_items(items: list[object]) -> list[object]:
-        if len(items) > CONTAINER_CAP:
-            extra = len(items) - CONTAINER_CAP
-            del items[CONTAINER_CAP:]
+        if len(items) > cap:
+            extra = len(items) - cap
+            del items[cap:]
             items.append(Omitted(extra))
         return items
 
@@ -546,29 +551,48 @@ def _interpret(
             ):
                 ext_registry[key] = (str(value[0]), str(value[1]))
 
+    def extend_capped(target: SList | SSet, items: list[object]) -> None:
+        room = cap - len(target)
+        if room >= len(items):
+            target.extend(items)
+        else:
+            if room > 0:
+                target.extend(items[:room])
+            target.omitted += len(items) - max(room, 0)
+
+    def pairs_capped(target: SDict, items: list[object]) -> None:
+        room = cap - len(target)
+        n = len(items) // 2
+        for k in range(min(n, max(room, 0))):
+            target.append((items[2 * k], items[2 * k + 1]))
+        if n > room:
+            target.omitted += n - max(room, 0)
+
+    def call_list(c: Call) -> SList:
+        lst = c.list_items
+        if lst is None:
+            lst = c.list_items = SList()
+        return lst
+
     def add_to_list(target: object, items: list[object], opname: str) -> None:
         if type(target) is SList:
-            room = CONTAINER_CAP - len(target.items)
-            if room >= len(items):
-                target.items.extend(items)
-            else:
-                if room > 0:
-                    target.items.extend(items[:room])
-                target.omitted += len(items) - max(room, 0)
+            extend_capped(target, items)
+        elif keep and type(target) is Call:
+            extend_capped(call_list(target), items)
         else:
-            for it in items[:CONTAINER_CAP]:
+            for it in items[:cap]:
                 mutate(target, "extend" if opname == "APPENDS" else "append", None, it, opname)
 
     def set_items(target: object, items: list[object], opname: str) -> None:
         if type(target) is SDict:
-            room = CONTAINER_CAP - len(target.items)
-            n = len(items) // 2
-            for k in range(min(n, max(room, 0))):
-                target.items.append((items[2 * k], items[2 * k + 1]))
-            if n > room:
-                target.omitted += n - max(room, 0)
+            pairs_capped(target, items)
+        elif keep and type(target) is Call:
+            d = target.items
+            if d is None:
+                d = target.items = SDict()
+            pairs_capped(d, items)
         else:
-            for k in range(0, min(len(items), 2 * CONTAINER_CAP), 2):
+            for k in range(0, min(len(items), 2 * cap), 2):
                 mutate(target, "setitem", items[k], items[k + 1], opname)
 
     def after_call(c: Call) -> None:
@@ -802,12 +826,11 @@ def _interpret(
         items = pop_mark()
         target = stack[-1]
         if type(target) is SSet:
-            room = CONTAINER_CAP - len(target.items)
-            target.items.extend(items[: max(room, 0)])
-            if len(items) > room:
-                target.omitted += len(items) - max(room, 0)
+            extend_capped(target, items)
+        elif keep and type(target) is Call:
+            extend_capped(call_list(target), items)
         else:
-            for it in items[:CONTAINER_CAP]:
+            for it in items[:cap]:
                 mutate(target, "add", None, it, "ADDITEMS")
 
     def memo_get(idx: int) -> None:
@@ -1107,9 +1130,7 @@ def _interpret(
                         raise _PickleError("stack-underflow", "could not find MARK")
                     stack = metastack.pop()
                     meta_total -= len(stack)
-                    stack.append(
-                        tuple(items) if len(items) <= CONTAINER_CAP else tuple(cap_items(items))
-                    )
+                    stack.append(tuple(items) if len(items) <= cap else tuple(cap_items(items)))
                 elif op == 0x65 or op == 0x75:  # APPENDS, SETITEMS
                     items = stack
                     if not metastack:
@@ -1118,14 +1139,14 @@ def _interpret(
                     meta_total -= len(stack)
                     target = stack[-1]
                     if op == 0x65:
-                        if type(target) is SList and len(target) + len(items) <= CONTAINER_CAP:
+                        if type(target) is SList and len(target) + len(items) <= cap:
                             target.extend(items)
                         else:
                             add_to_list(target, items, "APPENDS")
                     else:
                         if len(items) % 2:
                             raise _PickleError("bad-argument", "odd number of items for SETITEMS")
-                        if type(target) is SDict and len(target) + len(items) // 2 <= CONTAINER_CAP:
+                        if type(target) is SDict and len(target) + len(items) // 2 <= cap:
                             it = iter(items)
                             target.extend(zip(it, it, strict=False))
                         else:
@@ -1149,7 +1170,7 @@ def _interpret(
                 elif op == 0x61:  # APPEND
                     v = stack.pop()
                     target = stack[-1]
-                    if type(target) is SList and len(target) < CONTAINER_CAP:
+                    if type(target) is SList and len(target) < cap:
                         target.append(v)
                     else:
                         add_to_list(target, [v], "APPEND")
@@ -1157,7 +1178,7 @@ def _interpret(
                     v = stack.pop()
                     k = stack.pop()
                     target = stack[-1]
-                    if type(target) is SDict and len(target) < CONTAINER_CAP:
+                    if type(target) is SDict and len(target) < cap:
                         target.append((k, v))
                     else:
                         set_items(target, [k, v], "SETITEM")
@@ -1407,6 +1428,8 @@ def _scan_nested_bytes(
     ctx: _Ctx, data: bytes, path: tuple[str, ...], depth: int
 ) -> list[PickleStream]:
     inner = _Ctx(_Source(io.BytesIO(data)), ctx.budget, ctx.policy, ctx.opcodes)
+    inner.container_cap = ctx.container_cap
+    inner.keep_call_items = ctx.keep_call_items
     inner.nested_bytes = ctx.nested_bytes
     inner.nested_scans = ctx.nested_scans
     try:
@@ -1498,6 +1521,8 @@ def scan_stream(
     path: tuple[str, ...] = (),
     depth: int = 0,
     policy: Policy | None = None,
+    container_cap: int = CONTAINER_CAP,
+    keep_call_items: bool = False,
 ) -> list[PickleStream]:
     """Scan every pickle concatenated in ``f`` from ``start``; never raises.
 
@@ -1507,6 +1532,14 @@ def scan_stream(
     when the stream imports a joblib array wrapper.  ``path`` labels the
     streams (e.g. the archive member they came from); ``depth`` is the nesting
     depth of payload decoding already consumed by the caller.
+
+    ``container_cap`` is how many elements each list/dict/set/tuple keeps (the
+    rest are only counted: ``omitted`` / :class:`~.values.Omitted`); scanning
+    keeps the default, readers that need every entry (conversion) pass a larger
+    one -- the opcode, stack and memo limits of ``budget`` still bound the run.
+    ``keep_call_items`` keeps what SETITEM(S)/APPEND(S)/ADDITEMS add to call
+    results (``Call.items`` / ``Call.list_items``, e.g. an ``OrderedDict`` state
+    dict); off by default (the scanner judges the calls, not their contents).
     """
     budget = budget or Budget()
     try:
@@ -1516,6 +1549,8 @@ def scan_stream(
         s.error = StreamError(start, f"cannot read input: {e!r}", "io")
         return [s]
     ctx = _Ctx(src, budget, policy)
+    ctx.container_cap = max(1, container_cap)
+    ctx.keep_call_items = keep_call_items
     try:
         if start >= src.size:
             s = PickleStream(start=start, end=start, path=path)
@@ -1542,6 +1577,8 @@ def scan_bytes(
     path: tuple[str, ...] = (),
     depth: int = 0,
     policy: Policy | None = None,
+    container_cap: int = CONTAINER_CAP,
+    keep_call_items: bool = False,
 ) -> list[PickleStream]:
     """:func:`scan_stream` over an in-memory buffer."""
     return scan_stream(
@@ -1552,4 +1589,6 @@ def scan_bytes(
         path=path,
         depth=depth,
         policy=policy,
+        container_cap=container_cap,
+        keep_call_items=keep_call_items,
     )

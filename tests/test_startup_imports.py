@@ -1,0 +1,161 @@
+"""Start-up stays light: a scan imports only what the file in front of it needs (issue 8).
+
+Each check runs the real command line in a fresh interpreter and looks at ``sys.modules``
+afterwards; nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import modelxray.formats  # noqa: F401 - registers the readers
+from modelxray.artifact import HEAD_BYTES, Artifact
+from modelxray.formats import base as formats_base
+from modelxray.formats.base import LazyReader
+from modelxray.model import Location
+
+# Analysers and libraries a small pickle has no use for.
+HEAVY = (
+    "modelxray.analysis.bytecode",
+    "modelxray.analysis.opcodes_data",
+    "modelxray.analysis.marshal_reader",
+    "modelxray.analysis.lambda_code",
+    "modelxray.analysis.keras_config",
+    "modelxray.analysis.tf_graph",
+    "modelxray.analysis.tf_savedmodel",
+    "modelxray.analysis.jinja_template",
+    "modelxray.analysis.callables",
+    "modelxray.containers.checks",
+    "modelxray.containers.stream",
+    "modelxray.convert",
+    # Readers behind a signature check (LazyReader stand-ins).
+    "modelxray.formats.gguf",
+    "modelxray.formats.tflite",
+    "modelxray.formats.mlflow",
+    "modelxray.formats.msgpack_flax",
+    "modelxray.formats.numpy_npy",
+    "modelxray.formats.torch",
+    "modelxray.containers.sevenzip",
+    "modelxray.isolate",
+    "h5py",
+    "numpy",
+    "jinja2",
+    "torch",
+    "keras",
+    "onnx",
+)
+
+_PROBE = """
+import json, sys
+from modelxray.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _modules_after(*argv: str) -> tuple[int, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, check=True
+    )
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return out["code"], set(out["modules"])
+
+
+def test_small_pickle_scan_imports_nothing_heavy(tmp_path: Path) -> None:
+    path = tmp_path / "small.pkl"
+    path.write_bytes(pickle.dumps({"weights": [1.0, 2.0], "name": "small"}, protocol=4))
+    code, modules = _modules_after("scan", "--no-policy", str(path))
+    assert code == 0
+    assert "modelxray.analysis.pickle.vm" in modules  # the pickle really was analysed
+    assert sorted(m for m in HEAVY if m in modules) == []
+
+
+def test_version_imports_no_reader(tmp_path: Path) -> None:
+    code, modules = _modules_after("--version")
+    assert code == 0
+    loaded = sorted(m for m in modules if m.startswith(("modelxray.formats", "modelxray.engine")))
+    assert loaded == []
+
+
+def test_safetensors_scan_leaves_pickle_and_template_analysers_unloaded(tmp_path: Path) -> None:
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0\x80?")
+    code, modules = _modules_after("scan", "--no-policy", str(path))
+    assert code == 0
+    assert "modelxray.formats.safetensors" in modules
+    unloaded = ("modelxray.analysis.pickle", "modelxray.analysis.jinja_template", *HEAVY)
+    assert sorted(m for m in unloaded if m in modules) == []
+
+
+class _Counting:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.opens = 0
+
+    def __call__(self) -> io.BytesIO:
+        self.opens += 1
+        return io.BytesIO(self.data)
+
+
+@pytest.mark.parametrize("size", [0, 5, 21, 22, 23, 500, HEAD_BYTES - 1, HEAD_BYTES, 9000])
+@pytest.mark.parametrize("n", [1, 22, 48, 5000])
+def test_tail_after_head_matches_the_content_and_reuses_the_cached_head(size: int, n: int) -> None:
+    data = bytes(i * 7 % 251 for i in range(size))
+    opener = _Counting(data)
+    artifact = Artifact(Location("x"), size, opener, "x")
+    assert artifact.head() == data[:HEAD_BYTES]
+    assert artifact.tail(n) == data[max(0, size - n) :][:n]
+    if size < HEAD_BYTES:
+        assert opener.opens == 1  # the whole file came with the head
+
+
+def test_tail_without_head_still_reads_the_end() -> None:
+    data = bytes(range(256)) * 40
+    artifact = Artifact(Location("x"), len(data), _Counting(data), "x")
+    assert artifact.tail(22) == data[-22:]
+
+
+# The stand-ins as first registered (a test that loads a module replaces its stand-in).
+_STAND_INS = [r for r in formats_base._REGISTRY if isinstance(r, LazyReader)]
+
+
+def test_each_stand_in_loads_the_reader_of_its_name() -> None:
+    assert {r.name for r in _STAND_INS} >= {"gguf", "7z", "tflite", "numpy", "flax-msgpack"}
+    for stand_in in _STAND_INS:
+        real = stand_in.load()
+        assert not isinstance(real, LazyReader)
+        assert real.name == stand_in.name and stand_in.extensions == real.extensions
+        assert real in formats_base._REGISTRY and stand_in not in formats_base._REGISTRY
+
+
+_MAGICS = (b"GGUF", b"7z\xbc\xaf\x27\x1c", b"\0\0\0\0TFL3", b"\x93NUMPY", b"\x81\xa1a", b"\xde\0\1",
+           b"flavors:\n", b"artifact_path: m\nflavors:\n  python_function:\n")  # fmt: skip
+
+
+@given(
+    prefix=st.sampled_from((b"", *_MAGICS)),
+    body=st.binary(max_size=64),
+    cut=st.integers(0, 12),
+    torchscript=st.booleans(),
+)
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+def test_a_stand_in_never_rejects_what_its_reader_would_claim(
+    prefix: bytes, body: bytes, cut: int, torchscript: bool
+) -> None:
+    head = (prefix + body)[cut:] if cut < 4 else prefix[: len(prefix) - cut % 4] + body
+    artifact = Artifact.from_bytes(head, Location("m/code/x.py"), "x.py")
+    if torchscript:
+        artifact.facts["container"] = "torchscript"
+    for stand_in in _STAND_INS:
+        if not stand_in.may_match(artifact, head):
+            assert stand_in.load().sniff(artifact, head) == 0, stand_in.name
