@@ -105,3 +105,12 @@ def test_too_many_code_objects_in_a_blob(tmp_path: Path):
     report = modelxray.scan(str(p))
     assert report.failed
     assert {f.rule_id for f in report.findings} <= {"MX-KERAS-103", "MX-SCAN-002"}
+
+
+def test_a_libhdf5_hang_becomes_a_limit_finding():
+    """A corrupt vlen attribute spins libhdf5 forever; the forked child is killed at the limit."""
+    hang = Path(__file__).parent / "fuzz_regressions" / "hdf5" / "known-hang-vlen-attribute.h5"
+    report = scan(str(hang), ScanOptions(limits=Limits(max_native_seconds=2)))
+    assert [f.rule_id for f in report.findings] == ["MX-SCAN-002"]
+    assert report.findings[0].evidence["limit"] == "max_native_seconds"
+    assert report.verdict == "error"

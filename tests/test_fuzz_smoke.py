@@ -8,7 +8,6 @@ harness of ``fuzz/targets.py`` sees its seeds and a fixed number of deterministi
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,10 +41,9 @@ def _regressions() -> list[pytest.ParameterSet]:
     for p in sorted(REGRESSIONS.glob("*/*")):
         if p.parent.name not in targets.HARNESSES:
             continue
-        marks = []
-        if p.name.startswith("known-hang-") and not os.environ.get("MODELXRAY_RUN_KNOWN_HANGS"):
-            marks.append(pytest.mark.skip(reason="known unfixed hang (fuzz_regressions/README.md)"))
-        out.append(pytest.param(p, id=f"{p.parent.name}/{p.name}", marks=marks))
+        # known-hang-* inputs hung libhdf5; the HDF5 reader now runs libhdf5 in a forked child
+        # that is killed at the deadline, so they end with a limit finding.
+        out.append(pytest.param(p, id=f"{p.parent.name}/{p.name}"))
     return out
 
 

@@ -68,12 +68,7 @@ class ScanContext:
         severity: Severity | None = None,
         confidence: Confidence | None = None,
     ) -> None:
-        # The same rule at the same place saying the same thing is one finding.
-        key = (rule.id, str(location), message)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        self.result.findings.append(
+        self.add_finding(
             Finding(
                 rule_id=rule.id,
                 severity=severity if severity is not None else rule.severity,
@@ -84,6 +79,14 @@ class ScanContext:
                 help_uri=rule.help_uri,
             )
         )
+
+    def add_finding(self, finding: Finding) -> None:
+        """Record a finding; the same rule at the same place saying the same thing is one."""
+        key = (finding.rule_id, str(finding.location), finding.message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.result.findings.append(finding)
 
     def add_format(self, name: str) -> None:
         if name not in self.result.formats:

@@ -26,13 +26,11 @@ from typing import Any
 from modelxray.budget import Limits
 from modelxray.engine import ScanOptions, scan_file
 from modelxray.model import (
-    Confidence,
     FileResult,
     FileStatus,
     Finding,
     Location,
     Report,
-    Severity,
 )
 from modelxray.policy import file_verdict
 from modelxray.rules import scan as scan_rules

@@ -70,20 +70,12 @@ class Hdf5Reader(FormatReader):
         return 60 if find_superblock(artifact, head) is not None else 0
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
-        import h5py
+        import h5py  # noqa: F401 - loaded before the fork, so the child starts warm
 
         from modelxray.analysis.keras_config import KerasDoc, analyse_config
 
-        stream = None if artifact.fs_path else artifact.open()
-        source: Any = artifact.fs_path or stream
-        try:
-            with h5py.File(source, "r") as f:
-                texts = self._root_texts(f, ctx)
-                version = texts.get("keras_version") or artifact.facts.get("keras_version")
-                _StructureWalk(f, artifact, ctx, version).run()
-        finally:
-            if stream is not None:
-                stream.close()
+        texts = self._native_part(artifact, ctx)
+        version = texts.get("keras_version") or artifact.facts.get("keras_version")
         configs = [k for k in texts if k in CONFIG_ATTRS or texts[k].lstrip().startswith("{")]
         if artifact.depth == 0 and any(k in CONFIG_ATTRS for k in configs):
             ctx.add_format("keras-h5")
@@ -110,6 +102,58 @@ class Hdf5Reader(FormatReader):
                 ),
                 ctx,
             )
+
+    def _native_part(self, artifact: Artifact, ctx: ScanContext) -> dict[str, str]:
+        """Root attributes and the structure walk, done by libhdf5 in a forked child.
+
+        A corrupt file can make libhdf5 loop forever inside one call, where no Python-level
+        budget check runs; the child is killed at the deadline and the file gets a finding.
+        """
+        from modelxray.model import FileStatus, Finding
+        from modelxray.native import NativeFailure, call_in_child
+        from modelxray.rules import scan as scan_rules
+
+        already = len(ctx.result.findings)
+
+        def work() -> dict[str, Any]:
+            import h5py
+
+            stream = None if artifact.fs_path else artifact.open()
+            source: Any = artifact.fs_path or stream
+            try:
+                with h5py.File(source, "r") as f:
+                    texts = self._root_texts(f, ctx)
+                    version = texts.get("keras_version") or artifact.facts.get("keras_version")
+                    _StructureWalk(f, artifact, ctx, version).run()
+            finally:
+                if stream is not None:
+                    stream.close()
+            return {
+                "texts": texts,
+                "findings": [f.to_dict() for f in ctx.result.findings[already:]],
+            }
+
+        timeout = min(ctx.budget.remaining(), ctx.limits.max_native_seconds)
+        try:
+            done = call_in_child(work, timeout)
+        except NativeFailure as exc:
+            if exc.error == "BudgetExceeded":
+                raise BudgetExceeded(exc.limit or "limit", exc.detail) from None
+            if exc.kind == "timeout":
+                raise BudgetExceeded("max_native_seconds", f"libhdf5: {exc.detail}") from None
+            if exc.kind == "crash":
+                ctx.report(
+                    scan_rules.ISOLATED_FAILURE,
+                    artifact.location,
+                    f"the HDF5 library crashed on this file ({exc.detail})",
+                    {"format": "hdf5", "failure": exc.detail},
+                )
+                ctx.result.status = FileStatus.UNSCANNABLE
+                return {}
+            raise RuntimeError(f"{exc.error}: {exc.detail}") from None
+        for d in done["findings"]:
+            ctx.add_finding(Finding.from_dict(d))
+        return {str(k): str(v) for k, v in done["texts"].items()}
 
     @staticmethod
     def _root_texts(f: Any, ctx: ScanContext) -> dict[str, str]:

@@ -10,6 +10,7 @@ data is a pickle that ``np.load(allow_pickle=True)`` unpickles: it is scanned by
 from __future__ import annotations
 
 import ast
+import re
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,11 @@ MAGIC = b"\x93NUMPY"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 _MAX_DESCR_DEPTH = 32
 _BYTEORDER = "<>|=!"
+
+
+_SIMPLE_TYPESTR = re.compile(
+    r"[<>|=]?[?bBhHiIlLqQpPefdgFDGbiufcSUVMmO]\d{0,5}(\[[0-9a-zA-Z]{1,6}\])?"
+)
 
 
 class NpyHeaderError(ValueError):
@@ -142,7 +148,10 @@ class NpyReader(FormatReader):
             )
             ctx.result.status = FileStatus.UNSCANNABLE
             return
-        theirs = _numpy_has_object(descr)
+        # A plain type string ('<f4', '|u1', '<M8[ns]', …) needs no second opinion; importing
+        # numpy for one costs more than the whole scan.
+        simple = isinstance(descr, str) and _SIMPLE_TYPESTR.fullmatch(descr) is not None
+        theirs = mine if simple else _numpy_has_object(descr)
         if theirs is None and not mine:
             ctx.report(
                 rules.MALFORMED_HEADER,
