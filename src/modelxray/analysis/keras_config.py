@@ -208,7 +208,7 @@ class _Walker:
             if isinstance(value, (list, str)) and (
                 fn_type == "lambda" or (fn_type is None and isinstance(value, list))
             ):
-                self._function_list(value, fpath, layers, where)
+                self._function_list(config[fn_field], fpath, layers, where)
             elif fn_type == "function" or (fn_type is None and isinstance(value, str)):
                 if isinstance(value, str) and not lambda_code.looks_like_code_string(value):
                     self._reference(
@@ -241,6 +241,9 @@ class _Walker:
     def _function_list(
         self, value: Any, path: tuple[str | int, ...], layers: tuple[str, ...], where: str
     ) -> None:
+        # Where the list's items sit in the raw JSON: SavedModel metadata wraps the list as
+        # {"class_name": "__tuple__", "items": [...]}.
+        items_path = (*path, "items") if _untuple(value) is not value else path
         value = _untuple(value)
         defaults: Any = None
         closure: Any = None
@@ -255,7 +258,8 @@ class _Walker:
                 code = inner[0] if inner else None
                 defaults = inner[1] if len(inner) > 1 else defaults
                 closure = inner[2] if len(inner) > 2 else closure
-            self.handled.add((*path, 0))
+                self.handled.add((*items_path, 0, 0))
+            self.handled.add((*items_path, 0))
         else:
             self.handled.add(path)
         self._code_blob(code, path, layers, defaults, closure, where)
