@@ -172,9 +172,8 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
             name = global_name(v)
             kind = "instantiate" if mode == "instantiate" else "call"
             if c.category == "dangerous":
-                emit(
-                    CRITICAL, kind, call, v, name, c, f"{via}dangerous callable {name}: {c.reason}"
-                )
+                why = c.reason.removeprefix(f"{name}: ")  # reasons may already name the global
+                emit(CRITICAL, kind, call, v, name, c, f"{via}dangerous callable {name}: {why}")
             elif mode == "instantiate":
                 emit(MEDIUM, kind, call, v, name, c, f"{via}unknown class {name} instantiated "
                      f"({c.reason})")  # fmt: skip
