@@ -84,3 +84,113 @@ def call_in_child(fn: Callable[[], Any], timeout: float) -> Any:
             "error", str(message["message"]), str(message["error"]), message.get("limit")
         )
     return message["ok"]
+
+
+# ---------------------------------------------------------------------------- a standing worker
+#
+# Forking per file costs milliseconds once the parent is large.  For files on disk, one forked
+# worker serves request after request (JSON lines over pipes); a request that runs past its
+# deadline kills the worker, and the next request forks a fresh one.
+
+_FUNCTIONS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def register(name: str, fn: Callable[[dict[str, Any]], Any]) -> None:
+    """Make ``fn`` callable in the worker by ``name`` (register before the first call)."""
+    _FUNCTIONS[name] = fn
+
+
+class _Worker:
+    def __init__(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # worker
+            os.close(to_child_w)
+            os.close(from_child_r)
+            _serve(to_child_r, from_child_w)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.pid = pid
+        self.owner = os.getpid()
+        self.send_fd = to_child_w
+        self.recv_fd = from_child_r
+        self.buffer = b""
+
+    def close(self, kill: bool) -> None:
+        if kill:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for fd in (self.send_fd, self.recv_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _serve(recv_fd: int, send_fd: int) -> None:
+    """The worker's loop: one JSON request per line in, one JSON answer per line out."""
+    code = 0
+    try:
+        with os.fdopen(recv_fd, "rb") as requests, os.fdopen(send_fd, "wb") as answers:
+            for line in requests:
+                request = json.loads(line)
+                try:
+                    answer: dict[str, Any] = {"ok": _FUNCTIONS[request["fn"]](request["args"])}
+                except BaseException as exc:  # noqa: BLE001 - everything goes back
+                    answer = {
+                        "error": type(exc).__name__,
+                        "message": str(getattr(exc, "detail", exc))[:500],
+                        "limit": getattr(exc, "limit", None),
+                    }
+                answers.write(json.dumps(answer, default=repr).encode("utf-8") + b"\n")
+                answers.flush()
+    except BaseException:  # noqa: BLE001 - the parent sees the worker die
+        code = 1
+    finally:
+        os._exit(code)
+
+
+_worker: _Worker | None = None
+
+
+def call_in_worker(name: str, args: dict[str, Any], timeout: float) -> Any:
+    """``_FUNCTIONS[name](args)`` computed by the standing worker, within ``timeout`` seconds."""
+    global _worker
+    if _worker is not None and _worker.owner != os.getpid():
+        _worker = None  # inherited across a fork (a process-pool worker): not ours to use
+    if _worker is None:
+        _worker = _Worker()
+    worker = _worker
+    try:
+        os.write(worker.send_fd, json.dumps({"fn": name, "args": args}).encode("utf-8") + b"\n")
+        deadline = time.monotonic() + timeout
+        while b"\n" not in worker.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NativeFailure("timeout", f"native parser still running after {timeout:g}s")
+            ready, _, _ = select.select([worker.recv_fd], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(worker.recv_fd, 1 << 16)
+                if not chunk:
+                    raise NativeFailure("crash", "native parser died")
+                worker.buffer += chunk
+    except (NativeFailure, OSError) as exc:
+        worker.close(kill=True)
+        _worker = None
+        if isinstance(exc, NativeFailure):
+            raise
+        raise NativeFailure("crash", f"native parser worker failed: {exc}") from None
+    line, _, worker.buffer = worker.buffer.partition(b"\n")
+    message = json.loads(line.decode("utf-8"))
+    if "error" in message:
+        raise NativeFailure(
+            "error", str(message["message"]), str(message["error"]), message.get("limit")
+        )
+    return message["ok"]

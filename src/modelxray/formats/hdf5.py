@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from modelxray import native as _native
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
@@ -110,7 +111,7 @@ class Hdf5Reader(FormatReader):
         budget check runs; the child is killed at the deadline and the file gets a finding.
         """
         from modelxray.model import FileStatus, Finding
-        from modelxray.native import NativeFailure, call_in_child
+        from modelxray.native import NativeFailure, call_in_child, call_in_worker
         from modelxray.rules import scan as scan_rules
 
         already = len(ctx.result.findings)
@@ -135,7 +136,11 @@ class Hdf5Reader(FormatReader):
 
         timeout = min(ctx.budget.remaining(), ctx.limits.max_native_seconds)
         try:
-            done = call_in_child(work, timeout)
+            if artifact.fs_path:
+                # A file on disk: the standing worker opens it by path (no fork per file).
+                done = call_in_worker("hdf5-walk", _walk_request(artifact, ctx), timeout)
+            else:
+                done = call_in_child(work, timeout)
         except NativeFailure as exc:
             if exc.error == "BudgetExceeded":
                 raise BudgetExceeded(exc.limit or "limit", exc.detail) from None
@@ -175,6 +180,42 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
+
+
+def _walk_request(artifact: Artifact, ctx: ScanContext) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "fs_path": artifact.fs_path,
+        "path": artifact.location.path,
+        "inner": list(artifact.location.inner),
+        "name": artifact.name,
+        "depth": artifact.depth,
+        "keras_version": artifact.facts.get("keras_version"),
+        "limits": asdict(ctx.limits),
+    }
+
+
+def _walk_in_worker(args: dict[str, Any]) -> dict[str, Any]:
+    """The standing native worker's side of :meth:`Hdf5Reader._native_part`."""
+    import h5py
+
+    from modelxray.budget import Limits
+    from modelxray.engine import ScanContext, ScanOptions
+    from modelxray.model import FileResult
+
+    limits = Limits(**args["limits"])
+    ctx = ScanContext(FileResult(args["path"], 0, ""), ScanOptions(limits=limits))
+    artifact = Artifact.from_file(args["fs_path"], display=args["path"])
+    artifact.location = Location(args["path"], tuple(args["inner"]))
+    artifact.depth = args["depth"]
+    if args["keras_version"]:
+        artifact.facts = {"keras_version": args["keras_version"]}
+    with h5py.File(args["fs_path"], "r") as f:
+        texts = Hdf5Reader._root_texts(f, ctx)
+        version = texts.get("keras_version") or args["keras_version"]
+        _StructureWalk(f, artifact, ctx, version).run()
+    return {"texts": texts, "findings": [f.to_dict() for f in ctx.result.findings]}
 
 
 class _StructureWalk:
@@ -357,3 +398,4 @@ class _StructureWalk:
 
 
 register(Hdf5Reader())
+_native.register("hdf5-walk", _walk_in_worker)
