@@ -31,6 +31,7 @@ def _tomllib() -> Any:
         import tomli as tomllib
     return tomllib
 
+
 ALLOWED, BLOCKED, ERROR = "allowed", "blocked", "error"
 BLOCK, WARN, OFF = "block", "warn", "off"
 POLICY_FILE = "modelxray.toml"

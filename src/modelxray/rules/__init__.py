@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from modelxray.rules import archive, flax, keras, mlflow, repo, scan, skops, tflite
 from modelxray.rules import gguf as gguf_rules
+from modelxray.rules import numpy as numpy_rules
 from modelxray.rules import onnx as onnx_rules
+from modelxray.rules import pickle as pickle_rules
 from modelxray.rules import safetensors as safetensors_rules
 from modelxray.rules import template as template_rules
 from modelxray.rules import tf as tf_rules
-from modelxray.rules import pickle as pickle_rules
 from modelxray.rules import torch as torch_rules
-from modelxray.rules import numpy as numpy_rules
 from modelxray.rules.base import Rule
 
 _FAMILIES = (
