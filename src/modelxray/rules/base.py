@@ -30,11 +30,17 @@ class Rule:
 
     def page(self) -> str:
         """The rule's Markdown page, read from the package beside its declaration."""
-        from importlib import resources
+        import os
+        import sys
 
+        # The family package is imported already (it declared this rule): read beside it.
+        # (importlib.resources would do the same, at the cost of importing zipfile.)
+        module = sys.modules.get(self.package)
+        folder = os.path.dirname(getattr(module, "__file__", "") or "")
         try:
-            return (resources.files(self.package) / f"{self.id}.md").read_text(encoding="utf-8")
-        except (FileNotFoundError, ModuleNotFoundError):
+            with open(os.path.join(folder, f"{self.id}.md"), encoding="utf-8") as f:
+                return f.read()
+        except OSError:
             return f"# {self.id}: {self.title}\n\n(no page written yet)\n"
 
     def summary(self) -> str:
