@@ -29,6 +29,8 @@ def looks_like_saved_model(head: bytes) -> bool:
     The top level may only hold schema_version (varint) and meta_graphs; the first
     MetaGraphDef must start with length-delimited fields numbered 1-7.
     """
+    if head[:1] not in (b"\x08", b"\x12"):  # the tags of (1, varint) and (2, len)
+        return False
     budget = Budget()
     try:
         top = _head_fields(head, budget)
@@ -49,6 +51,8 @@ def looks_like_keras_metadata(head: bytes) -> bool:
     Every top-level field must be a node, and the first node (possibly cut by the end of
     ``head``) must have that shape and carry a node path or identifier.
     """
+    if head[:1] != b"\x0a":  # the tag of (1, len)
+        return False
     budget = Budget()
     try:
         top = _head_fields(head, budget)

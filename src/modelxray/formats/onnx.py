@@ -265,6 +265,8 @@ def _packed(view: Value, budget: Budget) -> list[int]:
 def looks_like_onnx(head: bytes) -> bool:
     """ModelProto: ``ir_version`` (field 1, varint) first, only ModelProto field numbers with
     their wire types, and a graph (7) or opset import (8) among the first fields."""
+    if head[:1] != b"\x08":  # ir_version (field 1, varint) comes first: tag 0x08
+        return False
     budget = Budget()
     wires = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
     try:

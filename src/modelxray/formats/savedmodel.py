@@ -172,11 +172,15 @@ class SavedModelTextReader(FormatReader):
 
 _OP_NAME = re.compile(r"[A-Za-z_>][A-Za-z0-9_>.\-/]{0,255}")
 _GRAPH_FIELDS = {(1, Wire.LEN), (2, Wire.LEN), (3, Wire.VARINT), (4, Wire.LEN), (5, Wire.LEN)}
+# The single-byte tags those fields start with: a head starting otherwise is no GraphDef.
+_GRAPH_TAGS = frozenset((n << 3) | w for n, w in _GRAPH_FIELDS)
 
 
 def looks_like_graph_def(head: bytes) -> bool:
     """``GraphDef{node = 1, library = 2, version = 3, versions = 4, debug_info = 5}`` whose first
     node has a name and an op name (NodeDef fields 1-7 are all length-delimited)."""
+    if not head or head[0] not in _GRAPH_TAGS:
+        return False
     budget = Budget()
     try:
         top = list(iter_fields(memoryview(head)[:_SNIFF_BYTES], budget, partial=True))
@@ -216,6 +220,8 @@ class GraphDefReader(FormatReader):
 # --------------------------------------------------------------------------- fingerprint.pb
 
 _MAX_FINGERPRINT_BYTES = 4096
+# Single-byte tags of the fields _check_fingerprint accepts: 1-5 varint, 6 and 7 length-delimited.
+_FINGERPRINT_TAGS = frozenset({0x08, 0x10, 0x18, 0x20, 0x28, 0x32, 0x3A})
 
 
 def _check_fingerprint(data: bytes, budget: Budget) -> None:
@@ -247,6 +253,8 @@ class FingerprintReader(FormatReader):
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if not 0 < artifact.size <= min(_MAX_FINGERPRINT_BYTES, len(head)):
+            return 0
+        if head[0] not in _FINGERPRINT_TAGS:
             return 0
         try:
             _check_fingerprint(head[: artifact.size], Budget())
