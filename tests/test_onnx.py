@@ -312,3 +312,35 @@ def test_model_inside_zip_is_scanned(tmp_path: Path) -> None:
         z.write(model, "models/m.onnx")
     result = scan(archive)
     assert "MX-ONNX-001" in ids(result)
+
+
+def test_reordered_fields_are_still_recognised(tmp_path: Path) -> None:
+    """onnxruntime parses fields in any order, so a model written graph-first is still ONNX."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from modelxray.analysis.protobuf_wire import iter_fields
+    from modelxray.budget import Budget
+    from tests import protobuf_builders as pb
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], domain="evil.custom")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("evil.custom", 1)],
+    )
+    parts = [
+        pb.tag(num, 0) + pb.varint(val) if wire == 0 else pb.ld(num, bytes(val))
+        for num, wire, val in iter_fields(memoryview(model.SerializeToString()), Budget())
+    ]
+    data = b"".join(reversed(parts))  # ir_version last, graph first
+    assert onnx.load_from_string(data).ir_version == model.ir_version
+    path = tmp_path / "reordered.bin"
+    path.write_bytes(data)
+    result = scan(path)
+    assert result.formats == ["onnx"]
+    assert "MX-ONNX-003" in ids(result)

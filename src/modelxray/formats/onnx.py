@@ -70,6 +70,10 @@ _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
 _VALUE_FIELDS = {4: "float_data", 5: "int32_data", 6: "string_data", 7: "int64_data",
                  9: "raw_data", 10: "double_data", 11: "uint64_data"}  # fmt: skip
 _ALLOWED_MODEL_FIELDS = {1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25, 26}
+# First byte of the tag of each ModelProto field (fields 20, 25, 26 take two-byte tags).
+_MODEL_FIRST_TAG_BYTES = frozenset(
+    {0x08, 0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA, 0xD2}
+)
 _GRAPH_FIELDS = {1, 2, 5, 10, 11, 12, 13, 14, 15, 16}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _MAX_REPORTED = 100
@@ -263,9 +267,13 @@ def _packed(view: Value, budget: Budget) -> list[int]:
 
 
 def looks_like_onnx(head: bytes) -> bool:
-    """ModelProto: ``ir_version`` (field 1, varint) first, only ModelProto field numbers with
-    their wire types, and a graph (7) or opset import (8) among the first fields."""
-    if head[:1] != b"\x08":  # ir_version (field 1, varint) comes first: tag 0x08
+    """ModelProto: only ModelProto field numbers with their wire types, ``ir_version`` (field 1)
+    a small varint where present, and a graph (7) or opset import (8) among the first fields.
+
+    Field order is not required: onnxruntime parses a model whose fields were reordered, so a
+    reordered model must not slip past as "unsupported".
+    """
+    if not head or head[0] not in _MODEL_FIRST_TAG_BYTES:
         return False
     budget = Budget()
     wires = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
@@ -273,10 +281,11 @@ def looks_like_onnx(head: bytes) -> bool:
         fields = list(iter_fields(memoryview(head)[:65536], budget, partial=True))
     except (ProtobufError, BudgetExceeded):
         return False
-    if not fields or fields[0][0] != 1 or fields[0][1] != 0:
+    if not fields:
         return False
-    if not isinstance(fields[0][2], int) or not 1 <= fields[0][2] <= 64:
-        return False
+    for num, _, value in fields:
+        if num == 1 and (not isinstance(value, int) or not 1 <= value <= 64):
+            return False
     for num, wire, _ in fields:
         if num not in _ALLOWED_MODEL_FIELDS or wires[num] != wire:
             return False
