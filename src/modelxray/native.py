@@ -11,6 +11,7 @@ milliseconds, not an interpreter start.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -37,23 +38,12 @@ def call_in_child(fn: Callable[[], Any], timeout: float) -> Any:
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_fd)
-        code = 0
-        try:
-            payload = json.dumps({"ok": fn()}, default=repr)
-        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
-            payload = json.dumps(
-                {
-                    "error": type(exc).__name__,
-                    "message": str(getattr(exc, "detail", exc))[:500],
-                    "limit": getattr(exc, "limit", None),
-                }
-            )
-            code = 1
+        answer = _answer(fn)
         try:
             with os.fdopen(write_fd, "w", encoding="utf-8") as out:
-                out.write(payload)
+                out.write(json.dumps(answer, default=repr))
         finally:
-            os._exit(code)
+            os._exit(0 if "ok" in answer else 1)
     os.close(write_fd)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout
@@ -79,6 +69,23 @@ def call_in_child(fn: Callable[[], Any], timeout: float) -> Any:
         message = json.loads(b"".join(chunks).decode("utf-8"))
     except ValueError:
         raise NativeFailure("crash", "native parser exited without a result") from None
+    return _result(message)
+
+
+def _answer(fn: Callable[[], Any]) -> dict[str, Any]:
+    """``fn()``'s result, or the exception it raised, as the JSON message a child sends back."""
+    try:
+        return {"ok": fn()}
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+        return {
+            "error": type(exc).__name__,
+            "message": str(getattr(exc, "detail", exc))[:500],
+            "limit": getattr(exc, "limit", None),
+        }
+
+
+def _result(message: dict[str, Any]) -> Any:
+    """The parent's side of :func:`_answer`: the result, or a NativeFailure of kind "error"."""
     if "error" in message:
         raise NativeFailure(
             "error", str(message["message"]), str(message["error"]), message.get("limit")
@@ -134,6 +141,10 @@ class _Worker:
             pass
 
 
+def _call_registered(request: dict[str, Any]) -> Any:
+    return _FUNCTIONS[request["fn"]](request["args"])
+
+
 def _serve(recv_fd: int, send_fd: int) -> None:
     """The worker's loop: one JSON request per line in, one JSON answer per line out."""
     code = 0
@@ -141,14 +152,7 @@ def _serve(recv_fd: int, send_fd: int) -> None:
         with os.fdopen(recv_fd, "rb") as requests, os.fdopen(send_fd, "wb") as answers:
             for line in requests:
                 request = json.loads(line)
-                try:
-                    answer: dict[str, Any] = {"ok": _FUNCTIONS[request["fn"]](request["args"])}
-                except BaseException as exc:  # noqa: BLE001 - everything goes back
-                    answer = {
-                        "error": type(exc).__name__,
-                        "message": str(getattr(exc, "detail", exc))[:500],
-                        "limit": getattr(exc, "limit", None),
-                    }
+                answer = _answer(functools.partial(_call_registered, request))
                 answers.write(json.dumps(answer, default=repr).encode("utf-8") + b"\n")
                 answers.flush()
     except BaseException:  # noqa: BLE001 - the parent sees the worker die
@@ -188,9 +192,4 @@ def call_in_worker(name: str, args: dict[str, Any], timeout: float) -> Any:
             raise
         raise NativeFailure("crash", f"native parser worker failed: {exc}") from None
     line, _, worker.buffer = worker.buffer.partition(b"\n")
-    message = json.loads(line.decode("utf-8"))
-    if "error" in message:
-        raise NativeFailure(
-            "error", str(message["message"]), str(message["error"]), message.get("limit")
-        )
-    return message["ok"]
+    return _result(json.loads(line.decode("utf-8")))

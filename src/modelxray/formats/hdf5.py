@@ -117,22 +117,8 @@ class Hdf5Reader(FormatReader):
         already = len(ctx.result.findings)
 
         def work() -> dict[str, Any]:
-            import h5py
-
-            stream = None if artifact.fs_path else artifact.open()
-            source: Any = artifact.fs_path or stream
-            try:
-                with h5py.File(source, "r") as f:
-                    texts = self._root_texts(f, ctx)
-                    version = texts.get("keras_version") or artifact.facts.get("keras_version")
-                    _StructureWalk(f, artifact, ctx, version).run()
-            finally:
-                if stream is not None:
-                    stream.close()
-            return {
-                "texts": texts,
-                "findings": [f.to_dict() for f in ctx.result.findings[already:]],
-            }
+            with artifact.open() as stream:
+                return _walk(stream, artifact, ctx, already)
 
         timeout = min(ctx.budget.remaining(), ctx.limits.max_native_seconds)
         try:
@@ -198,8 +184,6 @@ def _walk_request(artifact: Artifact, ctx: ScanContext) -> dict[str, Any]:
 
 def _walk_in_worker(args: dict[str, Any]) -> dict[str, Any]:
     """The standing native worker's side of :meth:`Hdf5Reader._native_part`."""
-    import h5py
-
     from modelxray.budget import Limits
     from modelxray.engine import ScanContext, ScanOptions
     from modelxray.model import FileResult
@@ -211,11 +195,19 @@ def _walk_in_worker(args: dict[str, Any]) -> dict[str, Any]:
     artifact.depth = args["depth"]
     if args["keras_version"]:
         artifact.facts = {"keras_version": args["keras_version"]}
-    with h5py.File(args["fs_path"], "r") as f:
+    return _walk(args["fs_path"], artifact, ctx, 0)
+
+
+def _walk(source: Any, artifact: Artifact, ctx: ScanContext, since: int) -> dict[str, Any]:
+    """libhdf5's part, run in a child: root attribute texts and the structure walk's findings
+    (those reported after the first ``since``), as JSON-ready data for the parent."""
+    import h5py
+
+    with h5py.File(source, "r") as f:
         texts = Hdf5Reader._root_texts(f, ctx)
-        version = texts.get("keras_version") or args["keras_version"]
+        version = texts.get("keras_version") or artifact.facts.get("keras_version")
         _StructureWalk(f, artifact, ctx, version).run()
-    return {"texts": texts, "findings": [f.to_dict() for f in ctx.result.findings]}
+    return {"texts": texts, "findings": [x.to_dict() for x in ctx.result.findings[since:]]}
 
 
 class _StructureWalk:
