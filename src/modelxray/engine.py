@@ -219,15 +219,16 @@ def _scan_one(args: tuple[SourceFile, ScanOptions]) -> FileResult:
 
 def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
     """Results in source order; files are spread over ``options.jobs`` processes."""
-    sources = (s for s in iter_sources(paths) if options.policy.selects(s.display))
+    sources: Iterable[SourceFile] = (
+        s for s in iter_sources(paths) if options.policy.selects(s.display)
+    )
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
-    if jobs <= 1:
+    if jobs > 1:
+        batch = list(sources)
+        sources = batch
+    # A process pool costs more than it saves on a few files.
+    if jobs <= 1 or len(batch) < 2 * jobs:
         for source in sources:
-            yield scan_file(source, options)
-        return
-    batch = list(sources)
-    if len(batch) < 2 * jobs:  # a process pool costs more than it saves on a few files
-        for source in batch:
             yield scan_file(source, options)
         return
     import multiprocessing

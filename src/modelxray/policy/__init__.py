@@ -293,12 +293,11 @@ def find_policy(start: str = ".") -> Policy | None:
 
 
 def _disposition(policy: Policy, finding: Finding) -> str:
+    """The rule's state for this finding, after applying the policy's severity override."""
     setting = policy.rules.get(finding.rule_id)
-    if setting is None:
-        return BLOCK
-    if setting.severity is not None:
+    if setting is not None and setting.severity is not None:
         finding.severity = setting.severity
-    return setting.state
+    return _disposition_for(policy, finding.rule_id)
 
 
 def _today() -> _dt.date:
