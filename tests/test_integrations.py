@@ -38,3 +38,52 @@ def test_action_uses_only_cli_options_that_exist():
     assert "sarif" in help_text
     for name in action["inputs"]:
         assert f"inputs.{name}" in (ROOT / "action.yml").read_text(), name
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_action_pull_request_cannot_loosen_its_own_gate(tmp_path: Path):
+    """The Scan step, run as on a pull request: the base branch's policy applies."""
+    import os
+    import pickle
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    (step,) = [s for s in action["runs"]["steps"] if s.get("id") == "scan"]
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git(origin, "init", "-q", "-b", "main")
+    (origin / "modelxray.toml").write_text('fail_on = "high"\n')
+    (origin / "README.md").write_text("models\n")
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "base")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(origin), str(clone))
+    _git(clone, "checkout", "-q", "-b", "pr")
+    (clone / "modelxray.toml").write_text("report_only = true\n")  # the PR loosens the gate
+    (clone / "model.pkl").write_bytes(pickle.dumps(os.system))
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "-qm", "pr")
+    out = tmp_path / "github_output"
+    env = {
+        **os.environ,
+        "GITHUB_BASE_REF": "main",
+        "GITHUB_OUTPUT": str(out),
+        "RUNNER_TEMP": str(tmp_path / "runner"),
+        "MX_PATH": ".",
+        "MX_FAIL_ON": "high",
+        "MX_POLICY": "",
+        "MX_SARIF": str(tmp_path / "r.sarif"),
+    }
+    (tmp_path / "runner").mkdir()
+    proc = subprocess.run(
+        ["bash", "-c", step["run"]], cwd=clone, env=env, capture_output=True, text=True
+    )
+    assert "exit-code=1" in out.read_text(), proc.stdout + proc.stderr
+    assert "MX-REPO-106" in (tmp_path / "r.sarif").read_text()

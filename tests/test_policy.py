@@ -157,7 +157,13 @@ def test_pyproject_table_is_found(tmp_path: Path):
     (tmp_path / "pyproject.toml").write_text("[tool.modelxray]\nreport_only = true\n")
     policy = find_policy(str(tmp_path))
     assert policy is not None and policy.report_only
-    assert find_policy(str(tmp_path / "nowhere")) is None
+    # Found from a subfolder too (walking up), but never above the project root.
+    sub = tmp_path / "models" / "deep"
+    sub.mkdir(parents=True)
+    found = find_policy(str(sub))
+    assert found is not None and found.source == str(tmp_path / "pyproject.toml")
+    (tmp_path / "models" / ".git").mkdir()
+    assert find_policy(str(sub)) is None
 
 
 @pytest.mark.parametrize(

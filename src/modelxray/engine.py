@@ -21,7 +21,7 @@ from modelxray.model import (
     Report,
     Severity,
 )
-from modelxray.policy import Policy, file_verdict
+from modelxray.policy import POLICY_FILE_NAMES, Policy, embedded_policy, file_verdict
 from modelxray.rules import scan as scan_rules
 from modelxray.rules.base import Rule
 from modelxray.sources import SourceFile, iter_sources
@@ -163,6 +163,24 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> bool:
     return True
 
 
+def _judge_embedded_policy(path: str, display: str, ctx: ScanContext) -> None:
+    """A policy file inside the scanned content is never applied; say so (high if looser)."""
+    if os.path.basename(path) not in POLICY_FILE_NAMES:
+        return
+    from modelxray.rules import repo as repo_rules
+
+    judged = embedded_policy(path, ctx.options.policy)
+    if judged is not None:
+        message, evidence, loosens = judged
+        ctx.report(
+            repo_rules.EMBEDDED_POLICY,
+            Location(display),
+            message,
+            evidence,
+            severity=None if loosens else Severity.INFO,
+        )
+
+
 def _sha256(path: str) -> str:
     import hashlib
 
@@ -181,6 +199,7 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     for rule, message, evidence in source.problems:
         ctx.report(rule, Location(source.display), message, evidence)
     if source.path is not None:
+        _judge_embedded_policy(source.path, source.display, ctx)
         try:
             if options.compute_hash or options.policy.needs_hashes:
                 result.sha256 = _sha256(source.path)

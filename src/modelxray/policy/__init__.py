@@ -85,6 +85,60 @@ class Policy:
     def needs_hashes(self) -> bool:
         return bool(self.suppressions)
 
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of what the policy decides (every field but ``source``), stable across runs.
+
+        Reports name it beside the source file, so a verdict can be tied to the exact policy
+        that produced it (command-line overrides included).
+        """
+        import hashlib
+        import json
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, Severity):
+                return str(value)
+            if isinstance(value, dict):
+                return {str(k): plain(v) for k, v in sorted(value.items())}
+            if isinstance(value, (list, tuple)):
+                return [plain(v) for v in value]
+            if hasattr(value, "__dataclass_fields__"):
+                return {k: plain(getattr(value, k)) for k in value.__dataclass_fields__}
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return value
+            return str(value)  # dates
+
+        data = {k: plain(getattr(self, k)) for k in self.__dataclass_fields__ if k != "source"}
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def loosened_by(self, other: Policy) -> list[str]:
+        """How ``other`` would let through what this policy stops (empty: it would not)."""
+        out: list[str] = []
+        mine, theirs = self.fail_on, other.fail_on
+        if theirs is None and mine is not None:
+            out.append("fail_on = none")
+        elif mine is not None and theirs is not None and theirs > mine:
+            out.append(f"fail_on = {theirs} (here {mine})")
+        for key in ("fail_on_unscannable",):
+            if getattr(self, key) and not getattr(other, key):
+                out.append(f"{key} = false")
+        if other.report_only and not self.report_only:
+            out.append("report_only = true")
+        if other.fail_on_unsupported is False and self.fail_on_unsupported:
+            out.append("fail_on_unsupported = false")
+        for rule_id, setting in sorted(other.rules.items()):
+            if setting.state != BLOCK or setting.severity is not None:
+                if self.rules.get(rule_id) != setting:
+                    out.append(f"rules.{rule_id} = {setting.state}")
+        for key in ("allow_pickle_globals", "allow_keras_modules", "suppressions", "exclude"):
+            extra = set(getattr(other, key)) - set(getattr(self, key))
+            if extra:
+                out.append(f"{key}: {len(extra)} entr{'y' if len(extra) == 1 else 'ies'}")
+        if other.include and other.include != self.include:
+            out.append("include narrows what is scanned")
+        return out
+
     def selects(self, path: str) -> bool:
         """Whether include/exclude patterns let this path be scanned."""
         norm = path.replace(os.sep, "/")
@@ -270,23 +324,117 @@ def load_policy(path: str) -> Policy:
         raise PolicyError(f"{path}: {exc}") from None
 
 
-def find_policy(start: str = ".") -> Policy | None:
-    """The policy in effect for a working directory: modelxray.toml, else pyproject.toml."""
-    here = os.path.abspath(start)
-    candidate = os.path.join(here, POLICY_FILE)
+POLICY_FILE_NAMES = (POLICY_FILE, "pyproject.toml")
+# The guard's explicit configuration: a path in this variable, else the user's and the
+# site's configuration folders.  Never the working directory, never the model's folder.
+POLICY_ENV_VAR = "MODELXRAY_POLICY"
+_PROJECT_ROOT_MARKERS = (".git", ".hg", ".svn")
+
+
+def policy_file_in(folder: str) -> str | None:
+    """The policy file a folder holds: modelxray.toml, else a pyproject.toml with the table."""
+    candidate = os.path.join(folder, POLICY_FILE)
     if os.path.isfile(candidate):
-        return load_policy(candidate)
-    pyproject = os.path.join(here, "pyproject.toml")
-    if os.path.isfile(pyproject):
-        tomllib = _tomllib()
-        with open(pyproject, "rb") as f:
-            try:
-                has_table = "modelxray" in tomllib.load(f).get("tool", {})
-            except tomllib.TOMLDecodeError:
-                return None
-        if has_table:
-            return load_policy(pyproject)
+        return candidate
+    pyproject = os.path.join(folder, "pyproject.toml")
+    if os.path.isfile(pyproject) and _has_modelxray_table(pyproject):
+        return pyproject
     return None
+
+
+def _has_modelxray_table(pyproject: str) -> bool:
+    tomllib = _tomllib()
+    try:
+        with open(pyproject, "rb") as f:
+            return "modelxray" in tomllib.load(f).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def find_policy(start: str = ".") -> Policy | None:
+    """The working project's policy: the nearest policy file from ``start`` up to the
+    project root (the first folder holding ``.git``, ``.hg`` or ``.svn``), like ruff and black.
+
+    Only the directory the user works in chooses the policy -- never a scanned path, whose
+    content must not choose its own gate.
+    """
+    here = os.path.abspath(start)
+    while True:
+        found = policy_file_in(here)
+        if found is not None:
+            return load_policy(found)
+        if any(os.path.exists(os.path.join(here, m)) for m in _PROJECT_ROOT_MARKERS):
+            return None
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def configured_policy_path() -> str | None:
+    """The policy file named by explicit configuration, for code that loads models (the guard).
+
+    ``$MODELXRAY_POLICY``, else ``$XDG_CONFIG_HOME/modelxray/policy.toml`` (default
+    ``~/.config``), else ``policy.toml`` under each ``$XDG_CONFIG_DIRS`` folder (default
+    ``/etc/xdg``) and ``/etc/modelxray``.  A variable naming a missing file is an error: a
+    typo must not silently fall back to the defaults.
+    """
+    named = os.environ.get(POLICY_ENV_VAR, "").strip()
+    if named:
+        if not os.path.isfile(named):
+            raise PolicyError(f"{POLICY_ENV_VAR}={named}: no such policy file")
+        return named
+    home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    site = [d for d in os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep) if d]
+    for folder in (home, *site):
+        candidate = os.path.join(folder, "modelxray", "policy.toml")
+        if os.path.isfile(candidate):
+            return candidate
+    candidate = os.path.join(os.sep, "etc", "modelxray", "policy.toml")
+    return candidate if os.path.isfile(candidate) else None
+
+
+def configured_policy() -> Policy | None:
+    path = configured_policy_path()
+    return load_policy(path) if path is not None else None
+
+
+def embedded_policy(path: str, applied: Policy) -> tuple[str, dict[str, Any], bool] | None:
+    """Judge a policy file met *inside* scanned content: it is never applied.
+
+    Returns (message, evidence, loosens) for a policy file other than the one in effect, or
+    None.  ``loosens`` says whether it would have let through what the applied policy stops
+    (a repository shipping its own lenient gate is the attack this catches).
+    """
+    name = os.path.basename(path)
+    if name not in POLICY_FILE_NAMES:
+        return None
+    if applied.source and os.path.realpath(applied.source) == os.path.realpath(path):
+        return None  # the file that is in effect, met again while scanning its own project
+    if name == "pyproject.toml" and not _has_modelxray_table(path):
+        return None
+    try:
+        embedded = load_policy(path)
+    except (PolicyError, OSError) as exc:
+        return (
+            f"policy file inside the scanned content is ignored (and invalid: {exc})"[:500],
+            {"applied_policy": applied.source or "built-in defaults"},
+            False,
+        )
+    loosening = applied.loosened_by(embedded)
+    evidence: dict[str, Any] = {
+        "applied_policy": applied.source or "built-in defaults",
+        "applied_fingerprint": applied.fingerprint,
+    }
+    if loosening:
+        evidence["would_loosen"] = loosening
+        return (
+            "policy file inside the scanned content is ignored; it would loosen the gate: "
+            + "; ".join(loosening),
+            evidence,
+            True,
+        )
+    return ("policy file inside the scanned content is ignored", evidence, False)
 
 
 # ---------------------------------------------------------------------------- applying

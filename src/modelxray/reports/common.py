@@ -138,6 +138,13 @@ def policy_of(report: Report) -> Policy:
     return report.policy if report.policy is not None else Policy()
 
 
+def policy_text(report: Report) -> str:
+    """Which policy decided: its file (or the built-in defaults) and its fingerprint."""
+    policy = policy_of(report)
+    where = clean_text(policy.source) if policy.source else "built-in defaults"
+    return f"{where} (sha256 {policy.fingerprint[:16]})"
+
+
 def gate_text(report: Report) -> str:
     """One line: did the gate pass, and what it blocks."""
     policy = policy_of(report)

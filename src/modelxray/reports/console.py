@@ -23,6 +23,7 @@ from modelxray.reports.common import (
     file_verdict,
     gate_text,
     jsonable,
+    policy_text,
     sorted_findings,
     verdict_counts,
     visible,
@@ -116,6 +117,7 @@ def _summary(report: Report, paint: _Painter) -> list[str]:
         f"  {len(report.files)} file(s) scanned in {report.seconds:.2f}s; "
         f"gate: {paint(gate_style, gate)}"
     )
+    rows.append(f"  policy: {policy_text(report)}")
     return ["", paint(_BOLD, "Summary"), *rows]
 
 

@@ -34,6 +34,7 @@ from modelxray.reports.common import (
     file_label,
     gate_text,
     jsonable,
+    policy_text,
     sorted_findings,
     verdict_counts,
     visible,
@@ -308,7 +309,8 @@ def to_html(report: Report) -> str:
     gate_class = "report" if report.report_only else ("failed" if report.failed else "passed")
     gate_line = (
         f"Gate: {gate_text(report)} — {verdicts[BLOCKED]} blocked, {verdicts[ERROR]} error, "
-        f"{verdicts[ALLOWED]} allowed of {len(report.files)} file(s)"
+        f"{verdicts[ALLOWED]} allowed of {len(report.files)} file(s); "
+        f"policy: {policy_text(report)}"
     )
     total = sum(counts.values())
     n_suppressed = sum(len(r.suppressed) for r in report.files)

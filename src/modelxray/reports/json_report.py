@@ -83,6 +83,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "verdict": report.verdict,
         "policy": {
             "source": clean_text(policy.source) if policy.source else None,
+            "fingerprint": policy.fingerprint,
             "report_only": policy.report_only,
             "fail_on_unscannable": policy.fail_on_unscannable,
             "fail_on_unsupported": policy.fail_on_unsupported,

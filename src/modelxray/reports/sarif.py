@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from modelxray import __version__
 from modelxray.model import LOCATION_SEP, FileResult, Finding, Report, Severity
-from modelxray.reports.common import clean_text, file_verdict, gate_text, jsonable
+from modelxray.reports.common import clean_text, file_verdict, gate_text, jsonable, policy_of
 from modelxray.rules.base import Rule
 
 SARIF_VERSION = "2.1.0"
@@ -276,6 +276,8 @@ def to_dict(report: Report, *, root: str | None = None) -> dict[str, Any]:
                     "failed": report.failed,
                     "verdict": report.verdict,
                     "gate": gate_text(report),
+                    "policy": policy_of(report).source,
+                    "policyFingerprint": policy_of(report).fingerprint,
                     "findings": report.counts(),
                 },
             }

@@ -57,6 +57,16 @@ NOTEBOOK_UNPARSEABLE = Rule(
     formats=("jupyter-notebook",),
     package=__name__,
 )
+EMBEDDED_POLICY = Rule(
+    "MX-REPO-106",
+    "Policy file inside the scanned content is ignored",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    formats=("modelxray-policy",),
+    cwes=("CWE-15", "CWE-693"),
+    package=__name__,
+)
 
 RULES = (
     AUTO_MAP_LOCAL,
@@ -64,4 +74,5 @@ RULES = (
     PYTHON_DANGEROUS_CALL,
     NOTEBOOK_SHELL,
     NOTEBOOK_UNPARSEABLE,
+    EMBEDDED_POLICY,
 )
