@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from modelxray.budget import BudgetExceeded
 from modelxray.model import Location
+from modelxray.sources import open_regular
 
 BinaryStream = IO[bytes]
 
@@ -87,7 +88,7 @@ class Artifact:
         return cls(
             location=Location(display or path),
             size=size,
-            opener=lambda: open(path, "rb"),
+            opener=lambda: open_regular(path),  # never blocks on, never reads, a FIFO
             name=os.path.basename(path),
             fs_path=path,
         )

@@ -24,7 +24,7 @@ from modelxray.model import (
 from modelxray.policy import Policy, file_verdict
 from modelxray.rules import scan as scan_rules
 from modelxray.rules.base import Rule
-from modelxray.sources import SourceFile, iter_sources
+from modelxray.sources import SourceFile, open_regular, selected_sources
 
 log = logging.getLogger("modelxray")
 
@@ -167,7 +167,7 @@ def _sha256(path: str) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -180,7 +180,9 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     ctx = ScanContext(result, options)
     for rule, message, evidence in source.problems:
         ctx.report(rule, Location(source.display), message, evidence)
-    if source.path is not None:
+    if source.path is None:  # nothing was read: never "ok", whatever the policy turns off
+        result.status = FileStatus.UNSCANNABLE
+    else:
         try:
             if options.compute_hash or options.policy.needs_hashes:
                 result.sha256 = _sha256(source.path)
@@ -219,9 +221,7 @@ def _scan_one(args: tuple[SourceFile, ScanOptions]) -> FileResult:
 
 def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
     """Results in source order; files are spread over ``options.jobs`` processes."""
-    sources: Iterable[SourceFile] = (
-        s for s in iter_sources(paths) if options.policy.selects(s.display)
-    )
+    sources: Iterable[SourceFile] = selected_sources(paths, options.policy)
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
     if jobs > 1:
         batch = list(sources)
