@@ -89,7 +89,9 @@ class Artifact:
             location=Location(display or path),
             size=size,
             opener=lambda: open_regular(path),  # never blocks on, never reads, a FIFO
-            name=os.path.basename(path),
+            # The name a loader opens: a link's own name (a Hugging Face snapshot's
+            # config.json), not its target's (a blob named by its hash).
+            name=os.path.basename(display or path),
             fs_path=path,
         )
 
