@@ -302,6 +302,18 @@ def test_hugging_face_snapshot_is_scanned_through_its_blobs(tmp_path: Path) -> N
     assert set(by_name) == {"config.json", "pytorch_model.bin", "extra.pkl", "flax_model.bin"}
     # judged under the name the loader opens (the blob is named by its hash)
     assert {f.rule_id for f in by_name["flax_model.bin"].findings} == {"MX-SCAN-003"}
+    # The whole cache: each blob is judged once, under its snapshot name, not again by hash.
+    whole = scan(str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "models--org--name"
+    assert sorted(Path(r.path).relative_to(repo).as_posix() for r in whole.files) == [
+        "refs/main",
+        *sorted(Path(r.path).relative_to(repo).as_posix() for r in report.files),
+    ]
+    assert [r.verdict for r in whole.files if r.path.endswith("pytorch_model.bin")] == ["blocked"]
+    # A blob no snapshot links to is still scanned, by its hash name.
+    (repo / "blobs" / "orphan").write_bytes(call1("os", "system", cmd("hf_orphan")))
+    orphan = [r for r in scan(str(tmp_path / "hub")).files if r.path.endswith("orphan")]
+    assert [r.verdict for r in orphan] == ["blocked"]
     assert by_name["pytorch_model.bin"].verdict == "blocked"
     assert any("system" in f.message for f in by_name["pytorch_model.bin"].findings)
     assert by_name["extra.pkl"].verdict == ALLOWED and "pickle" in by_name["extra.pkl"].formats

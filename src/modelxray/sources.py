@@ -207,8 +207,14 @@ def _from_path(path: str, display: str, root: str | None) -> SourceFile | None:
 
 
 def _walk(root: str) -> Iterator[SourceFile]:
-    """Depth-first, entries sorted by name, each folder's files before its sub-folders."""
+    """Depth-first, entries sorted by name, each folder's files before its sub-folders.
+
+    In a Hugging Face cache repository folder, ``snapshots`` is walked before ``blobs``,
+    and a blob already scanned under a snapshot file's name is not scanned again under
+    its hash (no loader opens it by that name).
+    """
     real_root = os.path.realpath(root)
+    through_links: set[str] = set()  # regular files already scanned under a link's name
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -223,6 +229,11 @@ def _walk(root: str) -> Iterator[SourceFile]:
                 folder=True,
             )
             continue
+        name = os.path.basename(os.path.normpath(folder))
+        hf_repo = _HF_REPO_FOLDER.fullmatch(name) is not None
+        hf_blobs = name == "blobs" and _HF_REPO_FOLDER.fullmatch(
+            os.path.basename(os.path.dirname(os.path.realpath(folder)))
+        )
         subfolders = []
         for entry in entries:
             try:
@@ -230,12 +241,19 @@ def _walk(root: str) -> Iterator[SourceFile]:
             except OSError:
                 is_folder = False  # _from_path reports what lstat says
             if is_folder:
-                subfolders.append(entry.path)
+                subfolders.append(entry)
+                continue
+            if hf_blobs and os.path.realpath(entry.path) in through_links:
                 continue
             source = _from_path(entry.path, entry.path, real_root)
-            if source is not None:
-                yield source
-        stack.extend(reversed(subfolders))
+            if source is None:
+                continue
+            if source.path is not None and source.path != entry.path:
+                through_links.add(source.path)
+            yield source
+        if hf_repo:
+            subfolders.sort(key=lambda e: (e.name == "blobs", e.name))
+        stack.extend(e.path for e in reversed(subfolders))
 
 
 def iter_sources(paths: Iterable[str]) -> Iterator[SourceFile]:
