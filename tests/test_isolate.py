@@ -3,14 +3,17 @@ that file and the run goes on."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
+import modelxray
 from modelxray.engine import ScanOptions
 from modelxray.isolate import IsolationSettings, result_from_dict, scan_isolated
 from modelxray.model import Confidence, FileResult, Finding, Location, Severity
+from modelxray.policy import Policy, load_policy, policy_from_dict, policy_to_dict
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +87,64 @@ def test_cli_isolate(files: dict[str, Path]) -> None:
     rc = main(["scan", "--isolate", "--no-policy", "--isolate-cpu-seconds", "1", "-q",
                str(files["heavy"]), str(files["small"])])  # fmt: skip
     assert rc == 1
+
+
+def _rich_policy(tmp_path: Path, sha: str) -> Policy:
+    pf = tmp_path / "modelxray.toml"
+    pf.write_text(
+        f"""
+fail_on = "medium"
+fail_on_unsupported = true
+approved_formats = ["pickle"]
+include = ["*.pkl"]
+exclude = ["skip/*"]
+[rules.MX-SCAN-008]
+state = "warn"
+severity = "low"
+[rules.MX-SCAN-003]
+state = "off"
+[[allow.pickle_globals]]
+global = "my_company.models.Classifier"
+reason = "our own estimator"
+[[deny.keras_modules]]
+module = "legacy_layers"
+reason = "retired"
+[[suppress]]
+sha256 = "{sha}"
+rule = "*"
+reason = "reviewed"
+expires = 2001-01-01
+"""
+    )
+    return load_policy(str(pf))
+
+
+def test_policy_crosses_into_the_child_as_data(tmp_path: Path) -> None:
+    policy = _rich_policy(tmp_path, "ab" * 32)
+    data = json.loads(json.dumps(policy_to_dict(policy)))
+    assert policy_from_dict(data, source=policy.source) == policy
+    assert policy_from_dict(policy_to_dict(Policy())) == Policy()
+
+
+def test_isolated_scan_uses_the_policy(tmp_path: Path) -> None:
+    """Allow-lists, rule states and suppressions decide the same with and without --isolate."""
+    own = tmp_path / "own.pkl"
+    own.write_bytes(b"cmy_company.models\nClassifier\n)R.")
+    other = tmp_path / "other.pkl"
+    other.write_bytes(b"cother_company.models\nThing\n)R.")
+    expired = tmp_path / "expired.pkl"
+    expired.write_bytes(
+        b"cposix\nsystem\n(Vecho MODELXRAY_MARKER > /tmp/modelxray_marker_isop\ntR."
+    )
+    policy = _rich_policy(tmp_path, hashlib.sha256(expired.read_bytes()).hexdigest())
+    paths = [str(own), str(other), str(expired)]
+    plain = modelxray.scan(paths, ScanOptions(policy=policy))
+    iso = scan_isolated(paths, ScanOptions(policy=policy))
+    assert [r.to_dict() | {"seconds": 0} for r in iso.files] == [
+        r.to_dict() | {"seconds": 0} for r in plain.files
+    ]
+    verdicts = {Path(r.path).name: r.verdict for r in iso.files}
+    assert verdicts == {"own.pkl": "allowed", "other.pkl": "blocked", "expired.pkl": "blocked"}
+    # one expired-suppression finding, not one from the child and one from the parent
+    rule_ids = [f.rule_id for f in iso.files[2].findings]
+    assert rule_ids.count("MX-SCAN-006") == 1

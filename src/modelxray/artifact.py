@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from modelxray.budget import BudgetExceeded
 from modelxray.model import Location
+from modelxray.sources import open_regular
 
 BinaryStream = IO[bytes]
 
@@ -87,8 +88,10 @@ class Artifact:
         return cls(
             location=Location(display or path),
             size=size,
-            opener=lambda: open(path, "rb"),
-            name=os.path.basename(path),
+            opener=lambda: open_regular(path),  # never blocks on, never reads, a FIFO
+            # The name a loader opens: a link's own name (a Hugging Face snapshot's
+            # config.json), not its target's (a blob named by its hash).
+            name=os.path.basename(display or path),
             fs_path=path,
         )
 

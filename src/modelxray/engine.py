@@ -24,7 +24,7 @@ from modelxray.model import (
 from modelxray.policy import POLICY_FILE_NAMES, Policy, embedded_policy, file_verdict
 from modelxray.rules import scan as scan_rules
 from modelxray.rules.base import Rule
-from modelxray.sources import SourceFile, iter_sources
+from modelxray.sources import SourceFile, open_regular, selected_sources
 
 log = logging.getLogger("modelxray")
 
@@ -165,7 +165,8 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> bool:
 
 def _judge_embedded_policy(path: str, display: str, ctx: ScanContext) -> None:
     """A policy file inside the scanned content is never applied; say so (high if looser)."""
-    if os.path.basename(path) not in POLICY_FILE_NAMES:
+    names = {os.path.basename(path), os.path.basename(display)}  # a link is judged by its name
+    if not names & set(POLICY_FILE_NAMES):
         return
     from modelxray.rules import repo as repo_rules
 
@@ -185,7 +186,7 @@ def _sha256(path: str) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -198,7 +199,9 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     ctx = ScanContext(result, options)
     for rule, message, evidence in source.problems:
         ctx.report(rule, Location(source.display), message, evidence)
-    if source.path is not None:
+    if source.path is None:  # nothing was read: never "ok", whatever the policy turns off
+        result.status = FileStatus.UNSCANNABLE
+    else:
         _judge_embedded_policy(source.path, source.display, ctx)
         try:
             if options.compute_hash or options.policy.needs_hashes:
@@ -238,9 +241,7 @@ def _scan_one(args: tuple[SourceFile, ScanOptions]) -> FileResult:
 
 def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
     """Results in source order; files are spread over ``options.jobs`` processes."""
-    sources: Iterable[SourceFile] = (
-        s for s in iter_sources(paths) if options.policy.selects(s.display)
-    )
+    sources: Iterable[SourceFile] = selected_sources(paths, options.policy)
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
     if jobs > 1:
         batch = list(sources)

@@ -5,7 +5,7 @@ hostile file takes down only its child: the parent records an MX-SCAN-008 findin
 that file and goes on with the next one.
 
 The child is ``python -m modelxray.isolate``: it reads one JSON request on stdin
-(path, display name, limits), imports the readers, sets ``RLIMIT_AS`` and
+(path, display name, limits, the policy as data), imports the readers, sets ``RLIMIT_AS`` and
 ``RLIMIT_CPU`` on itself, runs :func:`modelxray.engine.scan_file` and writes
 ``FileResult.to_dict()`` as JSON on stdout.  The parent rebuilds the result and applies
 its own policy.  Only modelxray's own data crosses the boundary (JSON, never pickle).
@@ -32,11 +32,12 @@ from modelxray.model import (
     Location,
     Report,
 )
-from modelxray.policy import file_verdict
+from modelxray.policy import file_verdict, policy_from_dict, policy_to_dict
 from modelxray.rules import scan as scan_rules
-from modelxray.sources import SourceFile, iter_sources
+from modelxray.sources import SourceFile, selected_sources
 
 DEFAULT_MEMORY_MB = 4096
+_POLICY_MADE = frozenset({scan_rules.SUPPRESSION_EXPIRED.id, scan_rules.FORMAT_NOT_APPROVED.id})
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ class IsolationSettings:
 
 def result_from_dict(d: dict[str, Any]) -> FileResult:
     """Rebuild a :class:`FileResult` from ``FileResult.to_dict()`` (suppressions included)."""
-    findings = [Finding.from_dict(f) for f in d.get("findings", [])]
+    # Findings the policy itself adds (expired suppression, format not approved) are added
+    # again when the parent applies the policy: keep one.
+    findings = [
+        Finding.from_dict(f) for f in d.get("findings", []) if f["rule_id"] not in _POLICY_MADE
+    ]
     suppressed = [Finding.from_dict(f) for f in d.get("suppressed", [])]
     r = FileResult(
         path=d["path"],
@@ -122,6 +127,9 @@ def scan_file_isolated(
         "display": source.display,
         "size": source.size,
         "limits": asdict(options.limits),
+        # The child analyses under the same policy (allow/deny lists, rule states, severities).
+        "policy": policy_to_dict(options.policy),
+        "policy_source": options.policy.source,
         "compute_hash": options.compute_hash or options.policy.needs_hashes,
         "show_code": bool(getattr(options, "show_code", False)),
         "memory_mb": settings.memory_mb,
@@ -181,7 +189,7 @@ def iter_results_isolated(
     paths: Iterable[str], options: ScanOptions, settings: IsolationSettings
 ) -> Iterator[FileResult]:
     """Like :func:`modelxray.engine.iter_results`, one child process per file."""
-    sources = [s for s in iter_sources(paths) if options.policy.selects(s.display)]
+    sources = list(selected_sources(paths, options.policy))
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
     if jobs <= 1 or len(sources) < 2:
         for s in sources:
@@ -251,6 +259,7 @@ def child_main() -> int:
     limits = Limits(**request["limits"])
     options = ScanOptions(
         limits=limits,
+        policy=policy_from_dict(request["policy"], source=request.get("policy_source")),
         compute_hash=bool(request["compute_hash"]),
         show_code=bool(request.get("show_code", False)),
     )

@@ -139,18 +139,73 @@ class Policy:
             out.append("include narrows what is scanned")
         return out
 
-    def selects(self, path: str) -> bool:
-        """Whether include/exclude patterns let this path be scanned."""
-        norm = path.replace(os.sep, "/")
-        if self.include and not any(_match(norm, p) for p in self.include):
+    def rule_state(self, rule_id: str) -> str:
+        """``block``, ``warn`` or ``off``: what the policy does with this rule's findings."""
+        setting = self.rules.get(rule_id)
+        return setting.state if setting else BLOCK
+
+    def pattern_base(self) -> str:
+        """The folder include/exclude patterns are relative to: the policy file's folder,
+        or the current folder for a policy that came from no file."""
+        if self.source:
+            return os.path.dirname(os.path.abspath(self.source))
+        return os.getcwd()
+
+    def selects(self, path: str, *, folder: bool = False) -> bool:
+        """Whether include/exclude patterns let this path be scanned.
+
+        The path is matched in one form however it was typed (``./models/x.pkl``,
+        ``models/x.pkl`` or absolute): relative to :meth:`pattern_base`, with ``/``
+        separators and no leading ``./``; a path outside that folder is matched by its
+        absolute path.  See :meth:`_PathForms.match` for the patterns.  A folder (one that
+        could not be listed) is judged by ``exclude`` only: what it holds is unknown.
+        """
+        if not self.include and not self.exclude:
+            return True
+        where = _PathForms(path, self.pattern_base())
+        if self.include and not folder and not any(where.match(p) for p in self.include):
             return False
-        return not any(_match(norm, p) for p in self.exclude)
+        return not any(where.match(p) for p in self.exclude)
 
 
-def _match(path: str, pattern: str) -> bool:
-    import fnmatch
+class _PathForms:
+    """One path in the forms patterns are matched against.
 
-    return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(os.path.basename(path), pattern)
+    ``rel``: relative to the pattern base in POSIX form (no ``./``), or None when the path
+    lies outside the base; ``full``: absolute, in POSIX form.
+    """
+
+    def __init__(self, path: str, base: str) -> None:
+        full = os.path.abspath(path)
+        inside = full == base or full.startswith(base.rstrip(os.sep) + os.sep)
+        self.rel = os.path.relpath(full, base).replace(os.sep, "/") if inside else None
+        self.full = full.replace(os.sep, "/")
+
+    def match(self, pattern: str) -> bool:
+        """Shell-style (``fnmatch``) matching, like ``.gitignore`` in three ways.
+
+        * A pattern is written relative to the policy's folder (a leading ``./`` and a
+          trailing ``/`` are ignored) or as an absolute path; ``*`` also matches ``/``.
+        * A pattern that names a folder matches every file under it (``models`` or
+          ``models/`` selects ``models/a/b.pkl``).
+        * A pattern without ``/`` matches any one name in the path below the policy's
+          folder (``*.txt``, ``__pycache__``); outside that folder, the file's name.
+        """
+        import fnmatch
+
+        pat = pattern.replace(os.sep, "/")
+        while pat.startswith("./"):
+            pat = pat[2:]
+        pat = pat.rstrip("/") or "/"
+        if "/" not in pat:
+            names = self.rel.split("/") if self.rel is not None else [self.full.rsplit("/")[-1]]
+            return any(fnmatch.fnmatch(name, pat) for name in names)
+        target = self.full if os.path.isabs(pattern) else self.rel
+        if target is None:
+            return False
+        parts = target.split("/")
+        prefixes = ("/".join(parts[:i]) or "/" for i in range(len(parts), 0, -1))
+        return any(fnmatch.fnmatch(prefix, pat) for prefix in prefixes)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -307,6 +362,49 @@ def policy_from_dict(data: dict[str, Any], source: str | None = None) -> Policy:
     )
 
 
+def policy_to_dict(policy: Policy) -> dict[str, Any]:
+    """The policy as the data :func:`policy_from_dict` reads (``source`` aside).
+
+    ``policy_from_dict(policy_to_dict(p), p.source) == p``: how a policy crosses into an
+    isolated child process (JSON, never pickle).
+    """
+
+    def entries(items: tuple[AllowEntry, ...], key: str) -> list[dict[str, str]]:
+        return [{key: e.target, "reason": e.reason} for e in items]
+
+    def rule(setting: RuleSetting) -> dict[str, str]:
+        out = {"state": setting.state}
+        if setting.severity is not None:
+            out["severity"] = str(setting.severity)
+        return out
+
+    def suppression(s: Suppression) -> dict[str, str]:
+        out = {"sha256": s.sha256, "rule": s.rule, "reason": s.reason}
+        if s.expires is not None:
+            out["expires"] = s.expires.isoformat()
+        return out
+
+    return {
+        "fail_on": str(policy.fail_on) if policy.fail_on is not None else "none",
+        "report_only": policy.report_only,
+        "fail_on_unscannable": policy.fail_on_unscannable,
+        "fail_on_unsupported": policy.fail_on_unsupported,
+        "approved_formats": list(policy.approved_formats),
+        "include": list(policy.include),
+        "exclude": list(policy.exclude),
+        "rules": {rid: rule(setting) for rid, setting in policy.rules.items()},
+        "allow": {
+            "pickle_globals": entries(policy.allow_pickle_globals, "global"),
+            "keras_modules": entries(policy.allow_keras_modules, "module"),
+        },
+        "deny": {
+            "pickle_globals": entries(policy.deny_pickle_globals, "global"),
+            "keras_modules": entries(policy.deny_keras_modules, "module"),
+        },
+        "suppress": [suppression(s) for s in policy.suppressions],
+    }
+
+
 def load_policy(path: str) -> Policy:
     """Read a ``modelxray.toml`` or a ``pyproject.toml`` (its ``[tool.modelxray]`` table)."""
     tomllib = _tomllib()
@@ -445,7 +543,7 @@ def _disposition(policy: Policy, finding: Finding) -> str:
     setting = policy.rules.get(finding.rule_id)
     if setting is not None and setting.severity is not None:
         finding.severity = setting.severity
-    return _disposition_for(policy, finding.rule_id)
+    return policy.rule_state(finding.rule_id)
 
 
 def _today() -> _dt.date:
@@ -515,7 +613,7 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
                         "approved_formats": list(policy.approved_formats),
                     },
                     help_uri=scan_rules.FORMAT_NOT_APPROVED.help_uri,
-                    disposition=_disposition_for(policy, scan_rules.FORMAT_NOT_APPROVED.id),
+                    disposition=policy.rule_state(scan_rules.FORMAT_NOT_APPROVED.id),
                 )  # fmt: skip
             )
     result.findings = [f for f in kept if f.disposition != OFF]
@@ -533,11 +631,6 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
     if result.status == FileStatus.UNSUPPORTED and policy.fail_on_unsupported:
         return BLOCKED
     return ALLOWED
-
-
-def _disposition_for(policy: Policy, rule_id: str) -> str:
-    setting = policy.rules.get(rule_id)
-    return setting.state if setting else BLOCK
 
 
 def _loc(result: FileResult) -> Any:

@@ -75,6 +75,25 @@ ISOLATED_FAILURE = Rule(
     package=__name__,
 )
 
+NOTHING_SCANNED = Rule(
+    "MX-SCAN-009",
+    "Nothing was scanned",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    package=__name__,
+)
+
+SPECIAL_FILE = Rule(
+    "MX-SCAN-010",
+    "Not a regular file (FIFO, socket or device)",
+    FAMILY,
+    Severity.HIGH,
+    Confidence.HIGH,
+    cwes=("CWE-67",),
+    package=__name__,
+)
+
 RULES = (
     UNPARSEABLE,
     INCOMPLETE,
@@ -84,4 +103,6 @@ RULES = (
     SUPPRESSION_EXPIRED,
     FORMAT_NOT_APPROVED,
     ISOLATED_FAILURE,
+    NOTHING_SCANNED,
+    SPECIAL_FILE,
 )
