@@ -92,6 +92,7 @@ class Package:
     include: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = ()
     why: str = ""
+    files: int | None = None  # how many files the selection rule takes (checked on extraction)
     formats: tuple[str, ...] = field(default=())
 
     @property
@@ -120,6 +121,7 @@ def load_packages(path: Path = PACKAGES_FILE) -> list[Package]:
                 include=tuple(entry.get("include", ["**"])),
                 exclude=tuple(entry.get("exclude", [])),
                 why=entry.get("why", ""),
+                files=entry.get("files"),
                 formats=tuple(entry.get("formats", [])),
             )
         )
@@ -274,8 +276,12 @@ def extract(pkg: Package, cache: Path | None = None) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(_read(handle))
         taken.append(path)
-    if not taken:
-        raise RuntimeError(f"{pkg.key}: the selection rule took no file from {pkg.filename}")
+    if not taken or (pkg.files is not None and len(taken) != pkg.files):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError(
+            f"{pkg.key}: the selection rule took {len(taken)} files from {pkg.filename}, "
+            f"packages.toml expects {pkg.files}"
+        )
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / ".files.json").write_text(json.dumps({"taken": taken, "skipped": skipped}, indent=1))
     (tmp / COMPLETE_MARKER).write_text(stamp)

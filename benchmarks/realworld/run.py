@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -135,7 +136,6 @@ def run(names: list[str] | None, jobs: int) -> dict[str, Any]:
                 counts["medium_findings"] += len(mediums)
             rel = os.path.relpath(r.path, cache)
             entry = {
-                "package": pkg.key,
                 "path": rel,
                 "size": r.size,
                 "formats": r.formats,
@@ -150,9 +150,10 @@ def run(names: list[str] | None, jobs: int) -> dict[str, Any]:
                 entry["deciding"] = [_finding(f) for f in deciding_findings(r)]
             else:
                 # Allowed files: rule and severity only (the messages are aggregated below).
-                entry["findings"] = [
-                    {"rule": f.rule_id, "severity": str(f.severity)} for f in noted
-                ]
+                if noted:
+                    entry["findings"] = [
+                        {"rule": f.rule_id, "severity": str(f.severity)} for f in noted
+                    ]
             files.append(entry)
         packages.append(
             {
@@ -205,12 +206,12 @@ def per_rule(data: dict[str, Any]) -> list[dict[str, Any]]:
             if key not in seen:
                 rows[d["rule"]][f["verdict"]] += 1
                 seen.add(key)
-        rules_medium = Counter(x["rule"] for x in f["findings"] if x["severity"] == MEDIUM)
+        rules_medium = Counter(x["rule"] for x in f.get("findings", []) if x["severity"] == MEDIUM)
         for rule, n in rules_medium.items():
             rows[rule]["medium_findings"] += n
             rows[rule]["files_with_medium"] += 1
         if f["status"] == "unsupported":
-            for rule in {x["rule"] for x in f["findings"]}:
+            for rule in {x["rule"] for x in f.get("findings", [])}:
                 rows[rule]["unsupported"] += 1
     out = []
     for rule, c in sorted(rows.items(), key=lambda kv: (-kv[1]["blocked"] - kv[1]["error"], kv[0])):
@@ -227,6 +228,19 @@ def _md_escape(text: str, limit: int = 240) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("|", "\\|")
+
+
+def causes(bad: list[dict[str, Any]]) -> list[tuple[tuple[str, str, str], list[str]]]:
+    """Blocked/errored files grouped by deciding rule and message (offsets elided)."""
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for f in bad:
+        keys = {
+            (f["verdict"], d["rule"], re.sub(r"\boffset \d+", "offset N", d["message"]))
+            for d in f["deciding"]
+        } or {(f["verdict"], "", "(no finding)")}
+        for key in sorted(keys):
+            groups[key].append(f["path"])
+    return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
 
 
 def _evidence(d: dict[str, Any]) -> str:
@@ -288,6 +302,21 @@ def markdown(data: dict[str, Any]) -> str:
             f"{r['files_with_medium']} | {r['medium_findings']} |"
         )
     bad = [f for f in data["files"] if f["verdict"] != "allowed"]
+    lines += [
+        "",
+        "## Blocked and errored files by cause",
+        "",
+        "A file appears once per distinct deciding finding (rule + message, offsets elided).",
+        "",
+        "| verdict | rule | files | packages | message | example |",
+        "|---|---|---:|---|---|---|",
+    ]
+    for (verdict, rule, msg), paths in causes(bad):
+        pkgs = sorted({p.split("/", 1)[0] for p in paths})
+        lines.append(
+            f"| {verdict} | {rule} | {len(paths)} | {', '.join(pkgs)} | {_md_escape(msg, 160)} | "
+            f"`{paths[0]}` |"
+        )
     lines += ["", f"## Every blocked or errored file ({len(bad)})", ""]
     if not bad:
         lines.append("None.")
