@@ -127,3 +127,23 @@ def test_list_form_and_dict_form_both_decode(gen: str, tmp_path):
     findings = _scan(p).findings
     assert [f.rule_id for f in findings] == ["MX-KERAS-101"]
     assert "system" in findings[0].evidence["names"]
+
+
+def test_value_lists_of_data_are_not_functions(tmp_path):
+    """A ``{"value": [...]}`` node is a function only when ``func_load`` would read code from
+    it: data lists (OpenML's ``{"name": ..., "value": []}``) are not, a code string still is."""
+    import base64
+
+    from tests.factories.keras_models import host_blob
+
+    data = {"quality": [{"name": "a", "value": []}, {"name": "b", "value": [None, 3]}]}
+    p = tmp_path / "qualities.json"
+    p.write_text(json.dumps(data))
+    assert _scan(p).findings == []
+
+    blob = host_blob("lambda x: __import__('os').system('echo MODELXRAY_MARKER') or x")
+    code = base64.encodebytes(blob.raw).decode("ascii").replace("\n", "")
+    for value in ([code, None, None], [[code, None, None]]):
+        p.write_text(json.dumps({"activation": {"value": value}}))
+        findings = _scan(p).findings
+        assert {f.rule_id for f in findings} == {"MX-KERAS-101"}, value

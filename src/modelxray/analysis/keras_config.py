@@ -96,6 +96,18 @@ def escapes_directory(path: str) -> bool:
     return ".." in path.replace("\\", "/").split("/")
 
 
+def _starts_with_code(value: Any) -> bool:
+    """A ``func_dump`` triple (``[code, defaults, closure]``, or one nested in a list): the
+    first item, however deep, is the code string ``func_load`` decodes."""
+    for _ in range(3):
+        if not isinstance(value, list) or not value:
+            return False
+        value = value[0]
+        if isinstance(value, str):
+            return True
+    return False
+
+
 def _infer_container(doc: KerasDoc) -> str:
     if doc.container:
         return doc.container
@@ -166,8 +178,9 @@ class _Walker:
             self._lambda_layer(config, (*path, "config"), layers)
         elif class_name == "__lambda__" and isinstance(config, dict):
             self._lambda_object(config, (*path, "config"), layers)
-        elif "value" in node and class_name is None and isinstance(node["value"], list):
-            # Keras 3 lambda activation: {"value": [code, defaults, closure]}
+        elif class_name is None and _starts_with_code(node.get("value")):
+            # Keras 3 lambda activation: {"value": [code, defaults, closure]}; func_load needs
+            # the code string first, so a "value" list of data ([] or [null]) is no function
             self._function_list(node["value"], (*path, "value"), layers, "activation lambda")
         if not isinstance(class_name, str):
             return layers
