@@ -121,3 +121,50 @@ def test_declared_size_limit_is_configurable(tmp_path: Path) -> None:
     path = _make(tmp_path / "small.h5", build)
     assert "MX-KERAS-305" not in _rules(_findings(path))
     assert "MX-KERAS-305" in _rules(_findings(path, Limits(max_hdf5_declared_bytes=1 << 20)))
+
+
+def test_references_out_of_a_file_keras_does_not_read_are_medium(tmp_path: Path) -> None:
+    """An external link in an HDF5 data file (PyTables' own test files have them) is what
+    h5py follows when that data is read: medium.  The same link where Keras reads the file
+    (root ``model_config``/``layer_names`` or a ``model_weights`` group) keeps its severity."""
+    import h5py
+
+    def data(f: Any) -> None:
+        f.attrs["CLASS"] = "GROUP"
+        f.create_group("pep")
+        f["pep/pep2"] = h5py.ExternalLink("elink2.h5", "/pep")
+
+    def keras_attrs(f: Any) -> None:
+        data(f)
+        f.attrs["layer_names"] = [b"dense"]
+
+    def keras_group(f: Any) -> None:
+        f.create_group("model_weights")
+        f["model_weights/w"] = h5py.ExternalLink("/tmp/modelxray_marker.h5", "/x")
+
+    plain = _findings(_make(tmp_path / "data.h5", data))
+    assert [(f.rule_id, f.severity) for f in plain] == [("MX-KERAS-301", Severity.MEDIUM)]
+    assert "no Keras structure" in plain[0].message
+    assert modelxray.scan(str(tmp_path / "data.h5")).files[0].verdict == "allowed"
+    for name, build in (("attrs.h5", keras_attrs), ("group.h5", keras_group)):
+        found = _findings(_make(tmp_path / name, build))
+        assert [(f.rule_id, f.severity) for f in found] == [("MX-KERAS-301", Severity.HIGH)]
+
+
+def test_values_h5py_cannot_convert_are_not_scan_errors(tmp_path: Path) -> None:
+    """An empty root attribute (libhdf5 reports its 0-byte size as an error) and a dataset of a
+    type NumPy has no equivalent for (quad precision) are read as structure, not errors."""
+    import h5py
+
+    def build(f: Any) -> None:
+        f.attrs.create("TITLE", h5py.Empty("S1"))
+        quad = h5py.h5t.IEEE_F64LE.copy()
+        quad.set_size(16)
+        quad.set_precision(128)
+        quad.set_fields(127, 112, 15, 0, 112)
+        quad.set_ebias(16383)
+        h5py.h5d.create(f.id, b"quad", quad, h5py.h5s.create_simple((4,)))
+
+    path = _make(tmp_path / "exotic.h5", build)
+    report = modelxray.scan(str(path))
+    assert report.files[0].findings == [] and report.files[0].verdict == "allowed"

@@ -17,7 +17,7 @@ from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
-from modelxray.model import Location
+from modelxray.model import Location, Severity
 from modelxray.rules import keras as rules
 
 if TYPE_CHECKING:
@@ -151,12 +151,24 @@ class Hdf5Reader(FormatReader):
         attrs = f.attrs
         texts: dict[str, str] = {}
         for key in list(attrs.keys())[:1000]:
-            size = attrs.get_id(key).get_storage_size()
+            aid = attrs.get_id(key)
+            try:
+                size = aid.get_storage_size()
+            except RuntimeError:  # libhdf5 reports 0 bytes (an empty value) as an error
+                size = aid.get_space().get_simple_extent_npoints() * aid.get_type().get_size()
             if size > ctx.limits.max_attribute_bytes:
                 raise BudgetExceeded(
                     "max_attribute_bytes", f"root attribute {key!r} holds {size} bytes"
                 )
-            text = attr_text(attrs[key])
+            try:
+                value = attrs[key]
+            except (TypeError, ValueError, OSError, RuntimeError):
+                if key in CONFIG_ATTRS:
+                    raise  # the loader reads this one: not reading it is a failure
+                # a value h5py cannot convert (a time or exotic float type): no h5py-based
+                # loader can read it either, so it holds no config anyone loads
+                continue
+            text = attr_text(value)
             if text is not None:
                 texts[key] = text
         return texts
@@ -206,8 +218,27 @@ def _walk(source: Any, artifact: Artifact, ctx: ScanContext, since: int) -> dict
     with h5py.File(source, "r") as f:
         texts = Hdf5Reader._root_texts(f, ctx)
         version = texts.get("keras_version") or artifact.facts.get("keras_version")
-        _StructureWalk(f, artifact, ctx, version).run()
+        keras = _keras_structure(texts, f, artifact)
+        _StructureWalk(f, artifact, ctx, version, keras).run()
     return {"texts": texts, "findings": [x.to_dict() for x in ctx.result.findings[since:]]}
+
+
+# What Keras's HDF5 loaders read: root attributes (legacy ``load_model``/``load_weights``) and
+# root groups (Keras 2 ``model_weights``; Keras 3 ``.weights.h5``: ``layers``/``vars``).
+_KERAS_ROOT_ATTRS = frozenset(
+    {*CONFIG_ATTRS, "keras_version", "backend", "layer_names", "weight_names"}
+)
+_KERAS_ROOT_GROUPS = frozenset({"model_weights", "layers", "vars", "optimizer", "_layer_names"})
+
+
+def _keras_structure(texts: dict[str, str], f: Any, artifact: Artifact) -> bool:
+    """Whether a Keras loader would read this file as a model or its weights (a file inside
+    a container, such as a ``.keras`` archive's weights, always counts)."""
+    if artifact.depth > 0 or artifact.facts.get("keras_version"):
+        return True
+    if _KERAS_ROOT_ATTRS & set(texts) or _KERAS_ROOT_ATTRS & set(f.attrs.keys()):
+        return True
+    return bool(_KERAS_ROOT_GROUPS & set(f.keys()))
 
 
 class _StructureWalk:
@@ -218,8 +249,11 @@ class _StructureWalk:
     opened.  Datasets are judged from their creation property list and dataspace.
     """
 
-    def __init__(self, f: Any, artifact: Artifact, ctx: ScanContext, version: str | None) -> None:
+    def __init__(
+        self, f: Any, artifact: Artifact, ctx: ScanContext, version: str | None, keras: bool
+    ) -> None:
         self.f = f
+        self.keras = keras
         self.artifact = artifact
         self.ctx = ctx
         self.version = version
@@ -233,6 +267,16 @@ class _StructureWalk:
         from modelxray.analysis import keras_versions
 
         return {**extra, **keras_versions.cve_evidence(cve, self.version)}
+
+    def _reach(self, message: str) -> tuple[str, Severity | None]:
+        """A reference out of the file is the rule's severity where Keras reads the file;
+        in an HDF5 file with no Keras structure it is what h5py follows when data is read
+        (a file read, no code): medium."""
+        if self.keras:
+            return message, None
+        return f"{message} (no Keras structure: read only when h5py reads that data)", (
+            Severity.MEDIUM
+        )
 
     def run(self) -> None:
         import h5py
@@ -278,11 +322,15 @@ class _StructureWalk:
     def _external_link(self, path: str, link: Any) -> None:
         filename = _text(link.filename)
         target = _text(link.path)
+        message, severity = self._reach(
+            f"external link {path!r} points to {target!r} in file {filename!r}"
+        )
         self.ctx.report(
             rules.HDF5_EXTERNAL_LINK,
             self._loc(path),
-            f"external link {path!r} points to {target!r} in file {filename!r}",
+            message,
             self._evidence("CVE-2026-1669", link=path, file=filename[:500], target=target[:500]),
+            severity=severity,
         )
 
     def _soft_link(self, path: str, gpath: str, target: str) -> None:
@@ -341,25 +389,33 @@ class _StructureWalk:
         if count:
             files = [dcpl.get_external(i) for i in range(min(count, 100))]
             shown = [(_text(n)[:300], int(o), int(sz)) for n, o, sz in files]
+            message, severity = self._reach(
+                f"dataset {path!r} stores its data in {count} external file(s): "
+                f"{', '.join(repr(n) for n, _, _ in shown[:5])}"
+            )
             self.ctx.report(
                 rules.HDF5_EXTERNAL_STORAGE,
                 self._loc(path),
-                f"dataset {path!r} stores its data in {count} external file(s): "
-                f"{', '.join(repr(n) for n, _, _ in shown[:5])}",
+                message,
                 self._evidence("CVE-2026-1669", dataset=path, external=[list(x) for x in shown]),
+                severity=severity,
             )
         if dset.is_virtual:
             sources = dset.virtual_sources()[:1000]
             outside = sorted({_text(s.file_name) for s in sources if _text(s.file_name) != "."})
             if outside:
+                message, severity = self._reach(
+                    f"virtual dataset {path!r} maps data from "
+                    f"{', '.join(repr(n[:200]) for n in outside[:5])}"
+                )
                 self.ctx.report(
                     rules.HDF5_VIRTUAL_DATASET,
                     self._loc(path),
-                    f"virtual dataset {path!r} maps data from "
-                    f"{', '.join(repr(n[:200]) for n in outside[:5])}",
+                    message,
                     self._evidence(
                         "CVE-2026-1669", dataset=path, source_files=[n[:500] for n in outside[:50]]
                     ),
+                    severity=severity,
                 )
         shape = dset.shape
         if shape is None:
@@ -367,7 +423,10 @@ class _StructureWalk:
         elements = 1
         for n in shape:
             elements *= int(n)
-        declared = elements * int(dset.dtype.itemsize)
+        # The stored type's size, whether or not NumPy has an equivalent (time types,
+        # quad precision): h5py cannot read those, but the declared size still counts.
+        itemsize = int(dset.id.get_type().get_size())
+        declared = elements * itemsize
         limit = self.ctx.limits.max_hdf5_declared_bytes
         size = max(self.artifact.size, 1)
         if declared > limit or (declared > (1 << 30) and declared > size * _SHAPE_BOMB_RATIO):
@@ -375,13 +434,13 @@ class _StructureWalk:
                 rules.HDF5_SHAPE_BOMB,
                 self._loc(path),
                 f"dataset {path!r} declares shape {tuple(shape)} x "
-                f"{dset.dtype.itemsize} bytes = {declared} bytes in a "
+                f"{itemsize} bytes = {declared} bytes in a "
                 f"{self.artifact.size}-byte file",
                 self._evidence(
                     "CVE-2026-0897",
                     dataset=path,
                     shape=[int(n) for n in shape],
-                    itemsize=int(dset.dtype.itemsize),
+                    itemsize=itemsize,
                     declared_bytes=declared,
                     stored_bytes=int(dset.id.get_storage_size()),
                     file_bytes=self.artifact.size,
