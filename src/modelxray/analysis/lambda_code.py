@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelxray.analysis import bytecode
+from modelxray.analysis._generated.tensor_vocab import TENSOR_API_NAMES
 from modelxray.analysis.marshal_reader import CodeObject, MarshalError, read_code
 from modelxray.budget import Budget, BudgetExceeded
 
@@ -92,8 +93,11 @@ _ORDINARY_WORDS = frozenset(
     "locate rename reload signal inspect gc mkdir listdir getenv".split()
 )
 
-# What pure tensor math looks like: framework roots, tensor functions and harmless builtins.
-TENSOR_VOCABULARY = frozenset(
+# What pure tensor math looks like: framework roots and aliases (K, F, tf, np, ...), the public
+# tensor APIs of Keras / TensorFlow / PyTorch (generated offline from the libraries themselves by
+# scripts/gen_tensor_vocab.py, I/O and process-state names left out) and harmless builtins.
+# DANGEROUS_NAMES is checked first and always wins.
+TENSOR_VOCABULARY = TENSOR_API_NAMES | frozenset(
     """
     keras ops K backend tf tensorflow np numpy jnp jax torch math nn layers activations
     linalg random image signal experimental lax scipy special functional F
