@@ -146,9 +146,9 @@ ARGUMENT_LOCATION = Rule(
 )
 TORCH_MODULE_WRAPPER = Rule(
     "MX-KERAS-207",
-    "TorchModuleWrapper carries a pickled torch module",
+    "TorchModuleWrapper unpickles a torch module on load (safe_mode=False)",
     FAMILY,
-    Severity.CRITICAL,
+    Severity.HIGH,  # per finding: the nested pickle's verdict; HIGH when it cannot be judged
     Confidence.HIGH,
     formats=_FORMATS,
     cves=("CVE-2025-49655",),
