@@ -326,6 +326,15 @@ class _Walker:
         if closure is not None:
             evidence["closure"] = closure
         call = verdict.calls[-1] if verdict.calls else None
+        if verdict.exhaustion:
+            top = verdict.exhaustion[0]
+            self.ctx.report(
+                rules.LAMBDA_EXHAUSTION,
+                loc,
+                f"{where} runs code on load whose constants commit it to a {top['kind']} of "
+                f"{top['amount']:,} (limit {top['threshold']:,}): {top['expr']}"[:500],
+                evidence,
+            )
         if verdict.level == lambda_code.MALICIOUS:
             shown = f": {call}" if call else ""
             self.ctx.report(

@@ -54,6 +54,16 @@ LAMBDA_TENSOR_MATH = Rule(
     cwes=("CWE-94",),
     package=__name__,
 )
+LAMBDA_EXHAUSTION = Rule(
+    "MX-KERAS-107",
+    "Lambda code drives a huge loop or allocation",
+    FAMILY,
+    Severity.MEDIUM,
+    Confidence.MEDIUM,
+    formats=_FORMATS,
+    cwes=("CWE-400", "CWE-770"),
+    package=__name__,
+)
 FUNCTION_REFERENCE = Rule(
     "MX-KERAS-105",
     "Lambda refers to a dangerous module function",
@@ -252,6 +262,7 @@ RULES = (
     LAMBDA_UNKNOWN,
     LAMBDA_UNREADABLE,
     LAMBDA_TENSOR_MATH,
+    LAMBDA_EXHAUSTION,
     FUNCTION_REFERENCE,
     FUNCTION_REFERENCE_UNKNOWN,
     REFERENCE_DANGEROUS,
