@@ -71,8 +71,8 @@ _EXACT_BITS = 4096  # integers up to this size are computed exactly for propagat
 # Callables whose cost follows from constant arguments (last dotted name of the callee).
 _RANGES = frozenset({"range", "xrange", "arange"})
 _SHAPED = frozenset(
-    "zeros ones empty full rand randn randint normal uniform random_normal random_uniform "
-    "truncated_normal fill ones_like_shape".split()
+    "zeros ones empty full rand randn normal uniform random_normal random_uniform "
+    "truncated_normal fill".split()
 )
 _SQUARE = frozenset({"eye"})
 _SPACED = frozenset({"linspace", "logspace", "geomspace"})
@@ -421,6 +421,7 @@ class _Eval:
         calls: list[str],
         costs: list[Cost] | None = None,
         entries: dict[int, tuple[int, list[int | None]]] | None = None,
+        top: bool = False,
     ) -> None:
         self.co, self.ops, self.calls = co, ops, calls
         self.costs: list[Cost] = [] if costs is None else costs
@@ -428,6 +429,11 @@ class _Eval:
         # How often this code runs (loops around the call site that built and called it) and
         # the known sizes of its arguments (a comprehension's ``.0`` iterator).
         self.base_mult, arg_sizes = self.entries.get(id(co), (1, []))
+        # Parameters of the outermost code: the loader passes it tensors and configured data
+        # (Keras ``arguments``), never a module, so ``x.fill(n)`` there is a value's method.
+        # Nested code's parameters stay unknown: a caller may hand it ``np`` itself.
+        n_params = co.argcount + co.kwonlyargcount
+        self.values = frozenset(co.varnames[:n_params]) if top else frozenset()
         self.local_sizes = {
             name: n for name, n in zip(co.varnames, arg_sizes, strict=False) if n is not None
         }
@@ -555,7 +561,10 @@ class _Eval:
         if fn.func is not None:  # a nested function or comprehension called here
             self.entries.setdefault(id(fn.func), (self.mult(), [a.size for a in pos]))
             return None
+        root, _, _ = fn.text.partition(".")
         last = fn.text.rsplit(".", 1)[-1]
+        if "." in fn.text and last not in _PADDED and root in self.values:
+            return None  # a method of a value (x.fill(n)), not an allocator the code names
         first = pos[0] if pos else kw.get("shape", kw.get("size"))
         size: int | None = None
         if last in _RANGES:
@@ -973,7 +982,7 @@ def reconstruct_with_costs(
     for co in code.walk():
         instrs = decode(co.code, ver, limit=remaining)
         remaining -= len(instrs)
-        _Eval(co, _ops(ver), calls, costs, entries).run(instrs, budget)
+        _Eval(co, _ops(ver), calls, costs, entries, top=co is code).run(instrs, budget)
         if remaining <= 0 or len(calls) >= MAX_CALLS:
             break
     costs.sort(key=lambda c: -c.amount)
