@@ -324,6 +324,8 @@ _COSTLY = [
     ("lambda x: np.linspace(0, 1, 10**9)", "allocation", 10**9),
     # a nested function's parameter may be the module itself: its method is still judged
     ("lambda x: (lambda m: m.zeros((10**5, 10**5)))(np)", "allocation", 10**10),
+    ("lambda x: (lambda: np)().zeros((10**5, 10**5))", "allocation", 10**10),
+    ("lambda x: getattr(np, 'random').normal(size=(10**5, 10**5))", "allocation", 10**10),
 ]
 _CHEAP = [
     "lambda x: x * 10**10",
@@ -331,6 +333,8 @@ _CHEAP = [
     "lambda x: keras.ops.reshape(x, (-1, 10**9))",
     "lambda x: x.fill(10**9)",
     "lambda x, y: y.fill(10**9) + x.full((3,), 10**9)",
+    "lambda x: keras.ops.convert_to_numpy(x).copy().fill(10**9)",
+    "lambda x: x.T.fill(10**9)",
     "lambda x: torch.randint(10**9, (3,))",
     "lambda x, n=10**12: sum(range(n))",  # a default value is not a code constant
     "lambda x: 10**100 + x",

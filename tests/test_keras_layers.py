@@ -223,6 +223,8 @@ def test_huge_constants_are_measured(layers: dict[str, Any]) -> None:
         "huge_nested_loops": ("loop", 10**12),
         "huge_big_power": ("integer", 10**10),
         "huge_tensor_alloc": ("allocation", 10**10),
+        "huge_np_zeros": ("allocation", 10**10),
+        "huge_range_loop": ("loop", 10**10),
     }
     for case, (kind, amount) in expect.items():
         for python, path in layers[case].items():
@@ -234,3 +236,15 @@ def test_huge_constants_are_measured(layers: dict[str, Any]) -> None:
 def test_small_loops_in_benign_lambdas_are_not_reported(layers: dict[str, Any]) -> None:
     for _, path in _cases(layers, "benign_ops_columns"):
         assert not [f for f in _findings(path) if f.rule_id == "MX-KERAS-107"]
+
+
+def test_methods_of_the_input_value_are_not_allocations(layers: dict[str, Any]) -> None:
+    """``x.fill(10**9)`` on the layer's input sets values; ``tf.fill(dims, v)`` would allocate."""
+    from tests.factories.keras_layers import VALUE_METHOD_SOURCES
+
+    cases = _cases(layers, "benign_value_")
+    assert len(cases) == 3 * len(VALUE_METHOD_SOURCES)
+    for name, path in cases:
+        findings = _findings(path)
+        assert not [f for f in findings if f.rule_id == "MX-KERAS-107"], (name, _show(findings))
+        assert max(f.severity for f in findings) <= Severity.LOW, (name, _show(findings))

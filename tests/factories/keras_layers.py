@@ -52,6 +52,14 @@ FOREIGN_API_SOURCES = {
     "torch_functional": "lambda x: F.gelu(torch.logaddexp(x, x)) + torch.median(x)",
     "keras_backend": "lambda x: K.batch_flatten(K.permute_dimensions(x, (0, 1)))",
 }
+# Methods of the layer's input value with constant arguments: ``x.fill(v)`` sets values, it
+# allocates nothing (unlike ``tf.fill(dims, v)``).  Built and saved by Keras itself: with an
+# ``output_shape`` Keras never calls the function, so numpy-style methods need not trace.
+VALUE_METHOD_SOURCES = {
+    "fill": "lambda x: x.fill(0) or x",
+    "fill_sentinel": "lambda x: keras.ops.convert_to_numpy(x).copy().fill(10**9) or x",
+    "fill_arguments": "lambda x, big=10**9: x.fill(big) or x * 10**9",
+}
 # Lambdas whose constants make loading exhaust memory or time (issue 11, miss 4).
 HUGE_SOURCES = {
     "list_repeat": "lambda x: x + len([0] * 10**10)",
@@ -61,6 +69,8 @@ HUGE_SOURCES = {
     "nested_loops": "lambda x: x + sum(i * j for i in range(10**6) for j in range(10**6))",
     "big_power": "lambda x: x + (2 ** 10**10 > 0)",
     "tensor_alloc": "lambda x: x + keras.ops.sum(keras.ops.zeros((100000, 100000)))",
+    "np_zeros": "lambda x: x + np.zeros((10**5, 10**5)).sum()",
+    "range_loop": "lambda x: x + sum(1 for _ in range(10**10))",
 }
 OUTPUT_SHAPES: dict[str, Any] = {
     "dim": (4,),
@@ -158,6 +168,9 @@ def build_layer_corpus(outdir: Path) -> dict[str, dict[str, Path]]:
             out[f"benign_api_{name}"] = _derive_all(
                 template, outdir / f"benign_api_{name}", swap_lambda(blob)
             )
+        for name, source in VALUE_METHOD_SOURCES.items():
+            model = _lambda_model(name, benign_function(source), output_shape=(4,))
+            out[f"benign_value_{name}"] = _save_all(model, outdir / f"benign_value_{name}")
         for name, shape in OUTPUT_SHAPES.items():
             model = _lambda_model(
                 f"shape_{name}", benign_function("lambda x: x"), output_shape=shape

@@ -82,6 +82,10 @@ _CONSUMERS = frozenset(
     "list tuple set frozenset sorted sum min max any all dict join bytes bytearray".split()
 )
 _MATERIALISE = frozenset("list tuple set frozenset sorted bytes bytearray".split())
+# Calls whose result may be a module (so its methods stay judged as allocators).
+_MODULE_RESULTS = frozenset(
+    "getattr __import__ import_module vars globals locals eval exec __getattribute__".split()
+)
 
 
 def _clamp(n: int) -> int:
@@ -300,6 +304,9 @@ class _E:
     fpart: str = ""  # f-string body piece (kind fmt) or conversion (kind conv)
     size: int | None = None  # elements of a sequence / iterations of an iterable, when known
     func: CodeObject | None = None  # the code of a function built by MAKE_FUNCTION
+    # A value the code was handed or computed (an outermost parameter, a call's result, their
+    # attributes), never a module: ``x.fill(v)`` sets values where ``tf.fill(dims, v)`` allocates.
+    is_value: bool = False
 
     def __post_init__(self) -> None:  # every text stays bounded, whatever built it
         object.__setattr__(self, "text", _cut(self.text))
@@ -483,14 +490,18 @@ class _Eval:
         text = f"{_atom(fn)}({_join(parts)})"
         kw = {str(k): a for k, a in zip(kwnames, args[npos:], strict=False)}
         size = self.call_effects(fn, args[:npos], kw, text)
-        self.emit(text, size)
+        self.emit(text, size, is_value=self.returns_value(fn))
 
-    def emit(self, text: str, size: int | None = None) -> None:
+    def returns_value(self, fn: _E) -> bool:
+        """A call's result is a value unless the callee is nested code or may return a module."""
+        return fn.func is None and fn.text.rsplit(".", 1)[-1] not in _MODULE_RESULTS
+
+    def emit(self, text: str, size: int | None = None, *, is_value: bool = False) -> None:
         text = _cut(text)
         if len(self.calls) < MAX_CALLS and text not in self.seen:
             self.calls.append(text)
             self.seen.add(text)
-        self.push(_E(text, size=size))
+        self.push(_E(text, size=size, is_value=is_value))
 
     def star_call(self, fn: _E, args: _E, kwargs: _E | None) -> None:
         parts = list(args.items) if args.items is not None else [f"*{args.text}"]
@@ -561,9 +572,8 @@ class _Eval:
         if fn.func is not None:  # a nested function or comprehension called here
             self.entries.setdefault(id(fn.func), (self.mult(), [a.size for a in pos]))
             return None
-        root, _, _ = fn.text.partition(".")
         last = fn.text.rsplit(".", 1)[-1]
-        if "." in fn.text and last not in _PADDED and root in self.values:
+        if fn.is_value and "." in fn.text and last not in _PADDED:
             return None  # a method of a value (x.fill(n)), not an allocator the code names
         first = pos[0] if pos else kw.get("shape", kw.get("size"))
         size: int | None = None
@@ -686,10 +696,10 @@ class _Eval:
                 self.push(_NULL)
         elif name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR"):
             local = self.name(co.varnames, arg)
-            self.push(_E(local, size=self.local_sizes.get(local)))
+            self.push(_E(local, size=self.local_sizes.get(local), is_value=local in self.values))
         elif name == "LOAD_FAST_LOAD_FAST":
-            self.push(_E(self.name(co.varnames, arg >> 4)))
-            self.push(_E(self.name(co.varnames, arg & 15)))
+            for local in (self.name(co.varnames, arg >> 4), self.name(co.varnames, arg & 15)):
+                self.push(_E(local, is_value=local in self.values))
         elif name in ("STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"):
             self.pop()
             if name == "STORE_FAST_STORE_FAST":
@@ -702,7 +712,8 @@ class _Eval:
             self.push(_E(self.name(_deref_names(co, ops), arg)))
         elif name in ("LOAD_ATTR", "LOAD_METHOD"):
             obj = self.pop()
-            attr = _E(_cut(f"{_atom(obj)}.{self.name(co.names, _name_index(ops, name, arg))}"))
+            attr_name = self.name(co.names, _name_index(ops, name, arg))
+            attr = _E(_cut(f"{_atom(obj)}.{attr_name}"), is_value=obj.is_value)
             self.push(attr)
             if name == "LOAD_METHOD" or v >= (3, 12) and arg & 1:
                 self.push(_NULL)
@@ -888,7 +899,8 @@ class _Eval:
             parts += [f"**{kw.text}"] if kw else []
             text = f"{_atom(fn)}({_join(parts)})"
             kws = {_kwname(k): val for k, val in zip(flat[::2], flat[1::2], strict=False)}
-            self.emit(text, None if var or kw else self.call_effects(fn, pos, kws, text))
+            size = None if var or kw else self.call_effects(fn, pos, kws, text)
+            self.emit(text, size, is_value=self.returns_value(fn))
         elif name == "CALL_FUNCTION":
             args = self.popn(arg)
             self.call(self.pop(), args)
