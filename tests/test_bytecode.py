@@ -301,3 +301,75 @@ def test_fuzz_bytecode_never_crashes(
     assert set(bytecode.guess_versions(co)) <= set(bytecode.FAMILY_VERSIONS[layout])
     calls = bytecode.reconstruct(co, version)
     assert all(isinstance(c, str) and len(c) <= bytecode.MAX_EXPR for c in calls)
+
+
+# ----------------------------------------------------------------- constant-driven costs
+
+_COSTLY = [
+    ("lambda x: [0] * 10**10", "allocation", 10**10),
+    ("lambda x: (0, 1) * 10**9", "allocation", 2 * 10**9),
+    ("lambda x: bytearray(10**10)", "allocation", 10**10),
+    ("lambda x: 'a' * 10**10", "allocation", 10**10),
+    ("lambda x: 'ab'.ljust(10**10)", "allocation", 10**10),
+    ("lambda x: list(range(10**9))", "allocation", 10**9),
+    ("lambda x: sum(range(10**12))", "loop", 10**12),
+    ("lambda x: sum(range(0, 10**12, 2))", "loop", 5 * 10**11),
+    ("lambda x: [0 for i in range(10**6) for j in range(10**6)]", "loop", 10**12),
+    ("lambda x: any(i for i in range(10**12))", "loop", 10**12),
+    ("lambda x: [[0] * 10**4 for i in range(10**5)]", "allocation", 10**9),
+    ("lambda x: 2 ** 10**10", "integer", 10**10),
+    ("lambda x: 1 << 10**10", "integer", 10**10 + 1),
+    ("lambda x: keras.ops.zeros((10**5, 10**5))", "allocation", 10**10),
+    ("lambda x: tf.eye(10**5)", "allocation", 10**10),
+    ("lambda x: np.linspace(0, 1, 10**9)", "allocation", 10**9),
+    # a nested function's parameter may be the module itself: its method is still judged
+    ("lambda x: (lambda m: m.zeros((10**5, 10**5)))(np)", "allocation", 10**10),
+    ("lambda x: (lambda: np)().zeros((10**5, 10**5))", "allocation", 10**10),
+    ("lambda x: getattr(np, 'random').normal(size=(10**5, 10**5))", "allocation", 10**10),
+]
+_CHEAP = [
+    "lambda x: x * 10**10",
+    "lambda x: [x[:, i] for i in range(4)]",
+    "lambda x: keras.ops.reshape(x, (-1, 10**9))",
+    "lambda x: x.fill(10**9)",
+    "lambda x, y: y.fill(10**9) + x.full((3,), 10**9)",
+    "lambda x: keras.ops.convert_to_numpy(x).copy().fill(10**9)",
+    "lambda x: x.T.fill(10**9)",
+    "lambda x: torch.randint(10**9, (3,))",
+    "lambda x, n=10**12: sum(range(n))",  # a default value is not a code constant
+    "lambda x: 10**100 + x",
+]
+
+
+def _costs(source: str) -> list[bytecode.Cost]:
+    module = compile(source, "f.py", "eval")
+    code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+    return bytecode.reconstruct_with_costs(read_code(marshal.dumps(code))).costs
+
+
+@pytest.mark.parametrize(("source", "kind", "amount"), _COSTLY)
+def test_constant_costs_are_measured(source: str, kind: str, amount: int) -> None:
+    top = _costs(source)[0]
+    assert (top.kind, top.amount) == (kind, amount), (source, top)
+    assert top.expr and top.qualname
+
+
+@pytest.mark.parametrize("source", _CHEAP)
+def test_unknown_or_small_values_add_no_large_cost(source: str) -> None:
+    assert all(c.amount < 10**6 for c in _costs(source)), (source, _costs(source))
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.8", "3.10", "3.12", "3.13"])
+def test_costs_agree_across_python_versions(version: str) -> None:
+    from tests.factories.keras_models import foreign_blob
+
+    for source, kind, amount in _COSTLY[:10] + _COSTLY[11:]:
+        if version == "2.7" and (
+            "'a' *" in source or "**" in source.split(":")[1].split("10**")[0]
+        ):
+            continue  # 2.7's peephole optimiser computes constant operands while compiling
+        blob = foreign_blob(version, source)
+        if blob is None:
+            pytest.skip(f"no pyenv Python {version}")
+        top = bytecode.reconstruct_with_costs(read_code(blob.raw)).costs[0]
+        assert (top.kind, top.amount) == (kind, amount), (version, source, top)

@@ -16,12 +16,15 @@ from modelxray.budget import Budget
 
 __all__ = [
     "FAMILY_VERSIONS",
+    "Cost",
     "Instruction",
+    "Reconstruction",
     "check_version",
     "decode",
     "disassemble",
     "guess_versions",
     "reconstruct",
+    "reconstruct_with_costs",
 ]
 
 FAMILY_VERSIONS: dict[str, tuple[str, ...]] = {
@@ -39,6 +42,77 @@ MAX_UNPACK = 16  # values pushed by UNPACK_SEQUENCE / UNPACK_EX
 _HIDDEN = ("INSTRUMENTED_", "ENTER_EXECUTOR")  # runtime-only opcodes, never marshalled
 _PREFIX_311 = frozenset({"COPY_FREE_VARS", "MAKE_CELL", "RETURN_GENERATOR", "POP_TOP", "NOP"})
 _PACKED_LOCALS = frozenset({"LOAD_FAST_LOAD_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"})
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Work or memory a code object's constants commit it to, estimated without running it.
+
+    ``kind``: "allocation" (elements or bytes built, times the enclosing loops' iterations),
+    "loop" (iterations, nested loops multiplied) or "integer" (bits of an integer computed by
+    ``**`` / ``<<``).
+    """
+
+    kind: str
+    amount: int
+    expr: str
+    qualname: str
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    calls: list[str]
+    costs: list[Cost]
+
+
+MAX_COSTS = 64  # cost records kept per reconstruction (the largest are what matter)
+_COST_CAP = 10**60  # amounts are clamped here so evidence stays printable
+_EXACT_BITS = 4096  # integers up to this size are computed exactly for propagation
+# Callables whose cost follows from constant arguments (last dotted name of the callee).
+_RANGES = frozenset({"range", "xrange", "arange"})
+_SHAPED = frozenset(
+    "zeros ones empty full rand randn normal uniform random_normal random_uniform "
+    "truncated_normal fill".split()
+)
+_SQUARE = frozenset({"eye"})
+_SPACED = frozenset({"linspace", "logspace", "geomspace"})
+_PADDED = frozenset({"ljust", "rjust", "center", "zfill"})
+_COUNTED = frozenset({"bytes", "bytearray"})  # bytes(n): n zero bytes
+_CONSUMERS = frozenset(
+    "list tuple set frozenset sorted sum min max any all dict join bytes bytearray".split()
+)
+_MATERIALISE = frozenset("list tuple set frozenset sorted bytes bytearray".split())
+# Calls whose result may be a module (so its methods stay judged as allocators).
+_MODULE_RESULTS = frozenset(
+    "getattr __import__ import_module vars globals locals eval exec __getattribute__".split()
+)
+
+
+def _clamp(n: int) -> int:
+    return min(max(n, 0), _COST_CAP)
+
+
+def _as_int(e: _E) -> int | None:
+    v = e.value
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _shape_product(e: _E) -> int | None:
+    """Elements of a constant shape: an int or a tuple/list of ints."""
+    n = _as_int(e)
+    if n is not None:
+        return n
+    v = e.value
+    if (
+        isinstance(v, tuple | list)
+        and v
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+    ):
+        out = 1
+        for x in v:
+            out = _clamp(out * max(x, 0))
+        return out
+    return None
 
 
 @dataclass(frozen=True)
@@ -228,6 +302,11 @@ class _E:
     pairs: tuple[tuple[object, str, str], ...] | None = None  # dict display: (key, ktext, v)
     kind: str = ""  # "null" | "list" | "tuple" | "set" | "dict" | "fmt" | "conv"
     fpart: str = ""  # f-string body piece (kind fmt) or conversion (kind conv)
+    size: int | None = None  # elements of a sequence / iterations of an iterable, when known
+    func: CodeObject | None = None  # the code of a function built by MAKE_FUNCTION
+    # A value the code was handed or computed (an outermost parameter, a call's result, their
+    # attributes), never a module: ``x.fill(v)`` sets values where ``tf.fill(dims, v)`` allocates.
+    is_value: bool = False
 
     def __post_init__(self) -> None:  # every text stays bounded, whatever built it
         object.__setattr__(self, "text", _cut(self.text))
@@ -292,7 +371,8 @@ def _join(parts: list[str] | tuple[str, ...]) -> str:
     return _cut(", ".join(shown))
 
 
-def _display(kind: str, items: tuple[str, ...]) -> _E:
+def _display(kind: str, items: tuple[str, ...], size: int | None = None) -> _E:
+    size = len(items) if size is None else size
     items = items[:MAX_ITEMS]
     body = _join(items)
     if kind == "list":
@@ -301,7 +381,7 @@ def _display(kind: str, items: tuple[str, ...]) -> _E:
         text = f"{{{body}}}" if items else "set()"
     else:
         text = f"({body},)" if len(items) == 1 else f"({body})"
-    return _E(_cut(text), items=items, kind=kind)
+    return _E(_cut(text), items=items, kind=kind, size=size)
 
 
 def _dict_display(pairs: tuple[tuple[object, str, str], ...]) -> _E:
@@ -331,16 +411,40 @@ def _const_text(v: object, py2: bool, depth: int = 0) -> str:
 
 def _const(v: object, py2: bool) -> _E:
     text = _cut(_const_text(v, py2))
+    size = len(v) if isinstance(v, str | bytes | tuple | list | frozenset | set) else None
     if isinstance(v, tuple) and len(v) <= 50:
-        return _E(text, value=v, items=tuple(_const_text(x, py2, 1) for x in v), kind="tuple")
-    return _E(text, value=v)
+        items = tuple(_const_text(x, py2, 1) for x in v)
+        return _E(text, value=v, items=items, kind="tuple", size=size)
+    return _E(text, value=v, size=size)
 
 
 class _Eval:
     """Symbolic evaluation of one code object."""
 
-    def __init__(self, co: CodeObject, ops: _Ops, calls: list[str]) -> None:
+    def __init__(
+        self,
+        co: CodeObject,
+        ops: _Ops,
+        calls: list[str],
+        costs: list[Cost] | None = None,
+        entries: dict[int, tuple[int, list[int | None]]] | None = None,
+        top: bool = False,
+    ) -> None:
         self.co, self.ops, self.calls = co, ops, calls
+        self.costs: list[Cost] = [] if costs is None else costs
+        self.entries: dict[int, tuple[int, list[int | None]]] = {} if entries is None else entries
+        # How often this code runs (loops around the call site that built and called it) and
+        # the known sizes of its arguments (a comprehension's ``.0`` iterator).
+        self.base_mult, arg_sizes = self.entries.get(id(co), (1, []))
+        # Parameters of the outermost code: the loader passes it tensors and configured data
+        # (Keras ``arguments``), never a module, so ``x.fill(n)`` there is a value's method.
+        # Nested code's parameters stay unknown: a caller may hand it ``np`` itself.
+        n_params = co.argcount + co.kwonlyargcount
+        self.values = frozenset(co.varnames[:n_params]) if top else frozenset()
+        self.local_sizes = {
+            name: n for name, n in zip(co.varnames, arg_sizes, strict=False) if n is not None
+        }
+        self.active: list[tuple[int, int]] = []  # (loop exit offset, iterations) of open loops
         self.seen = set(calls)
         self.const_cache: dict[int, _E] = {}
         self.py2 = ops.ver < (3, 0)
@@ -383,14 +487,21 @@ class _Eval:
         npos = max(0, len(args) - len(kwnames))
         parts = [a.text for a in args[:npos]]
         parts += [f"{k}={a.text}" for k, a in zip(kwnames, args[npos:], strict=False)]
-        self.emit(f"{_atom(fn)}({_join(parts)})")
+        text = f"{_atom(fn)}({_join(parts)})"
+        kw = {str(k): a for k, a in zip(kwnames, args[npos:], strict=False)}
+        size = self.call_effects(fn, args[:npos], kw, text)
+        self.emit(text, size, is_value=self.returns_value(fn))
 
-    def emit(self, text: str) -> None:
+    def returns_value(self, fn: _E) -> bool:
+        """A call's result is a value unless the callee is nested code or may return a module."""
+        return fn.func is None and fn.text.rsplit(".", 1)[-1] not in _MODULE_RESULTS
+
+    def emit(self, text: str, size: int | None = None, *, is_value: bool = False) -> None:
         text = _cut(text)
         if len(self.calls) < MAX_CALLS and text not in self.seen:
             self.calls.append(text)
             self.seen.add(text)
-        self.push(_E(text))
+        self.push(_E(text, size=size, is_value=is_value))
 
     def star_call(self, fn: _E, args: _E, kwargs: _E | None) -> None:
         parts = list(args.items) if args.items is not None else [f"*{args.text}"]
@@ -414,9 +525,92 @@ class _Eval:
             return below, []
         return below, [top]
 
+    # cost estimation (constants only; unknown values never add cost)
+    def mult(self) -> int:
+        out = self.base_mult
+        for _, n in self.active:
+            out = _clamp(out * n)
+        return out
+
+    def cost(self, kind: str, amount: int, expr: str) -> None:
+        if amount <= 1:
+            return
+        self.costs.append(Cost(kind, _clamp(amount), _cut(expr), self.co.qualname))
+        if len(self.costs) > MAX_COSTS:
+            self.costs.sort(key=lambda c: -c.amount)
+            del self.costs[MAX_COSTS:]
+
     def binary(self, sym: str) -> None:
         b, a = self.pop(), self.pop()
-        self.push(_E(_cut(f"{_atom(a)} {sym} {_atom(b)}"), atomic=False))
+        text = _cut(f"{_atom(a)} {sym} {_atom(b)}")
+        ia, ib = _as_int(a), _as_int(b)
+        value: object = _NO
+        size: int | None = None
+        if sym == "*":
+            if ia is not None and ib is not None:
+                if ia.bit_length() + ib.bit_length() <= _EXACT_BITS:
+                    value = ia * ib
+            elif (a.size is not None and ib is not None) or (b.size is not None and ia is not None):
+                seq, n = (a.size, ib) if ib is not None else (b.size, ia)
+                size = _clamp((seq or 0) * max(n or 0, 0))
+                self.cost("allocation", _clamp(size * self.mult()), text)
+        elif sym in ("**", "<<") and ia is not None and ib is not None and ib >= 0:
+            if sym == "**":
+                bits = ib * max(abs(ia).bit_length() - 1, 0) if abs(ia) > 1 else 0
+            else:
+                bits = ia.bit_length() + ib
+            if bits <= _EXACT_BITS:
+                value = ia**ib if sym == "**" else ia << ib
+            else:
+                self.cost("integer", _clamp(bits * self.mult()), text)
+        elif sym == "+" and a.size is not None and b.size is not None:
+            size = a.size + b.size
+        self.push(_E(text, atomic=False, value=value, size=size))
+
+    def call_effects(self, fn: _E, pos: list[_E], kw: dict[str, _E], text: str) -> int | None:
+        """Record the cost of one call with known constant arguments; the result's size."""
+        if fn.func is not None:  # a nested function or comprehension called here
+            self.entries.setdefault(id(fn.func), (self.mult(), [a.size for a in pos]))
+            return None
+        last = fn.text.rsplit(".", 1)[-1]
+        if fn.is_value and "." in fn.text and last not in _PADDED:
+            return None  # a method of a value (x.fill(n)), not an allocator the code names
+        first = pos[0] if pos else kw.get("shape", kw.get("size"))
+        size: int | None = None
+        if last in _RANGES:
+            nums = [_as_int(a) for a in pos[:3]]
+            if nums and all(n is not None for n in nums):
+                ints = [n for n in nums if n is not None]
+                start, stop = (0, ints[0]) if len(ints) == 1 else (ints[0], ints[1])
+                step = ints[2] if len(ints) > 2 else 1
+                size = (
+                    max(0, (stop - start + step - (1 if step > 0 else -1)) // step) if step else 0
+                )
+                if last == "arange":
+                    self.cost("allocation", _clamp(size * self.mult()), text)
+            return size
+        if last in _SHAPED and first is not None:
+            size = _shape_product(first)
+        elif last in _SQUARE and pos:
+            n, m = _as_int(pos[0]), _as_int(pos[1]) if len(pos) > 1 else None
+            size = _clamp(n * (m if m is not None else n)) if n is not None else None
+        elif last in _SPACED:
+            num = pos[2] if len(pos) > 2 else kw.get("num")
+            size = _as_int(num) if num is not None else None
+        elif last in _PADDED and pos:
+            size = _as_int(pos[0])
+        elif last in _COUNTED and pos and _as_int(pos[0]) is not None:
+            size = _as_int(pos[0])
+        elif last in _CONSUMERS and pos and pos[0].size is not None:
+            n = pos[0].size
+            kind = "allocation" if last in _MATERIALISE else "loop"
+            self.cost(kind, _clamp(n * self.mult()), text)
+            return n if last in _MATERIALISE else None
+        else:
+            return None
+        if size is not None:
+            self.cost("allocation", _clamp(size * self.mult()), text)
+        return size
 
     def splat(self, parts: list[_E], kind: str) -> None:
         items: list[str] = []
@@ -452,6 +646,8 @@ class _Eval:
                 dead = False
             elif dead:
                 continue  # unreachable without an exception-table edge
+            while self.active and ins.offset >= self.active[-1][0]:
+                self.active.pop()
             try:
                 self.step(ins)
             except Exception:  # inconsistent input degrades to "?", never crashes
@@ -499,10 +695,11 @@ class _Eval:
             if name == "LOAD_GLOBAL" and v >= (3, 11) and arg & 1:
                 self.push(_NULL)
         elif name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR"):
-            self.push(_E(self.name(co.varnames, arg)))
+            local = self.name(co.varnames, arg)
+            self.push(_E(local, size=self.local_sizes.get(local), is_value=local in self.values))
         elif name == "LOAD_FAST_LOAD_FAST":
-            self.push(_E(self.name(co.varnames, arg >> 4)))
-            self.push(_E(self.name(co.varnames, arg & 15)))
+            for local in (self.name(co.varnames, arg >> 4), self.name(co.varnames, arg & 15)):
+                self.push(_E(local, is_value=local in self.values))
         elif name in ("STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"):
             self.pop()
             if name == "STORE_FAST_STORE_FAST":
@@ -515,7 +712,8 @@ class _Eval:
             self.push(_E(self.name(_deref_names(co, ops), arg)))
         elif name in ("LOAD_ATTR", "LOAD_METHOD"):
             obj = self.pop()
-            attr = _E(_cut(f"{_atom(obj)}.{self.name(co.names, _name_index(ops, name, arg))}"))
+            attr_name = self.name(co.names, _name_index(ops, name, arg))
+            attr = _E(_cut(f"{_atom(obj)}.{attr_name}"), is_value=obj.is_value)
             self.push(attr)
             if name == "LOAD_METHOD" or v >= (3, 12) and arg & 1:
                 self.push(_NULL)
@@ -587,7 +785,11 @@ class _Eval:
             self.push(_E(":".join("" if b.value is None else b.text for b in bounds)))
         elif name in ("BUILD_TUPLE", "BUILD_LIST", "BUILD_SET"):
             kind = name[6:].lower()
-            self.push(_display(kind, tuple(p.text for p in self.popn(arg))))
+            built = self.popn(arg)
+            shown = _display(kind, tuple(p.text for p in built))
+            if kind == "tuple" and built and all(_as_int(p) is not None for p in built):
+                shown = replace(shown, value=tuple(p.value for p in built))  # a shape
+            self.push(shown)
         elif name in ("BUILD_TUPLE_UNPACK", "BUILD_TUPLE_UNPACK_WITH_CALL", "BUILD_LIST_UNPACK"):
             self.splat(self.popn(arg), "list" if "LIST" in name else "tuple")
         elif name == "BUILD_SET_UNPACK":
@@ -605,14 +807,19 @@ class _Eval:
             tgt = self.stack[-arg] if arg else _UNKNOWN
             if arg and tgt.items is not None:
                 add = seq.items if seq.items is not None else (f"*{seq.text}",)
-                self.stack[-arg] = _display(tgt.kind, tgt.items + add)
+                known = tgt.size is not None and seq.size is not None
+                size = (tgt.size or 0) + (seq.size or 0) if known else None
+                self.stack[-arg] = replace(_display(tgt.kind, tgt.items + add), size=size)
         elif name == "LIST_TO_TUPLE" or (
             name == "CALL_INTRINSIC_1"
             and arg < len(ops.table.intrinsic_1)
             and ops.table.intrinsic_1[arg] == "INTRINSIC_LIST_TO_TUPLE"
         ):
             seq = self.pop()
-            self.push(_display("tuple", seq.items) if seq.items is not None else seq)
+            if seq.items is not None:
+                self.push(replace(_display("tuple", seq.items), size=seq.size))
+            else:
+                self.push(seq)
         elif name == "BUILD_MAP" and self.py2:
             self.push(_dict_display(()))
         elif name == "BUILD_MAP":
@@ -690,7 +897,10 @@ class _Eval:
             ]
             parts += (list(var.items or ()) or [f"*{var.text}"]) if var else []
             parts += [f"**{kw.text}"] if kw else []
-            self.emit(f"{_atom(fn)}({_join(parts)})")
+            text = f"{_atom(fn)}({_join(parts)})"
+            kws = {_kwname(k): val for k, val in zip(flat[::2], flat[1::2], strict=False)}
+            size = None if var or kw else self.call_effects(fn, pos, kws, text)
+            self.emit(text, size, is_value=self.returns_value(fn))
         elif name == "CALL_FUNCTION":
             args = self.popn(arg)
             self.call(self.pop(), args)
@@ -726,8 +936,9 @@ class _Eval:
                 self.popn(arg + (1 if name == "MAKE_CLOSURE" else 0))
             elif v < (3, 13):
                 self.popn(bin(arg & 15).count("1"))
-            fname = code.value.qualname if isinstance(code.value, CodeObject) else "?"
-            self.push(_E(f"<function {fname}>"))
+            func = code.value if isinstance(code.value, CodeObject) else None
+            fname = func.qualname if func is not None else "?"
+            self.push(_E(f"<function {fname}>", func=func))
         elif name == "SET_FUNCTION_ATTRIBUTE":
             fn = self.pop()
             self.pop()
@@ -741,6 +952,11 @@ class _Eval:
             for _ in range(min((arg & 0xFF) + (arg >> 8) + 1, MAX_UNPACK)):
                 self.push(_UNKNOWN)
         elif name == "FOR_ITER":
+            it = self.stack[-1] if self.stack else _UNKNOWN
+            exit_at = self.loops.get(ins.offset)
+            if it.size is not None and exit_at is not None:
+                self.cost("loop", _clamp(it.size * self.mult()), f"for ... in {it.text}")
+                self.active.append((exit_at, max(it.size, 1)))
             self.push(_E("?"))
         elif name == "EXEC_STMT":
             self.call(_E("exec"), self.popn(3))
@@ -758,14 +974,28 @@ def reconstruct(
     code: CodeObject, version: str | None = None, *, budget: Budget | None = None
 ) -> list[str]:
     """Pseudo-source of the calls *code* and its nested code make, in order, de-duplicated."""
+    return reconstruct_with_costs(code, version, budget=budget).calls
+
+
+def reconstruct_with_costs(
+    code: CodeObject, version: str | None = None, *, budget: Budget | None = None
+) -> Reconstruction:
+    """The calls (see :func:`reconstruct`) and the loop / allocation sizes its constants fix.
+
+    Nested code is evaluated after the code that builds it (pre-order), so a comprehension
+    learns how often it runs and the size of the iterator it is handed.
+    """
     budget = budget or Budget()
     calls: list[str] = []
+    costs: list[Cost] = []
+    entries: dict[int, tuple[int, list[int | None]]] = {}
     remaining = MAX_INSTRUCTIONS
     ver = version or guess_versions(code)[-1]
     for co in code.walk():
         instrs = decode(co.code, ver, limit=remaining)
         remaining -= len(instrs)
-        _Eval(co, _ops(ver), calls).run(instrs, budget)
+        _Eval(co, _ops(ver), calls, costs, entries, top=co is code).run(instrs, budget)
         if remaining <= 0 or len(calls) >= MAX_CALLS:
             break
-    return calls
+    costs.sort(key=lambda c: -c.amount)
+    return Reconstruction(calls, costs)

@@ -62,6 +62,16 @@ def _untuple(value: Any) -> Any:
     return value
 
 
+# What reads a TorchModuleWrapper's module, and when (keras/src/utils/torch_utils.py).
+TORCH_WRAPPER_LOADER = (
+    "keras.layers.TorchModuleWrapper.from_config: "
+    "torch.load(io.BytesIO(base64.b64decode(config['module'])), weights_only=False)"
+)
+TORCH_WRAPPER_SAFE_MODE = (
+    "Keras >= 3.11.3 refuses it unless safe_mode=False (or a bypass turns safe_mode off); "
+    "Keras 3.11.0 - 3.11.2 unpickle it even under safe_mode (CVE-2025-49655)"
+)
+
 # Layers whose config names a file or URL the loader reads (CVE-2025-12058).
 _LOOKUP_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization"})
 _LOOKUP_FIELDS = ("vocabulary", "idf_weights")
@@ -106,6 +116,24 @@ def _starts_with_code(value: Any) -> bool:
         if isinstance(value, str):
             return True
     return False
+
+
+def is_shape(value: Any, depth: int = 0) -> bool:
+    """A tensor shape (or a list of them) as Keras 3 writes an untyped ``output_shape``.
+
+    ``Lambda.get_config`` stores a non-callable ``output_shape`` as it is: ``(4,)`` becomes
+    ``[4]``, several outputs ``[[4], [None, 3]]``.  A function triple
+    (``func_dump``: ``[code, defaults, closure]``) always starts with its code *string* (or a
+    nested triple), so dimensions and ``None`` alone can never be one.
+    """
+    if depth > 8 or not isinstance(value, list):
+        return False
+    return all(
+        (isinstance(v, int) and not isinstance(v, bool) and v >= -1)
+        or v is None
+        or is_shape(v, depth + 1)
+        for v in value
+    )
 
 
 def _infer_container(doc: KerasDoc) -> str:
@@ -218,6 +246,8 @@ class _Walker:
             where = f"Lambda {fn_field}"
             if isinstance(module, str) and module not in ("__main__", "builtins"):
                 self._module_globals(module, (*path, module_field), layers, where)
+            if fn_type is None and fn_field != "function" and is_shape(value):
+                continue  # Keras 3 stores a plain output_shape / mask value untyped: [4]
             if isinstance(value, (list, str)) and (
                 fn_type == "lambda" or (fn_type is None and isinstance(value, list))
             ):
@@ -309,6 +339,15 @@ class _Walker:
         if closure is not None:
             evidence["closure"] = closure
         call = verdict.calls[-1] if verdict.calls else None
+        if verdict.exhaustion:
+            top = verdict.exhaustion[0]
+            self.ctx.report(
+                rules.LAMBDA_EXHAUSTION,
+                loc,
+                f"{where} runs code on load whose constants commit it to a {top['kind']} of "
+                f"{top['amount']:,} (limit {top['threshold']:,}): {top['expr']}"[:500],
+                evidence,
+            )
         if verdict.level == lambda_code.MALICIOUS:
             shown = f": {call}" if call else ""
             self.ctx.report(
@@ -556,22 +595,39 @@ class _Walker:
     def _torch_wrapper(
         self, config: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
     ) -> None:
+        """Judge the torch module by what ``torch.load`` would read, not by its presence.
+
+        ``TorchModuleWrapper.get_config`` stores ``base64(torch.save(module))``; ``from_config``
+        runs ``torch.load(io.BytesIO(base64.b64decode(module)), weights_only=False)`` (a full
+        unpickle).  The decoded bytes are scanned as a child artifact by the engine's own
+        readers, and their findings decide this finding's severity.
+        """
+        from modelxray import formats
+
         fpath = (*path, "module")
         loc = self._location(fpath, layers)
         self.handled.add(fpath)
         evidence = {
             **self._base_evidence(fpath, layers, "TorchModuleWrapper module"),
+            "loader": TORCH_WRAPPER_LOADER,
+            "loaders": TORCH_WRAPPER_SAFE_MODE,
             **keras_versions.cve_evidence("CVE-2025-49655", self.doc.keras_version),
         }
         value = config.get("module")
         data = b""
+        problem = ""
         if isinstance(value, str):
+            if len(value) > self.ctx.limits.max_code_blob_bytes * 2:
+                raise BudgetExceeded(
+                    "max_code_blob_bytes", f"TorchModuleWrapper module of {len(value)} characters"
+                )
             try:
                 data = binascii.a2b_base64(value.encode("ascii", errors="replace"))
             except (binascii.Error, ValueError) as exc:
-                evidence["decode_error"] = str(exc)
+                evidence["decode_error"] = problem = str(exc)
         else:
             evidence["value_type"] = type(value).__name__
+            problem = f"module is a {type(value).__name__}, not a base64 string"
         evidence["decoded_bytes"] = len(data)
         evidence["payload_kind"] = (
             "torch zip archive"
@@ -581,17 +637,47 @@ class _Walker:
             else "unknown"
         )
         evidence["head"] = data[:16].hex()
+        severity = Severity.HIGH
+        if data and not problem:
+            child = Artifact.from_bytes(
+                data, loc, "torch_module_wrapper.pt", depth=self.doc.depth + 1
+            )
+            recognised = formats.identify(child) is not None
+            since = len(self.ctx.result.findings)
+            self.ctx.scan_child(child)
+            found = [
+                f
+                for f in self.ctx.result.findings[since:]
+                if f.location.path == loc.path and f.location.inner[: len(loc.inner)] == loc.inner
+            ]
+            worst = max((f.severity for f in found), default=Severity.INFO)
+            evidence["payload_findings"] = sorted({f.rule_id for f in found})
+            evidence["payload_max_severity"] = worst.name.lower()
+            if not recognised:
+                problem = "the decoded bytes are in no format torch.load reads that modelxray knows"
+            else:
+                severity = max(worst, Severity.LOW)
+                evidence["payload_verdict"] = (
+                    "flagged" if worst >= Severity.MEDIUM else "only allowed objects"
+                )
+        elif not problem:
+            problem = "the module field decodes to no bytes"
+        if problem:
+            evidence["payload_verdict"] = "not judged"
+            verdict = f"its payload could not be judged ({problem})"
+        elif severity >= Severity.MEDIUM:
+            rules_seen = ", ".join(evidence["payload_findings"])
+            verdict = f"the unpickled module is flagged ({rules_seen})"
+        else:
+            verdict = "the pickled module rebuilds only allowed objects"
         self.ctx.report(
             rules.TORCH_MODULE_WRAPPER,
             loc,
-            "TorchModuleWrapper: Keras rebuilds it with torch.load(weights_only=False) "
-            f"on {len(data)} pickled bytes stored in the config",
+            f"TorchModuleWrapper: torch.load(weights_only=False) unpickles the {len(data)}-byte "
+            f"module stored in the config, when loaded with safe_mode=False; {verdict}",
             evidence,
+            severity=severity,
         )
-        if data:
-            self.ctx.scan_child(
-                Artifact.from_bytes(data, loc, "torch_module_wrapper.pt", depth=self.doc.depth + 1)
-            )
 
     def _tfsm_layer(
         self, config: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]

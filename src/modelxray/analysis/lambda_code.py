@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelxray.analysis import bytecode
+from modelxray.analysis._generated.tensor_vocab import TENSOR_API_NAMES
 from modelxray.analysis.marshal_reader import CodeObject, MarshalError, read_code
 from modelxray.budget import Budget, BudgetExceeded
 
@@ -92,9 +93,14 @@ _ORDINARY_WORDS = frozenset(
     "locate rename reload signal inspect gc mkdir listdir getenv".split()
 )
 
-# What pure tensor math looks like: framework roots, tensor functions and harmless builtins.
-TENSOR_VOCABULARY = frozenset(
-    """
+# What pure tensor math looks like: framework roots and aliases (K, F, tf, np, ...), the public
+# tensor APIs of Keras / TensorFlow / PyTorch (generated offline from the libraries themselves by
+# scripts/gen_tensor_vocab.py, I/O and process-state names left out) and harmless builtins.
+# DANGEROUS_NAMES is checked first and always wins.
+TENSOR_VOCABULARY = (
+    TENSOR_API_NAMES
+    | frozenset(
+        """
     keras ops K backend tf tensorflow np numpy jnp jax torch math nn layers activations
     linalg random image signal experimental lax scipy special functional F
     abs absolute add all any arange argmax argmin argsort amax amin average batch_dot bias_add
@@ -117,13 +123,26 @@ TENSOR_VOCABULARY = frozenset(
     depth_to_space space_to_depth extract_patches average_pool max_pool conv2d conv1d
     depthwise_conv2d separable_conv2d moments batch_normalization dropout cast_to_floatx
     """.split()
-) | frozenset(
-    # harmless builtins that lambdas commonly call
-    """
+    )
+    | frozenset(
+        # harmless builtins that lambdas commonly call
+        """
     len range int float bool str tuple list dict set frozenset slice zip enumerate map filter
     isinstance min max sum abs round sorted reversed any all print None True False Ellipsis
     """.split()
+    )
 )
+
+# Sizes that make loading the code exhaust memory or time (MX-KERAS-107).  Estimated from the
+# code's constants by bytecode.reconstruct_with_costs: elements or bytes allocated (times the
+# loops around the allocation), loop iterations (nested loops multiplied), bits of an integer
+# computed by ** or <<.  A tensor-math lambda works on its input tensor, not on constants this
+# large: 10**8 list slots are 800 MB, 10**8 Python-level iterations take minutes.
+RESOURCE_THRESHOLDS: dict[str, int] = {
+    "allocation": 10**8,
+    "loop": 10**8,
+    "integer": 2**27,
+}
 
 _SHELLISH = re.compile(
     r"(?:^|[\s;|&`$(])(?:sh|bash|zsh|curl|wget|nc|ncat|python[0-9.]*|perl|ruby|powershell|"
@@ -149,6 +168,8 @@ class CodeVerdict:
     qualname: str | None = None
     encoding: str | None = None
     error: str | None = None
+    # costs at or above RESOURCE_THRESHOLDS: {"kind", "amount", "threshold", "expr", "code"}
+    exhaustion: list[dict[str, Any]] = field(default_factory=list)
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -162,6 +183,8 @@ class CodeVerdict:
         }
         if self.dangerous_names:
             out["dangerous_names"] = self.dangerous_names
+        if self.exhaustion:
+            out["exhaustion"] = self.exhaustion
         if self.unknown_names:
             out["unknown_names"] = self.unknown_names
         if self.reasons:
@@ -213,6 +236,24 @@ def _classify_string(s: str) -> str | None:
     return None
 
 
+def exhaustion(costs: list[bytecode.Cost]) -> list[dict[str, Any]]:
+    """The estimated costs that reach RESOURCE_THRESHOLDS, largest first (at most 10)."""
+    out: list[dict[str, Any]] = []
+    for c in costs:
+        limit = RESOURCE_THRESHOLDS.get(c.kind)
+        if limit is not None and c.amount >= limit and len(out) < 10:
+            out.append(
+                {
+                    "kind": c.kind,
+                    "amount": c.amount,
+                    "threshold": limit,
+                    "expr": c.expr,
+                    "code": c.qualname,
+                }
+            )
+    return out
+
+
 def judge_code(
     raw: bytes,
     budget: Budget,
@@ -236,9 +277,11 @@ def judge_code(
     verdict.qualname = code.qualname
     try:
         verdict.versions = bytecode.guess_versions(code)
-        verdict.calls = bytecode.reconstruct(
+        rebuilt = bytecode.reconstruct_with_costs(
             code, verdict.versions[0] if verdict.versions else None
         )
+        verdict.calls = rebuilt.calls
+        verdict.exhaustion = exhaustion(rebuilt.costs)
     except Exception as exc:  # noqa: BLE001 - reconstruction is evidence only
         verdict.calls = [f"<could not reconstruct calls: {type(exc).__name__}>"]
     global_names: list[str] = []

@@ -54,6 +54,16 @@ LAMBDA_TENSOR_MATH = Rule(
     cwes=("CWE-94",),
     package=__name__,
 )
+LAMBDA_EXHAUSTION = Rule(
+    "MX-KERAS-107",
+    "Lambda code drives a huge loop or allocation",
+    FAMILY,
+    Severity.MEDIUM,
+    Confidence.MEDIUM,
+    formats=_FORMATS,
+    cwes=("CWE-400", "CWE-770"),
+    package=__name__,
+)
 FUNCTION_REFERENCE = Rule(
     "MX-KERAS-105",
     "Lambda refers to a dangerous module function",
@@ -146,9 +156,9 @@ ARGUMENT_LOCATION = Rule(
 )
 TORCH_MODULE_WRAPPER = Rule(
     "MX-KERAS-207",
-    "TorchModuleWrapper carries a pickled torch module",
+    "TorchModuleWrapper unpickles a torch module on load (safe_mode=False)",
     FAMILY,
-    Severity.CRITICAL,
+    Severity.HIGH,  # per finding: the nested pickle's verdict; HIGH when it cannot be judged
     Confidence.HIGH,
     formats=_FORMATS,
     cves=("CVE-2025-49655",),
@@ -252,6 +262,7 @@ RULES = (
     LAMBDA_UNKNOWN,
     LAMBDA_UNREADABLE,
     LAMBDA_TENSOR_MATH,
+    LAMBDA_EXHAUSTION,
     FUNCTION_REFERENCE,
     FUNCTION_REFERENCE_UNKNOWN,
     REFERENCE_DANGEROUS,

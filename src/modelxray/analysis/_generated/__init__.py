@@ -1,0 +1,1 @@
+"""Tables generated offline by scripts/ (do not edit by hand)."""
