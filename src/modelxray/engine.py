@@ -28,15 +28,6 @@ from modelxray.sources import SourceFile, iter_sources
 
 log = logging.getLogger("modelxray")
 
-# Extensions that promise a model format: content we cannot recognise behind one is a finding.
-MODEL_EXTENSIONS = frozenset(
-    {
-        ".h5", ".hdf5", ".keras", ".pb", ".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt",
-        ".joblib", ".npy", ".npz", ".onnx", ".gguf", ".safetensors", ".tflite", ".msgpack",
-        ".dill", ".sav", ".model", ".mar", ".pbtxt",
-    }
-)  # fmt: skip
-
 
 @dataclass(frozen=True)
 class ScanOptions:
@@ -92,8 +83,9 @@ class ScanContext:
         if name not in self.result.formats:
             self.result.formats.append(name)
 
-    def scan_child(self, artifact: Artifact) -> None:
-        """Scan an artifact a container or reader found inside the current one."""
+    def scan_child(self, artifact: Artifact, exclude: tuple[str, ...] = ()) -> bool:
+        """Scan an artifact a container or reader found inside the current one; False when no
+        reader recognised it (``exclude``: readers not to consider, see ``formats.identify``)."""
         if artifact.depth > self.limits.max_container_depth:
             self.report(
                 scan_rules.INCOMPLETE,
@@ -101,27 +93,23 @@ class ScanContext:
                 f"nesting deeper than {self.limits.max_container_depth} levels was not scanned",
                 {"limit": "max_container_depth"},
             )
-            return
-        scan_artifact(artifact, self)
+            return True
+        return scan_artifact(artifact, self, exclude)
 
 
-def scan_artifact(artifact: Artifact, ctx: ScanContext) -> bool:
+def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...] = ()) -> bool:
     """Sniff and read one artifact; returns False when no reader recognised it."""
     try:
-        reader = formats.identify(artifact)
+        reader = formats.identify(artifact, exclude)
     except OSError as exc:
         ctx.report(scan_rules.UNREADABLE, artifact.location, f"could not read: {exc}")
         ctx.result.status = FileStatus.UNSCANNABLE
         return True
     if reader is None:
-        if artifact.extension in MODEL_EXTENSIONS:
-            ctx.report(
-                scan_rules.UNRECOGNISED_MODEL,
-                artifact.location,
-                f"the name ends in {artifact.extension!r} but the content is no model format "
-                "modelxray knows",
-                {"head": artifact.head(16).hex()},
-            )
+        # What the loaders a name invites would make of content no reader recognises.
+        from modelxray.formats.loaders import judge_unrecognised
+
+        judge_unrecognised(artifact, ctx)
         return False
     if artifact.depth == 0:
         ctx.add_format(reader.name)

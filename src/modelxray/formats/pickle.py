@@ -434,6 +434,35 @@ def show_program(ctx: ScanContext, artifact: Artifact, streams: list[PickleStrea
     )
 
 
+def judge_as_unpickled(
+    artifact: Artifact, ctx: ScanContext, loaders: tuple[str, ...], why: str
+) -> bool:
+    """Run the VM from byte 0 over content no sniffer claimed, because ``loaders`` unpickle it
+    from there (``pickle.load``, ``joblib.load``, ``torch.load``'s legacy path, ``np.load``
+    with ``allow_pickle=True`` on content without a NumPy or zip magic).
+
+    Whatever the unpickler would import or call before it fails is reported as any pickle's;
+    content that stops it before anything happens (the usual case: not a pickle at all) yields
+    nothing here.  Returns whether anything was reported.
+    """
+    streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS, report=False)
+    if not any(s.imports or s.calls for root in streams for s in root.walk()):
+        return False
+    last = streams[-1]
+    if last.limit_hit is not None and last.limit_hit.startswith("max_pickle_streams"):
+        last.limit_hit = None  # the loaders read at most this many streams
+    ctx.report(
+        rules.MALFORMED,
+        artifact.location,
+        f"{why}: {', '.join(loaders)} read it from byte 0 as a pickle, and the unpickler "
+        "would import or call objects before it stops",
+        {"loaders": list(loaders), "streams": len(streams)},
+        severity=Severity.MEDIUM,  # what it imports or calls is judged below, item by item
+    )
+    report_streams(ctx, artifact, streams, allow_trailing=True)
+    return True
+
+
 def report_torchscript(ctx: ScanContext, member: Location) -> None:
     """One MX-TORCH-001 per TorchScript archive (reported from any of its members)."""
     archive = Location(member.path, member.inner[:-1])
@@ -497,6 +526,7 @@ register(PickleReader())
 __all__ = [
     "PickleReader",
     "TORCH_LEGACY_MAGIC",
+    "judge_as_unpickled",
     "pickle_score",
     "report_streams",
     "report_torchscript",

@@ -1,0 +1,127 @@
+"""Every byte range a real loader reads is judged as that loader reads it.
+
+* Bytes in front of a zip: ``torch.load``, ``np.load(allow_pickle=True)``, ``pickle.load`` and
+  ``joblib.load`` read the file from byte 0, while the zip view skips them (issue 11, miss 1).
+* The central directory is read the way ``zipfile`` reads it, whatever the end record's count
+  says (miss 5).
+
+Malicious samples are hand-assembled with harmless payloads and never loaded.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import modelxray
+from modelxray.model import FileResult, Severity
+from tests.pickle_samples import call1, cmd
+
+PAYLOAD = call1("os", "system", cmd("loader_regions"))
+
+
+def _scan(path: Path) -> FileResult:
+    return modelxray.scan(str(path)).files[0]
+
+
+def _rules(result: FileResult, at_least: Severity = Severity.LOW) -> set[str]:
+    return {f.rule_id for f in result.findings if f.severity >= at_least}
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _torch_zip() -> bytes:
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    torch.save({"w": torch.arange(4)}, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pkl", ".npz"])
+def test_pickle_prefix_before_a_valid_zip_is_judged(tmp_path: Path, suffix: str) -> None:
+    body = _torch_zip() if suffix == ".pt" else _npz(a=np.arange(3))
+    p = tmp_path / f"polyglot{suffix}"
+    p.write_bytes(PAYLOAD + body)
+    # zipfile (the archive view) still opens it: the prefix is skipped.
+    with zipfile.ZipFile(p) as z:
+        assert z.namelist()
+    result = _scan(p)
+    assert "MX-ARCHIVE-008" in _rules(result)
+    critical = [f for f in result.findings if f.severity == Severity.CRITICAL]
+    assert critical and critical[0].rule_id == "MX-PICKLE-001", result.findings
+    assert "os.system" in critical[0].message
+    assert result.verdict == "blocked"
+
+
+def test_benign_pickle_prefix_is_a_medium_finding(tmp_path: Path) -> None:
+    import pickle
+
+    p = tmp_path / "both.npz"
+    p.write_bytes(pickle.dumps({"a": [1, 2, 3]}, protocol=2) + _npz(a=np.arange(3)))
+    result = _scan(p)
+    assert "MX-ARCHIVE-008" in _rules(result, Severity.MEDIUM)
+    assert not _rules(result, Severity.HIGH), result.findings
+    assert result.verdict == "allowed"
+
+
+def test_garbage_prefix_is_a_medium_finding_only(tmp_path: Path) -> None:
+    p = tmp_path / "sfx.zip"
+    p.write_bytes(b"MZ\x90\x00" + bytes(range(256)) * 4 + _npz(a=np.arange(3)))
+    result = _scan(p)
+    assert _rules(result, Severity.MEDIUM) == {"MX-ARCHIVE-008"}, result.findings
+    assert result.verdict == "allowed"
+
+
+def test_zip_at_byte_zero_has_no_prefix_finding(tmp_path: Path) -> None:
+    p = tmp_path / "plain.npz"
+    p.write_bytes(_npz(a=np.arange(3)))
+    assert not _rules(_scan(p), Severity.LOW)
+
+
+def _object_npy() -> bytes:
+    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + PAYLOAD
+
+
+def _lying_npz() -> bytes:
+    """Two entries in the central directory; the end record says one."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        buf_a = io.BytesIO()
+        np.save(buf_a, np.arange(3))
+        z.writestr("a.npy", buf_a.getvalue())
+        z.writestr("b.npy", _object_npy())
+    data = bytearray(buf.getvalue())
+    eocd = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, eocd + 8, 1, 1)
+    return bytes(data)
+
+
+def test_end_record_count_cannot_hide_members(tmp_path: Path) -> None:
+    data = _lying_npz()
+    p = tmp_path / "lying.npz"
+    p.write_bytes(data)
+    with zipfile.ZipFile(p) as z:  # what np.load sees: both members
+        assert z.namelist() == ["a.npy", "b.npy"]
+    result = _scan(p)
+    assert "MX-ARCHIVE-009" in _rules(result, Severity.MEDIUM)
+    assert any(
+        f.rule_id == "MX-PICKLE-001" and "b.npy" in str(f.location) for f in result.findings
+    ), result.findings
+    assert result.verdict == "blocked"
+
+
+def test_consistent_archives_have_no_directory_finding(tmp_path: Path) -> None:
+    p = tmp_path / "ok.npz"
+    p.write_bytes(_npz(a=np.arange(3), b=np.ones(2)))
+    assert "MX-ARCHIVE-009" not in _rules(_scan(p))
