@@ -79,6 +79,12 @@ class ScanContext:
         self._seen.add(key)
         self.result.findings.append(finding)
 
+    def add_reference(self, path: str) -> None:
+        """Record a file on disk that this file's loader reads as its data (see
+        :func:`link_model_data`)."""
+        if len(self.result.references) < self.limits.max_members:
+            self.result.references.append(os.path.realpath(path))
+
     def add_format(self, name: str) -> None:
         if name not in self.result.formats:
             self.result.formats.append(name)
@@ -201,6 +207,39 @@ def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> Fi
     return result
 
 
+def link_model_data(files: list[FileResult], policy: Policy) -> None:
+    """Files a model in the same scan reads as its data (its ONNX external data, joblib
+    sidecars) are that model's data, not unsupported files: the references readers recorded
+    (``ScanContext.add_reference``) are matched against the other results once all are in.
+    Only finding-free unsupported files change, and each gets an info finding naming its model.
+    """
+    owners: dict[str, str] = {}
+    for r in files:
+        for ref in r.references:
+            owners.setdefault(ref, r.path)
+    if not owners:
+        return
+    for r in files:
+        if r.status != FileStatus.UNSUPPORTED or r.findings or r.suppressed:
+            continue
+        owner = owners.get(os.path.realpath(r.path))
+        if owner is None or owner == r.path:
+            continue
+        r.status = FileStatus.SCANNED
+        r.findings.append(
+            Finding(
+                rule_id=scan_rules.MODEL_DATA.id,
+                severity=scan_rules.MODEL_DATA.severity,
+                confidence=scan_rules.MODEL_DATA.confidence,
+                location=Location(r.path),
+                message=f"data read by the model {owner} (judged with it)",
+                evidence={"model": owner},
+                help_uri=scan_rules.MODEL_DATA.help_uri,
+            )
+        )
+        r.verdict = file_verdict(policy, r)
+
+
 def _scan_one(args: tuple[SourceFile, ScanOptions]) -> FileResult:
     return scan_file(*args)
 
@@ -240,5 +279,6 @@ def scan(
     started = time.perf_counter()
     report = Report(policy=options.policy)
     report.files.extend(iter_results([os.fspath(p) for p in paths], options))
+    link_model_data(report.files, options.policy)
     report.seconds = time.perf_counter() - started
     return report

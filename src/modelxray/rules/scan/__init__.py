@@ -74,6 +74,14 @@ ISOLATED_FAILURE = Rule(
     cwes=("CWE-400",),
     package=__name__,
 )
+MODEL_DATA = Rule(
+    "MX-SCAN-009",
+    "File is data read by a model in the same scan",
+    FAMILY,
+    Severity.INFO,
+    Confidence.HIGH,
+    package=__name__,
+)
 
 RULES = (
     UNPARSEABLE,
@@ -84,4 +92,5 @@ RULES = (
     SUPPRESSION_EXPIRED,
     FORMAT_NOT_APPROVED,
     ISOLATED_FAILURE,
+    MODEL_DATA,
 )
