@@ -125,3 +125,31 @@ def test_consistent_archives_have_no_directory_finding(tmp_path: Path) -> None:
     p = tmp_path / "ok.npz"
     p.write_bytes(_npz(a=np.arange(3), b=np.ones(2)))
     assert "MX-ARCHIVE-009" not in _rules(_scan(p))
+
+
+def test_zip64_record_overrides_a_smaller_end_record(tmp_path: Path) -> None:
+    """zipfile (and miniz) follow a zip64 end record even when the 32-bit one is not a
+    sentinel: a smaller 32-bit directory must not hide the second member."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        buf_a = io.BytesIO()
+        np.save(buf_a, np.arange(3))
+        z.writestr("a.npy", buf_a.getvalue())
+        z.writestr("b.npy", _object_npy())
+    data = buf.getvalue()
+    eocd = data.rfind(b"PK\x05\x06")
+    _, _, _, _, count, cd_size, cd_offset, _ = struct.unpack("<4s4H2LH", data[eocd : eocd + 22])
+    nlen, xlen, clen = struct.unpack("<HHH", data[cd_offset + 28 : cd_offset + 34])
+    first = 46 + nlen + xlen + clen
+    z64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 2, 2, cd_size, cd_offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, eocd, 1)
+    small = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, first, cd_offset, 0)
+    p = tmp_path / "zip64.npz"
+    p.write_bytes(data[:eocd] + z64 + locator + small)
+    with zipfile.ZipFile(p) as z:
+        assert z.namelist() == ["a.npy", "b.npy"]
+    result = _scan(p)
+    assert "MX-ARCHIVE-009" in _rules(result, Severity.MEDIUM)
+    assert any(
+        f.rule_id == "MX-PICKLE-001" and "b.npy" in str(f.location) for f in result.findings
+    ), result.findings

@@ -92,20 +92,48 @@ def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[Z
     return read_directory(f, size, limits).members
 
 
+def _zip64_end(f: BinaryStream, eocd_at: int, required: bool) -> tuple[int, int, int] | None:
+    """(entries, directory size, directory offset) from a zip64 end record, when a zip64
+    locator precedes the end record.  zipfile reads the record just before the locator
+    (``_EndRecData64``); miniz at the offset the locator gives: the first valid one wins.
+    A locator leading nowhere is an error only when the end record ``required`` zip64."""
+    f.seek(max(0, eocd_at - 20))
+    loc = f.read(20)
+    if len(loc) < 20 or loc[:4] != _EOCD64_LOCATOR:
+        return None
+    (located,) = struct.unpack("<Q", loc[8:16])
+    for at in (eocd_at - 20 - 56, located):
+        if at < 0:
+            continue
+        f.seek(at)
+        rec = f.read(56)
+        if len(rec) == 56 and rec[:4] == _EOCD64:
+            count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+            return int(count), int(cd_size), int(cd_offset)
+    if required:
+        raise ZipError("bad zip64 end-of-central-directory record")
+    return None
+
+
 def read_directory(f: BinaryStream, size: int, limits: Limits) -> CentralDirectory:
     eocd_at, eocd = _find_eocd(f, size)
     (_, _, _, _, count, cd_size, cd_offset, _) = struct.unpack("<4s4H2LH", eocd)
+    problems: list[str] = []
     zip64 = count == 0xFFFF or cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF
-    if zip64:
-        f.seek(max(0, eocd_at - 20))
-        loc = f.read(20)
-        if len(loc) == 20 and loc[:4] == _EOCD64_LOCATOR:
-            (eocd64_at,) = struct.unpack("<Q", loc[8:16])
-            f.seek(eocd64_at)
-            rec = f.read(56)
-            if len(rec) < 56 or rec[:4] != _EOCD64:
-                raise ZipError("bad zip64 end-of-central-directory record")
-            count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+    # zipfile and miniz both take the zip64 record's values whenever a locator leads to one,
+    # whatever the 32-bit fields say.
+    z64 = _zip64_end(f, eocd_at, required=zip64)
+    if z64 is not None:
+        fields = zip(
+            (count, cd_size, cd_offset), (0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF), z64, strict=True
+        )
+        if any(v != sentinel and v != wide for v, sentinel, wide in fields):
+            problems.append(
+                f"the end record (entries {count}, directory {cd_size} bytes at {cd_offset}) "
+                f"and the zip64 end record (entries {z64[0]}, directory {z64[1]} bytes at "
+                f"{z64[2]}) disagree: zipfile and miniz follow the zip64 record"
+            )
+        count, cd_size, cd_offset = z64
     if count > limits.max_members:
         raise BudgetExceeded("max_members", f"archive declares {count} members")
     # Bytes prepended to the archive (self-extractors, polyglots) shift every offset; zipfile,
@@ -121,7 +149,6 @@ def read_directory(f: BinaryStream, size: int, limits: Limits) -> CentralDirecto
     if len(cd) < cd_size:
         raise ZipError("truncated central directory")
     members: list[ZipMember] = []
-    problems: list[str] = []
     pos = 0
     # As zipfile does: every entry in the directory's bytes, whatever the count says (bounded).
     while pos < len(cd):
