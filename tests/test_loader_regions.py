@@ -153,3 +153,18 @@ def test_zip64_record_overrides_a_smaller_end_record(tmp_path: Path) -> None:
     assert any(
         f.rule_id == "MX-PICKLE-001" and "b.npy" in str(f.location) for f in result.findings
     ), result.findings
+
+
+def test_stray_end_record_after_a_pickle_is_not_an_error(tmp_path: Path) -> None:
+    """A legacy pickle whose trailing bytes happen to end like a zip: no zip reader opens it,
+    the pickle view decides."""
+    import pickle
+
+    stray = bytes(60) + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 46, 0, 0)
+    p = tmp_path / "legacy.pt"
+    p.write_bytes(pickle.dumps({"a": 1}, protocol=2) + stray)
+    result = _scan(p)
+    assert result.verdict == "allowed" and not _rules(result, Severity.HIGH), result.findings
+    assert "MX-SCAN-001" in _rules(result, Severity.MEDIUM)  # the zip view is unreadable
+    p.write_bytes(PAYLOAD + stray)
+    assert _scan(p).verdict == "blocked"

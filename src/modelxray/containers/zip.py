@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded, Limits
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus
+from modelxray.model import FileStatus, Severity
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
@@ -290,8 +290,9 @@ BYTE_ZERO_LOADERS = (
 )
 
 
-def judge_from_byte_zero(artifact: Artifact, ctx: ScanContext) -> None:
-    """Judge a zip that does not start with a zip header as the byte-0 loaders read it."""
+def judge_from_byte_zero(artifact: Artifact, ctx: ScanContext) -> str | None:
+    """Judge a zip that does not start with a zip header as the byte-0 loaders read it;
+    returns the name of the reader that recognised those bytes, if any."""
     from dataclasses import replace
 
     from modelxray import formats
@@ -317,8 +318,9 @@ def judge_from_byte_zero(artifact: Artifact, ctx: ScanContext) -> None:
     )
     if reader is not None:
         ctx.scan_child(view, exclude=(ZipReader.name,))
-    else:
-        judge_as_unpickled(view, ctx, BYTE_ZERO_LOADERS, "bytes before the zip archive")
+        return reader.name
+    judge_as_unpickled(view, ctx, BYTE_ZERO_LOADERS, "bytes before the zip archive")
+    return None
 
 
 class ZipReader(FormatReader):
@@ -335,10 +337,25 @@ class ZipReader(FormatReader):
         from modelxray.containers.stream import MissingCodec, check_codec
         from modelxray.formats.torch import torch_raw_storages
 
+        byte_zero = None
         if artifact.head(4) not in (_LOCAL, _EOCD):
-            judge_from_byte_zero(artifact, ctx)
+            byte_zero = judge_from_byte_zero(artifact, ctx)
         with artifact.open() as f:
-            directory = read_directory(f, artifact.size, ctx.limits)
+            try:
+                directory = read_directory(f, artifact.size, ctx.limits)
+            except ZipError as exc:
+                if byte_zero is None:
+                    raise
+                # No zip reader opens it (zipfile and miniz fail alike), so the only view is
+                # the byte-0 one, judged above: an end record alone is a stray byte pattern.
+                ctx.report(
+                    scan_rules.UNPARSEABLE,
+                    artifact.location,
+                    f"ends like a zip archive but is none ({exc}); read from byte 0 as {byte_zero}",
+                    {"format": "zip", "error": str(exc)[:300], "read_as": byte_zero},
+                    severity=Severity.MEDIUM,
+                )
+                return
             members = directory.members
             offsets: dict[int, int] = {}
             for i, m in enumerate(members):
