@@ -263,3 +263,15 @@ def test_pickle_behind_a_data_name_is_still_judged(tmp_path: Path) -> None:
     p.write_bytes(b"cos\nsystem\n(S'echo x'\ntR")  # no STOP: the sniffer gives up, pickle runs it
     result = _scan(p)
     assert "MX-PICKLE-001" in {f.rule_id for f in result.findings}, result.findings
+
+
+def test_sidecar_without_numpy_magic_is_unpickled_whatever_its_name(tmp_path: Path) -> None:
+    """np.load(allow_pickle=True) unpickles content without a NumPy/zip magic, so a sidecar
+    named ``.dat`` holding a bare pickle is judged as one."""
+    (tmp_path / "model.pkl").write_bytes(_wrapper_pickle("arrays.dat"))
+    (tmp_path / "arrays.dat").write_bytes(b"cos\nsystem\n\xff")  # sniffer: no pickle
+    result = _scan(tmp_path / "model.pkl")
+    assert any(
+        f.rule_id == "MX-PICKLE-001" and "sidecar:arrays.dat" in str(f.location)
+        for f in result.findings
+    ), result.findings

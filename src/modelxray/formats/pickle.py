@@ -582,7 +582,15 @@ def scan_joblib_sidecars(artifact: Artifact, ctx: ScanContext, streams: list[Pic
         sidecar = Artifact.from_file(path)
         sidecar.location = loc
         sidecar.depth = artifact.depth + 1
-        ctx.scan_child(sidecar)
+        recognised = ctx.scan_child(sidecar)
+        if not recognised and wrapper == "NDArrayWrapper":
+            from modelxray.formats.loaders import PROMISES
+
+            promise = PROMISES.get(sidecar.extension)
+            if promise is None or not promise.unpickled_by:  # else judged by its name already
+                judge_as_unpickled(
+                    sidecar, ctx, ("np.load(allow_pickle=True)",), "joblib sidecar content"
+                )
 
 
 def report_torchscript(ctx: ScanContext, member: Location) -> None:
