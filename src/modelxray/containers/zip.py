@@ -144,6 +144,10 @@ def read_directory(f: BinaryStream, size: int, limits: Limits) -> CentralDirecto
     cd_offset += shift
     if cd_size > size:
         raise ZipError("central directory is larger than the file")
+    if cd_size > limits.max_buffered_member_bytes:
+        raise BudgetExceeded(
+            "max_buffered_member_bytes", f"central directory of {cd_size} bytes is read whole"
+        )
     f.seek(cd_offset)
     cd = f.read(cd_size)
     if len(cd) < cd_size:
