@@ -168,3 +168,74 @@ def test_stray_end_record_after_a_pickle_is_not_an_error(tmp_path: Path) -> None
     assert "MX-SCAN-001" in _rules(result, Severity.MEDIUM)  # the zip view is unreadable
     p.write_bytes(PAYLOAD + stray)
     assert _scan(p).verdict == "blocked"
+
+
+# ------------------------------------------------- content no sniffer claims, read from byte 0
+
+# A GLOBAL of os.system whose stream then breaks: too damaged for the pickle sniffer, still
+# what the unpickler imports before it stops.
+BROKEN_AFTER_IMPORT = b"\x80\x02cos\nsystem\n" + b"\xff\xfe" * 8
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        BROKEN_AFTER_IMPORT,
+        b"cos\nsystem\n\xff\xfe",  # protocol 0, broken
+        PAYLOAD[:-3],  # the whole call but truncated before REDUCE/STOP
+        b"cos\nsystem\n(S'echo hi'\ntR",  # protocol 0, REDUCE run, STOP missing
+    ],
+    ids=["proto2-broken", "proto0-broken", "truncated", "proto0-truncated"],
+)
+@pytest.mark.parametrize("suffix", [".pkl", ".npz"])
+def test_truncated_or_broken_os_system_pickle_still_blocks(
+    tmp_path: Path, content: bytes, suffix: str
+) -> None:
+    """The unpickler's expected failure is no excuse: what it imports before it stops decides."""
+    p = tmp_path / f"broken{suffix}"
+    p.write_bytes(content + (_npz(a=np.arange(3)) if suffix == ".npz" else b""))
+    result = _scan(p)
+    assert any(
+        f.rule_id == "MX-PICKLE-001"
+        and f.severity == Severity.CRITICAL
+        and "os.system" in f.message
+        for f in result.findings
+    ), result.findings
+    assert "MX-PICKLE-005" in _rules(result, Severity.MEDIUM)  # not fully parsed: stated
+    assert result.verdict == "blocked"
+
+
+def test_data_the_unpickler_stops_on_is_one_medium_finding(tmp_path: Path) -> None:
+    """Bytes that read as an import of an allowed name and then break: the loader fails
+    before anything runs; the failure is stated once, at medium, with where it stops."""
+    p = tmp_path / "table.pkl"
+    p.write_bytes(b"cnumpy\nndarray\n\xff\xfe\x00")
+    result = _scan(p)
+    assert not _rules(result, Severity.HIGH), result.findings
+    (malformed,) = [f for f in result.findings if f.rule_id == "MX-PICKLE-005"]
+    assert malformed.severity == Severity.MEDIUM
+    assert malformed.evidence["stops"] == [{"offset": 15, "error": "unknown-opcode"}]
+    assert result.status == "unsupported" and result.verdict == "allowed"
+
+
+def test_scan_failures_are_not_taken_for_the_loaders_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure of the scan itself (internal, I/O) says nothing of where the loader stops:
+    it keeps its own high finding."""
+    import modelxray.analysis.pickle as vm
+    from modelxray.analysis.pickle.values import StreamError
+
+    real = vm.scan_stream
+
+    def failing(*args: object, **kwargs: object) -> list[vm.PickleStream]:
+        streams = real(*args, **kwargs)  # type: ignore[arg-type]
+        streams[0].error = StreamError(15, "internal error: boom", "internal")
+        return streams
+
+    monkeypatch.setattr(vm, "scan_stream", failing)
+    p = tmp_path / "table.pkl"
+    p.write_bytes(b"cnumpy\nndarray\n\xff\xfe\x00")
+    result = _scan(p)
+    assert "MX-PICKLE-005" in _rules(result, Severity.HIGH), result.findings
+    assert result.verdict == "blocked"

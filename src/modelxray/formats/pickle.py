@@ -434,6 +434,14 @@ def show_program(ctx: ScanContext, artifact: Artifact, streams: list[PickleStrea
     )
 
 
+# StreamError kinds that CPython's unpickler raises too on the same bytes (the VM mirrors its
+# checks): the loader stops there, having run only what precedes.  ``io``/``internal`` are
+# failures of the scan, ``frame`` is judged by the verdict (a FRAME the loader reads across).
+UNPICKLER_STOPS = frozenset(
+    ("unknown-opcode", "not-a-pickle", "stack-underflow", "memo-miss", "truncated", "bad-argument")
+)
+
+
 def judge_as_unpickled(
     artifact: Artifact, ctx: ScanContext, loaders: tuple[str, ...], why: str
 ) -> bool:
@@ -451,12 +459,23 @@ def judge_as_unpickled(
     last = streams[-1]
     if last.limit_hit is not None and last.limit_hit.startswith("max_pickle_streams"):
         last.limit_hit = None  # the loaders read at most this many streams
+    # Content that is no pickle makes the unpickler fail sooner or later: a failure the real
+    # unpickler shares is expected (and stated once, here); what it imports or calls before it
+    # is judged below.  A failure of the scan itself (I/O, internal) says nothing of where the
+    # loader stops, so it stays a finding of its own, as do safety limits.
+    # Only the top-level streams read from byte 0: a payload nested inside one is a pickle by
+    # intent, and its damage keeps its own finding.
+    stops: list[dict[str, Any]] = []
+    for root in streams:
+        if root.error is not None and root.error.kind in UNPICKLER_STOPS:
+            stops.append({"offset": root.error.offset, "error": root.error.kind})
+            root.error = None
     ctx.report(
         rules.MALFORMED,
         artifact.location,
         f"{why}: {', '.join(loaders)} read it from byte 0 as a pickle, and the unpickler "
         "would import or call objects before it stops",
-        {"loaders": list(loaders), "streams": len(streams)},
+        {"loaders": list(loaders), "streams": len(streams), "stops": stops[:10]},
         severity=Severity.MEDIUM,  # what it imports or calls is judged below, item by item
     )
     report_streams(ctx, artifact, streams, allow_trailing=True)
