@@ -8,11 +8,14 @@ samples are hand-assembled with harmless payloads and never loaded.
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import pickle
 import shutil
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +134,7 @@ def test_malicious_sidecar_decides(tmp_path: Path) -> None:
         f.rule_id == "MX-PICKLE-001" and "sidecar:model.pkl_01.npy" in str(f.location)
         for f in result.findings
     ), result.findings
+    assert result.verdict == "blocked"
 
 
 @pytest.mark.parametrize("name", ["../x.npy", "/tmp/x.npy", "sub/x.npy", "..\\x.npy"])
@@ -161,13 +165,23 @@ def test_sidecars_are_the_models_data_in_a_folder_scan(tmp_path: Path) -> None:
 # -------------------------------------------------------------- compression of unknown content
 
 
-def test_gzip_of_unknown_content_is_unsupported(tmp_path: Path) -> None:
-    p = tmp_path / "table.csv.gz"
-    p.write_bytes(gzip.compress(b"a,b,c\n1,2,3\n" * 100))
+@pytest.mark.parametrize(
+    ("ext", "compress"), [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)]
+)
+def test_compression_of_unknown_content_is_unsupported(
+    tmp_path: Path, ext: str, compress: Callable[[bytes], bytes]
+) -> None:
+    p = tmp_path / f"table.csv{ext}"
+    p.write_bytes(compress(b"a,b,c\n1,2,3\n" * 100))
     result = _scan(p)
     assert result.status == "unsupported", result
+    assert "compressed" in result.formats  # the wrapper was opened; its content is unknown
     report = modelxray.scan(str(p), modelxray.ScanOptions(policy=_fail_unsupported()))
     assert report.failed
+    from modelxray.cli import main
+
+    assert main(["scan", "-q", str(p)]) == 0
+    assert main(["scan", "-q", "--fail-on-unsupported", str(p)]) == 1
 
 
 def test_gzip_of_a_pickle_is_scanned(tmp_path: Path) -> None:
