@@ -289,3 +289,14 @@ def test_sidecar_without_numpy_magic_is_unpickled_whatever_its_name(tmp_path: Pa
         f.rule_id == "MX-PICKLE-001" and "sidecar:arrays.dat" in str(f.location)
         for f in result.findings
     ), result.findings
+
+
+def test_names_a_loader_opens_keep_their_promise(tmp_path: Path) -> None:
+    """``.pb`` is shared with plain data, but tf.saved_model.load opens ``saved_model.pb`` by
+    name: unrecognised content there is damaged or crafted (MX-SCAN-003)."""
+    junk = bytes(range(256)) * 2
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(junk)
+    (tmp_path / "input_0.pb").write_bytes(junk)
+    assert "MX-SCAN-003" in {f.rule_id for f in _scan(tmp_path / "sm" / "saved_model.pb").findings}
+    assert not _scan(tmp_path / "input_0.pb").findings

@@ -69,6 +69,15 @@ PROMISES: dict[str, NamePromise] = {
     ".pbtxt": NamePromise((), False, "any protobuf text"),
     ".msgpack": NamePromise((), False, "any msgpack data"),
 }
+# Whole file names a loader opens by that name (tensorflow/python/saved_model/constants.py:
+# SAVED_MODEL_FILENAME_PB/_PBTXT; keras/.../saved_model/constants.py: SAVED_METADATA_PATH):
+# tf.saved_model.load parses them strictly, so content no reader recognises is damaged or
+# crafted, whatever the extension says of other ``.pb`` files.
+FILE_PROMISES: dict[str, NamePromise] = {
+    "saved_model.pb": NamePromise((), True, "TensorFlow SavedModel: tf.saved_model.load reads it"),
+    "saved_model.pbtxt": NamePromise((), True, "TensorFlow SavedModel (text)"),
+    "keras_metadata.pb": NamePromise((), True, "tf.keras SavedModel metadata (Keras configs)"),
+}
 # fmt: on
 
 MODEL_EXTENSIONS = frozenset(PROMISES)
@@ -76,7 +85,7 @@ MODEL_EXTENSIONS = frozenset(PROMISES)
 
 def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
     """Judge content no reader recognised as what its name invites (see the module doc)."""
-    promise = PROMISES.get(artifact.extension)
+    promise = FILE_PROMISES.get(artifact.name.lower()) or PROMISES.get(artifact.extension)
     if promise is None:
         return
     if promise.unpickled_by:
@@ -86,10 +95,13 @@ def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
         if judge_as_unpickled(artifact, ctx, promise.unpickled_by, why):
             return
     if promise.mismatch:
+        if artifact.name.lower() in FILE_PROMISES:
+            name = f"is {artifact.name!r}"
+        else:
+            name = f"ends in {artifact.extension!r}"
         ctx.report(
             scan_rules.UNRECOGNISED_MODEL,
             artifact.location,
-            f"the name ends in {artifact.extension!r} ({promise.why}) but the content is no "
-            "format modelxray knows",
+            f"the name {name} ({promise.why}) but the content is no format modelxray knows",
             {"head": artifact.head(16).hex(), "extension": artifact.extension},
         )
