@@ -28,15 +28,6 @@ from modelxray.sources import SourceFile, open_regular, selected_sources
 
 log = logging.getLogger("modelxray")
 
-# Extensions that promise a model format: content we cannot recognise behind one is a finding.
-MODEL_EXTENSIONS = frozenset(
-    {
-        ".h5", ".hdf5", ".keras", ".pb", ".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt",
-        ".joblib", ".npy", ".npz", ".onnx", ".gguf", ".safetensors", ".tflite", ".msgpack",
-        ".dill", ".sav", ".model", ".mar", ".pbtxt",
-    }
-)  # fmt: skip
-
 
 @dataclass(frozen=True)
 class ScanOptions:
@@ -88,12 +79,19 @@ class ScanContext:
         self._seen.add(key)
         self.result.findings.append(finding)
 
+    def add_reference(self, path: str) -> None:
+        """Record a file on disk that this file's loader reads as its data (see
+        :func:`link_model_data`)."""
+        if len(self.result.references) < self.limits.max_members:
+            self.result.references.append(os.path.realpath(path))
+
     def add_format(self, name: str) -> None:
         if name not in self.result.formats:
             self.result.formats.append(name)
 
-    def scan_child(self, artifact: Artifact) -> None:
-        """Scan an artifact a container or reader found inside the current one."""
+    def scan_child(self, artifact: Artifact, exclude: tuple[str, ...] = ()) -> bool:
+        """Scan an artifact a container or reader found inside the current one; False when no
+        reader recognised it (``exclude``: readers not to consider, see ``formats.identify``)."""
         if artifact.depth > self.limits.max_container_depth:
             self.report(
                 scan_rules.INCOMPLETE,
@@ -101,27 +99,23 @@ class ScanContext:
                 f"nesting deeper than {self.limits.max_container_depth} levels was not scanned",
                 {"limit": "max_container_depth"},
             )
-            return
-        scan_artifact(artifact, self)
+            return True
+        return scan_artifact(artifact, self, exclude)
 
 
-def scan_artifact(artifact: Artifact, ctx: ScanContext) -> bool:
+def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...] = ()) -> bool:
     """Sniff and read one artifact; returns False when no reader recognised it."""
     try:
-        reader = formats.identify(artifact)
+        reader = formats.identify(artifact, exclude)
     except OSError as exc:
         ctx.report(scan_rules.UNREADABLE, artifact.location, f"could not read: {exc}")
         ctx.result.status = FileStatus.UNSCANNABLE
         return True
     if reader is None:
-        if artifact.extension in MODEL_EXTENSIONS:
-            ctx.report(
-                scan_rules.UNRECOGNISED_MODEL,
-                artifact.location,
-                f"the name ends in {artifact.extension!r} but the content is no model format "
-                "modelxray knows",
-                {"head": artifact.head(16).hex()},
-            )
+        # What the loaders a name invites would make of content no reader recognises.
+        from modelxray.formats.loaders import judge_unrecognised
+
+        judge_unrecognised(artifact, ctx)
         return False
     if artifact.depth == 0:
         ctx.add_format(reader.name)
@@ -235,6 +229,39 @@ def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> Fi
     return result
 
 
+def link_model_data(files: list[FileResult], policy: Policy) -> None:
+    """Files a model in the same scan reads as its data (its ONNX external data, joblib
+    sidecars) are that model's data, not unsupported files: the references readers recorded
+    (``ScanContext.add_reference``) are matched against the other results once all are in.
+    Only finding-free unsupported files change, and each gets an info finding naming its model.
+    """
+    owners: dict[str, str] = {}
+    for r in files:
+        for ref in r.references:
+            owners.setdefault(ref, r.path)
+    if not owners:
+        return
+    for r in files:
+        if r.status != FileStatus.UNSUPPORTED or r.findings or r.suppressed:
+            continue
+        owner = owners.get(os.path.realpath(r.path))
+        if owner is None or owner == r.path:
+            continue
+        r.status = FileStatus.SCANNED
+        r.findings.append(
+            Finding(
+                rule_id=scan_rules.MODEL_DATA.id,
+                severity=scan_rules.MODEL_DATA.severity,
+                confidence=scan_rules.MODEL_DATA.confidence,
+                location=Location(r.path),
+                message=f"data read by the model {owner} (judged with it)",
+                evidence={"model": owner},
+                help_uri=scan_rules.MODEL_DATA.help_uri,
+            )
+        )
+        r.verdict = file_verdict(policy, r)
+
+
 def _scan_one(args: tuple[SourceFile, ScanOptions]) -> FileResult:
     return scan_file(*args)
 
@@ -272,5 +299,6 @@ def scan(
     started = time.perf_counter()
     report = Report(policy=options.policy)
     report.files.extend(iter_results([os.fspath(p) for p in paths], options))
+    link_model_data(report.files, options.policy)
     report.seconds = time.perf_counter() - started
     return report

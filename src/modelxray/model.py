@@ -118,6 +118,9 @@ class FileResult:
     seconds: float = 0.0
     verdict: str = "allowed"  # allowed | blocked | error, set by the policy
     suppressed: list[Finding] = field(default_factory=list)
+    # Real paths of other files this file's loader reads as its data (ONNX external data,
+    # joblib sidecars): the engine marks those files as this model's data (not in reports).
+    references: list[str] = field(default_factory=list)
 
     @property
     def max_severity(self) -> Severity | None:

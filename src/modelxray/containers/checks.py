@@ -209,10 +209,11 @@ def report_expansion(
     return False
 
 
-def scan_member(ctx: ScanContext, child: Artifact) -> None:
-    """Scan one member; a per-member limit stops that member, not the whole archive."""
+def scan_member(ctx: ScanContext, child: Artifact) -> bool:
+    """Scan one member (False: no reader recognised it); a per-member limit stops that
+    member, not the whole archive."""
     try:
-        ctx.scan_child(child)
+        return ctx.scan_child(child)
     except BudgetExceeded as exc:
         if exc.limit == "max_seconds_per_file":
             raise
@@ -223,3 +224,4 @@ def scan_member(ctx: ScanContext, child: Artifact) -> None:
             {"limit": exc.limit},
         )
         ctx.result.status = FileStatus.UNSCANNABLE
+        return True

@@ -1,4 +1,5 @@
-"""Single-file compression wrappers: gzip, bzip2, xz, legacy lzma, LZ4 frame, Zstandard, zlib.
+"""Single-file compression wrappers: gzip, bzip2, xz, legacy lzma, LZ4 frame, Zstandard, zlib,
+and joblib's legacy ``ZF`` files (joblib < 0.10, still loaded by ``joblib.load``).
 
 The wrapper is recognised by its magic bytes (raw zlib, which has no real magic, by a
 trial decompression of the first bytes), decompressed once to learn the true size and
@@ -7,6 +8,9 @@ handed on as one child artifact whose stream decompresses again on demand — no
 is written to disk.  joblib's compressed pickles are such wrappers; the child carries
 ``facts["compressed"]`` naming the codec.
 
+A wrapper whose content no reader recognises leaves the file ``unsupported``: decompressing
+is not scanning, and ``--fail-on-unsupported`` must still see it.
+
 LZ4 and Zstandard need optional extras (``modelxray[lz4]``, ``modelxray[zstd]``);
 without them such a file is reported as unscannable, never skipped.
 """
@@ -14,12 +18,13 @@ without them such a file is reported as unscannable, never skipped.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from modelxray.artifact import Artifact
+from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus
+from modelxray.model import FileStatus, Severity
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
@@ -89,6 +94,29 @@ def detect_codec(head: bytes) -> str | None:
     return None
 
 
+# joblib/numpy_pickle_compat.py: b"ZF" + hex(length) left-justified to len(hex(2**64)),
+# optionally one more space (joblib <= 0.8.4 on Python 2), then one zlib stream.
+ZF_PREFIX = b"ZF"
+_ZF_LEN_FIELD = len(f"{2**64:#x}")
+ZF_CODEC = "joblib-zf"
+
+
+def zf_header(head: bytes) -> tuple[int, int] | None:
+    """(offset of the zlib data, declared length) of a joblib ``ZF`` file, as ``read_zfile``
+    parses it; None when these first bytes are not one."""
+    if head[:2] != ZF_PREFIX:
+        return None
+    end = len(ZF_PREFIX) + _ZF_LEN_FIELD
+    try:
+        length = int(head[len(ZF_PREFIX) : end], 16)
+    except ValueError:
+        return None
+    start = end + 1 if head[end : end + 1] == b" " else end
+    if length < 0 or not _trial(head[start:], 15):
+        return None
+    return start, length
+
+
 def _gzip_name(head: bytes) -> str | None:
     """The original file name a gzip header records (FNAME), if any."""
     if len(head) < 10 or not head[3] & 0x08:
@@ -123,6 +151,8 @@ class CompressedReader(FormatReader):
     extensions = (".gz", ".tgz", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd", ".joblib")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
+        if zf_header(head) is not None:
+            return 60
         codec = detect_codec(head)
         if codec is None:
             return 0
@@ -138,11 +168,17 @@ class CompressedReader(FormatReader):
         )
 
         head = artifact.head()
-        codec = detect_codec(head)
-        if codec is None:  # pragma: no cover - sniff said otherwise
+        zf = zf_header(head)
+        raw = artifact.opener
+        label = codec = detect_codec(head)
+        if zf is not None:
+            # read_zfile: zlib.decompress of everything after the header (one stream).
+            raw = window_opener(artifact.opener, zf[0], artifact.size - zf[0])
+            codec, label = "zlib-single", ZF_CODEC
+        if codec is None or label is None:  # pragma: no cover - sniff said otherwise
             raise DecompressionError("not a compressed stream")
         if artifact.depth == 0:
-            ctx.add_format(codec)
+            ctx.add_format(label)
         try:
             check_codec(codec)
         except MissingCodec as exc:
@@ -154,10 +190,10 @@ class CompressedReader(FormatReader):
             )
             ctx.result.status = FileStatus.UNSCANNABLE
             return
-        size, tail, complete = self._measure(artifact, codec, ctx)
+        size, tail, complete = self._measure(artifact, raw, codec, ctx)
         if not complete:
             limit = ctx.limits.max_decompressed_bytes
-            report_expansion(ctx, artifact.location, codec, limit + 1, artifact.size, False)
+            report_expansion(ctx, artifact.location, label, limit + 1, artifact.size, False)
             ctx.report(
                 scan_rules.INCOMPLETE,
                 artifact.location,
@@ -166,15 +202,26 @@ class CompressedReader(FormatReader):
             )
             ctx.result.status = FileStatus.UNSCANNABLE
         else:
-            report_expansion(ctx, artifact.location, codec, size, artifact.size, declared=False)
-        name = inner_name(artifact.name, codec, head)
+            report_expansion(ctx, artifact.location, label, size, artifact.size, declared=False)
+        # A ZF file keeps its name: joblib's sidecars (x.pkl_01.npy.z) hold raw array bytes
+        # that no NumPy loader reads.
+        name = artifact.name if zf is not None else inner_name(artifact.name, codec, head)
+        if zf is not None and zf[1] != size:
+            ctx.report(
+                scan_rules.UNPARSEABLE,
+                artifact.location,
+                f"joblib ZF header declares {zf[1]} bytes but the content holds {size} "
+                "(joblib refuses it; scanned anyway)",
+                {"format": ZF_CODEC, "declared_bytes": zf[1], "decoded_bytes": size},
+                severity=Severity.MEDIUM,
+            )
         child = Artifact(
-            location=artifact.location.child(f"{codec}:{name}"),
+            location=artifact.location.child(f"{label}:{name}"),
             size=size,
             # The child sees exactly the measured bytes: what fitted the limit, or what came
             # before the damage of a corrupt stream (already reported above).
             opener=decompressing_opener(
-                artifact.opener,
+                raw,
                 codec,
                 ctx.limits.max_decompressed_bytes,
                 size=size,
@@ -183,17 +230,26 @@ class CompressedReader(FormatReader):
             ),
             name=name,
             depth=artifact.depth + 1,
-            facts={**artifact.facts, "compressed": codec},
+            facts={
+                **artifact.facts,
+                "compressed": label,
+                # joblib.load opens the wrapper: files it names are next to the wrapper.
+                **({"wrapper_fs_path": artifact.fs_path} if artifact.fs_path else {}),
+            },
         )
-        scan_member(ctx, child)
+        recognised = scan_member(ctx, child)
+        if not recognised and artifact.depth == 0 and ctx.result.status == FileStatus.SCANNED:
+            ctx.result.status = FileStatus.UNSUPPORTED
 
     @staticmethod
-    def _measure(artifact: Artifact, codec: str, ctx: ScanContext) -> tuple[int, bytes, bool]:
+    def _measure(
+        artifact: Artifact, raw: Callable[[], BinaryStream], codec: str, ctx: ScanContext
+    ) -> tuple[int, bytes, bool]:
         """Decompress once, counting: (size, last bytes, whether it fitted the limit)."""
         from modelxray.containers.stream import DecompressingStream, DecompressionError
 
         limit = ctx.limits.max_decompressed_bytes
-        stream = DecompressingStream(artifact.opener, codec, limit)
+        stream = DecompressingStream(raw, codec, limit)
         size = 0
         tail = b""
         try:

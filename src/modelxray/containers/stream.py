@@ -183,6 +183,7 @@ def _lz4() -> _Decoder:
 _CODECS: dict[str, tuple[Callable[[], _Decoder], bool]] = {
     "deflate": (lambda: _ZlibDecoder(-15), False),
     "zlib": (lambda: _ZlibDecoder(15), True),
+    "zlib-single": (lambda: _ZlibDecoder(15), False),  # zlib.decompress: one stream
     "gzip": (lambda: _ZlibDecoder(31), True),
     "bzip2": (_bz2, True),
     "xz": (_lzma(1), True),  # lzma.FORMAT_XZ

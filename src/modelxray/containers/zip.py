@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded, Limits
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus
+from modelxray.model import FileStatus, Severity
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
@@ -70,20 +70,70 @@ def _find_eocd(f: BinaryStream, size: int) -> tuple[int, bytes]:
     raise ZipError("no end-of-central-directory record")
 
 
+@dataclass(frozen=True)
+class CentralDirectory:
+    """The archive's table of contents, read the way Python's ``zipfile`` reads it.
+
+    ``zipfile`` (hence Keras and ``np.load``) reads entries until it has consumed the directory's
+    byte size, ignoring the end record's entry count; miniz (PyTorch's reader) reads as many
+    entries as the count says.  ``members`` holds every entry either reads (the union);
+    ``declared`` is the end record's count and ``problems`` says where the two views differ.
+    ``start`` is where the archive's own bytes begin (its first local header or directory):
+    bytes before it are a prefix that only loaders starting at byte 0 read.
+    """
+
+    members: list[ZipMember]
+    declared: int
+    start: int
+    problems: tuple[str, ...] = ()
+
+
 def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[ZipMember]:
+    return read_directory(f, size, limits).members
+
+
+def _zip64_end(f: BinaryStream, eocd_at: int, required: bool) -> tuple[int, int, int] | None:
+    """(entries, directory size, directory offset) from a zip64 end record, when a zip64
+    locator precedes the end record.  zipfile reads the record just before the locator
+    (``_EndRecData64``); miniz at the offset the locator gives: the first valid one wins.
+    A locator leading nowhere is an error only when the end record ``required`` zip64."""
+    f.seek(max(0, eocd_at - 20))
+    loc = f.read(20)
+    if len(loc) < 20 or loc[:4] != _EOCD64_LOCATOR:
+        return None
+    (located,) = struct.unpack("<Q", loc[8:16])
+    for at in (eocd_at - 20 - 56, located):
+        if at < 0:
+            continue
+        f.seek(at)
+        rec = f.read(56)
+        if len(rec) == 56 and rec[:4] == _EOCD64:
+            count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+            return int(count), int(cd_size), int(cd_offset)
+    if required:
+        raise ZipError("bad zip64 end-of-central-directory record")
+    return None
+
+
+def read_directory(f: BinaryStream, size: int, limits: Limits) -> CentralDirectory:
     eocd_at, eocd = _find_eocd(f, size)
     (_, _, _, _, count, cd_size, cd_offset, _) = struct.unpack("<4s4H2LH", eocd)
+    problems: list[str] = []
     zip64 = count == 0xFFFF or cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF
-    if zip64:
-        f.seek(max(0, eocd_at - 20))
-        loc = f.read(20)
-        if len(loc) == 20 and loc[:4] == _EOCD64_LOCATOR:
-            (eocd64_at,) = struct.unpack("<Q", loc[8:16])
-            f.seek(eocd64_at)
-            rec = f.read(56)
-            if len(rec) < 56 or rec[:4] != _EOCD64:
-                raise ZipError("bad zip64 end-of-central-directory record")
-            count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+    # zipfile and miniz both take the zip64 record's values whenever a locator leads to one,
+    # whatever the 32-bit fields say.
+    z64 = _zip64_end(f, eocd_at, required=zip64)
+    if z64 is not None:
+        fields = zip(
+            (count, cd_size, cd_offset), (0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF), z64, strict=True
+        )
+        if any(v != sentinel and v != wide for v, sentinel, wide in fields):
+            problems.append(
+                f"the end record (entries {count}, directory {cd_size} bytes at {cd_offset}) "
+                f"and the zip64 end record (entries {z64[0]}, directory {z64[1]} bytes at "
+                f"{z64[2]}) disagree: zipfile and miniz follow the zip64 record"
+            )
+        count, cd_size, cd_offset = z64
     if count > limits.max_members:
         raise BudgetExceeded("max_members", f"archive declares {count} members")
     # Bytes prepended to the archive (self-extractors, polyglots) shift every offset; zipfile,
@@ -92,15 +142,34 @@ def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[Z
     if shift < 0:
         raise ZipError("central directory lies outside the file")
     cd_offset += shift
+    if cd_size > size:
+        raise ZipError("central directory is larger than the file")
+    if cd_size > limits.max_buffered_member_bytes:
+        raise BudgetExceeded(
+            "max_buffered_member_bytes", f"central directory of {cd_size} bytes is read whole"
+        )
     f.seek(cd_offset)
     cd = f.read(cd_size)
     if len(cd) < cd_size:
         raise ZipError("truncated central directory")
     members: list[ZipMember] = []
     pos = 0
-    while pos + 46 <= len(cd) and len(members) < count:
-        if cd[pos : pos + 4] != _CENTRAL:
-            raise ZipError(f"bad central directory entry at offset {cd_offset + pos}")
+    # As zipfile does: every entry in the directory's bytes, whatever the count says (bounded).
+    while pos < len(cd):
+        sound = pos + 46 <= len(cd) and cd[pos : pos + 4] == _CENTRAL
+        if not sound:
+            if len(members) < count and pos + 46 <= len(cd):
+                raise ZipError(f"bad central directory entry at offset {cd_offset + pos}")
+            # Past the counted entries miniz stops reading; zipfile refuses the archive.
+            problems.append(
+                f"{len(cd) - pos} byte(s) at the end of the central directory are no entry "
+                "(zipfile refuses the archive; miniz, which PyTorch uses, ignores them)"
+            )
+            break
+        if len(members) >= limits.max_members:
+            raise BudgetExceeded(
+                "max_members", f"central directory holds more than {limits.max_members} entries"
+            )
         (_, _, system, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, ext,
          offset) = struct.unpack("<4sBBHHHHHLLLHHHHHLL", cd[pos : pos + 46])  # fmt: skip
         raw_name = cd[pos + 46 : pos + 46 + nlen]
@@ -111,9 +180,19 @@ def read_central_directory(f: BinaryStream, size: int, limits: Limits) -> list[Z
             ZipMember(name, method, flags, crc, csize, usize, offset + shift, ext, system)
         )
         pos += 46 + nlen + xlen + clen
-    if len(members) < count:
-        raise ZipError(f"central directory lists {count} members but holds {len(members)}")
-    return members
+    if len(members) != count:
+        readers = (
+            "zipfile (Keras, np.load) reads all of them; miniz (PyTorch) only the counted ones"
+            if len(members) > count
+            else "miniz (PyTorch) refuses the archive; zipfile reads the entries there are"
+        )
+        problems.insert(
+            0,
+            f"the end record declares {count} entries but the central directory holds "
+            f"{len(members)}: {readers}",
+        )
+    start = min([m.header_offset for m in members] + [cd_offset])
+    return CentralDirectory(members, count, start, tuple(problems))
 
 
 def _cd_end(f: BinaryStream, eocd_at: int) -> int:
@@ -204,6 +283,50 @@ def classify_archive(names: list[str]) -> str:
     return "zip"
 
 
+# Loaders that decide what a file is from its first bytes, and read a zip only when those are
+# a zip header (torch/serialization.py ``_is_zipfile``; numpy ``load`` checks for a zip or
+# ``\x93NUMPY`` magic, then unpickles; joblib checks for compression magics, then unpickles).
+BYTE_ZERO_LOADERS = (
+    "torch.load",
+    "numpy.load(allow_pickle=True)",
+    "pickle.load",
+    "joblib.load",
+)
+
+
+def judge_from_byte_zero(artifact: Artifact, ctx: ScanContext) -> str | None:
+    """Judge a zip that does not start with a zip header as the byte-0 loaders read it;
+    returns the name of the reader that recognised those bytes, if any."""
+    from dataclasses import replace
+
+    from modelxray import formats
+    from modelxray.formats.pickle import judge_as_unpickled
+
+    view = replace(artifact, location=artifact.location.child("from byte 0"), _head=None)
+    reader = formats.identify(view, exclude=(ZipReader.name,))
+    evidence: dict[str, Any] = {
+        "head": artifact.head(16).hex(),
+        "loaders": list(BYTE_ZERO_LOADERS),
+        "read_as": reader.name if reader is not None else None,
+    }
+    if reader is not None:
+        what = f"are read by them as {reader.name} (judged below)"
+    else:
+        what = "are no format modelxray recognises"
+    ctx.report(
+        archive_rules.PREFIX,
+        artifact.location,
+        f"the file does not start with a zip header: {', '.join(BYTE_ZERO_LOADERS)} read it "
+        f"from byte 0, and those bytes {what}",
+        evidence,
+    )
+    if reader is not None:
+        ctx.scan_child(view, exclude=(ZipReader.name,))
+        return reader.name
+    judge_as_unpickled(view, ctx, BYTE_ZERO_LOADERS, "bytes before the zip archive")
+    return None
+
+
 class ZipReader(FormatReader):
     name = "zip"
     extensions = (".zip", ".keras", ".pt", ".pth", ".npz", ".bin", ".ckpt", ".mar")
@@ -218,8 +341,26 @@ class ZipReader(FormatReader):
         from modelxray.containers.stream import MissingCodec, check_codec
         from modelxray.formats.torch import torch_raw_storages
 
+        byte_zero = None
+        if artifact.head(4) not in (_LOCAL, _EOCD):
+            byte_zero = judge_from_byte_zero(artifact, ctx)
         with artifact.open() as f:
-            members = read_central_directory(f, artifact.size, ctx.limits)
+            try:
+                directory = read_directory(f, artifact.size, ctx.limits)
+            except ZipError as exc:
+                if byte_zero is None:
+                    raise
+                # No zip reader opens it (zipfile and miniz fail alike), so the only view is
+                # the byte-0 one, judged above: an end record alone is a stray byte pattern.
+                ctx.report(
+                    scan_rules.UNPARSEABLE,
+                    artifact.location,
+                    f"ends like a zip archive but is none ({exc}); read from byte 0 as {byte_zero}",
+                    {"format": "zip", "error": str(exc)[:300], "read_as": byte_zero},
+                    severity=Severity.MEDIUM,
+                )
+                return
+            members = directory.members
             offsets: dict[int, int] = {}
             for i, m in enumerate(members):
                 if m.is_dir:
@@ -233,6 +374,13 @@ class ZipReader(FormatReader):
         facts: dict[str, Any] = {"container": kind, "members": [m.name for m in members]}
         if kind == "keras-v3":
             facts.update(self._keras_metadata(artifact, members, offsets, ctx))
+        for problem in directory.problems:
+            ctx.report(
+                archive_rules.DIRECTORY_MISMATCH,
+                artifact.location,
+                problem,
+                {"declared_entries": directory.declared, "directory_entries": len(members)},
+            )
         checks = MemberChecks(ctx, artifact, "zip")
         for i, m in enumerate(members):
             copy = checks.member(m.name)

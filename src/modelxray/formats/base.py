@@ -86,11 +86,17 @@ def readers() -> tuple[FormatReader, ...]:
     return tuple(_REGISTRY)
 
 
-def identify(artifact: Artifact) -> FormatReader | None:
-    """The reader whose sniffer scores the content highest (extension breaks ties)."""
+def identify(artifact: Artifact, exclude: tuple[str, ...] = ()) -> FormatReader | None:
+    """The reader whose sniffer scores the content highest (extension breaks ties).
+
+    ``exclude`` names readers to pass over: another view of the same bytes (e.g. what a loader
+    that does not read archives sees from byte 0 of a zip with a prefix).
+    """
     head = artifact.head()
     best: tuple[int, int, FormatReader] | None = None
     for reader in _REGISTRY:
+        if reader.name in exclude:
+            continue
         score = reader.sniff(artifact, head)
         if score <= 0:
             continue

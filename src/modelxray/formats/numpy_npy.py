@@ -85,6 +85,24 @@ def _numpy_has_object(descr: Any) -> bool | None:
     return bool(isinstance(dtype, np.dtype) and dtype.hasobject)
 
 
+def _filter_py2_longs(text: str) -> str:
+    """numpy.lib.format._filter_header: remove the ``L`` suffix of Python 2 long literals."""
+    import io
+    import tokenize
+
+    tokens = []
+    last_was_number = False
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if last_was_number and tok.type == tokenize.NAME and tok.string == "L":
+                continue
+            tokens.append(tok)
+            last_was_number = tok.type == tokenize.NUMBER
+    except (tokenize.TokenError, IndentationError):
+        raise SyntaxError("header does not tokenize") from None
+    return str(tokenize.untokenize(tokens))
+
+
 def read_header(artifact: Artifact) -> tuple[dict[str, Any], int, tuple[int, int]]:
     """(header dict, data offset, version) of a ``.npy``; raises NpyHeaderError."""
     head = artifact.head(12)
@@ -112,7 +130,14 @@ def read_header(artifact: Artifact) -> tuple[dict[str, Any], int, tuple[int, int
         raise NpyHeaderError("truncated header")
     try:
         text = raw.decode("utf-8" if version == (3, 0) else "latin-1")
-        header = ast.literal_eval(text)
+        try:
+            header = ast.literal_eval(text)
+        except SyntaxError:
+            # numpy's _read_array_header: version <= 2.0 headers written by Python 2 may hold
+            # long literals (``(2L, 3L)``); it drops the ``L`` tokens and tries again.
+            if version > (2, 0):
+                raise
+            header = ast.literal_eval(_filter_py2_longs(text))
     except (UnicodeDecodeError, ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         raise NpyHeaderError("header is not a Python literal") from None
     if not isinstance(header, dict):

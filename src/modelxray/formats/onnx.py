@@ -515,6 +515,7 @@ def _check_on_disk(
             {**evidence, "nlink": st.st_nlink},
             severity=Severity.MEDIUM,
         )
+    ctx.add_reference(target)  # this model's data: not an unsupported file of its own
     offset = _int(entries.get("offset", "0") or "0")
     length_text = entries.get("length")
     length = _int(length_text) if length_text else None
@@ -552,3 +553,65 @@ def _check_on_disk(
 
 
 register(OnnxReader())
+
+
+# --------------------------------------------------------------------- TensorProto files
+
+# TensorProto field -> wire types its writers use (repeated numerics: packed or not).
+_TENSOR_WIRES = {
+    1: (0, 2), 2: (0,), 3: (2,), 4: (2, 5), 5: (0, 2), 6: (2,), 7: (0, 2), 8: (2,), 9: (2,),
+    10: (1, 2), 11: (0, 2), 12: (2,), 13: (2,), 14: (0,), 16: (2,),
+}  # fmt: skip
+_MAX_DATA_TYPE = 32
+
+
+def looks_like_tensor(head: bytes, size: int) -> bool:
+    """A serialized ``TensorProto`` (ONNX test vectors ``input_0.pb``, tensors saved with
+    ``onnx.save_tensor``): only TensorProto fields with their wire types, a ``data_type``, and,
+    when the head holds the whole file, every byte consumed."""
+    if not head or head[0] not in (0x08, 0x0A, 0x10, 0x42):  # dims, data_type or name first
+        return False
+    budget = Budget()
+    try:
+        fields = list(iter_fields(memoryview(head)[:65536], budget, partial=len(head) < size))
+    except (ProtobufError, BudgetExceeded):
+        return False
+    data_type = [v for n, w, v in fields if n == 2]
+    if len(data_type) != 1 or not isinstance(data_type[0], int):
+        return False
+    if not 1 <= data_type[0] <= _MAX_DATA_TYPE:
+        return False
+    return all(w in _TENSOR_WIRES.get(n, ()) for n, w, _ in fields)
+
+
+class OnnxTensorReader(FormatReader):
+    """A lone TensorProto is data: nothing in it runs.  Its ``external_data`` location is
+    checked like a model's (the loader reads that file)."""
+
+    name = "onnx-tensor"
+    extensions = (".pb", ".tensor")
+
+    def sniff(self, artifact: Artifact, head: bytes) -> int:
+        return 10 if looks_like_tensor(head, artifact.size) else 0
+
+    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        if artifact.size > 64 * 1024:
+            return  # the external_data entries of a large tensor follow its data: not read
+        data = artifact.read(64 * 1024, "TensorProto")
+        for num, _, value in iter_fields(data, ctx.budget):
+            if num != 13 or not isinstance(value, memoryview):
+                continue
+            entry = {k: as_str(v, 4096) for k, _, v in iter_fields(value, ctx.budget, 1)
+                     if isinstance(v, memoryview) and k in (1, 2)}  # fmt: skip
+            if entry.get(1) == "location":
+                problem = _location_problem(entry.get(2, ""))
+                if problem is not None:
+                    ctx.report(
+                        rules.EXTERNAL_DATA_ESCAPE,
+                        artifact.location,
+                        f"external data location {entry.get(2, '')[:300]!r}: {problem}",
+                        {"external_data": {"location": entry.get(2, "")}},
+                    )
+
+
+register(OnnxTensorReader())

@@ -434,6 +434,184 @@ def show_program(ctx: ScanContext, artifact: Artifact, streams: list[PickleStrea
     )
 
 
+# StreamError kinds that CPython's unpickler raises too on the same bytes (the VM mirrors its
+# checks): the loader stops there, having run only what precedes.  ``io``/``internal`` are
+# failures of the scan, ``frame`` is judged by the verdict (a FRAME the loader reads across).
+UNPICKLER_STOPS = frozenset(
+    ("unknown-opcode", "not-a-pickle", "stack-underflow", "memo-miss", "truncated", "bad-argument")
+)
+
+
+def judge_as_unpickled(
+    artifact: Artifact, ctx: ScanContext, loaders: tuple[str, ...], why: str
+) -> bool:
+    """Run the VM from byte 0 over content no sniffer claimed, because ``loaders`` unpickle it
+    from there (``pickle.load``, ``joblib.load``, ``torch.load``'s legacy path, ``np.load``
+    with ``allow_pickle=True`` on content without a NumPy or zip magic).
+
+    Whatever the unpickler would import or call before it fails is reported as any pickle's;
+    content that stops it before anything happens (the usual case: not a pickle at all) yields
+    nothing here.  Returns whether anything was reported.
+    """
+    streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS, report=False)
+    if not any(s.imports or s.calls for root in streams for s in root.walk()):
+        return False
+    last = streams[-1]
+    if last.limit_hit is not None and last.limit_hit.startswith("max_pickle_streams"):
+        last.limit_hit = None  # the loaders read at most this many streams
+    # Content that is no pickle makes the unpickler fail sooner or later: a failure the real
+    # unpickler shares is expected (and stated once, here); what it imports or calls before it
+    # is judged below.  A failure of the scan itself (I/O, internal) says nothing of where the
+    # loader stops, so it stays a finding of its own, as do safety limits.
+    # Only the top-level streams read from byte 0: a payload nested inside one is a pickle by
+    # intent, and its damage keeps its own finding.
+    stops: list[dict[str, Any]] = []
+    for root in streams:
+        if root.error is not None and root.error.kind in UNPICKLER_STOPS:
+            stops.append({"offset": root.error.offset, "error": root.error.kind})
+            root.error = None
+    ctx.report(
+        rules.MALFORMED,
+        artifact.location,
+        f"{why}: {', '.join(loaders)} read it from byte 0 as a pickle, and the unpickler "
+        "would import or call objects before it stops",
+        {"loaders": list(loaders), "streams": len(streams), "stops": stops[:10]},
+        severity=Severity.MEDIUM,  # what it imports or calls is judged below, item by item
+    )
+    report_streams(ctx, artifact, streams, allow_trailing=True)
+    return True
+
+
+# joblib/numpy_pickle_compat.py: placeholders whose ``filename`` joblib.load reads from the
+# folder of the loaded file (np.load(allow_pickle=True), or read_zfile for the Z variant).
+JOBLIB_SIDECAR_WRAPPERS = ("NDArrayWrapper", "ZNDArrayWrapper")
+MAX_SIDECARS = 1024
+
+
+def _sidecar_names(streams: list[PickleStream]) -> list[tuple[str, object, int]]:
+    """(wrapper class, ``filename`` state value, BUILD offset) of every joblib placeholder."""
+    from modelxray.analysis.pickle import Call, Global, SDict
+    from modelxray.analysis.pickle.resolve import instantiated_class
+
+    out: list[tuple[str, object, int]] = []
+    for root in streams:
+        for s in root.walk():
+            for b in s.builds:
+                cls = instantiated_class(b.obj) if isinstance(b.obj, Call) else None
+                if not (
+                    isinstance(cls, Global)
+                    and cls.name in JOBLIB_SIDECAR_WRAPPERS
+                    and cls.module.split(".")[0] in ("joblib", "sklearn")
+                    and "joblib" in cls.module
+                ):
+                    continue
+                parts = b.state if isinstance(b.state, tuple) else (b.state,)
+                fname: object = None
+                for part in parts:
+                    if isinstance(part, SDict):
+                        for k, v in part.items:
+                            if k == "filename" and type(k) is str:
+                                fname = v
+                out.append((cls.name, fname, b.offset))
+    return out
+
+
+def loaded_file_dir(artifact: Artifact) -> str | None:
+    """The folder of the file a loader opens for this artifact (the file itself, or the
+    compression wrapper around it), when that is a file on disk."""
+    path = artifact.fs_path or artifact.facts.get("wrapper_fs_path")
+    if not isinstance(path, str):
+        return None
+    import os
+
+    return os.path.dirname(path)
+
+
+def scan_joblib_sidecars(artifact: Artifact, ctx: ScanContext, streams: list[PickleStream]) -> None:
+    """Scan the sibling files joblib's legacy placeholders make ``joblib.load`` read."""
+    import os
+
+    from modelxray.rules import numpy as numpy_rules
+
+    found = _sidecar_names(streams)
+    if not found:
+        return
+    folder = loaded_file_dir(artifact)
+    seen: set[str] = set()
+    for wrapper, fname, offset in found[:MAX_SIDECARS]:
+        loader = "np.load(allow_pickle=True)" if wrapper == "NDArrayWrapper" else "read_zfile"
+        evidence: dict[str, Any] = {
+            "wrapper": wrapper,
+            "filename": fname if isinstance(fname, str) else repr(fname)[:200],
+            "loader": f"joblib.load -> {loader}",
+            "offset": offset,
+        }
+        loc = artifact.location.child(f"sidecar:{fname}" if isinstance(fname, str) else "sidecar")
+        if not isinstance(fname, str):
+            ctx.report(
+                numpy_rules.SIDECAR,
+                loc,
+                f"joblib {wrapper} names its array file with a value that is not a constant "
+                "string: the file joblib.load reads cannot be determined",
+                evidence,
+                severity=Severity.HIGH,
+            )
+            continue
+        if fname in seen:
+            continue
+        seen.add(fname)
+        if (
+            not fname
+            or "/" in fname
+            or "\\" in fname
+            or fname in (".", "..")
+            or "\0" in fname
+            or (len(fname) > 1 and fname[1] == ":")
+        ):
+            ctx.report(
+                numpy_rules.SIDECAR,
+                loc,
+                f"joblib {wrapper} makes joblib.load read {fname!r}: not a plain file name in "
+                "the model's folder, so the file read is outside what this scan covers",
+                evidence,
+                severity=Severity.HIGH,
+            )
+            continue
+        path = os.path.join(folder, fname) if folder is not None else None
+        if path is None or not os.path.isfile(path):
+            where = "not found next to this file" if path is not None else "not locatable"
+            ctx.report(
+                numpy_rules.SIDECAR,
+                loc,
+                f"joblib {wrapper} makes joblib.load read {fname!r} with {loader}; the file is "
+                f"{where}, so it was not scanned",
+                evidence,
+                severity=Severity.MEDIUM,
+            )
+            continue
+        ctx.report(
+            numpy_rules.SIDECAR,
+            loc,
+            f"joblib {wrapper} makes joblib.load read the sibling file {fname!r} with {loader} "
+            "(scanned as part of this file)",
+            evidence,
+        )
+        ctx.budget.tick()
+        ctx.add_reference(path)
+        sidecar = Artifact.from_file(path)
+        sidecar.location = loc
+        sidecar.depth = artifact.depth + 1
+        recognised = ctx.scan_child(sidecar)
+        if not recognised and wrapper == "NDArrayWrapper":
+            from modelxray.formats.loaders import PROMISES
+
+            promise = PROMISES.get(sidecar.extension)
+            if promise is None or not promise.unpickled_by:  # else judged by its name already
+                judge_as_unpickled(
+                    sidecar, ctx, ("np.load(allow_pickle=True)",), "joblib sidecar content"
+                )
+
+
 def report_torchscript(ctx: ScanContext, member: Location) -> None:
     """One MX-TORCH-001 per TorchScript archive (reported from any of its members)."""
     archive = Location(member.path, member.inner[:-1])
@@ -489,6 +667,7 @@ class PickleReader(FormatReader):
             if more:
                 report_streams(ctx, artifact, more, first_index=len(streams))
             streams = streams + more
+        scan_joblib_sidecars(artifact, ctx, streams)
         show_program(ctx, artifact, streams)
 
 
@@ -497,9 +676,11 @@ register(PickleReader())
 __all__ = [
     "PickleReader",
     "TORCH_LEGACY_MAGIC",
+    "judge_as_unpickled",
     "pickle_score",
     "report_streams",
     "report_torchscript",
+    "scan_joblib_sidecars",
     "scan_pickle_at",
     "show_program",
     "sniff_pickle",

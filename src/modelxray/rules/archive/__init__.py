@@ -80,6 +80,26 @@ ENCRYPTED = Rule(
     cwes=("CWE-506",),
     package=__name__,
 )
+PREFIX = Rule(
+    "MX-ARCHIVE-008",
+    "Bytes before the archive are read by loaders that start at byte 0",
+    FAMILY,
+    Severity.MEDIUM,
+    Confidence.HIGH,
+    formats=("zip",),
+    cwes=("CWE-436",),
+    package=__name__,
+)
+DIRECTORY_MISMATCH = Rule(
+    "MX-ARCHIVE-009",
+    "Archive readers disagree on the member list",
+    FAMILY,
+    Severity.MEDIUM,
+    Confidence.HIGH,
+    formats=("zip",),
+    cwes=("CWE-436",),
+    package=__name__,
+)
 
 RULES = (
     PATH_TRAVERSAL,
@@ -89,4 +109,6 @@ RULES = (
     BOMB,
     MISSING_EXTRA,
     ENCRYPTED,
+    PREFIX,
+    DIRECTORY_MISMATCH,
 )

@@ -27,4 +27,15 @@ MALFORMED_HEADER = Rule(
     package=__name__,
 )
 
-RULES = (OBJECT_ARRAY, MALFORMED_HEADER)
+SIDECAR = Rule(
+    "MX-NUMPY-003",
+    "Array data is read from another file (joblib < 0.10 layout)",
+    FAMILY,
+    Severity.LOW,
+    Confidence.HIGH,
+    formats=("numpy", "pickle"),
+    cwes=("CWE-502", "CWE-73"),
+    package=__name__,
+)
+
+RULES = (OBJECT_ARRAY, MALFORMED_HEADER, SIDECAR)

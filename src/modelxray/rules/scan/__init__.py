@@ -74,6 +74,14 @@ ISOLATED_FAILURE = Rule(
     cwes=("CWE-400",),
     package=__name__,
 )
+MODEL_DATA = Rule(
+    "MX-SCAN-011",
+    "File is data read by a model in the same scan",
+    FAMILY,
+    Severity.INFO,
+    Confidence.HIGH,
+    package=__name__,
+)
 
 NOTHING_SCANNED = Rule(
     "MX-SCAN-009",
@@ -105,4 +113,5 @@ RULES = (
     ISOLATED_FAILURE,
     NOTHING_SCANNED,
     SPECIAL_FILE,
+    MODEL_DATA,
 )
