@@ -288,7 +288,7 @@ def test_hugging_face_snapshot_is_scanned_through_its_blobs(tmp_path: Path) -> N
             "pytorch_model.bin": evil,
             "sub/extra.pkl": pickle.dumps([1, 2, 3], protocol=4),
             "config.json": b'{"model_type": "bert"}',
-            "flax_model.bin": b"no model format at all",
+            "model.safetensors": b"no model format at all",
         },
     )
     assert os.readlink(snapshot / "pytorch_model.bin").startswith("../../blobs/")
@@ -299,9 +299,10 @@ def test_hugging_face_snapshot_is_scanned_through_its_blobs(tmp_path: Path) -> N
             assert not {"MX-SCAN-004", "MX-SCAN-005"} & {f.rule_id for f in r.findings}
     report = scan(str(snapshot))
     by_name = {Path(r.path).name: r for r in report.files}
-    assert set(by_name) == {"config.json", "pytorch_model.bin", "extra.pkl", "flax_model.bin"}
-    # judged under the name the loader opens (the blob is named by its hash)
-    assert {f.rule_id for f in by_name["flax_model.bin"].findings} == {"MX-SCAN-003"}
+    assert set(by_name) == {"config.json", "pytorch_model.bin", "extra.pkl", "model.safetensors"}
+    # judged under the name the loader opens (the blob is named by its hash): the name
+    # promises SafeTensors, the content is none
+    assert {f.rule_id for f in by_name["model.safetensors"].findings} == {"MX-SCAN-003"}
     # The whole cache: each blob is judged once, under its snapshot name, not again by hash.
     whole = scan(str(tmp_path / "hub"))
     repo = tmp_path / "hub" / "models--org--name"
