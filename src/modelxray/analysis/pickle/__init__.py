@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from .globals_policy import (
     ALLOW,
-    ALLOW_CLASS_PREFIXES,
     DENY,
+    GENERATED_ALLOWED,
     Classification,
     Policy,
     classify,
@@ -45,7 +45,7 @@ from .vm import OPNAMES, scan_bytes, scan_stream
 
 # fmt: off
 __all__ = [
-    "ALLOW", "ALLOW_CLASS_PREFIXES", "DENY", "NO_STATE", "OPNAMES", "Blob", "Build", "Call",
+    "ALLOW", "DENY", "GENERATED_ALLOWED", "NO_STATE", "OPNAMES", "Blob", "Build", "Call",
     "Classification", "Global", "Mutation", "NestedPayload", "Omitted", "PersistentRef",
     "PickleStream", "Policy", "SDict", "SList", "SSet", "StreamError", "StreamIssue",
     "TrailingData", "Unknown", "VerdictItem", "classify", "classify_global", "max_severity",

@@ -21,10 +21,11 @@ the last dot).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+
+from ._generated.allowlist import ALLOWED as GENERATED_ALLOWED
 
 Category = Literal["allowed", "dangerous", "unknown"]
 
@@ -150,20 +151,6 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 # fmt: on
 
-# Module prefixes whose *classes* (CapWords names, optionally with leading underscores, or
-# Cython ``__pyx_unpickle_*`` helpers) are allowed: estimators and their parts.  A prefix
-# entry never covers a dotted name, a dunder, or a lower-case function.
-ALLOW_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("sklearn", "scikit-learn estimators, trees, losses"),
-    ("xgboost", "XGBoost estimators and Booster"),
-    ("lightgbm", "LightGBM estimators and Booster"),
-    ("catboost", "CatBoost estimators"),
-    ("torch.nn.modules", "torch.nn module classes (whole-module saves)"),
-    ("numpy.dtypes", "NumPy dtype classes"),
-)
-
-_CLASS_NAME = re.compile(r"^(?:_*[A-Z][A-Za-z0-9_]*|__pyx_unpickle_[A-Za-z0-9_]+)$")
-
 # --------------------------------------------------------------------------------------------
 # DENY list: (module, names or None for the whole module and its submodules, family, reason).
 # --------------------------------------------------------------------------------------------
@@ -277,7 +264,10 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ("select", None, "network", "socket multiplexing"),
     ("selectors", None, "network", "socket multiplexing"),
     ("socketserver", None, "network", "network servers"),
-    ("http", None, "network", "HTTP client and server"),
+    # The http package itself holds only data enums (HTTPStatus, HTTPMethod).
+    ("http.client", None, "network", "HTTP client"),
+    ("http.server", None, "network", "HTTP server (CGI handler runs programs)"),
+    ("http.cookiejar", None, "file", "cookie jars load and save files"),
     ("httplib", None, "network", "Python 2 HTTP client"),
     ("urllib.request", None, "network", "fetches URLs"),
     ("urllib2", None, "network", "Python 2 URL fetcher"),
@@ -442,10 +432,12 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ("modelscan", None, "scanner-tamper", "model scanner"),
     ("modelaudit", None, "scanner-tamper", "model scanner"),
     ("modelxray", None, "scanner-tamper", "this scanner"),
-    # --- estimator-prefix exceptions (deny beats the class-prefix allow rule) ---
+    # --- parts of the estimator packages that reach files, the network or joblib ---
     ("sklearn.utils._testing", None, "file", "test helpers create temporary files"),
     ("sklearn.datasets", None, "network", "dataset downloaders"),
-    ("sklearn.externals", None, "deserialization", "vendored joblib/loky"),
+    ("sklearn.externals.joblib", None, "deserialization", "vendored joblib (< 0.23)"),
+    ("sklearn.externals._joblib", None, "deserialization", "vendored joblib (< 0.23)"),
+    ("sklearn.externals.loky", None, "process", "vendored process executor"),
 )
 # fmt: on
 
@@ -513,7 +505,8 @@ class Policy:
         for mod, names, why in ALLOW:
             for n in names:
                 self.allow_exact[(mod, n)] = why
-        self.allow_prefixes: tuple[tuple[str, str], ...] = ALLOW_CLASS_PREFIXES
+        for mod, n, why in GENERATED_ALLOWED:
+            self.allow_exact.setdefault((mod, n), why)
         self.deny_names: dict[tuple[str, str], _Hit] = {}
         self.deny_modules: dict[str, _Hit] = {}
         for mod, dnames, family, reason in DENY:
@@ -577,6 +570,20 @@ class Policy:
             )
         )
 
+    def denied(self, module: str, name: str, *, names_only: bool = False) -> Classification | None:
+        """The deny list's verdict on ``module.name`` alone (allow entries not consulted).
+
+        ``names_only`` consults only exact (module, name) denials, not whole-module ones.
+        The offline table generator uses it to keep denied objects out of the allow table.
+        """
+        module = _BUILTINS_ALIASES.get(module, module)
+        if names_only:
+            hit = self.deny_names.get((module, name))
+        else:
+            parts = name.split(".")
+            hit = self._deny(module, name, parts, len(parts) > 1)
+        return None if hit is None else Classification("dangerous", hit[1], hit[0])
+
     # -- internals -----------------------------------------------------------------------
 
     def _module_denied(self, module: str) -> _Hit | None:
@@ -604,10 +611,6 @@ class Policy:
             mod_why = self._module_allowed(module)
             if mod_why is not None:
                 return Classification("allowed", mod_why, "allowed")
-            if _CLASS_NAME.match(name):
-                for prefix, pwhy in self.allow_prefixes:
-                    if module == prefix or module.startswith(prefix + "."):
-                        return Classification("allowed", pwhy, "allowed")
             return Classification("unknown", f"{module}.{name} is not on the allow-list", "unknown")
         return Classification(
             "unknown",
