@@ -74,6 +74,35 @@ LIBS = ("numpy", "pandas", "scipy", "sklearn", "torch", "xgboost", "lightgbm", "
 # name-prefix rule covered, now as exact objects.
 CLASS_PACKAGES = ("sklearn", "xgboost", "lightgbm", "catboost", "torch.nn.modules", "numpy.dtypes")
 
+# What a saved model holds, as base classes: a class of the walk is a model part when it is
+# (a subclass of) one of these.  (module, qualname, why).  A base missing from the installed
+# version (older/newer library) is skipped.
+# fmt: off
+MODEL_BASES: tuple[tuple[str, str, str], ...] = (
+    ("sklearn.base", "BaseEstimator", "scikit-learn estimator"),
+    ("sklearn.gaussian_process.kernels", "Kernel", "scikit-learn Gaussian-process kernel"),
+    ("sklearn._loss.loss", "BaseLoss", "scikit-learn loss held by fitted estimators"),
+    ("sklearn._loss.link", "BaseLink", "scikit-learn link function held by a loss"),
+    ("sklearn._loss.link", "Interval", "scikit-learn loss value interval"),
+    ("sklearn.ensemble._gb_losses", "LossFunction", "scikit-learn < 1.3 gradient-boosting loss"),
+    ("sklearn.model_selection._split", "BaseCrossValidator", "scikit-learn CV splitter (cv=)"),
+    ("sklearn.model_selection._split", "BaseShuffleSplit", "scikit-learn CV splitter (cv=)"),
+    ("sklearn.model_selection._split", "_RepeatedSplits", "scikit-learn CV splitter (cv=)"),
+    ("sklearn.metrics._scorer", "_BaseScorer", "scikit-learn scorer (scoring=)"),
+    ("xgboost.core", "Booster", "XGBoost Booster"),
+    ("xgboost.sklearn", "XGBModel", "XGBoost estimator"),
+    ("lightgbm.basic", "Booster", "LightGBM Booster"),
+    ("lightgbm.sklearn", "LGBMModel", "LightGBM estimator"),
+    ("catboost.core", "CatBoost", "CatBoost model"),
+    ("torch.nn.modules.module", "Module", "torch.nn module (whole-module saves)"),
+    ("numpy", "dtype", "NumPy dtype class"),
+)
+# fmt: on
+
+# Pickle hooks that make an extension type (a compiled class: trees, losses, criteria,
+# splitters, distance metrics) restorable from a pickle.
+PICKLE_HOOKS = ("__reduce__", "__reduce_cython__", "__setstate__", "__setstate_cython__")
+
 # Stdlib modules whose classes no allowed class may derive from (beyond the deny list).
 HANDLE_MODULES = (
     "threading", "_thread", "multiprocessing", "concurrent", "asyncio", "socket", "_socket",
@@ -116,9 +145,6 @@ HISTORICAL: tuple[tuple[str, str, str], ...] = (
     ("sklearn.datasets._base", "Bunch", "scikit-learn 0.22-1.1 sklearn/datasets/_base.py"),
     ("sklearn.utils", "Bunch", "scikit-learn 0.21-1.1 sklearn/utils/__init__.py"),
     ("sklearn.utils._bunch", "Bunch", "scikit-learn >= 1.2 sklearn/utils/_bunch.py"),
-    # scikit-learn < 0.23 vendored joblib (sklearn/externals/joblib): only the array wrappers.
-    ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper", "scikit-learn < 0.23"),
-    ("sklearn.externals.joblib.numpy_pickle", "NDArrayWrapper", "scikit-learn < 0.23 (old joblib)"),
     # pandas before the 0.24/1.0 internals split: internals was one module.
     ("pandas.core.internals", "BlockManager", "pandas <= 0.23 pandas/core/internals.py"),
     ("pandas.core.internals", "SingleBlockManager", "pandas <= 0.23 pandas/core/internals.py"),
@@ -134,9 +160,9 @@ HISTORICAL: tuple[tuple[str, str, str], ...] = (
     ("pandas._libs.tslibs.nattype", "_nat_unpickle", "pandas >= 3.0"),
     ("pandas.core.frame", "DataFrame", "pandas < 0.24 class path"),
     ("pandas.core.series", "Series", "pandas < 0.24 class path"),
-    # torch: plain-pickle Generator state (torch.Generator is torch._C.Generator).
+    # torch: plain-pickle Generator state (torch.Generator is torch._C.Generator, which the
+    # hand-reviewed ALLOW list in globals_policy holds: the deny list covers torch._C).
     ("torch", "Generator", "torch.Generator public name"),
-    ("torch._C", "Generator", "torch.Generator.__reduce__ (torch/csrc/Generator.cpp)"),
 )
 # fmt: on
 
@@ -580,6 +606,13 @@ def _sklearn_samples() -> Iterator[Sample]:
     yield "GridSearchCV", lambda: GridSearchCV(LogisticRegression(), {"C": [1.0, 2.0]}, cv=2).fit(
         x, yc
     )
+    import sklearn
+
+    def routed() -> object:
+        with sklearn.config_context(enable_metadata_routing=True):
+            return LogisticRegression().set_fit_request(sample_weight=True).fit(x, yc)
+
+    yield "metadata routing", routed
     from sklearn.metrics import make_scorer, accuracy_score
 
     yield "scorer", lambda: make_scorer(accuracy_score)
@@ -628,29 +661,40 @@ def torch_save_names(obj: object) -> set[tuple[str, str]]:
     return got
 
 
-def _xgb_lgb_samples() -> Iterator[Sample]:
+def _boosting_data() -> tuple[Any, Any]:
     import numpy as np
 
     rng = np.random.RandomState(0)
-    x, y = rng.rand(40, 3), np.array([0, 1] * 20)
-    try:
-        import xgboost
+    return rng.rand(40, 3), np.array([0, 1] * 20)
 
-        yield "XGBClassifier", lambda: xgboost.XGBClassifier(n_estimators=2).fit(x, y)
-        yield "XGBRegressor", lambda: xgboost.XGBRegressor(n_estimators=2).fit(x, y)
-        yield "Booster", lambda: xgboost.train({}, xgboost.DMatrix(x, y), 2)
-    except ImportError:
-        pass
-    try:
-        import lightgbm
 
-        yield "LGBMClassifier", lambda: lightgbm.LGBMClassifier(n_estimators=2, verbose=-1).fit(x, y)
-        yield "LGBMRegressor", lambda: lightgbm.LGBMRegressor(n_estimators=2, verbose=-1).fit(x, y)
-        yield "lgb Booster", lambda: lightgbm.train(
-            {"verbose": -1}, lightgbm.Dataset(x, y), num_boost_round=2
-        )
-    except ImportError:
-        pass
+def _xgboost_samples() -> Iterator[Sample]:
+    import xgboost
+
+    x, y = _boosting_data()
+    yield "XGBClassifier", lambda: xgboost.XGBClassifier(n_estimators=2).fit(x, y)
+    yield "XGBRegressor", lambda: xgboost.XGBRegressor(n_estimators=2).fit(x, y)
+    yield "Booster", lambda: xgboost.train({}, xgboost.DMatrix(x, y), 2)
+
+
+def _lightgbm_samples() -> Iterator[Sample]:
+    import lightgbm
+
+    x, y = _boosting_data()
+    yield "LGBMClassifier", lambda: lightgbm.LGBMClassifier(n_estimators=2, verbose=-1).fit(x, y)
+    yield "LGBMRegressor", lambda: lightgbm.LGBMRegressor(n_estimators=2, verbose=-1).fit(x, y)
+    yield "Booster", lambda: lightgbm.train(
+        {"verbose": -1}, lightgbm.Dataset(x, y), num_boost_round=2
+    )
+
+
+def _catboost_samples() -> Iterator[Sample]:
+    import catboost
+
+    x, y = _boosting_data()
+    kw = {"iterations": 2, "verbose": False, "allow_writing_files": False}
+    yield "CatBoostClassifier", lambda: catboost.CatBoostClassifier(**kw).fit(x, y)
+    yield "CatBoostRegressor", lambda: catboost.CatBoostRegressor(**kw).fit(x, y)
 
 
 SAMPLE_SOURCES: tuple[tuple[str, Callable[[], Iterator[Sample]]], ...] = (
@@ -659,7 +703,9 @@ SAMPLE_SOURCES: tuple[tuple[str, Callable[[], Iterator[Sample]]], ...] = (
     ("scipy", _scipy_samples),
     ("sklearn", _sklearn_samples),
     ("torch", _torch_samples),
-    ("xgboost", _xgb_lgb_samples),
+    ("xgboost", _xgboost_samples),
+    ("lightgbm", _lightgbm_samples),
+    ("catboost", _catboost_samples),
 )
 
 
@@ -726,9 +772,11 @@ def _walk_modules(package: str) -> Iterator[Any]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                yield importlib.import_module(info.name)
+                mod = importlib.import_module(info.name)
         except BaseException:  # noqa: BLE001 - optional backends, pytest.importorskip
             continue
+        if mod.__name__ == info.name:  # catboost.hnsw._hnsw calls itself "_hnsw"
+            yield mod
 
 
 def _handle_type(cls: type, denied: Callable[[str, str], str | None]) -> str | None:
@@ -822,13 +870,81 @@ def _constructor_reach(cls: type, denied: Callable[[str, str], str | None]) -> s
     return None
 
 
+def _model_bases() -> list[tuple[type, str]]:
+    out = []
+    for mod, qual, why in MODEL_BASES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = getattr(importlib.import_module(mod), qual)
+        except Exception:
+            continue
+        if isinstance(obj, type):
+            out.append((obj, why))
+    return out
+
+
+def _compiled(module: types.ModuleType) -> bool:
+    return str(getattr(module, "__file__", "") or "").endswith((".so", ".pyd"))
+
+
+def _model_part(cls: type, module: types.ModuleType, bases: list[tuple[type, str]]) -> str | None:
+    """Why ``cls`` is something a saved model holds, else None.
+
+    Either a subclass of a MODEL_BASES class (torch modules only under torch.nn.modules,
+    NumPy dtype classes only under numpy.dtypes: the walk roots already ensure it), or an
+    extension type of a compiled module of the package whose own MRO (within the package)
+    defines a pickle hook.
+    """
+    for base, why in bases:
+        try:
+            if issubclass(cls, base):
+                return why
+        except TypeError:
+            continue
+    if _compiled(module):
+        top = cls.__module__.split(".")[0]
+        for klass in inspect.getmro(cls)[:-1]:
+            if (getattr(klass, "__module__", "") or "").split(".")[0] != top:
+                continue
+            if any(h in vars(klass) for h in PICKLE_HOOKS):
+                return "extension type with pickle support"
+    return None
+
+
+def _not_data(cls: type) -> str | None:
+    """Why ``cls`` is no part of a saved model's data whatever its base: exceptions and
+    warnings, context managers (files, temporary directories, sockets, locks)."""
+    if issubclass(cls, BaseException):
+        return "an exception or warning"
+    for hook in ("__enter__", "__exit__", "__aenter__", "__aexit__"):
+        for klass in inspect.getmro(cls)[:-1]:
+            if hook in vars(klass):
+                return f"a context manager ({klass.__qualname__}.{hook})"
+    return None
+
+
 def collect_classes(
     denied: Callable[[str, str], str | None], reach_denied: Callable[[str, str], str | None]
 ) -> tuple[
-    set[tuple[str, str]], list[str]
+    dict[tuple[str, str], str], list[str]
 ]:  # fmt: skip
-    """Classes defined in CLASS_PACKAGES (exact __module__/__qualname__), filtered."""
-    out: set[tuple[str, str]] = set()
+    """Model-part classes defined in CLASS_PACKAGES (exact __module__/__qualname__).
+
+    Selection rule: a class object found in a module of CLASS_PACKAGES is taken when
+    1. it is defined there (``__module__`` is that module, ``__qualname__`` the attribute
+       name; re-exports and aliases are skipped),
+    2. it is a model part (``_model_part``: a MODEL_BASES subclass, or an extension type with
+       a pickle hook), and
+    3. nothing excludes it: the deny list (``Policy.denied``), an exception/warning or context
+       manager (``_not_data``), a thread/process/socket/io/denied class in its MRO
+       (``_handle_type``), or a constructor/``__setstate__`` whose code reaches process,
+       network, file, evaluation or import machinery (``_constructor_reach``).
+    Functions are never taken from this walk.  Classes that are no model part but appear in
+    real models' pickles come from source (b) instead.
+    """
+    bases = _model_bases()
+    out: dict[tuple[str, str], str] = {}
     rejected: list[str] = []
     for package in CLASS_PACKAGES:
         for mod in _walk_modules(package):
@@ -837,15 +953,19 @@ def collect_classes(
                     continue
                 if obj.__module__ != mod.__name__ or obj.__qualname__ != attr:
                     continue  # a re-export or an alias, not defined here
+                part = _model_part(obj, mod, bases)
+                if part is None:
+                    continue  # not something a saved model holds
                 why = (
                     denied(mod.__name__, attr)
+                    or _not_data(obj)
                     or _handle_type(obj, denied)
                     or _constructor_reach(obj, reach_denied)
                 )
                 if why is not None:
                     rejected.append(f"{mod.__name__}.{attr}: {why}")
                     continue
-                out.add((mod.__name__, attr))
+                out[(mod.__name__, attr)] = part
     return out, rejected
 
 
@@ -951,18 +1071,6 @@ def _reach_denied_fn() -> Callable[[str, str], str | None]:
     return denied
 
 
-def _names_denied_fn() -> Callable[[str, str], str | None]:
-    from modelxray.analysis.pickle.globals_policy import Policy
-
-    p = Policy()
-
-    def denied(module: str, name: str) -> str | None:
-        c = p.denied(module, name, names_only=True)
-        return None if c is None else c.reason
-
-    return denied
-
-
 def collect() -> dict[str, Any]:
     denied = _denied_fn()
     pickled, failed = collect_pickled()
@@ -970,7 +1078,7 @@ def collect() -> dict[str, Any]:
     return {
         "versions": versions(),
         "pickled": sorted([m, n, sorted(libs)] for (m, n), libs in pickled.items()),
-        "classes": sorted([m, n] for m, n in classes),
+        "classes": sorted([m, n, why] for (m, n), why in classes.items()),
         "rejected_classes": sorted(rejected),
         "stdlib_enums": sorted([m, n] for m, n in collect_stdlib_enums()),
         "torch_weights_only": sorted([m, n] for m, n in collect_torch_weights_only()),
@@ -988,7 +1096,6 @@ def build_table(snapshots: list[tuple[str, dict[str, Any]]]) -> tuple[
 ]:  # fmt: skip
     """Merge snapshots into {(module, name): why}; also the header lines and dropped names."""
     denied = _denied_fn()
-    names_denied = _names_denied_fn()
     table: dict[tuple[str, str], str] = {}
     dropped: list[str] = []
 
@@ -1008,15 +1115,11 @@ def build_table(snapshots: list[tuple[str, dict[str, Any]]]) -> tuple[
         for mod, name, libs in snap["pickled"]:
             lv = "/".join(f"{lib} {v.get(lib, '?')}" for lib in libs)
             add(mod, name, f"pickled by {lv}")
-        for mod, name in snap["classes"]:
+        for mod, name, part in snap["classes"]:
             top = mod.split(".")[0]
-            add(mod, name, f"class defined in {top} {v.get(top, '?')}")
+            add(mod, name, f"{part} defined in {top} {v.get(top, '?')}")
         for mod, name in snap["stdlib_enums"]:
-            reason = names_denied(mod, name)
-            if reason is not None:
-                dropped.append(f"{mod}.{name}: {reason}")
-            else:
-                table.setdefault((mod, name), f"stdlib data enum (Python {v['python']})")
+            add(mod, name, f"stdlib data enum (Python {v['python']})")
     # pandas' own history: an old name is allowed when what it maps to is allowed.
     for _sname, snap in snapshots:
         for om, on, nm, nn in snap["pandas_compat"]:
@@ -1026,14 +1129,14 @@ def build_table(snapshots: list[tuple[str, dict[str, Any]]]) -> tuple[
     for (mod, name), _why in sorted(table.items()):
         for pkg, old, new in SKLEARN_022_RENAMES:
             if mod == f"{pkg}.{new}":
-                table.setdefault((f"{pkg}.{old}", name), f"scikit-learn < 0.22 name of {mod}.{name}")
+                add(f"{pkg}.{old}", name, f"scikit-learn < 0.22 name of {mod}.{name}")
     # numpy 2 moved numpy.core to numpy._core; 1.x pickles name numpy.core.*.
     for (mod, name), _why in sorted(table.items()):
         if mod.startswith("numpy._core."):
             old = "numpy.core." + mod.removeprefix("numpy._core.")
-            table.setdefault((old, name), f"numpy 1.x name of {mod}.{name}")
+            add(old, name, f"numpy 1.x name of {mod}.{name}")
     for mod, name, cite in HISTORICAL:
-        table.setdefault((mod, name), f"historical: {cite}")  # reviewed by hand, deny not applied
+        add(mod, name, f"historical: {cite}")
     return table, header, dropped
 
 
@@ -1046,10 +1149,26 @@ def render(table: dict[tuple[str, str], str], header: list[str]) -> str:
         '"""Generated by scripts/gen_pickle_allowlist.py -- do not edit by hand.',
         "",
         "Exact (module, name) globals a pickle may name, derived from the libraries' own",
-        "source: torch's weights-only allow-list, the globals the libraries' own",
-        "__reduce__ emit for objects they built, classes defined (not re-exported) in the",
-        "estimator packages, stdlib data enums, and the libraries' recorded history.",
-        "Generated from:",
+        "source.  An entry is one of:",
+        "",
+        "- on torch's weights-only allow-list (``torch.load(weights_only=True)`` accepts it);",
+        "- a global the libraries' own ``__reduce__`` emitted when the generator pickled real",
+        "  objects it built (fitted estimators, DataFrames of every dtype, sparse matrices, ...);",
+        "- a class *defined* (``__module__``/``__qualname__``, never a re-export) in scikit-learn,",
+        "  XGBoost, LightGBM, CatBoost, torch.nn.modules or numpy.dtypes that is a model part:",
+        "  a subclass of an estimator/Booster/Module/dtype/kernel/loss/splitter/scorer base",
+        "  (``MODEL_BASES`` in the script) or a compiled extension type with a pickle hook",
+        "  (trees, losses, criteria, splitters, distance metrics); exceptions, warnings, context",
+        "  managers, classes with a thread/process/socket/io/denied class in their MRO, and",
+        "  classes whose constructor or ``__setstate__`` reaches process, network, file, eval or",
+        "  import machinery are left out;",
+        "- a stdlib enum class (data: calling it looks a member up);",
+        "- recorded history: older library generations' snapshots, pandas' pickle_compat map,",
+        "  scikit-learn 0.22's old module names, numpy.core names of numpy._core objects, and",
+        "  the script's HISTORICAL list with citations.",
+        "",
+        "Every candidate the deny list flags is left out, and the deny list also beats this",
+        "table at scan time.  Generated from:",
     ]
     lines += [f"  {h}" for h in header]
     lines += ['"""', "", "# fmt: off", "ALLOWED: tuple[tuple[str, str, str], ...] = ("]

@@ -1,11 +1,14 @@
 """Which globals a pickle may name: allow-list first, deny-list for explanations.
 
 The decision is *default deny*: a global is ``"allowed"`` only when it is on the
-curated allow-list below (or on the caller's extra allow entries).  The deny
-list does not decide whether a global is acceptable (anything not allowed is
-already reported); it separates the globals that certainly reach process,
-file, network, import/eval or code-object machinery (``"dangerous"``) from
-the merely ``"unknown"``, and gives the reviewer a reason and a family.
+curated allow-list below, on the generated table of exact objects
+(``_generated/allowlist.py``, written offline by ``scripts/gen_pickle_allowlist.py``
+from the libraries' own source: what their ``__reduce__`` emit, torch's weights-only
+allow-list, model-part classes defined in the estimator packages, recorded history),
+or on the caller's extra allow entries.  No name pattern allows anything.  The deny
+list beats the generated table; it separates the globals that certainly reach
+process, file, network, import/eval or code-object machinery (``"dangerous"``)
+from the merely ``"unknown"``, and gives the reviewer a reason and a family.
 
 Dotted names (protocol >= 4 ``find_class`` walks ``getattr`` through every
 segment of ``name``) are judged by every split of the full path and by
@@ -139,6 +142,9 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("torch.storage", ("UntypedStorage", "TypedStorage"), "storage type"),
     ("torch.serialization", ("_get_layout",), "layout lookup by name"),
     ("torch.nn.parameter", ("Parameter", "UninitializedParameter", "Buffer"), "parameter"),
+    # torch.Generator is torch._C.Generator; its __reduce__ names it there (torch/csrc/
+    # Generator.cpp).  Reviewed by hand: the rest of torch._C is denied.
+    ("torch._C", ("Generator",), "random-number generator state (torch.Generator)"),
     # --- joblib / dill wrappers around arrays ---
     ("joblib.numpy_pickle", ("NumpyArrayWrapper",), "joblib inline array placeholder"),
     (
@@ -150,6 +156,24 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("dill._dill", ("_create_array",), "dill array reconstruction"),
 )
 # fmt: on
+
+# scikit-learn's dataset I/O, public names (every release up to 1.9) and modules (private
+# since 0.22, public before).
+_SKLEARN_DATASETS_IO: tuple[str, ...] = (
+    "clear_data_home", "dump_svmlight_file", "fetch_20newsgroups", "fetch_20newsgroups_vectorized",
+    "fetch_california_housing", "fetch_covtype", "fetch_file", "fetch_kddcup99", "fetch_lfw_pairs",
+    "fetch_lfw_people", "fetch_mldata", "fetch_olivetti_faces", "fetch_openml", "fetch_rcv1",
+    "fetch_species_distributions", "get_data_home", "load_files", "load_mlcomp",
+    "load_svmlight_file", "load_svmlight_files", "_fetch_remote", "RemoteFileMetadata",
+    "_pkl_filepath", "load_sample_image", "load_sample_images",
+)  # fmt: skip
+_SKLEARN_DATASETS_IO_MODULES: tuple[str, ...] = tuple(
+    p + m
+    for m in ("openml", "twenty_newsgroups", "california_housing", "covtype", "kddcup99", "lfw",
+              "olivetti_faces", "rcv1", "species_distributions", "svmlight_format",
+              "svmlight_format_io", "_svmlight_format_fast", "arff_parser", "mldata", "mlcomp")
+    for p in ("_", "")
+)  # fmt: skip
 
 # --------------------------------------------------------------------------------------------
 # DENY list: (module, names or None for the whole module and its submodules, family, reason).
@@ -434,7 +458,16 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ("modelxray", None, "scanner-tamper", "this scanner"),
     # --- parts of the estimator packages that reach files, the network or joblib ---
     ("sklearn.utils._testing", None, "file", "test helpers create temporary files"),
-    ("sklearn.datasets", None, "network", "dataset downloaders"),
+    # sklearn.datasets: the downloaders, the data-home helpers and the file readers/writers
+    # (the package also holds Bunch, a dict, in old releases: deny exact names, not it all).
+    *(
+        (mod, _SKLEARN_DATASETS_IO, "network", "dataset downloaders and file readers/writers")
+        for mod in ("sklearn.datasets", "sklearn.datasets._base", "sklearn.datasets.base")
+    ),
+    *(
+        (f"sklearn.datasets.{m}", None, "network", "dataset downloaders and file readers")
+        for m in _SKLEARN_DATASETS_IO_MODULES
+    ),
     ("sklearn.externals.joblib", None, "deserialization", "vendored joblib (< 0.23)"),
     ("sklearn.externals._joblib", None, "deserialization", "vendored joblib (< 0.23)"),
     ("sklearn.externals.loky", None, "process", "vendored process executor"),
@@ -505,8 +538,11 @@ class Policy:
         for mod, names, why in ALLOW:
             for n in names:
                 self.allow_exact[(mod, n)] = why
-        for mod, n, why in GENERATED_ALLOWED:
-            self.allow_exact.setdefault((mod, n), why)
+        # The generated table is consulted after the deny list (deny beats it); the
+        # hand-reviewed ALLOW entries and configuration entries before it.
+        self.allow_generated: dict[tuple[str, str], str] = {
+            (mod, n): why for mod, n, why in GENERATED_ALLOWED
+        }
         self.deny_names: dict[tuple[str, str], _Hit] = {}
         self.deny_modules: dict[str, _Hit] = {}
         for mod, dnames, family, reason in DENY:
@@ -570,18 +606,14 @@ class Policy:
             )
         )
 
-    def denied(self, module: str, name: str, *, names_only: bool = False) -> Classification | None:
+    def denied(self, module: str, name: str) -> Classification | None:
         """The deny list's verdict on ``module.name`` alone (allow entries not consulted).
 
-        ``names_only`` consults only exact (module, name) denials, not whole-module ones.
         The offline table generator uses it to keep denied objects out of the allow table.
         """
         module = _BUILTINS_ALIASES.get(module, module)
-        if names_only:
-            hit = self.deny_names.get((module, name))
-        else:
-            parts = name.split(".")
-            hit = self._deny(module, name, parts, len(parts) > 1)
+        parts = name.split(".")
+        hit = self._deny(module, name, parts, len(parts) > 1)
         return None if hit is None else Classification("dangerous", hit[1], hit[0])
 
     # -- internals -----------------------------------------------------------------------
@@ -607,6 +639,9 @@ class Policy:
         if denied is not None:
             fam, reason = denied
             return Classification("dangerous", reason, fam)
+        why = self.allow_generated.get((module, name))
+        if why is not None:
+            return Classification("allowed", why, "allowed")
         if not dotted:
             mod_why = self._module_allowed(module)
             if mod_why is not None:
