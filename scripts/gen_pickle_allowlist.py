@@ -1028,6 +1028,24 @@ def collect_pandas_compat() -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def collect_ufuncs() -> list[str]:
+    """Names of the ufuncs NumPy's umath extension module defines."""
+    try:
+        import numpy as np
+    except ImportError:
+        return []
+    umath = None
+    for name in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            umath = importlib.import_module(name)
+            break
+        except ImportError:
+            continue
+    if umath is None:
+        return []
+    return sorted(n for n, v in vars(umath).items() if isinstance(v, np.ufunc) and v.__name__ == n)
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for lib in LIBS:
@@ -1083,6 +1101,7 @@ def collect() -> dict[str, Any]:
         "stdlib_enums": sorted([m, n] for m, n in collect_stdlib_enums()),
         "torch_weights_only": sorted([m, n] for m, n in collect_torch_weights_only()),
         "pandas_compat": sorted(list(r) for r in collect_pandas_compat()),
+        "ufuncs": collect_ufuncs(),
         "failed_samples": failed,
     }
 
@@ -1135,6 +1154,16 @@ def build_table(snapshots: list[tuple[str, dict[str, Any]]]) -> tuple[
         if mod.startswith("numpy._core."):
             old = "numpy.core." + mod.removeprefix("numpy._core.")
             add(old, name, f"numpy 1.x name of {mod}.{name}")
+    # NumPy ufuncs pickle by reference to the module holding them: numpy.core.umath before
+    # 1.16 (the names it re-exports from _multiarray_umath), _multiarray_umath in 1.16-1.26,
+    # numpy._core._multiarray_umath / numpy in 2.x.  Every recorded ufunc under every path.
+    ufunc_mods = ("numpy.core._multiarray_umath", "numpy._core._multiarray_umath",
+                  "numpy.core.umath", "numpy._core.umath")  # fmt: skip
+    for _sname, snap in snapshots:
+        v = snap["versions"]
+        for name in snap.get("ufuncs", ()):
+            for alias in ufunc_mods:
+                add(alias, name, f"numpy ufunc {name} (numpy {v.get('numpy', '?')})")
     for mod, name, cite in HISTORICAL:
         add(mod, name, f"historical: {cite}")
     return table, header, dropped
