@@ -97,8 +97,11 @@ def _pandas_objects() -> Iterator[tuple[str, Callable[[], object]]]:
     yield "frame of every dtype", lambda: pd.DataFrame(cols)
     for name, col in cols.items():
         yield f"series {name}", lambda col=col: pd.Series(col)
-    yield "multiindex frame", lambda: pd.DataFrame(
-        {"a": [1, 2, 3, 4]}, index=pd.MultiIndex.from_product([["x", "y"], [1, 2]])
+    yield (
+        "multiindex frame",
+        lambda: pd.DataFrame(
+            {"a": [1, 2, 3, 4]}, index=pd.MultiIndex.from_product([["x", "y"], [1, 2]])
+        ),
     )
     yield "CategoricalIndex", lambda: pd.CategoricalIndex(["a", "b"])
     yield "IntervalIndex", lambda: pd.IntervalIndex.from_breaks([0, 1, 2])
@@ -236,8 +239,9 @@ def _sklearn_objects() -> Iterator[tuple[str, Callable[[], object]]]:
     texts = ["the cat sat", "a dog ran", "the dog sat", "a cat ran"] * 5
     yield "RandomForest", lambda: ensemble.RandomForestClassifier(3, random_state=0).fit(x, y)
     yield "GradientBoosting", lambda: ensemble.GradientBoostingClassifier(n_estimators=3).fit(x, y)
-    yield "HistGradientBoosting", lambda: ensemble.HistGradientBoostingRegressor(max_iter=3).fit(
-        x, y
+    yield (
+        "HistGradientBoosting",
+        lambda: ensemble.HistGradientBoostingRegressor(max_iter=3).fit(x, y),
     )
     yield "IsolationForest", lambda: ensemble.IsolationForest(n_estimators=3).fit(x)
     yield "LogisticRegression", lambda: linear_model.LogisticRegression().fit(x, y)
@@ -253,13 +257,17 @@ def _sklearn_objects() -> Iterator[tuple[str, Callable[[], object]]]:
     yield "KDTree", lambda: neighbors.KDTree(x)
     yield "BallTree", lambda: neighbors.BallTree(x, metric="manhattan")
     yield "KernelDensity", lambda: neighbors.KernelDensity().fit(x)
-    yield "Pipeline", lambda: pipeline.make_pipeline(
-        preprocessing.StandardScaler(), preprocessing.OneHotEncoder(handle_unknown="ignore")
-    ).fit(x)
+    yield (
+        "Pipeline",
+        lambda: pipeline.make_pipeline(
+            preprocessing.StandardScaler(), preprocessing.OneHotEncoder(handle_unknown="ignore")
+        ).fit(x),
+    )
     yield "Tfidf", lambda: TfidfVectorizer().fit(texts)
-    yield "GridSearchCV", lambda: GridSearchCV(
-        linear_model.LogisticRegression(), {"C": [1.0, 2.0]}, cv=2
-    ).fit(x, y)
+    yield (
+        "GridSearchCV",
+        lambda: GridSearchCV(linear_model.LogisticRegression(), {"C": [1.0, 2.0]}, cv=2).fit(x, y),
+    )
     yield "Bunch", lambda: datasets.load_iris()
     yield "Bunch frame", lambda: datasets.load_iris(as_frame=True)
 
@@ -676,7 +684,10 @@ def test_pickled_names_reads_stack_global_through_the_memo() -> None:
         ps.u("collections") + ps.MEMOIZE + ps.u("OrderedDict") + ps.MEMOIZE + ps.STACK_GLOBAL
         + ps.binget(0) + ps.u("Counter") + ps.STACK_GLOBAL + ps.TUPLE2
     )  # fmt: skip
-    assert gen.pickled_names(data, 4) == {("collections", "OrderedDict"), ("collections", "Counter")}
+    assert gen.pickled_names(data, 4) == {
+        ("collections", "OrderedDict"),
+        ("collections", "Counter"),
+    }
     assert gen.pickled_names(ps.p2(ps.glob("copy_reg", "_reconstructor")), 2) == {
         ("copyreg", "_reconstructor")
     }

@@ -26,6 +26,7 @@ table at scan time.  Generated from:
   py3.11-numpy2.4-pandas3.1-sklearn1.9-torch2.13.json: python 3.11.7, numpy 2.4.6, pandas 3.1.1, scipy 1.17.1, sklearn 1.9.1, torch 2.13.0+cpu, xgboost 3.2.0, lightgbm 4.7.0, catboost 1.2.10, joblib 1.6.0
 """
 
+# ruff: noqa: E501
 # fmt: off
 ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("_codecs", "encode", "pickled by numpy 1.26.4/pandas 1.5.3/scipy 1.11.4/sklearn 1.3.2"),
