@@ -12,10 +12,10 @@ Nothing in this package imports, calls or unmarshals anything a pickle names.
 
 from __future__ import annotations
 
+from ._generated.allowlist import ALLOWED as GENERATED_ALLOWED
 from .globals_policy import (
     ALLOW,
     DENY,
-    GENERATED_ALLOWED,
     Classification,
     Policy,
     classify,
