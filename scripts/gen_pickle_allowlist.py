@@ -23,13 +23,27 @@ Sources of truth, each recorded with the library versions that produced it:
     XGBoost/LightGBM models), pickles them with protocols 0-5 (and through
     ``torch.save``/``joblib.dump``), and reads the GLOBAL/STACK_GLOBAL names with
     ``pickletools``.  Only objects built here are pickled; nothing scanned is.
-(c) Classes *defined* in the estimator packages (``obj.__module__`` is the module
-    that holds it and ``obj.__qualname__`` the attribute name), minus classes in
-    denied modules and classes that are or derive from thread, process, socket,
-    executor, event-loop or file-handle types (anything in their MRO from a denied
-    module or from the stdlib process/network/io modules).  Re-exports
-    (``sklearn.callback._transport.Client`` is ``multiprocessing.connection.Client``)
-    are never taken.  Functions are never taken from this walk.
+(c) Model-part classes *defined* in the estimator packages (scikit-learn, XGBoost,
+    LightGBM, CatBoost, torch.nn.modules, numpy.dtypes).  Selection rule, per class found
+    in a module of those packages:
+    1. defined there: ``obj.__module__`` is that module and ``obj.__qualname__`` the
+       attribute name (re-exports such as ``sklearn.callback._transport.Client``, which is
+       ``multiprocessing.connection.Client``, and aliases are never taken);
+    2. a model part, i.e. what a saved model actually contains: a subclass of a
+       ``MODEL_BASES`` class (scikit-learn ``BaseEstimator``, GP kernels, losses and links,
+       CV splitters, scorers; XGBoost/LightGBM Booster and estimators; CatBoost models;
+       ``torch.nn.Module``; ``numpy.dtype``), or a class of a compiled extension module
+       whose MRO (within the package) defines ``__reduce__``/``__reduce_cython__``/
+       ``__setstate__``/``__setstate_cython__`` (trees, losses, criteria, splitters,
+       distance metrics);
+    3. not excluded: on the deny list; an exception or warning; a context manager
+       (``__enter__``/``__exit__``: files, temporary files, sockets, locks); a class with a
+       thread/process/socket/io/executor/denied class in its MRO; a constructor or
+       ``__setstate__`` whose code reaches process, network, file, evaluation or import
+       machinery (static walk of the code objects).
+    So ``lightgbm.dask._RemoteSocket`` (no model part), ``lightgbm.basic._TempFile``
+    (context manager), ``sklearn.exceptions.*`` (exceptions) are left out.  Functions are
+    never taken from this walk; other objects real models hold come from (b).
 (d) Stdlib enum classes (pure data: calling one with a value looks a member up),
     outside denied modules.
 (e) History: the snapshots in ``scripts/pickle_allowlist_inputs/`` (what older
@@ -38,9 +52,13 @@ Sources of truth, each recorded with the library versions that produced it:
     when the object it maps to is allowed), scikit-learn 0.22's deprecated
     public module names, and the ``HISTORICAL`` list below with its citations.
 
-Every candidate is dropped if the hand-written deny list classifies it as
-dangerous (``Policy.denied``); the hand-written allow list stays in
-``globals_policy.ALLOW``.
+Every candidate, history included, is dropped if the hand-written deny list
+classifies it as dangerous (``Policy.denied``), and at scan time the deny list is
+consulted before this table (deny beats it).  The hand-reviewed allow list stays in
+``globals_policy.ALLOW`` (``torch._C.Generator``, joblib's ``NumpyArrayWrapper``).
+Deliberately absent: ``numpy.core._ufunc_reconstruct`` (imports any module by name; the
+ufuncs themselves are on the table under every module path NumPy used) and the old joblib
+``NDArrayWrapper`` (reads a sidecar file).
 """
 
 # ruff: noqa: E501  (data tables kept one release/rename per line)
