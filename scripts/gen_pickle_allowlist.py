@@ -984,7 +984,8 @@ def collect_classes(
        manager (``_not_data``), a thread/process/socket/io/denied class in its MRO
        (``_handle_type``), or a constructor/``__setstate__`` whose code reaches process,
        network, file, evaluation or import machinery (``_constructor_reach``).
-    Functions are never taken from this walk.  Classes that are no model part but appear in
+    Functions are never taken from this walk, except the ``__pyx_unpickle_<Class>`` helper
+    Cython generates beside a selected class.  Classes that are no model part but appear in
     real models' pickles come from source (b) instead.
     """
     bases = _model_bases()
@@ -1010,6 +1011,10 @@ def collect_classes(
                     rejected.append(f"{mod.__name__}.{attr}: {why}")
                     continue
                 out[(mod.__name__, attr)] = part
+                # Cython's generated unpickle helper of that extension type, if it has one
+                helper = f"__pyx_unpickle_{attr}"
+                if callable(vars(mod).get(helper)):
+                    out[(mod.__name__, helper)] = f"Cython unpickle helper of {attr}"
     return out, rejected
 
 
