@@ -156,6 +156,12 @@ HISTORICAL: tuple[tuple[str, str, str], ...] = (
     ("numpy.ma.core", "_mareconstruct", "numpy MaskedArray.__reduce__ (all versions)"),
     ("numpy.ma.core", "MaskedArray", "numpy MaskedArray class"),
     ("numpy.ma.core", "mvoid", "numpy masked void scalar"),
+    # numpy < 1.17 (before numpy's set_module("numpy") on public classes) pickled classes
+    # under their defining module.
+    ("numpy.matrixlib.defmatrix", "matrix", "numpy < 1.17 numpy/matrixlib/defmatrix.py"),
+    ("numpy.core.records", "recarray", "numpy < 1.17 numpy/core/records.py"),
+    ("numpy.core.records", "record", "numpy < 1.17 numpy/core/records.py"),
+    ("numpy.core.defchararray", "chararray", "numpy < 1.17 numpy/core/defchararray.py"),
     # numpy < 1.17 bit generator-less RandomState module path.
     ("numpy.random.mtrand", "RandomState", "numpy <= 1.16 RandomState class"),
     # scikit-learn Bunch: sklearn.datasets.base (<= 0.21), sklearn.datasets._base (0.22-1.1),
