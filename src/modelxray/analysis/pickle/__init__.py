@@ -12,9 +12,9 @@ Nothing in this package imports, calls or unmarshals anything a pickle names.
 
 from __future__ import annotations
 
+from ._generated.allowlist import ALLOWED as GENERATED_ALLOWED
 from .globals_policy import (
     ALLOW,
-    ALLOW_CLASS_PREFIXES,
     DENY,
     Classification,
     Policy,
@@ -45,7 +45,7 @@ from .vm import OPNAMES, scan_bytes, scan_stream
 
 # fmt: off
 __all__ = [
-    "ALLOW", "ALLOW_CLASS_PREFIXES", "DENY", "NO_STATE", "OPNAMES", "Blob", "Build", "Call",
+    "ALLOW", "DENY", "GENERATED_ALLOWED", "NO_STATE", "OPNAMES", "Blob", "Build", "Call",
     "Classification", "Global", "Mutation", "NestedPayload", "Omitted", "PersistentRef",
     "PickleStream", "Policy", "SDict", "SList", "SSet", "StreamError", "StreamIssue",
     "TrailingData", "Unknown", "VerdictItem", "classify", "classify_global", "max_severity",

@@ -1,11 +1,14 @@
 """Which globals a pickle may name: allow-list first, deny-list for explanations.
 
 The decision is *default deny*: a global is ``"allowed"`` only when it is on the
-curated allow-list below (or on the caller's extra allow entries).  The deny
-list does not decide whether a global is acceptable (anything not allowed is
-already reported); it separates the globals that certainly reach process,
-file, network, import/eval or code-object machinery (``"dangerous"``) from
-the merely ``"unknown"``, and gives the reviewer a reason and a family.
+curated allow-list below, on the generated table of exact objects
+(``_generated/allowlist.py``, written offline by ``scripts/gen_pickle_allowlist.py``
+from the libraries' own source: what their ``__reduce__`` emit, torch's weights-only
+allow-list, model-part classes defined in the estimator packages, recorded history),
+or on the caller's extra allow entries.  No name pattern allows anything.  The deny
+list beats the generated table; it separates the globals that certainly reach
+process, file, network, import/eval or code-object machinery (``"dangerous"``)
+from the merely ``"unknown"``, and gives the reviewer a reason and a family.
 
 Dotted names (protocol >= 4 ``find_class`` walks ``getattr`` through every
 segment of ``name``) are judged by every split of the full path and by
@@ -21,10 +24,11 @@ the last dot).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+
+from ._generated.allowlist import ALLOWED as GENERATED_ALLOWED
 
 Category = Literal["allowed", "dangerous", "unknown"]
 
@@ -138,6 +142,9 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("torch.storage", ("UntypedStorage", "TypedStorage"), "storage type"),
     ("torch.serialization", ("_get_layout",), "layout lookup by name"),
     ("torch.nn.parameter", ("Parameter", "UninitializedParameter", "Buffer"), "parameter"),
+    # torch.Generator is torch._C.Generator; its __reduce__ names it there (torch/csrc/
+    # Generator.cpp).  Reviewed by hand: the rest of torch._C is denied.
+    ("torch._C", ("Generator",), "random-number generator state (torch.Generator)"),
     # --- joblib / dill wrappers around arrays ---
     ("joblib.numpy_pickle", ("NumpyArrayWrapper",), "joblib inline array placeholder"),
     (
@@ -150,19 +157,23 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 # fmt: on
 
-# Module prefixes whose *classes* (CapWords names, optionally with leading underscores, or
-# Cython ``__pyx_unpickle_*`` helpers) are allowed: estimators and their parts.  A prefix
-# entry never covers a dotted name, a dunder, or a lower-case function.
-ALLOW_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("sklearn", "scikit-learn estimators, trees, losses"),
-    ("xgboost", "XGBoost estimators and Booster"),
-    ("lightgbm", "LightGBM estimators and Booster"),
-    ("catboost", "CatBoost estimators"),
-    ("torch.nn.modules", "torch.nn module classes (whole-module saves)"),
-    ("numpy.dtypes", "NumPy dtype classes"),
-)
-
-_CLASS_NAME = re.compile(r"^(?:_*[A-Z][A-Za-z0-9_]*|__pyx_unpickle_[A-Za-z0-9_]+)$")
+# scikit-learn's dataset I/O, public names (every release up to 1.9) and modules (private
+# since 0.22, public before).
+_SKLEARN_DATASETS_IO: tuple[str, ...] = (
+    "clear_data_home", "dump_svmlight_file", "fetch_20newsgroups", "fetch_20newsgroups_vectorized",
+    "fetch_california_housing", "fetch_covtype", "fetch_file", "fetch_kddcup99", "fetch_lfw_pairs",
+    "fetch_lfw_people", "fetch_mldata", "fetch_olivetti_faces", "fetch_openml", "fetch_rcv1",
+    "fetch_species_distributions", "get_data_home", "load_files", "load_mlcomp",
+    "load_svmlight_file", "load_svmlight_files", "_fetch_remote", "RemoteFileMetadata",
+    "_pkl_filepath", "load_sample_image", "load_sample_images",
+)  # fmt: skip
+_SKLEARN_DATASETS_IO_MODULES: tuple[str, ...] = tuple(
+    p + m
+    for m in ("openml", "twenty_newsgroups", "california_housing", "covtype", "kddcup99", "lfw",
+              "olivetti_faces", "rcv1", "species_distributions", "svmlight_format",
+              "svmlight_format_io", "_svmlight_format_fast", "arff_parser", "mldata", "mlcomp")
+    for p in ("_", "")
+)  # fmt: skip
 
 # --------------------------------------------------------------------------------------------
 # DENY list: (module, names or None for the whole module and its submodules, family, reason).
@@ -277,7 +288,10 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ("select", None, "network", "socket multiplexing"),
     ("selectors", None, "network", "socket multiplexing"),
     ("socketserver", None, "network", "network servers"),
-    ("http", None, "network", "HTTP client and server"),
+    # The http package itself holds only data enums (HTTPStatus, HTTPMethod).
+    ("http.client", None, "network", "HTTP client"),
+    ("http.server", None, "network", "HTTP server (CGI handler runs programs)"),
+    ("http.cookiejar", None, "file", "cookie jars load and save files"),
     ("httplib", None, "network", "Python 2 HTTP client"),
     ("urllib.request", None, "network", "fetches URLs"),
     ("urllib2", None, "network", "Python 2 URL fetcher"),
@@ -442,10 +456,21 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ("modelscan", None, "scanner-tamper", "model scanner"),
     ("modelaudit", None, "scanner-tamper", "model scanner"),
     ("modelxray", None, "scanner-tamper", "this scanner"),
-    # --- estimator-prefix exceptions (deny beats the class-prefix allow rule) ---
+    # --- parts of the estimator packages that reach files, the network or joblib ---
     ("sklearn.utils._testing", None, "file", "test helpers create temporary files"),
-    ("sklearn.datasets", None, "network", "dataset downloaders"),
-    ("sklearn.externals", None, "deserialization", "vendored joblib/loky"),
+    # sklearn.datasets: the downloaders, the data-home helpers and the file readers/writers
+    # (the package also holds Bunch, a dict, in old releases: deny exact names, not it all).
+    *(
+        (mod, _SKLEARN_DATASETS_IO, "network", "dataset downloaders and file readers/writers")
+        for mod in ("sklearn.datasets", "sklearn.datasets._base", "sklearn.datasets.base")
+    ),
+    *(
+        (f"sklearn.datasets.{m}", None, "network", "dataset downloaders and file readers")
+        for m in _SKLEARN_DATASETS_IO_MODULES
+    ),
+    ("sklearn.externals.joblib", None, "deserialization", "vendored joblib (< 0.23)"),
+    ("sklearn.externals._joblib", None, "deserialization", "vendored joblib (< 0.23)"),
+    ("sklearn.externals.loky", None, "process", "vendored process executor"),
 )
 # fmt: on
 
@@ -513,7 +538,11 @@ class Policy:
         for mod, names, why in ALLOW:
             for n in names:
                 self.allow_exact[(mod, n)] = why
-        self.allow_prefixes: tuple[tuple[str, str], ...] = ALLOW_CLASS_PREFIXES
+        # The generated table is consulted after the deny list (deny beats it); the
+        # hand-reviewed ALLOW entries and configuration entries before it.
+        self.allow_generated: dict[tuple[str, str], str] = {
+            (mod, n): why for mod, n, why in GENERATED_ALLOWED
+        }
         self.deny_names: dict[tuple[str, str], _Hit] = {}
         self.deny_modules: dict[str, _Hit] = {}
         for mod, dnames, family, reason in DENY:
@@ -577,6 +606,16 @@ class Policy:
             )
         )
 
+    def denied(self, module: str, name: str) -> Classification | None:
+        """The deny list's verdict on ``module.name`` alone (allow entries not consulted).
+
+        The offline table generator uses it to keep denied objects out of the allow table.
+        """
+        module = _BUILTINS_ALIASES.get(module, module)
+        parts = name.split(".")
+        hit = self._deny(module, name, parts, len(parts) > 1)
+        return None if hit is None else Classification("dangerous", hit[1], hit[0])
+
     # -- internals -----------------------------------------------------------------------
 
     def _module_denied(self, module: str) -> _Hit | None:
@@ -600,14 +639,13 @@ class Policy:
         if denied is not None:
             fam, reason = denied
             return Classification("dangerous", reason, fam)
+        why = self.allow_generated.get((module, name))
+        if why is not None:
+            return Classification("allowed", why, "allowed")
         if not dotted:
             mod_why = self._module_allowed(module)
             if mod_why is not None:
                 return Classification("allowed", mod_why, "allowed")
-            if _CLASS_NAME.match(name):
-                for prefix, pwhy in self.allow_prefixes:
-                    if module == prefix or module.startswith(prefix + "."):
-                        return Classification("allowed", pwhy, "allowed")
             return Classification("unknown", f"{module}.{name} is not on the allow-list", "unknown")
         return Classification(
             "unknown",
