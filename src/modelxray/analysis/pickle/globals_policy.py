@@ -147,6 +147,24 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("torch._C", ("Generator",), "random-number generator state (torch.Generator)"),
     # --- joblib / dill wrappers around arrays ---
     ("joblib.numpy_pickle", ("NumpyArrayWrapper",), "joblib inline array placeholder"),
+    # joblib < 0.10 placeholders (joblib/numpy_pickle_compat.py): only joblib.load's own
+    # unpickler calls their read(), which opens the sidecar file they name; the sidecar is
+    # judged as what that read() does with it (MX-NUMPY-003), the subclass they name as a global.
+    (
+        "joblib.numpy_pickle",
+        ("NDArrayWrapper", "ZNDArrayWrapper"),
+        "legacy joblib array placeholder (its sidecar file is judged)",
+    ),
+    (
+        "joblib.numpy_pickle_compat",
+        ("NDArrayWrapper", "ZNDArrayWrapper"),
+        "legacy joblib array placeholder (its sidecar file is judged)",
+    ),
+    (
+        "sklearn.externals.joblib.numpy_pickle",
+        ("NDArrayWrapper", "ZNDArrayWrapper"),
+        "legacy joblib array placeholder (its sidecar file is judged)",
+    ),
     (
         "sklearn.externals.joblib.numpy_pickle",
         ("NumpyArrayWrapper",),
