@@ -455,6 +455,10 @@ class _Resolver:
                 for param in macro_params[n.name]:
                     self._bind(param, OPAQUE)
         self.level: dict[str, int] = {}
+        self.nodes = nodes
+        # value of each expression node (by id; the tree outlives the resolver), cleared
+        # whenever a name's level rises while the bindings are solved
+        self.cache: dict[int, int] = {}
         self._solve()
 
     def _bind(self, name: str, value: Any) -> None:
@@ -505,6 +509,7 @@ class _Resolver:
                 level = max(level, value if isinstance(value, int) else self.value(value))
             if level > self.level[name]:
                 self.level[name] = level
+                self.cache.clear()
                 for user in users.get(name, ()):
                     if user not in queued:
                         queued.add(user)
@@ -522,8 +527,14 @@ class _Resolver:
 
     def value(self, node: Any, depth: int = 0) -> int:
         """What ``node`` can evaluate to (OPAQUE when nested too deeply to follow)."""
-        from jinja2 import nodes
+        key = id(node)
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = self.cache[key] = self._value(node, depth)
+        return cached
 
+    def _value(self, node: Any, depth: int) -> int:
+        nodes = self.nodes
         if depth > _MAX_VALUE_DEPTH:
             return OPAQUE
         d = depth + 1
@@ -694,30 +705,31 @@ class _Cost:
             return len(node.items)
         return None
 
-    def builds(self, node: Any) -> tuple[int, str] | None:
-        """(units one evaluation of ``node`` builds, what) for expressions that allocate."""
+    def builds(self, node: Any) -> tuple[int, str, str] | None:
+        """(units one evaluation of ``node`` builds, unit, what) for expressions that allocate."""
         from jinja2 import nodes
 
         if isinstance(node, nodes.Mul):
             size = self.size_of(node)
             if size is not None:
-                return size, "repetition of a string or list"
+                return size, "characters or items", "repetition of a string or list"
         if isinstance(node, nodes.Pow):
             base, exponent = self.folder.fold(node.left), self.folder.fold(node.right)
             if isinstance(base, int) and isinstance(exponent, int) and abs(base) > 1:
                 return (
                     _saturate(max(exponent, 0) * abs(base).bit_length() // 8),
-                    "integer power (bytes of the result)",
+                    "bytes",
+                    "integer power",
                 )
         if isinstance(node, nodes.Filter) and node.node is not None:
             if node.name in _MATERIALISING_FILTERS:
                 n, _ = self.length(node.node)
                 if n is not None and not isinstance(self.folder.fold(node.node), (str, tuple)):
-                    return n, f"|{node.name} materialises a constant range"
+                    return n, "items", f"|{node.name} materialises a constant range"
             if node.name in _WIDTH_FILTERS and node.args:
                 width = self.folder.fold(node.args[0])
                 if isinstance(width, int):
-                    return width, f"|{node.name} pads to a constant width"
+                    return width, "characters", f"|{node.name} pads to a constant width"
         if (
             isinstance(node, nodes.Call)
             and isinstance(node.node, nodes.Getattr)
@@ -726,7 +738,7 @@ class _Cost:
         ):
             width = self.folder.fold(node.args[0])
             if isinstance(width, int):
-                return width, f".{node.node.attr}() pads to a constant width"
+                return width, "characters", f".{node.node.attr}() pads to a constant width"
         return None
 
 
@@ -1039,7 +1051,7 @@ class _Analyser:
                 continue
             built = cost.builds(node) if isinstance(node, nodes.Expr) else None
             if built is not None:
-                units, what = built
+                units, unit, what = built
                 total = _saturate(units * outer)
                 if total >= t.medium_units:
                     reported += 1
@@ -1048,7 +1060,7 @@ class _Analyser:
                         largest = cost.length(node.node)[1]
                     self.add_cost(
                         node,
-                        f"{what}: {units:,} characters or items"
+                        f"{what}: {units:,} {unit}"
                         + (f", built {outer:,} times by the loops around it" if outer > 1 else ""),
                         total >= t.high_units,
                         {"units": units, "total_units": total, "loop_bounds": list(bounds),
