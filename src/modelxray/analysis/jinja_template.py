@@ -32,8 +32,7 @@ __all__ = ["TemplateIssue", "analyse_template", "looks_like_template", "report_t
 # Names the template may *call* without defining them: Jinja's own globals that chat
 # templates use, and the helpers transformers / llama.cpp / Ollama put in the context.
 KNOWN_CALLABLES = frozenset(
-    {"range", "namespace", "dict", "raise_exception", "strftime_now", "caller", "super",
-     "loop"}
+    {"range", "namespace", "dict", "raise_exception", "strftime_now", "caller", "super", "loop"}
 )
 # Globals that only template-injection payloads reach for: Jinja's default globals whose
 # functions lead to ``__globals__``, Flask's context objects, and Python module/builtin names.
@@ -219,7 +218,8 @@ class _Folder:
             if any(p is None or isinstance(p, tuple) for p in parts):
                 return None
             return self._cap("".join(str(p) for p in parts))
-        if isinstance(node, (nodes.Add, nodes.Sub, nodes.Mul, nodes.Mod, nodes.Pow, nodes.FloorDiv)):
+        arith = (nodes.Add, nodes.Sub, nodes.Mul, nodes.Mod, nodes.Pow, nodes.FloorDiv)
+        if isinstance(node, arith):
             left, right = self.fold(node.left, d), self.fold(node.right, d)
             if left is None or right is None:
                 return None
@@ -413,13 +413,15 @@ class _Resolver:
                 self._bind(n.name, DATA)
                 params = [a.name for a in n.args]
                 macro_params[n.name] = params
-                for param, default in zip(params[len(params) - len(n.defaults) :], n.defaults):
+                for param, default in zip(
+                    params[len(params) - len(n.defaults) :], n.defaults, strict=False
+                ):
                     self._bind(param, default)
             elif isinstance(n, nodes.CallBlock):
                 for a in n.args:
                     self._bind(a.name, OPAQUE)
             elif isinstance(n, nodes.With):
-                for target, value in zip(n.targets, n.values):
+                for target, value in zip(n.targets, n.values, strict=False):
                     self._bind_target(target, value)
             elif isinstance(n, nodes.Import):
                 self._bind(n.target, OPAQUE)
@@ -431,19 +433,19 @@ class _Resolver:
         called: set[int] = set()
         for n in all_nodes:
             if isinstance(n, nodes.Call) and isinstance(n.node, nodes.Name):
-                params = macro_params.get(n.node.name)
-                if params is None:
+                names = macro_params.get(n.node.name)
+                if names is None:
                     continue
                 called.add(id(n.node))
                 for i, arg in enumerate(n.args):
-                    if i < len(params):
-                        self._bind(params[i], arg)
+                    if i < len(names):
+                        self._bind(names[i], arg)
                 for kw in n.kwargs:
-                    if kw.key in params:
+                    if kw.key in names:
                         self._bind(kw.key, kw.value)
                 for dyn in (n.dyn_args, n.dyn_kwargs):
                     if dyn is not None:
-                        for param in params:
+                        for param in names:
                             self._bind(param, dyn)
         for n in all_nodes:
             if (
@@ -595,8 +597,10 @@ class _Resolver:
             names.append(node.args[0])
         elif node.name == "map":
             names += [kw.value for kw in node.kwargs if kw.key == "attribute"]
-            if len(node.args) >= 2 and isinstance(node.args[0], nodes.Const) and (
-                node.args[0].value == "attr"
+            if (
+                len(node.args) >= 2
+                and isinstance(node.args[0], nodes.Const)
+                and (node.args[0].value == "attr")
             ):
                 names.append(node.args[1])
         level = max(base, self._args(node, depth))
@@ -654,8 +658,8 @@ def _range_len(args: list[Any]) -> int | None:
     if step == 0:
         return None
     if step > 0:
-        return max(0, (stop - start + step - 1) // step)
-    return max(0, (start - stop - step - 1) // -step)
+        return max(0, int((stop - start + step - 1) // step))
+    return max(0, int((start - stop - step - 1) // -step))
 
 
 class _Cost:
@@ -670,13 +674,17 @@ class _Cost:
 
         if depth > _MAX_FOLD_DEPTH:
             return None, None
-        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and (
-            node.node.name == "range" and not node.kwargs
+        if (
+            isinstance(node, nodes.Call)
+            and isinstance(node.node, nodes.Name)
+            and (node.node.name == "range" and not node.kwargs)
         ):
             n = _range_len([self.folder.fold(a) for a in node.args])
             return n, n
-        if isinstance(node, nodes.Filter) and node.node is not None and (
-            node.name in _PASS_THROUGH_FILTERS
+        if (
+            isinstance(node, nodes.Filter)
+            and node.node is not None
+            and (node.name in _PASS_THROUGH_FILTERS)
         ):
             n, r = self.length(node.node, depth + 1)
             if node.name == "batch" and n is not None and node.args:
