@@ -218,9 +218,9 @@ class TorchScriptCodeReader(FormatReader):
             risky = []
             for n, line in enumerate(_STRINGS.sub('""', text).splitlines(), 1):
                 ctx.budget.tick()
-                for ref in _REFERENCE.findall(line):
+                for ref, call in _REFERENCE.findall(line):
                     why = judge_reference(ref)
-                    if why is None and ref in _RISKY_BUILTINS:
+                    if why is None and call and ref in _RISKY_BUILTINS:  # called, as in the ast
                         why = "Python builtin that reaches files or dynamic code"
                     if why is not None:
                         risky.append((n, ref, why))
@@ -247,7 +247,7 @@ class TorchScriptCodeReader(FormatReader):
 
 # The fallback for code that is not Python syntax: string literals blanked, dotted names kept.
 _STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"|' + r"'(?:[^'\\\n]|\\.)*'")
-_REFERENCE = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_REFERENCE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\s*\()?")
 
 
 register(TorchScriptCodeReader())
