@@ -492,3 +492,29 @@ def test_llama_cpp_sdist_templates_and_vocabularies(tmp_path: Path) -> None:
     assert bad == []
     templates = [r for r in report.files if r.path.endswith(".jinja")]
     assert templates and all(r.formats == ["jinja-template"] for r in templates)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ lipsum.__globals__.os.popen('" + MARKER + "').read() }}" + " " * (1024 * 1024 + 1),
+        "{% if x %}" * 30_000 + "{{ lipsum.__globals__ }}" + "{% endif %}" * 30_000,
+    ],
+    ids=["padded", "nested"],
+)
+def test_gguf_template_that_cannot_be_analysed_fails_closed(tmp_path: Path, template: str) -> None:
+    gguf = pytest.importorskip("gguf")
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(tmp_path / "m.gguf"), arch="llama")
+    w.add_chat_template(template)
+    w.add_tensor("norm.weight", np.zeros((8,), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    result = modelxray.scan(tmp_path / "m.gguf").files[0]
+    found = [f for f in result.findings if f.rule_id == "MX-TEMPLATE-003"]
+    assert found and found[0].severity == Severity.HIGH, result.findings
+    assert found[0].location.inner[0] == "kv:tokenizer.chat_template"
+    assert result.verdict == "blocked"
