@@ -60,6 +60,8 @@ class Limits:
     # Jinja templates (GGUF / tokenizer chat templates); real ones are a few KiB.
     max_template_bytes: int = 1024 * 1024
     max_template_nodes: int = 200_000
+    # Blocks plus brackets nested in one another (Jinja's parser recurses per level).
+    max_template_depth: int = 64
     # SafeTensors JSON header (the format's own limit is 100 MB).
     max_safetensors_header_bytes: int = 100 * 1000 * 1000
     # GGUF metadata: key/value pairs + array elements + tensor infos, all counted together.

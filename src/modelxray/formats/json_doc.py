@@ -9,6 +9,7 @@ and each decides from the parsed content whether the document is one of theirs
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from modelxray.engine import ScanContext
 
 _WS = b" \t\r\n\xef\xbb\xbf"
+# ``[{{``, ``[ {%``: an array that opens with Jinja markup (checked by parsing).
+_TEMPLATE_TAG = re.compile(rb"\[\s*\{[{%#]")
+_SNIFF_PARSE_BYTES = 1 << 20
 
 # (doc, artifact, ctx) -> None; called for every parsed JSON document.
 JsonAnalyser = Callable[[Any, Artifact, "ScanContext"], None]
@@ -65,11 +69,28 @@ class JsonReader(FormatReader):
         stripped = head.lstrip(_WS)
         if stripped[:1] not in (b"{", b"["):
             return 0
-        # A JSON document's next meaningful byte is a quote, a bracket, a digit or a literal.
+        # JSON's grammar: an object's next meaningful byte is a key's quote or its end; an
+        # array's is a value (a quote, a bracket, a digit or a literal) or its end.  So a Jinja
+        # template beginning with ``{{`` or ``{%`` is never claimed.
         rest = stripped[1:].lstrip(_WS)[:1]
-        if rest and rest not in b'"{[]}-0123456789tfn':
+        allowed = b'"}' if stripped[:1] == b"{" else b'"{[]-0123456789tfn'
+        if rest and rest not in allowed:
             return 0
+        if _TEMPLATE_TAG.match(stripped) and not self._parses(artifact):
+            return 0  # Jinja markup outside JSON strings: not JSON (the template reader judges)
         return 20
+
+    @staticmethod
+    def _parses(artifact: Artifact) -> bool:
+        """A document with Jinja-looking markup is claimed only if it parses as JSON (small
+        documents only: a large one is claimed, and a parse failure is then a finding)."""
+        if artifact.size > _SNIFF_PARSE_BYTES:
+            return True
+        try:
+            json.loads(artifact.read(_SNIFF_PARSE_BYTES, "JSON document").decode("utf-8-sig"))
+        except (ValueError, RecursionError):
+            return False
+        return True
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         data = artifact.read(ctx.limits.max_json_bytes, "JSON document")

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 import struct
 from typing import TYPE_CHECKING, Any
@@ -32,24 +34,157 @@ if TYPE_CHECKING:
 
 # ------------------------------------------------------------------------- TorchScript code
 
-_CALL = re.compile(rb"\b((?:torch|ops|aten|prim|__torch__)(?:\.[A-Za-z_]\w*)+)\s*\(")
-_OPS_NS = re.compile(rb"\bops\.([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
-# Operator namespaces that ship with torch / torchvision / torchaudio.
-KNOWN_OP_NAMESPACES = frozenset(
-    {"aten", "prim", "quantized", "_quantized", "profiler", "_caffe2", "quantized_decomposed",
-     "torchvision", "image", "torchaudio", "torchtext", "cuda", "mkldnn", "_C", "sparse",
-     "fbgemm", "_test", "onednn", "xnnpack", "vulkan", "_prepacked"}
+# What serialized TorchScript can refer to: ``torch.<op>`` (an ``aten`` operator), ``ops.<ns>.<op>``
+# (any registered operator), ``__torch__.<…>`` (classes defined in the archive, and
+# ``__torch__.torch.classes.<ns>.<Class>``, custom classes from native libraries), the builtins
+# the TorchScript compiler knows (``print``, ``range``, ``annotate`` …), ``CONSTANTS`` and local
+# names.  ``raise`` compiles to ``ops.prim.RaiseException(msg, "builtins.ValueError")``: the
+# exception's qualified name is a string, data.  The code is parsed with ``ast`` (never compiled)
+# and judged by what its names resolve to, not by text matches.
+# Namespaces and classes of companion libraries (torchvision, torchaudio, torchtext …), which
+# register operators when imported beside torch.
+COMPANION_OP_NAMESPACES = frozenset(
+    {"_caffe2", "cuda", "_C", "fbgemm", "xnnpack", "vulkan", "_prepacked", "quantized_decomposed",
+     "torchvision", "image", "torchaudio", "torchtext", "_test"}
 )  # fmt: skip
-_RISKY = (
-    (re.compile(rb"(?<![\w.])(open|eval|exec|compile|__import__)\s*\("),
-     "Python builtin that reaches files or dynamic code"),
-    (re.compile(rb"\btorch\.(load|save|hub\.\w+|ops\.load_library)\s*\("),
-     "loads or writes files"),
-    (re.compile(rb"\baten\.(save|load|_save|from_file)\b|\bops\.aten\.(save|from_file)\b"),
-     "operator that reads or writes files"),
-    (re.compile(rb"(?<![\w.])(os|subprocess|sys|shutil|socket|builtins|importlib|pickle)\."),
-     "names a Python module that TorchScript cannot use legitimately"),
+# File-reading/writing operators of companion libraries and of debug namespaces (from their
+# sources: torchvision.io.read_file/write_file, torch._prims.debug_prims.load_tensor).
+COMPANION_FILE_OPS = frozenset(
+    {"image::read_file", "image::write_file", "debugprims::load_tensor",
+     "torchaudio::sox_io_load_audio_file", "torchaudio::sox_io_save_audio_file"}
 )  # fmt: skip
+# Python-level torch functions that touch files or load code; TorchScript cannot compile them,
+# so a code member naming them was not written by torch.jit.save.
+_PYTHON_ONLY_TORCH = frozenset({"load", "hub", "ops.load_library", "classes.load_library"})
+# Python builtins that reach files or dynamic code (not TorchScript builtins).
+_RISKY_BUILTINS = frozenset({"open", "eval", "exec", "compile", "__import__", "input"})
+# Python modules a TorchScript name can never legitimately resolve to.
+_PYTHON_MODULES = frozenset(
+    {"os", "subprocess", "sys", "shutil", "socket", "builtins", "importlib", "pickle", "posix",
+     "nt", "pty", "ctypes", "runpy", "marshal", "io", "pathlib", "urllib", "http", "requests"}
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _vocabulary() -> dict[str, frozenset[str]]:
+    """``data/torchscript_ops.txt`` (generated from torch's registry) by section."""
+    from importlib import resources
+
+    text = (resources.files("modelxray") / "data" / "torchscript_ops.txt").read_text("utf-8")
+    sections: dict[str, set[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            sections.setdefault(current, set())
+        else:
+            sections.setdefault(current, set()).add(line)
+    return {k: frozenset(v) for k, v in sections.items()}
+
+
+def known_op_namespaces() -> frozenset[str]:
+    return _vocabulary().get("namespaces", frozenset()) | COMPANION_OP_NAMESPACES
+
+
+def file_ops() -> frozenset[str]:
+    return _vocabulary().get("file_io", frozenset()) | COMPANION_FILE_OPS
+
+
+def _exception_names() -> frozenset[str]:
+    import builtins
+
+    return frozenset(
+        n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)
+    )
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def judge_reference(ref: str) -> str | None:
+    """Why a dotted TorchScript reference is risky, or None."""
+    parts = ref.split(".")
+    root = parts[0]
+    if root == "torch" and len(parts) >= 2 and parts[1] == "ops":
+        parts, root = parts[1:], "ops"
+    if root == "ops" and len(parts) >= 3:
+        ns, op = parts[1], parts[2]
+        if ns not in known_op_namespaces():
+            return (
+                f"custom operator namespace torch.ops.{ns}.{op} (runs native code from a "
+                "library loaded beside torch)"
+            )
+        if f"{ns}::{op}" in file_ops():
+            return f"operator {ns}::{op} reads or writes files"
+        return None
+    if root == "torch" and len(parts) >= 2:
+        rest = ".".join(parts[1:])
+        if any(rest == p or rest.startswith(p + ".") for p in _PYTHON_ONLY_TORCH):
+            return f"torch.{rest} loads or writes files or code (Python-only, not TorchScript)"
+        if parts[1] == "classes" and len(parts) >= 3:
+            return _judge_class_namespace(parts[2], ref)
+        if f"aten::{parts[1]}" in file_ops():
+            return f"operator aten::{parts[1]} (torch.{parts[1]}) reads or writes files"
+        return None
+    if root == "__torch__" and parts[1:3] == ["torch", "classes"] and len(parts) >= 4:
+        return _judge_class_namespace(parts[3], ref)
+    if root == "builtins" and len(parts) == 2 and parts[1] in _exception_names():
+        return None  # an exception type (older serializations write builtins.ValueError)
+    if root in _PYTHON_MODULES:
+        return f"names the Python module {root!r}, which TorchScript cannot use legitimately"
+    return None
+
+
+def _judge_class_namespace(ns: str, ref: str) -> str | None:
+    if ns in _vocabulary().get("class_namespaces", frozenset()) | known_op_namespaces():
+        return None
+    return f"custom class {ref} (native code from a library loaded beside torch)"
+
+
+def torchscript_references(source: str) -> tuple[list[tuple[int, str, str]], list[str]] | None:
+    """((line, reference, why) risky references, calls) of TorchScript source, or None when
+    it is not Python syntax."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    risky: list[tuple[int, str, str]] = []
+    calls: list[str] = []
+    inner: set[int] = set()  # Attribute nodes that are part of a longer chain
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Attribute, ast.Name)):
+            inner.add(id(node.value))  # judged as part of the chain it starts
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name is not None:
+                calls.append(name)
+                if isinstance(node.func, ast.Name) and name in _RISKY_BUILTINS:
+                    risky.append(
+                        (node.lineno, name, "Python builtin that reaches files or dynamic code")
+                    )
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            ref = _dotted(node)
+            if ref is not None:
+                why = judge_reference(ref)
+                if why is not None:
+                    risky.append((node.lineno, ref, why))
+        elif isinstance(node, ast.Name) and node.id in _PYTHON_MODULES and id(node) not in inner:
+            why = judge_reference(node.id)
+            if why is not None:
+                risky.append((node.lineno, node.id, why))
+    return risky, list(dict.fromkeys(calls))
 
 
 def _member_name(artifact: Artifact) -> str:
@@ -75,35 +210,44 @@ class TorchScriptCodeReader(FormatReader):
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         report_torchscript(ctx, artifact.location)
         data = artifact.read(ctx.limits.max_python_source_bytes, "TorchScript source")
-        calls = list(dict.fromkeys(m.decode("ascii", "replace") for m in _CALL.findall(data)))
+        text = data.decode("utf-8", "replace")
+        judged = torchscript_references(text)
+        if judged is None:
+            # Not Python syntax, so not what torch.jit.save writes: judge every dotted name
+            # outside string literals, with the same vocabulary.
+            risky = []
+            for n, line in enumerate(_STRINGS.sub('""', text).splitlines(), 1):
+                ctx.budget.tick()
+                for ref, call in _REFERENCE.findall(line):
+                    why = judge_reference(ref)
+                    if why is None and call and ref in _RISKY_BUILTINS:  # called, as in the ast
+                        why = "Python builtin that reaches files or dynamic code"
+                    if why is not None:
+                        risky.append((n, ref, why))
+            calls: list[str] = []
+            parsed = False
+        else:
+            (risky, calls), parsed = judged, True
         ctx.report(
             rules.TORCHSCRIPT_CODE,
             artifact.location,
             f"TorchScript source ({len(data)} bytes) compiled and run when the archive loads",
-            {"calls": calls[:50], "bytes": len(data)},
+            {"calls": calls[:50], "bytes": len(data), "python_syntax": parsed},
         )
-        lines = data.splitlines()
-        for n, line in enumerate(lines, 1):
-            ctx.budget.tick()
-            for ns, op in _OPS_NS.findall(line):
-                if ns.decode("ascii", "replace") not in KNOWN_OP_NAMESPACES:
-                    self._risky(
-                        ctx, artifact, n, line, f"custom operator namespace torch.ops.{ns.decode()}"
-                        f".{op.decode()} (runs native code from a library loaded beside torch)",
-                    )  # fmt: skip
-            for pattern, why in _RISKY:
-                if pattern.search(line):
-                    self._risky(ctx, artifact, n, line, why)
+        lines = text.splitlines()
+        for line_no, ref, why in risky[:200]:
+            source = lines[line_no - 1].strip()[:300] if 0 < line_no <= len(lines) else ""
+            ctx.report(
+                rules.TORCHSCRIPT_RISKY_CALL,
+                artifact.location.child(f"line {line_no}"),
+                f"TorchScript code: {why}",
+                {"source": source, "line": line_no, "reference": ref},
+            )
 
-    @staticmethod
-    def _risky(ctx: ScanContext, artifact: Artifact, line_no: int, line: bytes, why: str) -> None:
-        source = line.decode("utf-8", "replace").strip()[:300]
-        ctx.report(
-            rules.TORCHSCRIPT_RISKY_CALL,
-            artifact.location.child(f"line {line_no}"),
-            f"TorchScript code: {why}",
-            {"source": source, "line": line_no},
-        )
+
+# The fallback for code that is not Python syntax: string literals blanked, dotted names kept.
+_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"|' + r"'(?:[^'\\\n]|\\.)*'")
+_REFERENCE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\s*\()?")
 
 
 register(TorchScriptCodeReader())
@@ -205,7 +349,8 @@ def scan_legacy_tar_member(artifact: Artifact, ctx: ScanContext) -> bool:
 
 
 __all__ = [
-    "KNOWN_OP_NAMESPACES",
+    "judge_reference",
+    "known_op_namespaces",
     "TorchScriptCodeReader",
     "scan_legacy_tar_member",
     "torch_raw_storages",

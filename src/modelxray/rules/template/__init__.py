@@ -8,7 +8,7 @@ from modelxray.model import Confidence, Severity
 from modelxray.rules.base import Rule
 
 FAMILY = "template"
-_FORMATS = ("gguf", "hf-tokenizer-config", "safetensors")
+_FORMATS = ("gguf", "hf-tokenizer-config", "safetensors", "jinja-template")
 
 INTERNALS = Rule(
     "MX-TEMPLATE-001",
@@ -36,11 +36,22 @@ UNPARSEABLE = Rule(
     "MX-TEMPLATE-003",
     "Chat template could not be analysed",
     FAMILY,
-    Severity.MEDIUM,
+    Severity.HIGH,
     Confidence.HIGH,
     formats=_FORMATS,
     cwes=("CWE-1336",),
     package=__name__,
 )
 
-RULES = (INTERNALS, UNUSUAL, UNPARSEABLE)
+EXHAUSTION = Rule(
+    "MX-TEMPLATE-004",
+    "Template drives huge loops or allocations",
+    FAMILY,
+    Severity.MEDIUM,
+    Confidence.HIGH,
+    formats=_FORMATS,
+    cwes=("CWE-400", "CWE-1336"),
+    package=__name__,
+)
+
+RULES = (INTERNALS, UNUSUAL, UNPARSEABLE, EXHAUSTION)
