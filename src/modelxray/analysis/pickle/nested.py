@@ -51,6 +51,25 @@ LOADERS: dict[str, tuple[str, int]] = {
     "builtins.compile": ("bytes", 0),
 }
 # fmt: on
+# Loaders that real serializers name for nested content: their call is judged by what the
+# decoded bytes contain (the verdict drops the call itself when the payload was decoded and
+# scanned).  torch pickles every storage of a tensor as ``_load_from_bytes(torch.save(...))``
+# (``Tensor.__reduce_ex__`` without a persistent id, i.e. plain ``pickle.dumps``).
+CONTENT_JUDGED_LOADERS = frozenset({"torch.storage._load_from_bytes"})
+# What those loaders run, for the evidence (torch/storage.py: ``_load_from_bytes(b)`` is
+# ``torch.load(io.BytesIO(b), weights_only=False)`` -- the full unpickler, whatever the
+# ``weights_only`` default of the installed torch).
+LOADER_RUNS: dict[str, str] = {
+    "torch.storage._load_from_bytes": (
+        "torch.load(io.BytesIO(b), weights_only=False) via torch.storage._load_from_bytes"
+    ),
+}
+# Loaders that read a torch.save file (zip or legacy stacked pickles): the payload goes to
+# the container/format readers as a torch file, never to the bare pickle VM.
+_TORCH_FILE_LOADERS = frozenset(
+    {"torch.storage._load_from_bytes", "torch.load", "torch.serialization.load"}
+)
+MAX_CONTENT_JUDGED = 4096  # nested payloads of CONTENT_JUDGED_LOADERS examined per stream
 _MARSHAL = frozenset({"marshal.loads", "marshal.load"})
 _SOURCE = frozenset({"builtins.exec", "builtins.eval", "builtins.compile"})
 _FILE_WRAPPERS = frozenset({"io.BytesIO", "_io.BytesIO", "io.BufferedReader", "_io.BufferedReader"})
@@ -238,8 +257,8 @@ def _payload_kind(data: bytes, loader: str) -> str:
         return "marshal_code"
     if loader in _SOURCE:
         return "python_source"
-    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "archive"
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06") or loader in _TORCH_FILE_LOADERS:
+        return "archive"  # a zip, or a torch.save file (legacy: stacked pickles + storages)
     if data[:6] == b"\x93NUMPY":
         return "numpy"
     return "pickle"
@@ -254,10 +273,15 @@ def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> No
     policy = ctx.policy or DEFAULT_POLICY
     limits = ctx.budget.limits
     seen = 0
+    judged = 0
     for call in stream.calls:
-        if seen >= MAX_PER_STREAM:
-            break
         loader = effective_callee(call)
+        if loader in CONTENT_JUDGED_LOADERS:
+            if judged >= MAX_CONTENT_JUDGED:
+                continue
+            judged += 1
+        elif seen >= MAX_PER_STREAM:
+            continue
         spec = LOADERS.get(loader) if loader else None
         args = call.args if isinstance(call.args, tuple) else ()
         arg: object = None
@@ -284,8 +308,9 @@ def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> No
             if arg is None:
                 continue
             loader = (global_path(f) or "?") + " (embedded pickle argument)"
-        seen += 1
-        label = f"{loader}@{call.offset}"
+        if loader not in CONTENT_JUDGED_LOADERS:
+            seen += 1
+        label = f"{LOADER_RUNS.get(loader, loader)}@{call.offset}"
         npath = stream.path + (label,)
         steps: list[str] = []
         try:

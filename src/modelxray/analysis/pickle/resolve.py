@@ -8,7 +8,9 @@ chains *as data* (never importing anything) to name what would finally run.
 
 from __future__ import annotations
 
-from .values import Call, Global
+from dataclasses import dataclass
+
+from .values import Call, Global, SDict, SList, SSet
 
 _MAX_DEPTH = 16
 
@@ -103,3 +105,70 @@ def instantiated_class(call: Call) -> object:
             if args:
                 return args[0]
     return call.func
+
+
+# The builtin type a constant pushed by the pickle has (``''.join`` pickles as
+# ``getattr('', 'join')``: a method bound to a constant).
+_CONST_OWNER: dict[type, str] = {
+    str: "builtins.str",
+    bytes: "builtins.bytes",
+    bytearray: "builtins.bytearray",
+    int: "builtins.int",
+    bool: "builtins.bool",
+    float: "builtins.float",
+    complex: "builtins.complex",
+    tuple: "builtins.tuple",
+    SList: "builtins.list",
+    SDict: "builtins.dict",
+}
+
+
+_BYTES_ENCODERS = frozenset({"_codecs.encode", "codecs.encode"})
+_TEXT_ENCODINGS = frozenset({"latin1", "latin-1", "utf-8", "utf8", "ascii"})
+
+
+@dataclass(frozen=True, slots=True)
+class MethodRef:
+    """``getattr(receiver, name)`` with a constant ``name``: an attribute of a class
+    (``receiver`` a :class:`Global`, ``bound`` False: ``str.split``) or a method bound to
+    a constant the pickle itself made (``bound`` True: ``''.join``)."""
+
+    owner: str
+    name: str
+    receiver: object
+    bound: bool
+
+    @property
+    def path(self) -> str:
+        return f"{self.owner}.{self.name}"
+
+
+def method_ref(v: object) -> MethodRef | None:
+    """``v`` as a method reference (``getattr(<class or constant>, '<name>')``), or None."""
+    if not isinstance(v, Call) or v.kind != "reduce" or not isinstance(v.func, Global):
+        return None
+    if global_path(v.func) not in GETATTR:
+        return None
+    args = v.args
+    if not isinstance(args, tuple) or len(args) not in (2, 3) or type(args[1]) is not str:
+        return None
+    recv, name = args[0], args[1]
+    if isinstance(recv, Global):
+        owner = global_path(recv)
+        return None if owner is None else MethodRef(owner, name, recv, False)
+    if isinstance(recv, Call) and recv.kind == "reduce" and isinstance(recv.func, Global):
+        # protocol < 3 writes a bytes constant as _codecs.encode('...', 'latin1')
+        rargs = recv.args
+        if (
+            global_path(recv.func) in _BYTES_ENCODERS
+            and isinstance(rargs, tuple)
+            and len(rargs) == 2
+            and type(rargs[0]) is str
+            and rargs[1] in _TEXT_ENCODINGS
+        ):
+            return MethodRef("builtins.bytes", name, recv, True)
+        return None
+    if isinstance(recv, SSet):
+        return MethodRef("builtins.frozenset" if recv.frozen else "builtins.set", name, recv, True)
+    owner = _CONST_OWNER.get(type(recv))
+    return None if owner is None else MethodRef(owner, name, recv, True)
