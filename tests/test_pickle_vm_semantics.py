@@ -203,10 +203,12 @@ def test_nested_torch_payload_is_scanned_as_torch_load_reads_it(
 ) -> None:
     streams = scan_bytes(torch_pickles["arange"].read_bytes())
     nested = [n for s in streams for n in s.nested]
-    assert nested and nested[0].kind == "archive" and nested[0].data is not None
+    assert nested and nested[0].kind == "pickle" and len(nested[0].streams) == 5
     assert "weights_only=False" in nested[0].path[-1]
     legacy = [n for s in scan_bytes(torch_pickles["legacy"].read_bytes()) for n in s.nested]
-    assert legacy[0].kind == "archive"  # a legacy torch.save file goes to the torch reader
+    assert legacy[0].kind == "pickle"  # what torch's legacy loader unpickles: five pickles
+    assert len(legacy[0].streams) == 5 and all(s.ok for s in legacy[0].streams)
+    assert legacy[0].streams[-1].trailing is None  # raw storage bytes torch reads with f.read
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -217,6 +219,21 @@ def _zip(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             z.writestr(name, data)
     return buf.getvalue()
+
+
+def test_malicious_legacy_nested_torch_blob_is_critical_inside() -> None:
+    torch = pytest.importorskip("torch")
+    good = io.BytesIO()
+    torch.save(torch.arange(3), good, _use_new_zipfile_serialization=False)
+    evil = ps.build_samples()["t01_system_p2"].data
+    # the object pickle (4th of five) replaced by a posix.system call
+    streams = scan_bytes(good.getvalue())
+    parts = [good.getvalue()[s.start : s.end] for s in streams[:5]]
+    blob = b"".join([*parts[:3], evil, parts[4]]) + good.getvalue()[streams[4].end :]
+    got = items(ps.dumps_reduce(torch.storage._load_from_bytes, (blob,)))
+    crit = [it for it in got if it.severity == "critical"]
+    assert crit and crit[0].path and "torch.load" in crit[0].path[0], got
+    assert crit[0].global_name == "posix.system"
 
 
 def test_malicious_nested_torch_blob_is_reported_inside(tmp_path: Path) -> None:

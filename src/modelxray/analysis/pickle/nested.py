@@ -64,17 +64,21 @@ LOADER_RUNS: dict[str, str] = {
         "torch.load(io.BytesIO(b), weights_only=False) via torch.storage._load_from_bytes"
     ),
 }
-# Loaders that read a torch.save file (zip or legacy stacked pickles): the payload goes to
-# the container/format readers as a torch file, never to the bare pickle VM.
+# Loaders that read a torch.save file.  A zip goes to the container readers ("archive"); a
+# legacy file is what torch.serialization._legacy_load reads: up to five pickles (magic
+# number, protocol, sys_info, the object, storage keys) and then raw storage bytes it never
+# unpickles.  A first pickle that is not the magic number still runs (torch raises after it).
 _TORCH_FILE_LOADERS = frozenset(
     {"torch.storage._load_from_bytes", "torch.load", "torch.serialization.load"}
 )
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
+TORCH_LEGACY_PICKLES = 5
 MAX_CONTENT_JUDGED = 4096  # nested payloads of CONTENT_JUDGED_LOADERS examined per stream
 _MARSHAL = frozenset({"marshal.loads", "marshal.load"})
 _SOURCE = frozenset({"builtins.exec", "builtins.eval", "builtins.compile"})
 _FILE_WRAPPERS = frozenset({"io.BytesIO", "_io.BytesIO", "io.BufferedReader", "_io.BufferedReader"})
 
-ScanFn = Callable[["_Ctx", bytes, tuple[str, ...], int], list[PickleStream]]
+ScanFn = Callable[["_Ctx", bytes, tuple[str, ...], int, int], list[PickleStream]]
 
 
 class _TooLarge(Exception):
@@ -257,8 +261,8 @@ def _payload_kind(data: bytes, loader: str) -> str:
         return "marshal_code"
     if loader in _SOURCE:
         return "python_source"
-    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06") or loader in _TORCH_FILE_LOADERS:
-        return "archive"  # a zip, or a torch.save file (legacy: stacked pickles + storages)
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "archive"
     if data[:6] == b"\x93NUMPY":
         return "numpy"
     return "pickle"
@@ -266,6 +270,22 @@ def _payload_kind(data: bytes, loader: str) -> str:
 
 def _looks_like_pickle(data: bytes) -> bool:
     return len(data) >= 4 and data[0] == 0x80 and data[1] <= 5 and data.rstrip()[-1:] == b"."
+
+
+def _torch_legacy_tail(streams: list[PickleStream]) -> None:
+    """After the five pickles of a legacy torch file come raw storage bytes torch reads with
+    ``f.read``: not a limit hit, not trailing data."""
+    if len(streams) != TORCH_LEGACY_PICKLES or not all(s.ok for s in streams[:-1]):
+        return
+    first = streams[0]
+    if type(first.result) is not int or first.result != TORCH_LEGACY_MAGIC:
+        return
+    last = streams[-1]
+    if last.error is not None or not last.has_result:
+        return
+    if last.limit_hit is not None and last.limit_hit.startswith("max_pickle_streams"):
+        last.limit_hit = None
+    last.trailing = None
 
 
 def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> None:
@@ -404,4 +424,8 @@ def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> No
             entry.data = data
             continue
         ctx.nested_scans += 1
-        entry.streams = scan(ctx, data, npath, depth + 1)
+        if loader in _TORCH_FILE_LOADERS:
+            entry.streams = scan(ctx, data, npath, depth + 1, TORCH_LEGACY_PICKLES)
+            _torch_legacy_tail(entry.streams)
+        else:
+            entry.streams = scan(ctx, data, npath, depth + 1, 0)

@@ -339,8 +339,8 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         n.offset
         for n in s.nested
         if n.loader in CONTENT_JUDGED_LOADERS
-        and n.kind in ("pickle", "archive")
         and n.error is None
+        and (n.kind == "archive" or (n.kind == "pickle" and all(st.ok for st in n.streams)))
     }
     for call in s.calls:
         mr = method_ref(call)

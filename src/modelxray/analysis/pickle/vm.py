@@ -1449,15 +1449,17 @@ def _scan_one(
 
 
 def _scan_nested_bytes(
-    ctx: _Ctx, data: bytes, path: tuple[str, ...], depth: int
+    ctx: _Ctx, data: bytes, path: tuple[str, ...], depth: int, max_streams: int = 0
 ) -> list[PickleStream]:
+    """Scan a decoded nested payload (``max_streams``: how many pickles its loader reads; 0
+    for every concatenated one)."""
     inner = _Ctx(_Source(io.BytesIO(data)), ctx.budget, ctx.policy, ctx.opcodes)
     inner.container_cap = ctx.container_cap
     inner.keep_call_items = ctx.keep_call_items
     inner.nested_bytes = ctx.nested_bytes
     inner.nested_scans = ctx.nested_scans
     try:
-        return _scan_all(inner, 0, None, path, depth, MAX_STREAMS)
+        return _scan_all(inner, 0, None, path, depth, max_streams or MAX_STREAMS)
     finally:
         ctx.opcodes = inner.opcodes
         ctx.nested_bytes = inner.nested_bytes
