@@ -386,3 +386,20 @@ def test_engine_maps_allocation_to_its_rule(tmp_path: Path) -> None:
 
 def _unused(_: PickleStream) -> None:  # keep the import used for type readers
     pass
+
+
+def test_bound_methods_of_objects_the_pickle_made() -> None:
+    import collections
+
+    for obj in ({}.get, [1].count, collections.OrderedDict(a=1).keys, frozenset({1}).union):
+        for p in range(2, pickle.HIGHEST_PROTOCOL + 1):
+            got = items(pickle.dumps(obj, protocol=p))
+            assert all(it.severity == "medium" for it in got), (obj, got)
+
+
+def test_mutating_a_class_attribute_is_state_tampering() -> None:
+    # getattr(<allowed class>, 'x') is shared with the whole process: SETITEM / BUILD on it
+    ref = getattr_(sg("collections", "OrderedDict"), "registry")
+    for tail in (u("k") + u("v") + SETITEM, EMPTY_DICT + u("a") + u("b") + SETITEM + BUILD):
+        got = items(p4(ref + tail))
+        assert any(it.severity == "critical" and "class attribute" in it.reason for it in got), got

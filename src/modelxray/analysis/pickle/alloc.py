@@ -54,6 +54,17 @@ _TORCH_ELEMENT: dict[str, int] = {
 _TORCH_STORAGE_MODULES = frozenset({"torch", "torch.cuda", "torch.storage"})
 _NUMPY_ARRAYS = frozenset({"numpy.ndarray", "numpy.matrix"})
 _TORCH_TENSORS = frozenset({"torch.Tensor", "torch._tensor.Tensor"})
+# Every global path _estimate knows (a fast filter: most calls are none of these).
+_ALLOCATORS = frozenset(
+    {
+        f"builtins.{n}"
+        for n in ("bytes", "bytearray", "range", "list", "tuple", "set", "frozenset", "int")
+    }  # fmt: skip
+    | {"fractions.Fraction"}
+    | _NUMPY_ARRAYS
+    | _TORCH_TENSORS
+    | {f"{m}.{n}" for m in _TORCH_STORAGE_MODULES for n in _TORCH_ELEMENT}
+)
 _EXPONENT = re.compile(r"[eE]\s*([-+]?[0-9_]+)\s*$")
 
 
@@ -285,6 +296,12 @@ class Allocation:
 
 def allocation(call: Call) -> Allocation | None:
     """What the call allocates, when it can be estimated from its constant arguments."""
+    f = call.func
+    if type(f) is Global:
+        if f.qualname not in _ALLOCATORS:
+            return None
+    elif type(f) is not Call:
+        return None
     try:
         e = _estimate(call, 0)
     except (RecursionError, ValueError, OverflowError, MemoryError):

@@ -162,6 +162,12 @@ ALLOW_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
     ("numpy.dtypes", "NumPy dtype classes"),
 )
 
+# Allowed callables that return an object shared with the whole loading process: BUILD or
+# item assignment on their result changes the loader's own state (CWE-915).
+SINGLETON_FACTORIES: dict[str, str] = {
+    "logging.getLogger": "the process-wide logger registered under that name",
+}
+
 _CLASS_NAME = re.compile(r"^(?:_*[A-Z][A-Za-z0-9_]*|__pyx_unpickle_[A-Za-z0-9_]+)$")
 
 # --------------------------------------------------------------------------------------------

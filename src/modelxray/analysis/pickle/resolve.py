@@ -123,6 +123,32 @@ _CONST_OWNER: dict[type, str] = {
 }
 
 
+# Globals known to be classes (calling them returns an instance of exactly that class).
+# fmt: off
+KNOWN_CLASSES = frozenset(
+    {
+        "builtins.str", "builtins.bytes", "builtins.bytearray", "builtins.int", "builtins.bool",
+        "builtins.float", "builtins.complex", "builtins.tuple", "builtins.list", "builtins.dict",
+        "builtins.set", "builtins.frozenset", "builtins.range", "builtins.slice",
+        "collections.OrderedDict", "collections.defaultdict", "collections.Counter",
+        "collections.deque",
+    }
+)
+# fmt: on
+# Classes whose implicit APPEND/APPENDS/SETITEM(S)/ADDITEMS methods are the builtin container
+# ones (they store the item; instances have no __dict__ a BUILD could plant a method in).
+PLAIN_CONTAINERS: dict[str, frozenset[str]] = {
+    "builtins.list": frozenset({"append", "extend"}),
+    "builtins.bytearray": frozenset({"append", "extend"}),
+    "builtins.dict": frozenset({"__setitem__"}),
+    "builtins.set": frozenset({"add"}),
+    "collections.OrderedDict": frozenset({"__setitem__"}),
+    "collections.defaultdict": frozenset({"__setitem__"}),
+    "collections.Counter": frozenset({"__setitem__"}),
+    "collections.deque": frozenset({"append", "extend"}),
+}
+# VM record kind -> the method the unpickler calls
+IMPLICIT_METHOD = {"append": "append", "extend": "extend", "setitem": "__setitem__", "add": "add"}
 _BYTES_ENCODERS = frozenset({"_codecs.encode", "codecs.encode"})
 _TEXT_ENCODINGS = frozenset({"latin1", "latin-1", "utf-8", "utf8", "ascii"})
 
@@ -145,9 +171,10 @@ class MethodRef:
 
 def method_ref(v: object) -> MethodRef | None:
     """``v`` as a method reference (``getattr(<class or constant>, '<name>')``), or None."""
-    if not isinstance(v, Call) or v.kind != "reduce" or not isinstance(v.func, Global):
+    if type(v) is not Call or v.kind != "reduce":
         return None
-    if global_path(v.func) not in GETATTR:
+    f = v.func
+    if type(f) is not Global or f.name != "getattr" or global_path(f) not in GETATTR:
         return None
     args = v.args
     if not isinstance(args, tuple) or len(args) not in (2, 3) or type(args[1]) is not str:
@@ -156,6 +183,16 @@ def method_ref(v: object) -> MethodRef | None:
     if isinstance(recv, Global):
         owner = global_path(recv)
         return None if owner is None else MethodRef(owner, name, recv, False)
+    if isinstance(recv, Call) and (
+        recv.kind in ("newobj", "newobj_ex")
+        or (recv.kind == "reduce" and recv.func is not instantiated_class(recv))
+        or (isinstance(recv.func, Global) and global_path(recv.func) in KNOWN_CLASSES)
+    ):
+        # an instance the pickle created (cls.__new__ by NEWOBJ or a copyreg reconstructor,
+        # or a call of a known class): a method bound to it, looked up on its class
+        cls = instantiated_class(recv)
+        owner = global_path(cls) if isinstance(cls, Global) else None
+        return None if owner is None else MethodRef(owner, name, cls, True)
     if isinstance(recv, Call) and recv.kind == "reduce" and isinstance(recv.func, Global):
         # protocol < 3 writes a bytes constant as _codecs.encode('...', 'latin1')
         rargs = recv.args

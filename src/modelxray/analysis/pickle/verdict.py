@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from .alloc import ALLOC_HIGH_BYTES, ALLOC_MEDIUM_BYTES, allocation
-from .globals_policy import DEFAULT_POLICY, Classification, Policy
+from .globals_policy import DEFAULT_POLICY, SINGLETON_FACTORIES, Classification, Policy
 from .nested import CONTENT_JUDGED_LOADERS
 from .render import Renderer, global_name, render_call
 from .resolve import (
+    IMPLICIT_METHOD,
+    PLAIN_CONTAINERS,
     MethodRef,
     effective_callee,
     global_path,
@@ -118,26 +120,6 @@ def classify_method(m: MethodRef, policy: Policy | None = None) -> Classificatio
 
 # --- objects the unpickler mutates through their own methods ------------------------------
 
-# Implicit calls: APPEND -> append, APPENDS -> extend (append when there is none),
-# SETITEM(S) -> __setitem__, ADDITEMS -> add.
-_IMPLICIT_METHOD = {"append": "append", "extend": "extend", "setitem": "__setitem__", "add": "add"}
-# Classes whose implicit methods are the builtin container ones (they store the item).
-PLAIN_CONTAINERS: dict[str, frozenset[str]] = {
-    "builtins.list": frozenset({"append", "extend"}),
-    "builtins.bytearray": frozenset({"append", "extend"}),
-    "builtins.dict": frozenset({"__setitem__"}),
-    "builtins.set": frozenset({"add"}),
-    "collections.OrderedDict": frozenset({"__setitem__"}),
-    "collections.defaultdict": frozenset({"__setitem__"}),
-    "collections.Counter": frozenset({"__setitem__"}),
-    "collections.deque": frozenset({"append", "extend"}),
-}
-# Allowed callables that return an object shared with the whole loading process: BUILD or
-# item assignment on their result changes the loader's own state (CWE-915).
-SINGLETON_FACTORIES: dict[str, str] = {
-    "logging.getLogger": "the process-wide logger registered under that name",
-}
-
 
 def _state_attr(state: object, name: str) -> object:
     """``state[name]`` of a BUILD state (a dict, or the dicts of ``(dict, slotstate)``)."""
@@ -151,12 +133,23 @@ def _state_attr(state: object, name: str) -> object:
 
 
 def singleton_source(v: object) -> str | None:
-    """The factory path when ``v`` is the result of a call returning a process singleton."""
+    """What ``v`` is when it is an object shared with the loading process: the factory path
+    (``logging.getLogger``) or, for ``getattr(<class>, name)``, the class attribute."""
     if isinstance(v, Call) and v.kind == "reduce" and isinstance(v.func, Global):
         path = global_path(v.func)
         if path in SINGLETON_FACTORIES:
             return path
+        m = method_ref(v)
+        if m is not None and not m.bound:
+            return m.path
     return None
+
+
+def _shared_why(source: str) -> str:
+    why = SINGLETON_FACTORIES.get(source)
+    if why is not None:
+        return f"the object {source}() returns: {why}"
+    return f"the class attribute {source} (module-level state)"
 
 
 @dataclass(frozen=True)
@@ -397,8 +390,7 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         single = singleton_source(b.obj)
         if single is not None and isinstance(b.obj, Call):
             why = (
-                f"BUILD sets attributes on the object {single}() returns: "
-                f"{SINGLETON_FACTORIES[single]} (tampers with the loading process)"
+                f"BUILD sets attributes on {_shared_why(single)} (tampers with the loading process)"
             )
             mod, _, nm = single.rpartition(".")
             col.add(VerdictItem(CRITICAL, "build", b.offset, "BUILD", mod, nm, "process-state",
@@ -443,13 +435,15 @@ def _implicit_call(
     """APPEND(S)/SETITEM(S)/ADDITEMS on an object made by a call: judge the method that runs."""
     target = m.target
     assert isinstance(target, Call)
-    method = _IMPLICIT_METHOD.get(m.kind, m.kind)
+    method = IMPLICIT_METHOD.get(m.kind, m.kind)
+    cls = instantiated_class(target)
+    if isinstance(cls, Global) and method in PLAIN_CONTAINERS.get(cls.qualname, ()):
+        return  # a builtin container stores the item (and has no __dict__ to plant in)
     source = Renderer().mutation(m)
     single = singleton_source(target)
     if single is not None:
         why = (
-            f"{m.opcode} calls {method} on the object {single}() returns: "
-            f"{SINGLETON_FACTORIES[single]} (tampers with the loading process)"
+            f"{m.opcode} calls {method} on {_shared_why(single)} (tampers with the loading process)"
         )
         mod, _, nm = single.rpartition(".")
         col.add(VerdictItem(CRITICAL, "mutation", m.offset, m.opcode, mod, nm, "process-state",
@@ -470,11 +464,7 @@ def _implicit_call(
                     col.add(_item(HIGH, "call", m.offset, m.opcode, None, f"<planted {name}>",
                                   c, why, source, path))  # fmt: skip
                 return
-    cls = instantiated_class(target)
     if isinstance(cls, Global):
-        cpath = global_path(cls) or ""
-        if method in PLAIN_CONTAINERS.get(cpath, ()):
-            return
         c = classify_global(cls, policy)
         if c.category == "allowed":
             return  # the allow-list vouches for the class's own pickle protocol

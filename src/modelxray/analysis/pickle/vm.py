@@ -55,7 +55,7 @@ from modelxray.budget import Budget, BudgetExceeded
 
 from .globals_policy import Policy
 from .nested import find_nested
-from .resolve import global_path, instantiated_class
+from .resolve import IMPLICIT_METHOD, PLAIN_CONTAINERS, global_path, instantiated_class
 from .values import (
     NO_STATE,
     Blob,
@@ -562,6 +562,9 @@ def _interpret(
         if k in implicit_seen:
             return
         implicit_seen.add(k)
+        f = instantiated_class(target)
+        if type(f) is Global and IMPLICIT_METHOD[kind] in PLAIN_CONTAINERS.get(f.qualname, ()):
+            return  # OrderedDict() state dicts, list/dict/set subclasses of the builtins
         key = items[0] if kind == "setitem" else None
         value = items[1] if kind == "setitem" and len(items) > 1 else items[0]
         rec_mutation(Mutation(target, key, value, opos, opname, kind))
