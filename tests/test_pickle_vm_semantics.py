@@ -403,3 +403,87 @@ def test_mutating_a_class_attribute_is_state_tampering() -> None:
     for tail in (u("k") + u("v") + SETITEM, EMPTY_DICT + u("a") + u("b") + SETITEM + BUILD):
         got = items(p4(ref + tail))
         assert any(it.severity == "critical" and "class attribute" in it.reason for it in got), got
+
+
+# --------------------------------------------------------------- issue 11: one test per class
+
+
+RESOLVERS = [
+    operator.methodcaller("split", ","), operator.methodcaller("lower"),
+    operator.attrgetter("real"), operator.attrgetter("a.b", "c"), operator.itemgetter(1),
+    operator.itemgetter("a", "b"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_real_method_callers_are_not_blocked(protocol: int) -> None:
+    # CPython pickles operator.methodcaller('split', ',') as a call of the class with its
+    # constant names: building it runs nothing, so it is at most a medium note
+    for obj in RESOLVERS:
+        got = items(pickle.dumps(obj, protocol=protocol))
+        assert got and {it.severity for it in got} == {"medium"}, (obj, got)
+        assert "each call of it is judged" in got[0].reason
+
+
+def _methodcaller(*names: str) -> bytes:
+    return sg("operator", "methodcaller") + b"".join(u(n) for n in names) + (
+        TUPLE1 if len(names) == 1 else TUPLE2
+    ) + REDUCE  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "receiver,level",
+    [
+        (sg("builtins", "object"), "critical"),  # object.__subclasses__(): introspection
+        (sg("importlib", "import_module") + u("os") + TUPLE1 + REDUCE, "critical"),
+        (sg("logging", "getLogger") + u("x") + TUPLE1 + REDUCE, "high"),  # unknown receiver
+    ],
+)
+def test_calling_a_method_caller_at_load_is_judged_through_it(receiver: bytes, level: str) -> None:
+    name = "__subclasses__" if b"object" in receiver else "system"
+    args = (name,) if name == "__subclasses__" else (name, ps.cmd("methodcaller"))
+    got = items(p4(_methodcaller(*args) + receiver + TUPLE1 + REDUCE))
+    assert level in {it.severity for it in got}, got
+    # a method caller built from non-constant arguments is not inert
+    dyn = p4(sg("operator", "methodcaller") + sg("posix", "system") + TUPLE1 + REDUCE)
+    assert "critical" in sev(dyn)
+
+
+def test_getattr_on_a_dangerous_object_is_not_a_method_reference() -> None:
+    # getattr(posix.system, '__call__') / getattr(os, 'system'): the receiver decides
+    for owner, name in ((sg("posix", "system"), "__call__"), (sg("os", "path"), "join")):
+        got = items(p4(getattr_(owner, name) + u(ps.cmd("getattr")) + TUPLE1 + REDUCE))
+        assert "critical" in {it.severity for it in got}, got
+        assert any("posix" in it.global_name or "os" in it.global_name for it in got), got
+
+
+def test_plain_pickled_real_torch_tensor_names_its_loader(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    f = tmp_path / "t.pkl"
+    f.write_bytes(pickle.dumps({"w": torch.ones(3, 2), "b": torch.zeros(2)}))
+    assert b"torch.storage" in f.read_bytes() and b"_load_from_bytes" in f.read_bytes()
+    r = scan(str(f)).files[0]
+    assert all(x.severity < Severity.HIGH for x in r.findings), r.findings
+    streams = scan_bytes(f.read_bytes())
+    nested = [n for s in streams for n in s.nested]
+    assert nested and all(n.loader == "torch.storage._load_from_bytes" for n in nested), nested
+    assert all("torch.load" in n.path[-1] for n in nested), [n.path for n in nested]
+
+
+@pytest.mark.parametrize(
+    "body,size",
+    [
+        (sg("builtins", "bytearray") + long4(10**12) + TUPLE1 + REDUCE, "1,000,000,000,000"),
+        (sg("builtins", "list") + sg("builtins", "range") + long4(10**12) + TUPLE1 + REDUCE
+         + TUPLE1 + REDUCE, "1,000,000,000,000"),
+        (sg("fractions", "Fraction") + u("1e100000000") + TUPLE1 + REDUCE, "100,000,0"),
+    ],
+)  # fmt: skip
+def test_resource_exhaustion_reports_sizes(tmp_path: Path, body: bytes, size: str) -> None:
+    got = [it for it in items(p4(body)) if it.kind == "allocation"]
+    assert got and got[0].severity in ("high", "critical"), got
+    assert size in got[0].reason, got[0].reason  # the size is the evidence
+    f = tmp_path / "bomb.pkl"
+    f.write_bytes(p4(body))
+    hit = [x for x in scan(str(f)).files[0].findings if x.rule_id == "MX-PICKLE-011"]
+    assert hit and hit[0].severity >= Severity.MEDIUM, hit

@@ -28,6 +28,11 @@ NAME_RESOLVERS = frozenset(
 )
 ATTRGETTERS = frozenset({"operator.attrgetter", "_operator.attrgetter"})
 METHODCALLERS = frozenset({"operator.methodcaller", "_operator.methodcaller"})
+ITEMGETTERS = frozenset({"operator.itemgetter", "_operator.itemgetter"})
+# Resolvers whose construction from constant names is inert (a stored method/attribute/item
+# getter, as CPython pickles ``operator.methodcaller('split', ',')``); only calling one runs
+# anything, and every call at load time is judged through it (``effective_callee``).
+INERT_RESOLVERS = ATTRGETTERS | METHODCALLERS | ITEMGETTERS
 PARTIALS = frozenset({"functools.partial", "_functools.partial", "functools.partialmethod"})
 
 
@@ -209,3 +214,12 @@ def method_ref(v: object) -> MethodRef | None:
         return MethodRef("builtins.frozenset" if recv.frozen else "builtins.set", name, recv, True)
     owner = _CONST_OWNER.get(type(recv))
     return None if owner is None else MethodRef(owner, name, recv, True)
+
+
+def is_constant(v: object, depth: int = 0) -> bool:
+    """``v`` is plain data pushed by the pickle (no global, call or persistent reference)."""
+    if v is None or type(v) in (str, bytes, int, float, bool, complex):
+        return True
+    if type(v) is tuple and depth < _MAX_DEPTH:
+        return all(is_constant(x, depth + 1) for x in v)
+    return False

@@ -29,11 +29,13 @@ from .nested import CONTENT_JUDGED_LOADERS
 from .render import Renderer, global_name, render_call
 from .resolve import (
     IMPLICIT_METHOD,
+    INERT_RESOLVERS,
     PLAIN_CONTAINERS,
     MethodRef,
     effective_callee,
     global_path,
     instantiated_class,
+    is_constant,
     method_ref,
     value_path,
 )
@@ -357,6 +359,20 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         ):
             # the bytes it loads were decoded and are judged as that loader reads them
             touched.add(id(f))
+            continue
+        if (
+            call.kind == "reduce"
+            and isinstance(f, Global)
+            and global_path(f) in INERT_RESOLVERS
+            and is_constant(call.args)
+        ):
+            # operator.methodcaller('split', ',') stores a name; calling it is judged
+            # where it happens (the receiver then decides), building it runs nothing
+            touched.add(id(f))
+            name = global_name(f)
+            c = classify_global(f, policy)
+            why = f"builds {name} from constants (runs nothing; each call of it is judged)"
+            emit(MEDIUM, "import", call, f, name, c, why)
             continue
         mode = "instantiate" if call.kind in ("newobj", "newobj_ex") else "invoke"
         judge_callee(call.func, mode, call, "")
