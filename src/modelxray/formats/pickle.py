@@ -233,6 +233,8 @@ def vm_policy(ctx: ScanContext, artifact: Artifact | None = None) -> Policy:
 def _rule_for(item: VerdictItem) -> Any:
     if item.kind == "frame":
         return rules.FRAME_DIVERGENCE
+    if item.kind == "allocation":
+        return rules.HUGE_ALLOCATION
     if item.kind in ("build", "mutation"):
         return rules.GLOBAL_STATE
     if item.severity == "critical":

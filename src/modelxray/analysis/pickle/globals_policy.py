@@ -193,6 +193,12 @@ _SKLEARN_DATASETS_IO_MODULES: tuple[str, ...] = tuple(
     for p in ("_", "")
 )  # fmt: skip
 
+# Allowed callables that return an object shared with the whole loading process: BUILD or
+# item assignment on their result changes the loader's own state (CWE-915).
+SINGLETON_FACTORIES: dict[str, str] = {
+    "logging.getLogger": "the process-wide logger registered under that name",
+}
+
 # --------------------------------------------------------------------------------------------
 # DENY list: (module, names or None for the whole module and its submodules, family, reason).
 # --------------------------------------------------------------------------------------------

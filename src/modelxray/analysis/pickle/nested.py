@@ -51,11 +51,34 @@ LOADERS: dict[str, tuple[str, int]] = {
     "builtins.compile": ("bytes", 0),
 }
 # fmt: on
+# Loaders that real serializers name for nested content: their call is judged by what the
+# decoded bytes contain (the verdict drops the call itself when the payload was decoded and
+# scanned).  torch pickles every storage of a tensor as ``_load_from_bytes(torch.save(...))``
+# (``Tensor.__reduce_ex__`` without a persistent id, i.e. plain ``pickle.dumps``).
+CONTENT_JUDGED_LOADERS = frozenset({"torch.storage._load_from_bytes"})
+# What those loaders run, for the evidence (torch/storage.py: ``_load_from_bytes(b)`` is
+# ``torch.load(io.BytesIO(b), weights_only=False)`` -- the full unpickler, whatever the
+# ``weights_only`` default of the installed torch).
+LOADER_RUNS: dict[str, str] = {
+    "torch.storage._load_from_bytes": (
+        "torch.load(io.BytesIO(b), weights_only=False) via torch.storage._load_from_bytes"
+    ),
+}
+# Loaders that read a torch.save file.  A zip goes to the container readers ("archive"); a
+# legacy file is what torch.serialization._legacy_load reads: up to five pickles (magic
+# number, protocol, sys_info, the object, storage keys) and then raw storage bytes it never
+# unpickles.  A first pickle that is not the magic number still runs (torch raises after it).
+_TORCH_FILE_LOADERS = frozenset(
+    {"torch.storage._load_from_bytes", "torch.load", "torch.serialization.load"}
+)
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
+TORCH_LEGACY_PICKLES = 5
+MAX_CONTENT_JUDGED = 4096  # nested payloads of CONTENT_JUDGED_LOADERS examined per stream
 _MARSHAL = frozenset({"marshal.loads", "marshal.load"})
 _SOURCE = frozenset({"builtins.exec", "builtins.eval", "builtins.compile"})
 _FILE_WRAPPERS = frozenset({"io.BytesIO", "_io.BytesIO", "io.BufferedReader", "_io.BufferedReader"})
 
-ScanFn = Callable[["_Ctx", bytes, tuple[str, ...], int], list[PickleStream]]
+ScanFn = Callable[["_Ctx", bytes, tuple[str, ...], int, int], list[PickleStream]]
 
 
 class _TooLarge(Exception):
@@ -249,15 +272,36 @@ def _looks_like_pickle(data: bytes) -> bool:
     return len(data) >= 4 and data[0] == 0x80 and data[1] <= 5 and data.rstrip()[-1:] == b"."
 
 
+def _torch_legacy_tail(streams: list[PickleStream]) -> None:
+    """After the five pickles of a legacy torch file come raw storage bytes torch reads with
+    ``f.read``: not a limit hit, not trailing data."""
+    if len(streams) != TORCH_LEGACY_PICKLES or not all(s.ok for s in streams[:-1]):
+        return
+    first = streams[0]
+    if type(first.result) is not int or first.result != TORCH_LEGACY_MAGIC:
+        return
+    last = streams[-1]
+    if last.error is not None or not last.has_result:
+        return
+    if last.limit_hit is not None and last.limit_hit.startswith("max_pickle_streams"):
+        last.limit_hit = None
+    last.trailing = None
+
+
 def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> None:
     """Decode loader arguments found in ``stream.calls`` into ``stream.nested``."""
     policy = ctx.policy or DEFAULT_POLICY
     limits = ctx.budget.limits
     seen = 0
+    judged = 0
     for call in stream.calls:
-        if seen >= MAX_PER_STREAM:
-            break
         loader = effective_callee(call)
+        if loader in CONTENT_JUDGED_LOADERS:
+            if judged >= MAX_CONTENT_JUDGED:
+                continue
+            judged += 1
+        elif seen >= MAX_PER_STREAM:
+            continue
         spec = LOADERS.get(loader) if loader else None
         args = call.args if isinstance(call.args, tuple) else ()
         arg: object = None
@@ -284,8 +328,9 @@ def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> No
             if arg is None:
                 continue
             loader = (global_path(f) or "?") + " (embedded pickle argument)"
-        seen += 1
-        label = f"{loader}@{call.offset}"
+        if loader not in CONTENT_JUDGED_LOADERS:
+            seen += 1
+        label = f"{LOADER_RUNS.get(loader, loader)}@{call.offset}"
         npath = stream.path + (label,)
         steps: list[str] = []
         try:
@@ -379,4 +424,8 @@ def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> No
             entry.data = data
             continue
         ctx.nested_scans += 1
-        entry.streams = scan(ctx, data, npath, depth + 1)
+        if loader in _TORCH_FILE_LOADERS:
+            entry.streams = scan(ctx, data, npath, depth + 1, TORCH_LEGACY_PICKLES)
+            _torch_legacy_tail(entry.streams)
+        else:
+            entry.streams = scan(ctx, data, npath, depth + 1, 0)

@@ -20,13 +20,26 @@ function, dill's ``_create_array``...) have that argument judged as a call of it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from .globals_policy import DEFAULT_POLICY, Classification, Policy
+from .alloc import ALLOC_HIGH_BYTES, ALLOC_MEDIUM_BYTES, allocation
+from .globals_policy import DEFAULT_POLICY, SINGLETON_FACTORIES, Classification, Policy
+from .nested import CONTENT_JUDGED_LOADERS
 from .render import Renderer, global_name, render_call
-from .resolve import effective_callee, global_path, value_path
-from .values import Call, Global, PersistentRef, PickleStream
+from .resolve import (
+    IMPLICIT_METHOD,
+    INERT_RESOLVERS,
+    PLAIN_CONTAINERS,
+    MethodRef,
+    effective_callee,
+    global_path,
+    instantiated_class,
+    is_constant,
+    method_ref,
+    value_path,
+)
+from .values import NO_STATE, Call, Global, Mutation, PersistentRef, PickleStream, SDict
 
 CRITICAL = "critical"
 HIGH = "high"
@@ -52,6 +65,93 @@ DERIVED: dict[str, tuple[tuple[int, str], ...]] = {
     "collections.defaultdict": ((0, "invoke"),),
 }
 _OBJECT = frozenset({"builtins.object", "__builtin__.object"})
+
+
+# --- method references: ``str.split`` pickles as ``getattr(str, 'split')`` --------------------
+
+
+def _public(t: type) -> frozenset[str]:
+    return frozenset(n for n in dir(t) if not n.startswith("_"))
+
+
+# The builtin value types on the allow-list.  Their public methods (read from the types
+# themselves, so they match this interpreter exactly) compute on their arguments and touch
+# nothing else -- except ``str.format``/``format_map``, whose format fields walk attributes of
+# their arguments (``'{0.__init__.__globals__}'``).
+_VALUE_TYPES: tuple[type, ...] = (
+    str, bytes, bytearray, int, bool, float, complex, tuple, list, dict, set, frozenset, range,
+    slice,
+)  # fmt: skip
+_NOT_PURE = frozenset({"format", "format_map"})
+BUILTIN_METHODS: dict[str, frozenset[str]] = {
+    f"builtins.{t.__name__}": _public(t) - _NOT_PURE for t in _VALUE_TYPES
+}
+# Methods that change their receiver: harmless on an object the pickle made itself, module
+# state tampering when the receiver is a module-level object (``list.append(<global>, x)``).
+MUTATORS: frozenset[str] = (
+    _public(list) | _public(dict) | _public(set) | _public(bytearray)
+) - (_public(tuple) | _public(frozenset) | _public(bytes) | {"copy", "get", "items", "keys",
+                                                           "values", "fromkeys"})  # fmt: skip
+# Non-dunder attributes every class has through its metaclass ``type``.
+TYPE_INTROSPECTION = frozenset({"mro"})
+_BUILTINS = frozenset({"builtins", "__builtin__", "__builtins__"})
+
+
+def classify_method(m: MethodRef, policy: Policy | None = None) -> Classification | None:
+    """Judge ``getattr(<class or constant>, '<name>')``; None when the receiver is not an
+    allowed class (``getattr`` then stays an arbitrary attribute lookup)."""
+    policy = policy or DEFAULT_POLICY
+    if isinstance(m.receiver, Global) and classify_global(m.receiver, policy).category != "allowed":
+        return None
+    name = m.name
+    if (name.startswith("__") and name.endswith("__")) or name in TYPE_INTROSPECTION:
+        return Classification(
+            "dangerous",
+            f"{m.path}: attribute {name} reaches interpreter internals (introspection)",
+            "introspection",
+        )
+    if name in BUILTIN_METHODS.get(m.owner, ()):
+        return Classification("allowed", f"method {name} of {m.owner}", "allowed")
+    c = policy.classify_path(m.path)
+    if c.category != "unknown":
+        return c
+    return Classification(
+        "unknown", f"attribute {name} of the allowed {m.owner} is not on the allow-list", "unknown"
+    )
+
+
+# --- objects the unpickler mutates through their own methods ------------------------------
+
+
+def _state_attr(state: object, name: str) -> object:
+    """``state[name]`` of a BUILD state (a dict, or the dicts of ``(dict, slotstate)``)."""
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    for part in parts:
+        if isinstance(part, SDict):
+            for k, v in part.items:
+                if type(k) is str and k == name:
+                    return v
+    return NO_STATE
+
+
+def singleton_source(v: object) -> str | None:
+    """What ``v`` is when it is an object shared with the loading process: the factory path
+    (``logging.getLogger``) or, for ``getattr(<class>, name)``, the class attribute."""
+    if isinstance(v, Call) and v.kind == "reduce" and isinstance(v.func, Global):
+        path = global_path(v.func)
+        if path in SINGLETON_FACTORIES:
+            return path
+        m = method_ref(v)
+        if m is not None and not m.bound:
+            return m.path
+    return None
+
+
+def _shared_why(source: str) -> str:
+    why = SINGLETON_FACTORIES.get(source)
+    if why is not None:
+        return f"the object {source}() returns: {why}"
+    return f"the class attribute {source} (module-level state)"
 
 
 @dataclass(frozen=True)
@@ -98,6 +198,10 @@ def classify_global(g: Global, policy: Policy | None = None) -> Classification:
             "unknown",
         )
     c = policy.classify(g.module, g.name)
+    if c.category == "unknown" and g.module in _BUILTINS and "." in g.name:
+        owner, _, meth = g.name.rpartition(".")  # find_class('builtins', 'str.split')
+        if meth in BUILTIN_METHODS.get(f"builtins.{owner}", ()):
+            return Classification("allowed", f"method {meth} of builtins.{owner}", "allowed")
     if g.raw_module is not None and g.raw_name is not None and c.category != "dangerous":
         raw = policy.classify(g.raw_module, g.raw_name)
         if raw.category == "dangerous":
@@ -182,6 +286,26 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
                      f"({c.reason})")  # fmt: skip
             return
         if isinstance(v, Call):
+            m = method_ref(v)
+            mc = classify_method(m, policy) if m is not None else None
+            if m is not None and mc is not None:
+                if mc.category == "allowed":
+                    args = call.args if isinstance(call.args, tuple) else ()
+                    if m.name in MUTATORS and not m.bound and args and isinstance(args[0], Global):
+                        name = global_name(args[0])
+                        why = f"{via}{m.path} modifies the module-level object {name}"
+                        item = _item(CRITICAL, "mutation", call.offset, call.opcode, args[0], name,
+                                     mc, why, render_call(call), path)  # fmt: skip
+                        col.add(item)
+                    return
+                if mc.category == "dangerous":
+                    emit(CRITICAL, "call", call, None, m.path, mc, f"{via}calls {m.path}: "
+                         f"{mc.reason}")  # fmt: skip
+                else:
+                    sev = MEDIUM if mode == "instantiate" else HIGH
+                    emit(sev, "call", call, None, m.path, mc, f"{via}calls method {m.path} "
+                         f"({mc.reason})")  # fmt: skip
+                return
             target = effective_callee(call) if v is call.func else None
             if target is None:
                 target = value_path(v)
@@ -206,7 +330,50 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
             why = "calls a value that is not a global (malformed or hostile stream)"
             emit(HIGH, "call", call, None, f"<{type(v).__name__}>", c, why)
 
+    content_judged = {
+        n.offset
+        for n in s.nested
+        if n.loader in CONTENT_JUDGED_LOADERS
+        and n.error is None
+        and (n.kind == "archive" or (n.kind == "pickle" and all(st.ok for st in n.streams)))
+    }
     for call in s.calls:
+        mr = method_ref(call)
+        mc = classify_method(mr, policy) if mr is not None else None
+        if mr is not None and mc is not None:
+            # getattr(<allowed class or constant>, '<name>'): a method reference, judged as
+            # the attribute it names (and again wherever it is called)
+            touched.add(id(call.func))
+            if mc.category == "dangerous":
+                emit(CRITICAL, "call", call, None, mr.path, mc, f"getattr reaches {mr.path}: "
+                     f"{mc.reason}")  # fmt: skip
+            elif mc.category == "unknown":
+                emit(MEDIUM, "import", call, None, mr.path, mc, f"references {mr.path} "
+                     f"({mc.reason})")  # fmt: skip
+            continue
+        f = call.func
+        if (
+            call.offset in content_judged
+            and isinstance(f, Global)
+            and global_path(f) in CONTENT_JUDGED_LOADERS
+        ):
+            # the bytes it loads were decoded and are judged as that loader reads them
+            touched.add(id(f))
+            continue
+        if (
+            call.kind == "reduce"
+            and isinstance(f, Global)
+            and global_path(f) in INERT_RESOLVERS
+            and is_constant(call.args)
+        ):
+            # operator.methodcaller('split', ',') stores a name; calling it is judged
+            # where it happens (the receiver then decides), building it runs nothing
+            touched.add(id(f))
+            name = global_name(f)
+            c = classify_global(f, policy)
+            why = f"builds {name} from constants (runs nothing; each call of it is judged)"
+            emit(MEDIUM, "import", call, f, name, c, why)
+            continue
         mode = "instantiate" if call.kind in ("newobj", "newobj_ex") else "invoke"
         judge_callee(call.func, mode, call, "")
         f = call.func
@@ -236,6 +403,15 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
 
     r = Renderer()
     for b in s.builds:
+        single = singleton_source(b.obj)
+        if single is not None and isinstance(b.obj, Call):
+            why = (
+                f"BUILD sets attributes on {_shared_why(single)} (tampers with the loading process)"
+            )
+            mod, _, nm = single.rpartition(".")
+            col.add(VerdictItem(CRITICAL, "build", b.offset, "BUILD", mod, nm, "process-state",
+                                why, r.build(b), path))  # fmt: skip
+            continue
         if isinstance(b.obj, Global):
             name = global_name(b.obj)
             why = (
@@ -246,12 +422,16 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
                                "attribute-planting", why, r.build(b), path)  # fmt: skip
             col.add(item)
     for m in s.mutations:
+        if isinstance(m.target, Call):
+            _implicit_call(m, col, policy, path, judge_callee)
+            continue
         if isinstance(m.target, Global):
             name = global_name(m.target)
             why = f"{m.opcode} modifies the module-level object {name}"
             item = VerdictItem(CRITICAL, "mutation", m.offset, m.opcode, m.target.module,
                                m.target.name, "mutation", why, r.mutation(m), path)  # fmt: skip
             col.add(item)
+    _allocations(s, col, path)
     frames = [(i.offset, i.message) for i in s.issues if i.kind == "frame"]
     if s.error is not None and s.error.kind == "frame":
         frames.append((s.error.offset, s.error.message))
@@ -259,6 +439,104 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         why = f"pickle framing is interpreted differently by CPython versions: {message}"
         col.add(VerdictItem(HIGH, "frame", offset, "FRAME", "", "", "parser-differential", why,
                             "", path))  # fmt: skip
+
+
+def _implicit_call(
+    m: Mutation,
+    col: _Collector,
+    policy: Policy,
+    path: tuple[str, ...],
+    judge_callee: Callable[[object, str, Call, str], None],
+) -> None:
+    """APPEND(S)/SETITEM(S)/ADDITEMS on an object made by a call: judge the method that runs."""
+    target = m.target
+    assert isinstance(target, Call)
+    method = IMPLICIT_METHOD.get(m.kind, m.kind)
+    cls = instantiated_class(target)
+    if isinstance(cls, Global) and method in PLAIN_CONTAINERS.get(cls.qualname, ()):
+        return  # a builtin container stores the item (and has no __dict__ to plant in)
+    source = Renderer().mutation(m)
+    single = singleton_source(target)
+    if single is not None:
+        why = (
+            f"{m.opcode} calls {method} on {_shared_why(single)} (tampers with the loading process)"
+        )
+        mod, _, nm = single.rpartition(".")
+        col.add(VerdictItem(CRITICAL, "mutation", m.offset, m.opcode, mod, nm, "process-state",
+                            why, source, path))  # fmt: skip
+        return
+    if method != "__setitem__" and target.state is not NO_STATE:
+        # instance attributes shadow methods: a BUILD can plant the callable APPEND(S) runs
+        names = ("extend", "append") if method == "extend" else (method,)
+        for name in names:
+            planted = _state_attr(target.state, name)
+            if planted is not NO_STATE:
+                fake = Call(planted, (m.value,), None, "reduce", m.offset, m.opcode)
+                judge_callee(planted, "invoke", fake, f"{m.opcode} calls the {name} attribute "
+                             "planted by BUILD: ")  # fmt: skip
+                if not isinstance(planted, (Global, Call, PersistentRef)):
+                    c = Classification("unknown", "planted attribute", "dynamic-call")
+                    why = f"{m.opcode} calls the {name} attribute planted by BUILD (a constant)"
+                    col.add(_item(HIGH, "call", m.offset, m.opcode, None, f"<planted {name}>",
+                                  c, why, source, path))  # fmt: skip
+                return
+    if isinstance(cls, Global):
+        c = classify_global(cls, policy)
+        if c.category == "allowed":
+            return  # the allow-list vouches for the class's own pickle protocol
+        if c.category == "dangerous":
+            return  # already critical where the class is named
+        name = global_name(cls)
+        why = f"{m.opcode} on an instance of the unknown {name} calls its own {method} ({c.reason})"
+        col.add(_item(MEDIUM, "call", m.offset, m.opcode, cls, name, c, why, source, path))
+        return
+    c = Classification("unknown", "object computed at load time", "dynamic-call")
+    why = f"{m.opcode} calls {method} on an object computed at load time"
+    col.add(_item(MEDIUM, "call", m.offset, m.opcode, None, f"<computed>.{method}", c, why,
+                  source, path))  # fmt: skip
+
+
+def _allocations(s: PickleStream, col: _Collector, path: tuple[str, ...]) -> None:
+    """Calls of allowed constructors whose constant arguments make the loader allocate
+    a huge object (resource exhaustion, CWE-400)."""
+    total = 0
+    parts: list[str] = []
+    first: Call | None = None
+    for call in s.calls:
+        est = allocation(call)
+        if est is None:
+            continue
+        level = est.level
+        if level is not None:
+            why = f"{est.what} allocates about {_human(est.nbytes)} when the pickle is loaded"
+            item = VerdictItem(HIGH if level == "high" else MEDIUM, "allocation", call.offset,
+                               call.opcode, "", est.what.split("(")[0], "resource", why,
+                               render_call(call), path)  # fmt: skip
+            col.add(item)
+        else:
+            total += est.nbytes
+            parts.append(est.what)
+            if first is None:
+                first = call
+    if first is not None and total >= ALLOC_MEDIUM_BYTES:
+        sev = HIGH if total >= ALLOC_HIGH_BYTES else MEDIUM
+        why = (
+            f"{len(parts)} calls together allocate about {_human(total)} when the pickle is "
+            f"loaded (first: {parts[0]})"
+        )
+        col.add(VerdictItem(sev, "allocation", first.offset, first.opcode, "", "<many>",
+                            "resource", why, render_call(first), path))  # fmt: skip
+
+
+def _human(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    x = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        x /= 1024
+        if x < 1024 or unit == "PiB":
+            break
+    return f"{x:,.1f} {unit} ({n:,} bytes)"
 
 
 def verdict_items(

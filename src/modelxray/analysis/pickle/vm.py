@@ -55,7 +55,7 @@ from modelxray.budget import Budget, BudgetExceeded
 
 from .globals_policy import Policy
 from .nested import find_nested
-from .resolve import global_path, instantiated_class
+from .resolve import IMPLICIT_METHOD, PLAIN_CONTAINERS, global_path, instantiated_class
 from .values import (
     NO_STATE,
     Blob,
@@ -248,6 +248,7 @@ def _interpret(
     ext_registry: dict[int, tuple[str, str]] = {}
     planted: dict[tuple[str, str], dict[str, object]] = {}
     seen_keys: set[tuple[object, ...]] | None = None
+    implicit_seen: set[tuple[int, str]] = set()
     violation = False
 
     # ---------------------------------------------------------------- reading primitives
@@ -551,6 +552,23 @@ def _interpret(
             ):
                 ext_registry[key] = (str(value[0]), str(value[1]))
 
+    def implicit(target: object, kind: str, items: list[object], opname: str) -> None:
+        """APPEND(S)/SETITEM(S)/ADDITEMS on an object the pickle built by a call: the
+        unpickler calls that object's own ``append``/``extend``/``__setitem__``/``add``.
+        Recorded once per object and kind (the verdict judges which method that is)."""
+        if type(target) is not Call or not items:
+            return
+        k = (id(target), kind)
+        if k in implicit_seen:
+            return
+        implicit_seen.add(k)
+        f = instantiated_class(target)
+        if type(f) is Global and IMPLICIT_METHOD[kind] in PLAIN_CONTAINERS.get(f.qualname, ()):
+            return  # OrderedDict() state dicts, list/dict/set subclasses of the builtins
+        key = items[0] if kind == "setitem" else None
+        value = items[1] if kind == "setitem" and len(items) > 1 else items[0]
+        rec_mutation(Mutation(target, key, value, opos, opname, kind))
+
     def extend_capped(target: SList | SSet, items: list[object]) -> None:
         room = cap - len(target)
         if room >= len(items):
@@ -575,22 +593,27 @@ def _interpret(
         return lst
 
     def add_to_list(target: object, items: list[object], opname: str) -> None:
+        kind = "extend" if opname == "APPENDS" else "append"
         if type(target) is SList:
             extend_capped(target, items)
-        elif keep and type(target) is Call:
-            extend_capped(call_list(target), items)
+        elif type(target) is Call:
+            implicit(target, kind, items, opname)
+            if keep:
+                extend_capped(call_list(target), items)
         else:
             for it in items[:cap]:
-                mutate(target, "extend" if opname == "APPENDS" else "append", None, it, opname)
+                mutate(target, kind, None, it, opname)
 
     def set_items(target: object, items: list[object], opname: str) -> None:
         if type(target) is SDict:
             pairs_capped(target, items)
-        elif keep and type(target) is Call:
-            d = target.items
-            if d is None:
-                d = target.items = SDict()
-            pairs_capped(d, items)
+        elif type(target) is Call:
+            implicit(target, "setitem", items, opname)
+            if keep:
+                d = target.items
+                if d is None:
+                    d = target.items = SDict()
+                pairs_capped(d, items)
         else:
             for k in range(0, min(len(items), 2 * cap), 2):
                 mutate(target, "setitem", items[k], items[k + 1], opname)
@@ -827,8 +850,10 @@ def _interpret(
         target = stack[-1]
         if type(target) is SSet:
             extend_capped(target, items)
-        elif keep and type(target) is Call:
-            extend_capped(call_list(target), items)
+        elif type(target) is Call:
+            implicit(target, "add", items, "ADDITEMS")
+            if keep:
+                extend_capped(call_list(target), items)
         else:
             for it in items[:cap]:
                 mutate(target, "add", None, it, "ADDITEMS")
@@ -1283,6 +1308,8 @@ def _interpret(
 def _key(v: object) -> object:
     if isinstance(v, Global):
         return (v.module, v.name, v.ext_code)
+    if isinstance(v, Call) and isinstance(v.func, Global):
+        return ("Call", v.func.module, v.func.name)
     return type(v).__name__
 
 
@@ -1425,15 +1452,17 @@ def _scan_one(
 
 
 def _scan_nested_bytes(
-    ctx: _Ctx, data: bytes, path: tuple[str, ...], depth: int
+    ctx: _Ctx, data: bytes, path: tuple[str, ...], depth: int, max_streams: int = 0
 ) -> list[PickleStream]:
+    """Scan a decoded nested payload (``max_streams``: how many pickles its loader reads; 0
+    for every concatenated one)."""
     inner = _Ctx(_Source(io.BytesIO(data)), ctx.budget, ctx.policy, ctx.opcodes)
     inner.container_cap = ctx.container_cap
     inner.keep_call_items = ctx.keep_call_items
     inner.nested_bytes = ctx.nested_bytes
     inner.nested_scans = ctx.nested_scans
     try:
-        return _scan_all(inner, 0, None, path, depth, MAX_STREAMS)
+        return _scan_all(inner, 0, None, path, depth, max_streams or MAX_STREAMS)
     finally:
         ctx.opcodes = inner.opcodes
         ctx.nested_bytes = inner.nested_bytes

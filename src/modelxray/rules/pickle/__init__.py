@@ -102,6 +102,16 @@ OPAQUE_PAYLOAD = Rule(
     cwes=_DESER,
     package=__name__,
 )
+HUGE_ALLOCATION = Rule(
+    "MX-PICKLE-011",
+    "Pickle allocates a huge object on load",
+    FAMILY,
+    Severity.MEDIUM,
+    Confidence.MEDIUM,
+    formats=_FORMATS,
+    cwes=("CWE-400", "CWE-789"),
+    package=__name__,
+)
 PROGRAM = Rule(
     "MX-PICKLE-010",
     "Pickle program",
@@ -122,5 +132,6 @@ RULES = (
     TRAILING,
     MARSHAL_CODE,
     OPAQUE_PAYLOAD,
+    HUGE_ALLOCATION,
     PROGRAM,
 )
