@@ -131,7 +131,7 @@ def test_allowed(module: str, name: str) -> None:
         ("operator", "attrgetter", "resolver"),
         ("operator", "methodcaller", "resolver"),
         ("operator", "itemgetter", "resolver"),
-        ("functools", "partial", "resolver"),
+        ("functools", "reduce", "resolver"),
         ("code", "InteractiveInterpreter", "eval"),
         ("runpy", "run_path", "eval"),
         ("timeit", "timeit", "eval"),

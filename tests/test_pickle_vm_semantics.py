@@ -94,11 +94,44 @@ def test_method_references_inside_real_objects_are_clean() -> None:
 
 
 def test_wrappers_of_methods_keep_their_own_verdict() -> None:
-    # functools.partial / operator.methodcaller are resolvers the policy denies; binding a pure
-    # method does not change that (only what getattr resolves to is modelled here)
-    for obj in (functools.partial(str.split, sep=","), operator.methodcaller("split", ",")):
-        got = items(pickle.dumps(obj, protocol=4))
-        assert any(it.module in ("functools", "operator", "_operator") for it in got), got
+    # operator.methodcaller built from constants is reported (medium); a partial is judged by
+    # what it binds, and binding a pure method is clean
+    got = items(pickle.dumps(operator.methodcaller("split", ","), protocol=4))
+    assert any(it.module in ("operator", "_operator") for it in got), got
+    assert items(pickle.dumps(functools.partial(str.split, sep=","), protocol=4)) == []
+
+
+def test_partial_is_judged_by_what_it_binds_and_where_it_is_called() -> None:
+    """functools.partial stores a callable (gensim pickles its weighting functions so):
+    building one runs nothing; calling one at load time is the call of what it binds, also
+    when partial.__setstate__ swaps the function."""
+    import textwrap
+
+    # real CPython pickles: a bound pure method is clean, a bound unknown function is medium
+    for p in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        got = items(pickle.dumps(functools.partial(textwrap.dedent), protocol=p))
+        assert {(it.severity, it.global_name) for it in got} == {("medium", "textwrap.dedent")}
+    partial = sg("functools", "partial")
+    # bound, never called: a dangerous function is critical, an unknown one medium
+    bound = p4(partial + sg("os", "system") + TUPLE1 + REDUCE + b".")
+    assert sev(bound) == {"critical"}
+    stored = p4(partial + sg("mylib", "weight") + TUPLE1 + REDUCE + b".")
+    assert sev(stored) == {"medium"}
+    # called at load time: the bound function runs
+    called = p4(partial + sg("mylib", "weight") + TUPLE1 + REDUCE + u("x") + TUPLE1 + REDUCE)
+    assert "high" in sev(called)
+    # __setstate__ swaps an allowed function for another before the call: not the allowed one
+    swapped = p4(
+        partial + sg("builtins", "len") + TUPLE1 + REDUCE
+        + MARK + sg("mylib", "weight") + EMPTY_TUPLE + EMPTY_DICT + b"N" + b"t" + BUILD
+        + u("x") + TUPLE1 + REDUCE
+    )  # fmt: skip
+    assert "high" in sev(swapped)
+    # a partial of an allowed callable, called: that call and nothing else
+    ordered = p4(
+        partial + sg("collections", "OrderedDict") + TUPLE1 + REDUCE + EMPTY_TUPLE + REDUCE
+    )
+    assert items(ordered) == []
 
 
 def test_calling_a_pure_builtin_method_is_clean() -> None:

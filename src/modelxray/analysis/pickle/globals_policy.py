@@ -145,6 +145,10 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # torch.Generator is torch._C.Generator; its __reduce__ names it there (torch/csrc/
     # Generator.cpp).  Reviewed by hand: the rest of torch._C is denied.
     ("torch._C", ("Generator",), "random-number generator state (torch.Generator)"),
+    # partial(func) stores func; it runs nothing until called, and every call of a partial is
+    # judged as the call of func it makes (the VM resolves it, BUILD replacements included).
+    ("functools", ("partial", "partialmethod"), "stored call (judged where it is called)"),
+    ("_functools", ("partial",), "stored call (judged where it is called)"),
     # --- joblib / dill wrappers around arrays ---
     ("joblib.numpy_pickle", ("NumpyArrayWrapper",), "joblib inline array placeholder"),
     # joblib < 0.10 placeholders (joblib/numpy_pickle_compat.py): only joblib.load's own
@@ -405,13 +409,13 @@ DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
     ),
     (
         "functools",
-        ("partial", "partialmethod", "reduce", "update_wrapper", "wraps", "singledispatch"),
+        ("reduce", "update_wrapper", "wraps", "singledispatch"),
         "resolver",
         "binds and calls arbitrary callables",
     ),
     (
         "_functools",
-        ("partial", "reduce"),
+        ("reduce",),
         "resolver",
         "binds and calls arbitrary callables",
     ),

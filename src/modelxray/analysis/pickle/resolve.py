@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .values import Call, Global, SDict, SList, SSet
+from .values import NO_STATE, Call, Global, SDict, SList, SSet
 
 _MAX_DEPTH = 16
 
@@ -80,7 +80,15 @@ def value_path(v: object, depth: int = 0) -> str | None:
     if fpath in NAME_RESOLVERS and args and isinstance(args[0], str):
         return args[0].replace(":", ".")
     if fpath in PARTIALS and args:
-        return value_path(args[0], depth + 1)
+        bound = value_path(args[0], depth + 1)
+        state = v.state
+        if state is not NO_STATE:
+            # partial.__setstate__((func, args, kwds, dict)) replaces the function: the
+            # callee is known only when both name the same one
+            first = state[0] if isinstance(state, tuple) and state else None
+            if value_path(first, depth + 1) != bound:
+                return None
+        return bound
     return None
 
 

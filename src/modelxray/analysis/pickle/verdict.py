@@ -63,6 +63,11 @@ DERIVED: dict[str, tuple[tuple[int, str], ...]] = {
     "numpy.random._pickle.__generator_ctor": ((1, "invoke"),),
     "numpy.random._pickle.__bit_generator_ctor": ((0, "invoke"),),
     "collections.defaultdict": ((0, "invoke"),),
+    # partial(func, ...) stores func (and partial.__setstate__ may replace it); nothing runs
+    # until the partial is called, and that call is judged as the call of func it makes
+    "functools.partial": ((0, "bind"),),
+    "_functools.partial": ((0, "bind"),),
+    "functools.partialmethod": ((0, "bind"),),
 }
 _OBJECT = frozenset({"builtins.object", "__builtin__.object"})
 
@@ -267,7 +272,9 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         col.add(item)
 
     def judge_callee(v: object, mode: str, call: Call, via: str) -> None:
-        """mode: "invoke" | "instantiate" | "base" (copyreg base: __new__ + maybe __init__)."""
+        """mode: "invoke" | "instantiate" | "base" (copyreg base: __new__ + maybe __init__)
+        | "bind" (stored to be called later, as by functools.partial: unknown is medium)."""
+        stored = mode in ("instantiate", "bind")
         if isinstance(v, Global):
             touched.add(id(v))
             c = classify_global(v, policy)
@@ -281,6 +288,9 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
             elif mode == "instantiate":
                 emit(MEDIUM, kind, call, v, name, c, f"{via}unknown class {name} instantiated "
                      f"({c.reason})")  # fmt: skip
+            elif mode == "bind":
+                emit(MEDIUM, "import", call, v, name, c, f"{via}binds unknown callable {name}, "
+                     f"called only if the partial is ({c.reason})")  # fmt: skip
             else:
                 emit(HIGH, kind, call, v, name, c, f"{via}unknown callable {name} invoked "
                      f"({c.reason})")  # fmt: skip
@@ -302,7 +312,7 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
                     emit(CRITICAL, "call", call, None, m.path, mc, f"{via}calls {m.path}: "
                          f"{mc.reason}")  # fmt: skip
                 else:
-                    sev = MEDIUM if mode == "instantiate" else HIGH
+                    sev = MEDIUM if stored else HIGH
                     emit(sev, "call", call, None, m.path, mc, f"{via}calls method {m.path} "
                          f"({mc.reason})")  # fmt: skip
                 return
@@ -315,10 +325,12 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
                     why = f"{via}calls {target} reached at load time: {c.reason}"
                     emit(CRITICAL, "call", call, None, target, c, why)
                     return
+                if c.category == "allowed":
+                    return  # what computed it (getattr, a partial) is judged where it ran
             c = Classification("unknown", "callable computed at load time", "dynamic-call")
             label = target or "<computed callable>"
             why = f"{via}calls a value computed at load time ({label})"
-            emit(MEDIUM if mode == "instantiate" else HIGH, "call", call, None, label, c, why)
+            emit(MEDIUM if stored else HIGH, "call", call, None, label, c, why)
             return
         if isinstance(v, PersistentRef):
             c = Classification("unknown", "object returned by persistent_load", "persistent")
