@@ -520,3 +520,21 @@ def test_resource_exhaustion_reports_sizes(tmp_path: Path, body: bytes, size: st
     f.write_bytes(p4(body))
     hit = [x for x in scan(str(f)).files[0].findings if x.rule_id == "MX-PICKLE-011"]
     assert hit and hit[0].severity >= Severity.MEDIUM, hit
+
+
+def test_dill_type_lookups_are_the_types_they_return() -> None:
+    """dill (and joblib output written where dill extended the pickler) names plain types as
+    ``dill._dill._load_type('object')``: that is a reference to ``object``, while a lookup of a
+    code-building type stays critical (dill's own table: scripts/gen_dill_types.py)."""
+    dill = pytest.importorskip("dill")
+
+    for p in (2, 4):
+        data = dill.dumps({"o": object, "n": type(None), "e": type(...), "x": [1, 2]}, protocol=p)
+        assert data.count(b"_load_type") == 1  # the real writer produced the form judged here
+        assert items(data) == [], p
+    lookup = sg("dill._dill", "_load_type")
+    for name in ("CodeType", "FunctionType", "ModuleType"):
+        got = items(p4(lookup + u(name) + TUPLE1 + REDUCE + b"."))
+        assert [it.severity for it in got] == ["critical"], (name, got)
+    unknown = items(p4(lookup + u("NoSuchType") + TUPLE1 + REDUCE + b"."))
+    assert {it.severity for it in unknown} == {"critical"}  # not in the table: dill itself

@@ -103,6 +103,7 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
     ("argparse", ("Namespace",), "attribute bag"),
     ("types", ("SimpleNamespace",), "attribute bag"),
+    ("types", ("NoneType", "EllipsisType", "NotImplementedType"), "types of constants"),
     ("re", ("_compile",), "compiled regular expression"),
     ("logging", ("getLogger",), "Logger objects pickle as getLogger(name)"),
     # --- NumPy ---

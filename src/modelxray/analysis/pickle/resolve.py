@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._generated.dill_types import DILL_TYPES
 from .values import NO_STATE, Call, Global, SDict, SList, SSet
 
 _MAX_DEPTH = 16
@@ -34,6 +35,8 @@ ITEMGETTERS = frozenset({"operator.itemgetter", "_operator.itemgetter"})
 # anything, and every call at load time is judged through it (``effective_callee``).
 INERT_RESOLVERS = ATTRGETTERS | METHODCALLERS | ITEMGETTERS
 PARTIALS = frozenset({"functools.partial", "_functools.partial", "functools.partialmethod"})
+# dill._dill._load_type(name) returns a type from dill's fixed table (dill < 0.3: dill.dill)
+TYPE_LOOKUPS = frozenset({"dill._dill._load_type", "dill.dill._load_type"})
 
 
 def global_path(g: Global) -> str | None:
@@ -79,6 +82,8 @@ def value_path(v: object, depth: int = 0) -> str | None:
         return name
     if fpath in NAME_RESOLVERS and args and isinstance(args[0], str):
         return args[0].replace(":", ".")
+    if fpath in TYPE_LOOKUPS and args and isinstance(args[0], str):
+        return DILL_TYPES.get(args[0])
     if fpath in PARTIALS and args:
         bound = value_path(args[0], depth + 1)
         state = v.state

@@ -31,6 +31,7 @@ from .resolve import (
     IMPLICIT_METHOD,
     INERT_RESOLVERS,
     PLAIN_CONTAINERS,
+    TYPE_LOOKUPS,
     MethodRef,
     effective_callee,
     global_path,
@@ -371,6 +372,24 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         ):
             # the bytes it loads were decoded and are judged as that loader reads them
             touched.add(id(f))
+            continue
+        if (
+            call.kind == "reduce"
+            and isinstance(f, Global)
+            and global_path(f) in TYPE_LOOKUPS
+            and value_path(call) is not None
+        ):
+            # dill's _load_type('object') looks a type up in dill's own table: it is a
+            # reference to that type, judged as one
+            touched.add(id(f))
+            target = value_path(call) or ""
+            c = policy.classify_path(target)
+            if c.category == "dangerous":
+                emit(CRITICAL, "import", call, None, target, c, f"{global_name(f)} returns "
+                     f"{target}: {c.reason}")  # fmt: skip
+            elif c.category == "unknown":
+                emit(MEDIUM, "import", call, None, target, c, f"{global_name(f)} returns "
+                     f"{target} ({c.reason})")  # fmt: skip
             continue
         if (
             call.kind == "reduce"
