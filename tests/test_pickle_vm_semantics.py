@@ -538,3 +538,9 @@ def test_dill_type_lookups_are_the_types_they_return() -> None:
         assert [it.severity for it in got] == ["critical"], (name, got)
     unknown = items(p4(lookup + u("NoSuchType") + TUPLE1 + REDUCE + b"."))
     assert {it.severity for it in unknown} == {"critical"}  # not in the table: dill itself
+
+
+def test_stored_pure_builtins_are_clean() -> None:
+    """gensim stores ``hashfxn=hash``: a reference to a pure builtin is data."""
+    for p in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        assert items(pickle.dumps({"hashfxn": hash, "size": len, "a": abs}, protocol=p)) == []
