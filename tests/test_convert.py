@@ -257,7 +257,8 @@ def test_verify_detects_a_changed_byte(torch_files: dict[str, Path], tmp_path: P
         f.write(bytes([b[0] ^ 0xFF]))
     ext = extract_source(str(torch_files["zip"]))
     meta = {**ext.metadata, "format": "pt"}
-    v = verify(ext, meta, str(dst))
+    with open(dst, "rb") as f:
+        v = verify(ext, meta, f, dst.stat().st_size, str(torch_files["zip"]))
     assert not v.ok
     assert v.problems == ["views.base: bytes differ from the source"]
 

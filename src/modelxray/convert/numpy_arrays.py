@@ -17,7 +17,15 @@ from typing import IO, Any
 from modelxray.artifact import Artifact
 from modelxray.budget import Limits
 
-from .common import CHUNK, ConvertError, Extraction, SourceTensor, byteswapped, read_range
+from .common import (
+    CHUNK,
+    ConvertError,
+    Extraction,
+    SourceBytes,
+    SourceTensor,
+    byteswapped,
+    read_range,
+)
 
 MAGIC = b"\x93NUMPY"
 MAX_HEADER = 1 << 16
@@ -77,7 +85,7 @@ def read_npy_header(f: IO[bytes]) -> NpyHeader:
 
 
 def _array_tensor(
-    name: str, opener: Callable[[], IO[bytes]], size: int, ext: Extraction
+    name: str, opener: Callable[[], IO[bytes]], size: int, ext: Extraction, member: str = ""
 ) -> SourceTensor | None:
     with opener() as f:
         h = read_npy_header(f)
@@ -113,7 +121,15 @@ def _array_tensor(
             chunks = byteswapped(chunks, component)
         yield from chunks
 
-    return SourceTensor(name, st, h.shape, produce, f"{name} @ byte {h.data_offset}")
+    ext.source_bytes += nbytes
+    return SourceTensor(
+        name,
+        st,
+        h.shape,
+        produce,
+        f"{name} @ byte {h.data_offset}",
+        SourceBytes("npy", member=member, start=h.data_offset, nbytes=nbytes),
+    )
 
 
 def extract_npy(artifact: Artifact, name: str = "array") -> Extraction:
@@ -131,13 +147,26 @@ def extract_npz(artifact: Artifact, limits: Limits) -> Extraction:
     with artifact.open() as f:
         members = [m for m in read_central_directory(f, artifact.size, limits) if not m.is_dir]
         offsets = [member_data_offset(f, m)[0] for m in members]
+    # ``np.load`` reads a member by name through ``zipfile`` (the last of two equal names)
+    # and finds an array's name with ``.npy`` removed (the first of two that match): two
+    # members that give one name are ambiguous.
+    keys: dict[str, str] = {}
+    for m in members:
+        key = m.name.split("\0", 1)[0]  # zipfile cuts a name at its first NUL
+        key = key[:-4] if key.endswith(".npy") else key
+        if key in keys:
+            raise ConvertError(
+                f"duplicate archive members {keys[key]!r} and {m.name!r} (np.load reads one of "
+                "them, not necessarily the one converted); not converted"
+            )
+        keys[key] = m.name
     for m, off in zip(members, offsets, strict=True):
         name = m.name[:-4] if m.name.endswith(".npy") else m.name
         if not m.name.endswith(".npy"):
             ext.dropped.append((name, "archive member is not a .npy array"))
             continue
         opener = member_opener(artifact, m, off, limits)
-        t = _array_tensor(name, opener, m.size, ext)
+        t = _array_tensor(name, opener, m.size, ext, m.name)
         if t is not None:
             ext.add(t)
     return ext
