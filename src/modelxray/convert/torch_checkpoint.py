@@ -161,8 +161,10 @@ def _int_tuple(v: Any, what: str) -> tuple[int, ...]:
     if _calls(v, "torch.Size"):
         args = v.args
         v = args[0] if isinstance(args, tuple) and len(args) == 1 else None
-    if not isinstance(v, (tuple, SList)) or not all(_is_int(x) and x >= 0 for x in v):
-        raise Unsupported(f"{what} is not a tuple of non-negative integers")
+    if not isinstance(v, (tuple, SList)) or not all(_is_int(x) for x in v):
+        raise Unsupported(f"{what} is not a tuple of integers")
+    if any(x < 0 for x in v):
+        raise ConvertError(f"{what} {tuple(v)} has a negative entry (torch.load rejects it)")
     return tuple(v)
 
 
@@ -210,6 +212,11 @@ def check_storage_records(stream: PickleStream, zip_layout: bool) -> None:
         if zip_layout and not (isinstance(pid, tuple) and len(pid) == 5):
             raise ConvertError(
                 f"persistent id at offset {ref.offset} is not a storage record "
+                "(torch.load rejects the file)"
+            )
+        if not zip_layout and isinstance(pid, tuple) and pid[:1] == ("storage",) and len(pid) != 6:
+            raise ConvertError(
+                f"legacy storage record at offset {ref.offset} does not have 6 fields "
                 "(torch.load rejects the file)"
             )
         try:
@@ -265,17 +272,25 @@ def _rebuild(name: str, obj: Call) -> TensorRecord:
     flags = _mapping(metadata)
     if flags is not None and any(v is True for _k, v in flags):
         raise Unsupported("tensor has conjugate/negative bits set (a lazy view)")
-    if not _is_int(offset) or offset < 0:
-        raise Unsupported("storage offset is not a non-negative integer")
+    if not _is_int(offset):
+        raise Unsupported("storage offset is not an integer")
+    # From here on the record is concrete: what torch.load rejects, convert refuses.
     shape = _int_tuple(size, "size")
     strides = _int_tuple(stride, "stride")
-    if len(shape) != len(strides):
-        raise Unsupported("size and stride differ in length")
+    if offset < 0 or len(shape) != len(strides):
+        raise ConvertError(
+            f"{name}: storage offset {offset}, size {shape} and stride {strides} do not "
+            "describe a view (torch.load rejects it)"
+        )
     rec = TensorRecord(name, storage, dtype, itemsize, offset, shape, strides)
     if rec.numel:
         last = offset + sum((d - 1) * s for d, s in zip(shape, strides, strict=True))
         if (last + 1) * itemsize > storage.nbytes:
-            raise Unsupported("tensor reaches past the end of its storage")
+            raise ConvertError(
+                f"{name}: size {shape}, stride {strides} and offset {offset} reach byte "
+                f"{(last + 1) * itemsize} of a {storage.nbytes}-byte storage (torch.load "
+                "rejects it)"
+            )
     return rec
 
 
