@@ -28,7 +28,9 @@ from .common import (
 )
 
 MAGIC = b"\x93NUMPY"
-MAX_HEADER = 1 << 16
+# ``np.load``'s ``max_header_size`` default (``allow_pickle=False``): a longer header is
+# refused by the real loader, so by convert too.
+MAX_HEADER = 10_000
 
 # NumPy dtype kind + itemsize → SafeTensors dtype.
 NUMPY_DTYPES: dict[tuple[str, int], str] = {
@@ -63,7 +65,7 @@ def read_npy_header(f: IO[bytes]) -> NpyHeader:
     else:
         raise ConvertError(f"unknown .npy version {major}")
     if hlen > MAX_HEADER:
-        raise ConvertError(f".npy header of {hlen} bytes is too large")
+        raise ConvertError(f".npy header of {hlen} bytes is too large (np.load rejects it)")
     raw = f.read(hlen)
     try:
         text = raw.decode("utf-8" if major == 3 else "latin1")
@@ -75,13 +77,13 @@ def read_npy_header(f: IO[bytes]) -> NpyHeader:
     shape = d["shape"]
     if not isinstance(shape, tuple) or not all(type(x) is int and x >= 0 for x in shape):
         raise ConvertError(".npy shape is malformed")
-    if not isinstance(d["descr"], str):
-        raise ConvertError("structured dtype (not a plain numeric array)")
-    try:
-        dtype = np.dtype(d["descr"])
-    except (TypeError, ValueError) as e:
+    if type(d["fortran_order"]) is not bool:
+        raise ConvertError(".npy fortran_order is not a bool (np.load rejects it)")
+    try:  # NumPy's own descriptor reader (structured dtypes included: they are dropped)
+        dtype = np.lib.format.descr_to_dtype(d["descr"])
+    except (TypeError, ValueError, KeyError, RecursionError) as e:
         raise ConvertError(f".npy dtype {d['descr']!r}: {e}") from None
-    return NpyHeader(dtype, bool(d["fortran_order"]), shape, start + hlen)
+    return NpyHeader(dtype, d["fortran_order"], shape, start + hlen)
 
 
 def _array_tensor(

@@ -86,7 +86,11 @@ _PARAMETER = {"torch._utils._rebuild_parameter", "torch._utils._rebuild_paramete
 _PLAIN_TENSOR_TYPES = {"torch.nn.parameter.Parameter", "torch.Tensor", "torch._tensor.Tensor"}
 # ``collections.OrderedDict()`` / ``dict()`` filled by SETITEMS build plain mappings: data.
 _MAPPINGS = {"collections.OrderedDict", "builtins.dict"}
-LEGACY_PICKLES = 5  # magic, protocol, sys_info, the object, the storage keys
+LEGACY_PICKLES = 5
+_UNTYPED = {
+    "torch.UntypedStorage",
+    "torch.storage.UntypedStorage",
+}  # magic, protocol, sys_info, the object, the storage keys
 
 
 class Unsupported(Exception):
@@ -161,11 +165,14 @@ def _int_tuple(v: Any, what: str) -> tuple[int, ...]:
     if _calls(v, "torch.Size"):
         args = v.args
         v = args[0] if isinstance(args, tuple) and len(args) == 1 else None
-    if not isinstance(v, (tuple, SList)) or not all(_is_int(x) for x in v):
+    if not isinstance(v, (tuple, SList)):
         raise Unsupported(f"{what} is not a tuple of integers")
-    if any(x < 0 for x in v):
-        raise ConvertError(f"{what} {tuple(v)} has a negative entry (torch.load rejects it)")
-    return tuple(v)
+    out = tuple(x for x in v if _is_int(x))
+    if len(out) != len(v):
+        raise Unsupported(f"{what} is not a tuple of integers")
+    if any(x < 0 for x in out):
+        raise ConvertError(f"{what} {out} has a negative entry (torch.load rejects it)")
+    return out
 
 
 def storage_from_pid(pid: Any) -> Storage:
@@ -227,6 +234,13 @@ def check_storage_records(stream: PickleStream, zip_layout: bool) -> None:
                     f"persistent id at offset {ref.offset}: {exc} (torch.load rejects the file)"
                 ) from None
             continue
+        if not zip_layout and st.record[0] in _UNTYPED:
+            # the legacy loader asks the storage class for its ``dtype``: UntypedStorage has
+            # none (torch.save writes it for uint16, float8...: torch cannot read it back)
+            raise ConvertError(
+                f"legacy storage record at offset {ref.offset} is an UntypedStorage "
+                "(torch.load rejects the file)"
+            )
         first = roots.setdefault(st.key, st.record)
         if first != st.record:
             raise ConvertError(
