@@ -305,3 +305,17 @@ def test_npy_by_hand_matches_np_load(tmp_path: Path) -> None:
     )
     got, _ = _converted(src, tmp_path)
     _assert_same_array(got["a"], np.load(src, allow_pickle=False), "a")
+
+
+def test_npz_member_name_np_load_reads_otherwise_is_refused(tmp_path: Path) -> None:
+    """zipfile (so np.load) cuts a member name at its first NUL: "w\\0x.npy" is the array
+    np.load calls "w", not the name convert would otherwise write."""
+    src = tmp_path / "n.npz"
+    np.savez(src, wZx=np.ones(2))
+    src.write_bytes(src.read_bytes().replace(b"wZx.npy", b"w\0x.npy"))
+    with np.load(src, allow_pickle=False) as npz:
+        assert npz.files == ["w"] and npz["w"].tolist() == [1.0, 1.0]
+    dst = tmp_path / "n.safetensors"
+    with pytest.raises(ConvertError, match="not the name np.load reads"):
+        convert(src, dst)
+    assert not dst.exists()

@@ -163,6 +163,12 @@ def extract_npz(artifact: Artifact, limits: Limits) -> Extraction:
             )
         keys[key] = m.name
     for m, off in zip(members, offsets, strict=True):
+        if "\0" in m.name or "\ufffd" in m.name:
+            # zipfile cuts a name at NUL (and refuses a UTF-8 flagged name that does not
+            # decode): np.load would give this array another name, or none
+            raise ConvertError(
+                f"archive member name {m.name!r} is not the name np.load reads; not converted"
+            )
         name = m.name[:-4] if m.name.endswith(".npy") else m.name
         if not m.name.endswith(".npy"):
             ext.dropped.append((name, "archive member is not a .npy array"))
