@@ -28,16 +28,16 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 from modelxray.convert import ConvertError, convert  # noqa: E402
 
 
-def _flat(o: Any, prefix: str = "") -> dict[str, Any]:
-    """The loaded object's tensors by the dotted name convert gives them."""
+def _flat(o: Any, prefix: str | None = None) -> dict[str, Any]:
+    """The loaded object's tensors by their keys and indices joined with ``.``."""
     if isinstance(o, torch.Tensor):
-        return {prefix or "tensor": o.detach()}
+        return {"tensor" if prefix is None else prefix: o.detach()}
     out: dict[str, Any] = {}
     items = (
         o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, (list, tuple)) else ()
     )
     for k, v in items:
-        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        out.update(_flat(v, str(k) if prefix is None else f"{prefix}.{k}"))
     return out
 
 
@@ -105,6 +105,10 @@ MATCHING: dict[str, tuple[Callable[[], Any], tuple[bool, ...]]] = {
         (False, True),
     ),
     "nested_reserved_name": (lambda: {"a": {"__metadata__": torch.ones(1)}}, (False, True)),
+    "empty_keys": (
+        lambda: {"": {"b": torch.ones(1)}, "b": torch.zeros(1), "c": {"": torch.ones(2)}},
+        (False, True),
+    ),
     # dtypes without a typed storage: only the zip layout can hold them
     "untyped_dtypes": (
         lambda: {

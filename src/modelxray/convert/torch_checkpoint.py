@@ -394,22 +394,24 @@ def flatten(
     root: Any,
     on_tensor: Callable[[TensorRecord], None],
     ext: Extraction,
-    prefix: str = "",
     read_text: Callable[[Blob], str | None] | None = None,
 ) -> None:
     """Walk the checkpoint: tensors to ``on_tensor``, plain scalars to metadata, rest dropped.
 
-    ``read_text`` reads back a text payload the VM only located (over 64 KiB), or None.
+    Names are the keys and indices on the way down joined by ``.``, as the loaded object
+    holds them (an empty key stays empty: ``{"": {"b": t}}`` gives ``.b``); a tensor at
+    the root is named ``tensor``.  ``read_text`` reads back a text payload the VM only
+    located (over 64 KiB), or None.
     """
     active: set[int] = set()
 
-    def walk(v: Any, name: str, depth: int) -> None:
-        label = name or "<root>"
+    def walk(v: Any, name: str | None, depth: int) -> None:
+        label = "<root>" if name is None else (name or "''")
         if depth > MAX_DEPTH:
             ext.dropped.append((label, f"nested deeper than {MAX_DEPTH} levels"))
             return
         try:
-            rec = _tensor_of(name or "tensor", v)
+            rec = _tensor_of("tensor" if name is None else name, v)
         except Unsupported as exc:
             ext.dropped.append((label, str(exc)))
             return
@@ -429,19 +431,19 @@ def flatten(
             try:
                 if pairs is not None:
                     for k, item in _dict_items(pairs, label, ext):
-                        walk(item, f"{name}.{k}" if name else k, depth + 1)
+                        walk(item, k if name is None else f"{name}.{k}", depth + 1)
                 elif seq is not None:
                     for i, item in enumerate(seq):
-                        walk(item, f"{name}.{i}" if name else str(i), depth + 1)
+                        walk(item, str(i) if name is None else f"{name}.{i}", depth + 1)
             finally:
                 active.discard(id(v))
             return
-        if isinstance(v, Blob) and v.kind == "str" and read_text is not None and name:
+        if isinstance(v, Blob) and v.kind == "str" and read_text is not None and name is not None:
             text = read_text(v)
             if text is not None:
                 v = text
         if type(v) in (str, int, float, bool):
-            if not name:
+            if name is None:
                 ext.dropped.append((label, "the checkpoint is a single value"))
             elif type(v) is str:
                 ext.set_metadata(name, v)
@@ -453,7 +455,7 @@ def flatten(
             return
         ext.dropped.append((label, f"not a tensor: {_describe(v)}"))
 
-    walk(root, prefix, 0)
+    walk(root, None, 0)
 
 
 # ------------------------------------------------------------------ byte producers
