@@ -429,6 +429,31 @@ def test_legacy_hand_made_file_converts_like_torch(tmp_path: Path) -> None:
     assert st["w"].tolist() == torch_load(src)["w"].tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
+def _legacy_view(offset: int, numel: int, size: int) -> bytes:
+    """A legacy file whose tensor ``w`` (``size`` elements) sits on the storage view
+    ``("v", offset, numel)`` of the 4-float storage ``"0"``."""
+    pid = storage("FloatStorage", "0", 4, view=push(("v", offset, numel)))
+    return legacy_file(program(mapping([("w", tensor(pid, 0, (size,), (1,)))])), [("0", 4, F32)])
+
+
+def test_legacy_storage_view_converts_like_torch(tmp_path: Path) -> None:
+    src = write(tmp_path, "leg.pt", _legacy_view(1, 2, 2))
+    r = convert(src, tmp_path / "leg.safetensors", verify=True)
+    st = pytest.importorskip("safetensors.numpy").load_file(str(tmp_path / "leg.safetensors"))
+    assert r.verified is True
+    assert st["w"].tolist() == torch_load(src)["w"].tolist() == [2.0, 3.0]
+
+
+@pytest.mark.parametrize(("offset", "numel"), [(3, 2), (0, 5)])
+def test_legacy_storage_view_outside_its_storage_is_refused(
+    tmp_path: Path, offset: int, numel: int
+) -> None:
+    src = write(tmp_path, "leg.pt", _legacy_view(offset, numel, numel))
+    with pytest.raises(RuntimeError):
+        torch_load(src)
+    refused(src, tmp_path / "l.safetensors", "reaches outside its 4-element storage")
+
+
 def test_legacy_storage_size_mismatch_is_refused(tmp_path: Path) -> None:
     src = write(tmp_path, "leg.pt", legacy_file(legacy_root(2), [("0", 4, F32)]))
     with pytest.raises(RuntimeError):

@@ -195,9 +195,12 @@ def storage_from_pid(pid: Any) -> Storage:
     view = pid[5] if len(pid) == 6 else None
     if view is not None:  # legacy view: (view_key, offset, view_size) in elements
         if not (isinstance(view, tuple) and len(view) == 3 and _is_int(view[1])):
-            raise Unsupported("malformed storage view")
+            raise ConvertError(f"malformed view of storage {key!r} (torch.load rejects it)")
         if not _is_int(view[2]) or view[1] < 0 or view[2] < 0 or view[1] + view[2] > numel:
-            raise Unsupported("storage view outside its storage")
+            raise ConvertError(
+                f"view {render_value(view)[:80]} reaches outside its {numel}-element storage "
+                f"{key!r} (torch.load fails on, or clips, such a view); not converted"
+            )
         storage.nbytes, storage.view_offset = view[2] * itemsize, view[1] * itemsize
     return storage
 
