@@ -285,8 +285,16 @@ def _npy_by_hand(path: Path, header: str, data: bytes) -> Path:
         ("{'descr': '<f4', 'fortran_order': 1, 'shape': (2, 3), }", "fortran_order"),
         ("{'descr': '<f4', 'fortran_order': False, 'shape': [6], }", "shape"),
         ("{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }", "truncated"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (" + "1, " * 65 + "), }", "64"),
     ],
-    ids=["header_over_np_load_limit", "fortran_order_0", "fortran_order_1", "list_shape", "short"],
+    ids=[
+        "header_over_np_load_limit",
+        "fortran_order_0",
+        "fortran_order_1",
+        "list_shape",
+        "short",
+        "over_64_dims",
+    ],
 )
 def test_npy_np_load_rejects_is_refused_without_verify(
     header: str, match: str, tmp_path: Path

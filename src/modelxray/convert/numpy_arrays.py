@@ -28,6 +28,7 @@ from .common import (
 )
 
 MAGIC = b"\x93NUMPY"
+MAX_NDIM = 64  # NumPy's NPY_MAXDIMS
 # ``np.load``'s ``max_header_size`` default (``allow_pickle=False``): a longer header is
 # refused by the real loader, so by convert too.
 MAX_HEADER = 10_000
@@ -77,6 +78,8 @@ def read_npy_header(f: IO[bytes]) -> NpyHeader:
     shape = d["shape"]
     if not isinstance(shape, tuple) or not all(type(x) is int and x >= 0 for x in shape):
         raise ConvertError(".npy shape is malformed")
+    if len(shape) > MAX_NDIM:
+        raise ConvertError(f".npy shape has {len(shape)} dimensions (np.load rejects over 64)")
     if type(d["fortran_order"]) is not bool:
         raise ConvertError(".npy fortran_order is not a bool (np.load rejects it)")
     try:  # NumPy's own descriptor reader (structured dtypes included: they are dropped)
