@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -257,7 +258,8 @@ def test_verify_detects_a_changed_byte(torch_files: dict[str, Path], tmp_path: P
         f.write(bytes([b[0] ^ 0xFF]))
     ext = extract_source(str(torch_files["zip"]))
     meta = {**ext.metadata, "format": "pt"}
-    v = verify(ext, meta, str(dst))
+    with open(dst, "rb") as f:
+        v = verify(ext, meta, f, dst.stat().st_size, str(torch_files["zip"]))
     assert not v.ok
     assert v.problems == ["views.base: bytes differ from the source"]
 
@@ -335,3 +337,72 @@ def test_cli_convert(torch_files: dict[str, Path], tmp_path: Path) -> None:
     torch.save({"boom": Payload("cli")}, evil)
     assert main(["convert", str(evil), str(tmp_path / "e.safetensors")]) == 1
     assert main(["convert", str(tmp_path / "missing.pt"), str(dst)]) == 2
+
+
+def _real_loader(path: str) -> dict[str, Any] | None:
+    """What the real loader returns for ``path`` without running pickle code: tensors by
+    flattened name (``torch.load(weights_only=True)``; ``np.load(allow_pickle=False)``,
+    member by member, an ``.npz`` member it refuses left out); None when it refuses the file
+    or the file is no format convert handles (joblib, plain pickles)."""
+    import warnings
+
+    head = Path(path).read_bytes()[:8]
+    if head[:6] == b"\x93NUMPY":
+        try:
+            return {Path(path).stem: np.load(path, allow_pickle=False)}
+        except ValueError:  # an object array: needs pickle
+            return None
+    if head[:4] == b"PK\x03\x04" and Path(path).suffix == ".npz":
+        out: dict[str, Any] = {}
+        with np.load(path, allow_pickle=False) as npz:
+            for k in npz.files:
+                try:
+                    out[k] = npz[k]
+                except ValueError:  # an object array: needs pickle
+                    pass
+        return out
+    if head[:4] == b"PK\x03\x04" or head[:2] == b"\x80\x02":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loaded = torch.load(path, weights_only=True)
+        except (RuntimeError, pickle.UnpicklingError):  # TorchScript, or needs pickle code
+            return None
+        return _flat(loaded)
+    return None
+
+
+def test_every_benign_fixture_converts_to_what_the_real_loader_returns(
+    pickle_corpus: dict[str, Any], torch_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Each real-library fixture the real loader opens without pickle code (torch.load
+    weights_only, np.load allow_pickle=False) converts to exactly the tensors it returns:
+    names, dtypes, shapes and bytes."""
+    cases = {name: c.path for name, c in pickle_corpus.items() if c.kind == "benign"}
+    cases.update({f"ckpt-{k}": str(v) for k, v in torch_files.items()})
+    compared = 0
+    for name, path in sorted(cases.items()):
+        want = _real_loader(path)
+        dst = tmp_path / f"{name}.safetensors"
+        if not want:  # nothing the real loader returns without pickle code to compare
+            continue
+        r = convert(path, dst, verify=True)
+        assert r.verified is True, name
+        got = safetensors_torch.load_file(str(dst))
+        assert set(got) == set(want), name
+        for k, v in want.items():
+            _assert_same_tensor(got[k], v, f"{name}:{k}")
+        compared += 1
+    assert compared >= 7, compared
+
+
+def _assert_same_tensor(g: Any, v: Any, label: str) -> None:
+    """SafeTensors tensor ``g`` holds exactly the torch tensor / NumPy array ``v``."""
+    if isinstance(v, torch.Tensor):
+        assert g.dtype == v.dtype and tuple(g.shape) == tuple(v.shape), label
+        assert _raw(g) == _raw(v), label
+    else:
+        assert tuple(g.shape) == v.shape, label
+        assert str(g.dtype).split(".")[-1] == v.dtype.name, label
+        little = np.ascontiguousarray(v).astype(v.dtype.newbyteorder("<"))
+        assert _raw(g) == little.tobytes(), label

@@ -94,7 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--force", action="store_true", help="convert even with critical findings (still inert)"
     )
-    c.add_argument("--verify", action="store_true", help="check the output against the source")
+    c.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-read the output with an independent reader and check it against the source",
+    )
+    c.add_argument(
+        "--max-amplification",
+        type=float,
+        default=None,
+        metavar="N",
+        help="refuse an output over N times the source's storage bytes (+16 MiB; default 4)",
+    )
     c.add_argument("-f", "--format", choices=("text", "json"), default="text")
     return p
 
@@ -195,7 +206,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from modelxray.convert import ConvertError, ConvertRefused, convert
 
     try:
-        result = convert(args.src, args.dst, force=args.force, verify=args.verify)
+        extra = (
+            {} if args.max_amplification is None else {"max_amplification": args.max_amplification}
+        )
+        result = convert(args.src, args.dst, force=args.force, verify=args.verify, **extra)
     except ConvertRefused as exc:
         print(f"modelxray: convert: {exc}", file=sys.stderr)
         for line in exc.findings[:20]:

@@ -22,7 +22,8 @@ from typing import Any
 from modelxray.artifact import Artifact
 from modelxray.budget import Limits
 
-from .common import ConvertError, Extraction
+from .common import MAX_AMPLIFICATION, ConvertError, Extraction, check_output_size
+from .output import OutputDir
 from .safetensors_writer import TensorData, write_safetensors
 from .verify import Verification
 from .verify import verify as verify_output
@@ -156,61 +157,80 @@ def convert(
     force: bool = False,
     verify: bool = False,
     limits: Limits | None = None,
+    max_amplification: float = MAX_AMPLIFICATION,
 ) -> ConvertResult:
     """Write the tensors of ``src`` to the SafeTensors file ``dst``; never executes ``src``.
 
     Raises :class:`ConvertRefused` when the source holds a critical finding and ``force``
-    is false, :class:`ConvertError` when it cannot be converted (or, with ``verify``,
-    when the output does not match the source: the output is then removed).
+    is false, :class:`ConvertError` when it cannot be converted: malformed, ambiguous
+    (duplicate members, conflicting storage records, colliding or reserved names), rejected
+    by the real loader, an output over ``max_amplification`` times the source's storage
+    bytes, a symlink at an output name, or -- with ``verify`` -- an output that does not
+    match the source (nothing is then written).
     """
     src_s, dst_s = os.fspath(src), os.fspath(dst)
     limits = limits or Limits()
     if not os.path.isfile(src_s):
         raise ConvertError(f"no such file: {src_s}")
-    if os.path.exists(dst_s) and os.path.samefile(src_s, dst_s):
-        raise ConvertError("the output would overwrite the source")
-    critical = _critical_findings(src_s)
-    if critical and not force:
-        raise ConvertRefused(
-            f"{src_s} holds {len(critical)} critical finding(s); not converted "
-            "(--force converts anyway, still without executing anything)",
-            critical,
-        )
-    ext = extract(src_s, limits)
-    critical += [c for c in ext.findings if c not in critical]
-    if critical and not force:
-        raise ConvertRefused(
-            f"{src_s}: the pickle program names dangerous code; not converted "
-            "(--force converts anyway, still without executing anything)",
-            critical,
-        )
-    if not ext.tensors:
-        raise ConvertError(f"{src_s}: no tensors found to convert")
-    meta = _metadata(ext)
-    digests = write_safetensors(
-        dst_s, [TensorData(t.name, t.dtype, t.shape, t.chunks) for t in ext.tensors], meta
-    )
-    result = ConvertResult(
-        source=src_s,
-        output=dst_s,
-        format=ext.format,
-        tensors=[t.name for t in ext.tensors],
-        metadata=meta,
-        dropped=list(ext.dropped),
-        critical=critical,
-        forced=bool(critical),
-        sha256=digests,
-    )
-    if ext.sidecar is not None:
-        result.config_path = config_path_for(dst_s)
-        with open(result.config_path, "w", encoding="utf-8") as out:
-            json.dump(ext.sidecar, out, indent=2, sort_keys=False)
-            out.write("\n")
-    if verify:
-        result.verification = verify_output(extract(src_s, limits), meta, dst_s)
-        if not result.verification.ok:
-            os.unlink(dst_s)
-            raise ConvertError(
-                "verification failed; output removed: " + "; ".join(result.verification.problems)
+    folder, name = os.path.split(os.path.abspath(dst_s))
+    config_name = os.path.basename(config_path_for(dst_s))
+    with OutputDir(folder) as out_dir:
+        out_dir.check_free(name)  # refuse a planted link before any work
+        if os.path.exists(dst_s) and os.path.samefile(src_s, dst_s):
+            raise ConvertError("the output would overwrite the source")
+        critical = _critical_findings(src_s)
+        if critical and not force:
+            raise ConvertRefused(
+                f"{src_s} holds {len(critical)} critical finding(s); not converted "
+                "(--force converts anyway, still without executing anything)",
+                critical,
             )
+        ext = extract(src_s, limits)
+        critical += [c for c in ext.findings if c not in critical]
+        if critical and not force:
+            raise ConvertRefused(
+                f"{src_s}: the pickle program names dangerous code; not converted "
+                "(--force converts anyway, still without executing anything)",
+                critical,
+            )
+        if not ext.tensors:
+            raise ConvertError(f"{src_s}: no tensors found to convert")
+        check_output_size(ext, max_amplification)
+        if ext.sidecar is not None:
+            out_dir.check_free(config_name)
+        meta = _metadata(ext)
+        tmp, f = out_dir.create_temp(name)
+        with f:
+            digests = write_safetensors(
+                f, [TensorData(t.name, t.dtype, t.shape, t.chunks) for t in ext.tensors], meta
+            )
+            verification = None
+            if verify:
+                verification = verify_output(ext, meta, f, f.tell(), src_s)
+                if not verification.ok:
+                    raise ConvertError(
+                        "verification failed; nothing written: " + "; ".join(verification.problems)
+                    )
+        result = ConvertResult(
+            source=src_s,
+            output=dst_s,
+            format=ext.format,
+            tensors=[t.name for t in ext.tensors],
+            metadata=meta,
+            dropped=list(ext.dropped),
+            critical=critical,
+            forced=bool(critical),
+            verification=verification,
+            sha256=digests,
+        )
+        config_tmp = None
+        if ext.sidecar is not None:
+            config_tmp, cf = out_dir.create_temp(config_name)
+            with cf:
+                cf.write(json.dumps(ext.sidecar, indent=2, sort_keys=False).encode("utf-8"))
+                cf.write(b"\n")
+        out_dir.publish(tmp, name)
+        if config_tmp is not None:
+            out_dir.publish(config_tmp, config_name)
+            result.config_path = config_path_for(dst_s)
     return result

@@ -18,7 +18,7 @@ from typing import IO, Any
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, Limits
 
-from .common import CHUNK, ConvertError, Extraction, SourceTensor
+from .common import CHUNK, ConvertError, Extraction, SourceBytes, SourceTensor
 from .numpy_arrays import NUMPY_DTYPES
 
 _LAMBDA_FIELDS = ("function", "output_shape", "mask", "function_type", "module")
@@ -90,7 +90,9 @@ def _datasets(f: Any, budget: Budget, ext: Extraction) -> list[tuple[str, Any]]:
     return out
 
 
-def _extract_h5(opener: Callable[[], Any], limits: Limits, ext: Extraction) -> Any:
+def _extract_h5(
+    opener: Callable[[], Any], limits: Limits, ext: Extraction, container: str = ""
+) -> Any:
     """Tensors from an HDF5 weights file; returns the ``model_config`` attribute if any."""
     import h5py
 
@@ -114,7 +116,18 @@ def _extract_h5(opener: Callable[[], Any], limits: Limits, ext: Extraction) -> A
                 ext.dropped.append((path, f"dtype {dt} is not numeric"))
                 continue
             shape = tuple(int(x) for x in ds.shape) if ds.shape is not None else ()
-            ext.add(SourceTensor(path, st, shape, _dataset_chunks(opener, path), path))
+            # bytes the file really holds for it (a dataset never written is fill values)
+            ext.source_bytes += int(ds.id.get_storage_size())
+            ext.add(
+                SourceTensor(
+                    path,
+                    st,
+                    shape,
+                    _dataset_chunks(opener, path),
+                    path,
+                    SourceBytes("hdf5", member=path, container=container),
+                )
+            )
     return config
 
 
@@ -146,7 +159,14 @@ def extract_keras_zip(artifact: Artifact, limits: Limits) -> Extraction:
 
     ext = Extraction("keras-v3")
     with artifact.open() as f:
-        members = {m.name: m for m in read_central_directory(f, artifact.size, limits)}
+        listed = read_central_directory(f, artifact.size, limits)
+        members = {m.name: m for m in listed}
+        for wanted in ("model.weights.h5", "config.json"):
+            if sum(m.name == wanted for m in listed) > 1:
+                raise ConvertError(
+                    f"duplicate archive member {wanted!r}: loaders disagree on which copy "
+                    "they read; not converted"
+                )
         offsets = {n: member_data_offset(f, m)[0] for n, m in members.items() if not m.is_dir}
     weights = members.get("model.weights.h5")
     if weights is None:
@@ -165,7 +185,7 @@ def extract_keras_zip(artifact: Artifact, limits: Limits) -> Extraction:
         opener: Callable[[], IO[bytes]] = w_open_mem
     else:
         opener = w_open
-    _extract_h5(opener, limits, ext)
+    _extract_h5(opener, limits, ext, weights.name)
     config: Any = None
     if "config.json" in members:
         cfg = members["config.json"]

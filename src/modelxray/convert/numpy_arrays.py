@@ -17,10 +17,21 @@ from typing import IO, Any
 from modelxray.artifact import Artifact
 from modelxray.budget import Limits
 
-from .common import CHUNK, ConvertError, Extraction, SourceTensor, byteswapped, read_range
+from .common import (
+    CHUNK,
+    ConvertError,
+    Extraction,
+    SourceBytes,
+    SourceTensor,
+    byteswapped,
+    read_range,
+)
 
 MAGIC = b"\x93NUMPY"
-MAX_HEADER = 1 << 16
+MAX_NDIM = 64  # NumPy's NPY_MAXDIMS
+# ``np.load``'s ``max_header_size`` default (``allow_pickle=False``): a longer header is
+# refused by the real loader, so by convert too.
+MAX_HEADER = 10_000
 
 # NumPy dtype kind + itemsize → SafeTensors dtype.
 NUMPY_DTYPES: dict[tuple[str, int], str] = {
@@ -55,7 +66,7 @@ def read_npy_header(f: IO[bytes]) -> NpyHeader:
     else:
         raise ConvertError(f"unknown .npy version {major}")
     if hlen > MAX_HEADER:
-        raise ConvertError(f".npy header of {hlen} bytes is too large")
+        raise ConvertError(f".npy header of {hlen} bytes is too large (np.load rejects it)")
     raw = f.read(hlen)
     try:
         text = raw.decode("utf-8" if major == 3 else "latin1")
@@ -67,17 +78,19 @@ def read_npy_header(f: IO[bytes]) -> NpyHeader:
     shape = d["shape"]
     if not isinstance(shape, tuple) or not all(type(x) is int and x >= 0 for x in shape):
         raise ConvertError(".npy shape is malformed")
-    if not isinstance(d["descr"], str):
-        raise ConvertError("structured dtype (not a plain numeric array)")
-    try:
-        dtype = np.dtype(d["descr"])
-    except (TypeError, ValueError) as e:
+    if len(shape) > MAX_NDIM:
+        raise ConvertError(f".npy shape has {len(shape)} dimensions (np.load rejects over 64)")
+    if type(d["fortran_order"]) is not bool:
+        raise ConvertError(".npy fortran_order is not a bool (np.load rejects it)")
+    try:  # NumPy's own descriptor reader (structured dtypes included: they are dropped)
+        dtype = np.lib.format.descr_to_dtype(d["descr"])
+    except (TypeError, ValueError, KeyError, RecursionError) as e:
         raise ConvertError(f".npy dtype {d['descr']!r}: {e}") from None
-    return NpyHeader(dtype, bool(d["fortran_order"]), shape, start + hlen)
+    return NpyHeader(dtype, d["fortran_order"], shape, start + hlen)
 
 
 def _array_tensor(
-    name: str, opener: Callable[[], IO[bytes]], size: int, ext: Extraction
+    name: str, opener: Callable[[], IO[bytes]], size: int, ext: Extraction, member: str = ""
 ) -> SourceTensor | None:
     with opener() as f:
         h = read_npy_header(f)
@@ -113,7 +126,15 @@ def _array_tensor(
             chunks = byteswapped(chunks, component)
         yield from chunks
 
-    return SourceTensor(name, st, h.shape, produce, f"{name} @ byte {h.data_offset}")
+    ext.source_bytes += nbytes
+    return SourceTensor(
+        name,
+        st,
+        h.shape,
+        produce,
+        f"{name} @ byte {h.data_offset}",
+        SourceBytes("npy", member=member, start=h.data_offset, nbytes=nbytes),
+    )
 
 
 def extract_npy(artifact: Artifact, name: str = "array") -> Extraction:
@@ -131,13 +152,32 @@ def extract_npz(artifact: Artifact, limits: Limits) -> Extraction:
     with artifact.open() as f:
         members = [m for m in read_central_directory(f, artifact.size, limits) if not m.is_dir]
         offsets = [member_data_offset(f, m)[0] for m in members]
+    # ``np.load`` reads a member by name through ``zipfile`` (the last of two equal names)
+    # and finds an array's name with ``.npy`` removed (the first of two that match): two
+    # members that give one name are ambiguous.
+    keys: dict[str, str] = {}
+    for m in members:
+        key = m.name.split("\0", 1)[0]  # zipfile cuts a name at its first NUL
+        key = key[:-4] if key.endswith(".npy") else key
+        if key in keys:
+            raise ConvertError(
+                f"duplicate archive members {keys[key]!r} and {m.name!r} (np.load reads one of "
+                "them, not necessarily the one converted); not converted"
+            )
+        keys[key] = m.name
     for m, off in zip(members, offsets, strict=True):
+        if "\0" in m.name or "\ufffd" in m.name:
+            # zipfile cuts a name at NUL (and refuses a UTF-8 flagged name that does not
+            # decode): np.load would give this array another name, or none
+            raise ConvertError(
+                f"archive member name {m.name!r} is not the name np.load reads; not converted"
+            )
         name = m.name[:-4] if m.name.endswith(".npy") else m.name
         if not m.name.endswith(".npy"):
             ext.dropped.append((name, "archive member is not a .npy array"))
             continue
         opener = member_opener(artifact, m, off, limits)
-        t = _array_tensor(name, opener, m.size, ext)
+        t = _array_tensor(name, opener, m.size, ext, m.name)
         if t is not None:
             ext.add(t)
     return ext

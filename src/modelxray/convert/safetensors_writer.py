@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -69,48 +68,47 @@ class SafetensorsHeader:
 
 
 def write_safetensors(
-    path: str, tensors: list[TensorData], metadata: dict[str, str] | None = None
+    out: IO[bytes], tensors: list[TensorData], metadata: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """Write ``tensors`` to ``path`` atomically; returns each tensor's SHA-256 of its bytes."""
+    """Write ``tensors`` to the open file ``out``; returns each tensor's SHA-256 of its bytes."""
+    from .common import RESERVED_NAMES, ConvertError
+
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     offset = 0
     for t in tensors:
         if t.dtype not in DTYPE_SIZES:
-            raise ValueError(f"{t.name}: dtype {t.dtype} has no SafeTensors equivalent")
-        if t.name in header or t.name == "__metadata__":
-            raise ValueError(f"duplicate tensor name {t.name!r}")
+            raise ConvertError(f"{t.name}: dtype {t.dtype} has no SafeTensors equivalent")
+        if t.name in RESERVED_NAMES:
+            raise ConvertError(f"a tensor is named {t.name!r}, a name SafeTensors reserves")
+        if t.name in header:
+            raise ConvertError(f"colliding names: two tensors named {t.name!r}")
         header[t.name] = {
             "dtype": t.dtype,
             "shape": list(t.shape),
             "data_offsets": [offset, offset + t.nbytes],
         }
         offset += t.nbytes
-    blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    blob += b" " * (-len(blob) % 8)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".modelxray-", suffix=".safetensors.tmp", dir=directory)
-    digests: dict[str, str] = {}
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(struct.pack("<Q", len(blob)))
-            out.write(blob)
-            for t in tensors:
-                h = hashlib.sha256()
-                written = 0
-                for chunk in t.chunks():
-                    out.write(chunk)
-                    h.update(chunk)
-                    written += len(chunk)
-                if written != t.nbytes:
-                    raise ValueError(f"{t.name}: produced {written} bytes, expected {t.nbytes}")
-                digests[t.name] = h.hexdigest()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConvertError("a tensor name or metadata value is not valid Unicode text") from None
+    blob += b" " * (-len(blob) % 8)
+    digests: dict[str, str] = {}
+    out.write(struct.pack("<Q", len(blob)))
+    out.write(blob)
+    for t in tensors:
+        h = hashlib.sha256()
+        written = 0
+        for chunk in t.chunks():
+            out.write(chunk)
+            h.update(chunk)
+            written += len(chunk)
+        if written != t.nbytes:
+            raise ConvertError(f"{t.name}: produced {written} bytes, expected {t.nbytes}")
+        digests[t.name] = h.hexdigest()
+    out.flush()
     return digests
 
 

@@ -40,7 +40,15 @@ from modelxray.analysis.pickle.vm import MAX_STREAMS
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, Limits
 
-from .common import CHUNK, ConvertError, Extraction, SourceTensor, byteswapped, read_range
+from .common import (
+    CHUNK,
+    ConvertError,
+    Extraction,
+    SourceBytes,
+    SourceTensor,
+    byteswapped,
+    read_range,
+)
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 MAX_DEPTH = 64
@@ -78,7 +86,11 @@ _PARAMETER = {"torch._utils._rebuild_parameter", "torch._utils._rebuild_paramete
 _PLAIN_TENSOR_TYPES = {"torch.nn.parameter.Parameter", "torch.Tensor", "torch._tensor.Tensor"}
 # ``collections.OrderedDict()`` / ``dict()`` filled by SETITEMS build plain mappings: data.
 _MAPPINGS = {"collections.OrderedDict", "builtins.dict"}
-LEGACY_PICKLES = 5  # magic, protocol, sys_info, the object, the storage keys
+LEGACY_PICKLES = 5
+_UNTYPED = {
+    "torch.UntypedStorage",
+    "torch.storage.UntypedStorage",
+}  # magic, protocol, sys_info, the object, the storage keys
 
 
 class Unsupported(Exception):
@@ -92,6 +104,10 @@ class Storage:
     itemsize: int
     nbytes: int
     view_offset: int = 0  # bytes (legacy storage views)
+    swap: int = 1  # the word ``storage.byteswap(dtype)`` swaps: the element, half for complex
+    numel: int = 0
+    raw_key: str | int = ""  # the key as pickled (torch matches it by type and value)
+    record: tuple[Any, ...] = ()  # (storage type, key, location, numel): one per key
 
 
 @dataclass
@@ -149,9 +165,14 @@ def _int_tuple(v: Any, what: str) -> tuple[int, ...]:
     if _calls(v, "torch.Size"):
         args = v.args
         v = args[0] if isinstance(args, tuple) and len(args) == 1 else None
-    if not isinstance(v, (tuple, SList)) or not all(_is_int(x) and x >= 0 for x in v):
-        raise Unsupported(f"{what} is not a tuple of non-negative integers")
-    return tuple(v)
+    if not isinstance(v, (tuple, SList)):
+        raise Unsupported(f"{what} is not a tuple of integers")
+    out = tuple(x for x in v if _is_int(x))
+    if len(out) != len(v):
+        raise Unsupported(f"{what} is not a tuple of integers")
+    if any(x < 0 for x in out):
+        raise ConvertError(f"{what} {out} has a negative entry (torch.load rejects it)")
+    return out
 
 
 def storage_from_pid(pid: Any) -> Storage:
@@ -165,16 +186,80 @@ def storage_from_pid(pid: Any) -> Storage:
         raise Unsupported(f"unknown storage type torch.{stype.name}")
     if not isinstance(key, (str, int)) or not _is_int(numel) or numel < 0:
         raise Unsupported("malformed storage key or size")
+    if type(key) is bool or type(_location) is not str:
+        raise Unsupported("malformed storage key or location")
     dtype, itemsize = info
-    storage = Storage(str(key), dtype, itemsize, numel * itemsize)
+    swap = itemsize // 2 if stype.name.startswith("Complex") else itemsize
+    record = (stype.qualname, type(key).__name__, key, _location, numel)
+    storage = Storage(str(key), dtype, itemsize, numel * itemsize, 0, swap, numel, key, record)
     view = pid[5] if len(pid) == 6 else None
     if view is not None:  # legacy view: (view_key, offset, view_size) in elements
         if not (isinstance(view, tuple) and len(view) == 3 and _is_int(view[1])):
-            raise Unsupported("malformed storage view")
+            raise ConvertError(f"malformed view of storage {key!r} (torch.load rejects it)")
         if not _is_int(view[2]) or view[1] < 0 or view[2] < 0 or view[1] + view[2] > numel:
-            raise Unsupported("storage view outside its storage")
-        storage = Storage(str(key), dtype, itemsize, view[2] * itemsize, view[1] * itemsize)
+            raise ConvertError(
+                f"view {render_value(view)[:80]} reaches outside its {numel}-element storage "
+                f"{key!r} (torch.load fails on, or clips, such a view); not converted"
+            )
+        storage.nbytes, storage.view_offset = view[2] * itemsize, view[1] * itemsize
     return storage
+
+
+def check_storage_records(stream: PickleStream, zip_layout: bool) -> None:
+    """Refuse a program whose storage records disagree, or that ``torch.load`` rejects.
+
+    ``torch.load`` keeps the first record of a storage key (its type and size decide the
+    dtype of every tensor on it and how many bytes it reads); a later record under the same
+    key with another type, size or location would make the conversion depend on which one
+    is believed.  The zip loader also rejects any persistent id that is not a storage record.
+    """
+    if stream.persistent_ids_omitted:
+        raise ConvertError("more persistent ids than were read: storage records not all checked")
+    roots: dict[str, tuple[Any, ...]] = {}
+    views: dict[str, tuple[Any, ...]] = {}
+    for ref in stream.persistent_ids:
+        pid = ref.pid
+        if zip_layout and not (isinstance(pid, tuple) and len(pid) == 5):
+            raise ConvertError(
+                f"persistent id at offset {ref.offset} is not a storage record "
+                "(torch.load rejects the file)"
+            )
+        if not zip_layout and isinstance(pid, tuple) and pid[:1] == ("storage",) and len(pid) != 6:
+            raise ConvertError(
+                f"legacy storage record at offset {ref.offset} does not have 6 fields "
+                "(torch.load rejects the file)"
+            )
+        try:
+            st = storage_from_pid(pid)
+        except Unsupported as exc:
+            if zip_layout:
+                raise ConvertError(
+                    f"persistent id at offset {ref.offset}: {exc} (torch.load rejects the file)"
+                ) from None
+            continue
+        if not zip_layout and st.record[0] in _UNTYPED:
+            # the legacy loader asks the storage class for its ``dtype``: UntypedStorage has
+            # none (torch.save writes it for uint16, float8...: torch cannot read it back)
+            raise ConvertError(
+                f"legacy storage record at offset {ref.offset} is an UntypedStorage "
+                "(torch.load rejects the file)"
+            )
+        first = roots.setdefault(st.key, st.record)
+        if first != st.record:
+            raise ConvertError(
+                f"conflicting storage records for key {st.key!r}: {render_value(first)[:120]} "
+                f"and {render_value(st.record)[:120]} at offset {ref.offset} (torch keeps the "
+                "first); not converted"
+            )
+        view = pid[5] if isinstance(pid, tuple) and len(pid) == 6 else None
+        if isinstance(view, tuple):
+            vkey = str(view[0])
+            vrec = (type(view[0]).__name__, *view, st.record)
+            if views.setdefault(vkey, vrec) != vrec:
+                raise ConvertError(
+                    f"conflicting storage views under key {vkey!r} (torch keeps the first); "
+                    "not converted"
+                )
 
 
 def _rebuild(name: str, obj: Call) -> TensorRecord:
@@ -204,17 +289,25 @@ def _rebuild(name: str, obj: Call) -> TensorRecord:
     flags = _mapping(metadata)
     if flags is not None and any(v is True for _k, v in flags):
         raise Unsupported("tensor has conjugate/negative bits set (a lazy view)")
-    if not _is_int(offset) or offset < 0:
-        raise Unsupported("storage offset is not a non-negative integer")
+    if not _is_int(offset):
+        raise Unsupported("storage offset is not an integer")
+    # From here on the record is concrete: what torch.load rejects, convert refuses.
     shape = _int_tuple(size, "size")
     strides = _int_tuple(stride, "stride")
-    if len(shape) != len(strides):
-        raise Unsupported("size and stride differ in length")
+    if offset < 0 or len(shape) != len(strides):
+        raise ConvertError(
+            f"{name}: storage offset {offset}, size {shape} and stride {strides} do not "
+            "describe a view (torch.load rejects it)"
+        )
     rec = TensorRecord(name, storage, dtype, itemsize, offset, shape, strides)
     if rec.numel:
         last = offset + sum((d - 1) * s for d, s in zip(shape, strides, strict=True))
         if (last + 1) * itemsize > storage.nbytes:
-            raise Unsupported("tensor reaches past the end of its storage")
+            raise ConvertError(
+                f"{name}: size {shape}, stride {strides} and offset {offset} reach byte "
+                f"{(last + 1) * itemsize} of a {storage.nbytes}-byte storage (torch.load "
+                "rejects it)"
+            )
     return rec
 
 
@@ -266,26 +359,62 @@ def _omitted(v: SDict | SList | tuple[Any, ...]) -> bool:
     return bool(v) and isinstance(v[-1], Omitted)
 
 
+_HASHABLE = (str, int, bool, float, bytes, type(None))
+
+
+def _dict_items(pairs: SDict, label: str, ext: Extraction) -> list[tuple[str, Any]]:
+    """The entries of a pickled mapping as the loaded dict holds them, by text name.
+
+    Keys are merged as a dict merges them (``1``, ``1.0`` and ``True`` are one key: the
+    first key object stays, the last value wins); keys that are not text or integers are
+    dropped; two keys that are different in the dict but print the same (``1`` and
+    ``"1"``) would write one name for two values: refused.
+    """
+    merged: dict[Any, Any] = {}
+    for k, item in pairs:
+        if type(k) not in _HASHABLE:
+            ext.dropped.append((f"{label}[{_describe(k)}]", "key is not text"))
+            continue
+        merged[k] = item  # a later equal key replaces the value, as in a dict
+    out: list[tuple[str, Any]] = []
+    names: dict[str, Any] = {}
+    for k, item in merged.items():
+        if type(k) not in (str, int):
+            ext.dropped.append((f"{label}[{k!r}]", "key is not text"))
+            continue
+        text = str(k)
+        if text in names:
+            raise ConvertError(
+                f"colliding names: keys {names[text]!r} and {k!r} of {label} would both be "
+                f"written as {text!r}; not converted"
+            )
+        names[text] = k
+        out.append((text, item))
+    return out
+
+
 def flatten(
     root: Any,
     on_tensor: Callable[[TensorRecord], None],
     ext: Extraction,
-    prefix: str = "",
     read_text: Callable[[Blob], str | None] | None = None,
 ) -> None:
     """Walk the checkpoint: tensors to ``on_tensor``, plain scalars to metadata, rest dropped.
 
-    ``read_text`` reads back a text payload the VM only located (over 64 KiB), or None.
+    Names are the keys and indices on the way down joined by ``.``, as the loaded object
+    holds them (an empty key stays empty: ``{"": {"b": t}}`` gives ``.b``); a tensor at
+    the root is named ``tensor``.  ``read_text`` reads back a text payload the VM only
+    located (over 64 KiB), or None.
     """
     active: set[int] = set()
 
-    def walk(v: Any, name: str, depth: int) -> None:
-        label = name or "<root>"
+    def walk(v: Any, name: str | None, depth: int) -> None:
+        label = "<root>" if name is None else (name or "''")
         if depth > MAX_DEPTH:
             ext.dropped.append((label, f"nested deeper than {MAX_DEPTH} levels"))
             return
         try:
-            rec = _tensor_of(name or "tensor", v)
+            rec = _tensor_of("tensor" if name is None else name, v)
         except Unsupported as exc:
             ext.dropped.append((label, str(exc)))
             return
@@ -304,78 +433,111 @@ def flatten(
             active.add(id(v))
             try:
                 if pairs is not None:
-                    last: dict[str, Any] = {}
-                    for k, item in pairs:
-                        if type(k) not in (str, int):
-                            ext.dropped.append((f"{label}[{_describe(k)}]", "key is not text"))
-                            continue
-                        last[str(k)] = item  # a later duplicate key wins, as in a dict
-                    for k, item in last.items():
-                        walk(item, f"{name}.{k}" if name else k, depth + 1)
+                    for k, item in _dict_items(pairs, label, ext):
+                        walk(item, k if name is None else f"{name}.{k}", depth + 1)
                 elif seq is not None:
                     for i, item in enumerate(seq):
-                        walk(item, f"{name}.{i}" if name else str(i), depth + 1)
+                        walk(item, str(i) if name is None else f"{name}.{i}", depth + 1)
             finally:
                 active.discard(id(v))
             return
-        if isinstance(v, Blob) and v.kind == "str" and read_text is not None and name:
+        if isinstance(v, Blob) and v.kind == "str" and read_text is not None and name is not None:
             text = read_text(v)
             if text is not None:
                 v = text
         if type(v) in (str, int, float, bool):
-            if not name:
+            if name is None:
                 ext.dropped.append((label, "the checkpoint is a single value"))
             elif type(v) is str:
-                ext.metadata[name] = v
+                ext.set_metadata(name, v)
             else:
-                ext.metadata[name] = repr(v) if type(v) is float else str(v).lower()
+                ext.set_metadata(name, repr(v) if type(v) is float else str(v).lower())
             return
         if v is None:
             ext.dropped.append((label, "None is not a string or number"))
             return
         ext.dropped.append((label, f"not a tensor: {_describe(v)}"))
 
-    walk(root, prefix, 0)
+    walk(root, None, 0)
 
 
 # ------------------------------------------------------------------ byte producers
 
 
-def _gather(rec: TensorRecord, storage_bytes: bytes) -> bytes:
+def element_offsets(shape: tuple[int, ...], stride: tuple[int, ...], start: int, count: int) -> Any:
+    """Storage element offsets (relative to the tensor's offset) of the C-order elements
+    ``start .. start+count`` of a strided view: a NumPy int64 array."""
     import numpy as np
 
-    if rec.numel == 0:
-        return b""
-    arr = np.frombuffer(storage_bytes, dtype=np.dtype(f"V{rec.itemsize}"))
-    base = arr[rec.offset :]
-    view = np.lib.stride_tricks.as_strided(
-        base, shape=rec.shape, strides=[s * rec.itemsize for s in rec.stride], writeable=False
-    )
-    return bytes(np.ascontiguousarray(view).tobytes())
+    flat = np.arange(start, start + count, dtype=np.int64)
+    out = np.zeros(count, dtype=np.int64)
+    for size, st in zip(reversed(shape), reversed(stride), strict=True):
+        if size > 1 and st:
+            out += (flat % size) * st
+        flat //= max(size, 1)
+    return out
+
+
+def _span(rec: TensorRecord) -> tuple[int, int]:
+    """The storage bytes ``rec`` touches: (first byte, one past the last)."""
+    last = rec.offset + sum((d - 1) * s for d, s in zip(rec.shape, rec.stride, strict=True))
+    return rec.offset * rec.itemsize, (last + 1) * rec.itemsize
+
+
+def _gathered(rec: TensorRecord, window: bytes, lo: int) -> Iterator[bytes]:
+    """``rec``'s elements in C order from ``window`` (its storage from byte ``lo``), in
+    blocks of about CHUNK bytes: memory holds the window and one block."""
+    import numpy as np
+
+    elems = np.frombuffer(window, dtype=np.dtype(f"V{rec.itemsize}"))
+    base = rec.offset - lo // rec.itemsize
+    step = max(1, CHUNK // rec.itemsize)
+    for start in range(0, rec.numel, step):
+        idx = element_offsets(rec.shape, rec.stride, start, min(step, rec.numel - start))
+        yield bytes(elems[idx + base].tobytes())
 
 
 def tensor_chunks(
     rec: TensorRecord, opener: Callable[[], IO[bytes]], base: int, big_endian: bool
 ) -> Callable[[], Iterable[bytes]]:
-    """A producer of ``rec``'s bytes; ``opener()[base:]`` is its storage's data."""
+    """A producer of ``rec``'s bytes; ``opener()[base:]`` is its storage's data.
+
+    A contiguous tensor streams its byte range; any other view reads only the span of the
+    storage it touches (real bytes of the source) and gathers its elements block by block.
+    """
     start = base + rec.storage.view_offset
 
     def produce() -> Iterator[bytes]:
-        if rec.contiguous:
-            chunks: Iterable[bytes] = read_range(
-                opener, start + rec.offset * rec.itemsize, rec.numel * rec.itemsize
-            )
+        chunks: Iterable[bytes]
+        if rec.numel == 0:
+            chunks = ()
+        elif rec.contiguous:
+            chunks = read_range(opener, start + rec.offset * rec.itemsize, rec.numel * rec.itemsize)
         else:
-            data = b"".join(read_range(opener, start, rec.storage.nbytes))
-            out = _gather(rec, data)
-            chunks = (out[i : i + CHUNK] for i in range(0, len(out), CHUNK))
-        if big_endian:
-            comp = rec.itemsize // 2 if rec.dtype == "C64" else rec.itemsize
-            if comp > 1:
-                chunks = byteswapped(chunks, comp)
+            lo, hi = _span(rec)
+            lo -= lo % rec.itemsize
+            window = b"".join(read_range(opener, start + lo, hi - lo))
+            chunks = _gathered(rec, window, lo)
+        if big_endian and rec.storage.swap > 1:
+            chunks = byteswapped(chunks, rec.storage.swap)
         yield from chunks
 
     return produce
+
+
+def _component(rec: TensorRecord) -> int:
+    return rec.itemsize // 2 if rec.dtype == "C64" else rec.itemsize
+
+
+def _check_byte_order(rec: TensorRecord) -> None:
+    """In a big-endian archive torch swaps each storage by its own dtype's word; a tensor
+    whose dtype has another word (an untyped storage under ``uint16``, a reinterpreted
+    view) would come out in neither byte order."""
+    if _component(rec) != rec.storage.swap and max(_component(rec), rec.storage.swap) > 1:
+        raise ConvertError(
+            f"{rec.name}: big-endian archive where the tensor's dtype {rec.dtype} and its "
+            f"storage {rec.storage.record[0]} have different byte-swap words; not converted"
+        )
 
 
 # ------------------------------------------------------------------ the two layouts
@@ -439,17 +601,45 @@ def _run_pickles(
     return streams
 
 
+MAX_BYTEORDER = 16
+
+
+def _archive_layout(names: list[str]) -> tuple[str, str]:
+    """(prefix, data.pkl name) as PyTorch's zip reader finds them, or refuse.
+
+    The reader takes the archive's folder from the *first* member and looks every record
+    up under it; two members whose names match (its lookup ignores case) are ambiguous:
+    which one a reader returns is up to its implementation.
+    """
+    files = [n for n in names if not n.endswith("/")]
+    if not files or "/" not in names[0]:
+        raise ConvertError("the first archive member is not in a folder (torch.load rejects it)")
+    prefix = names[0].split("/", 1)[0] + "/"
+    pkl = prefix + "data.pkl"
+    seen: dict[str, str] = {}
+    for n in files:
+        low = n.lower()
+        if low in seen and low.startswith(prefix.lower()):
+            raise ConvertError(
+                f"duplicate archive member {n!r}: loaders disagree on which copy they read; "
+                "not converted"
+            )
+        seen[low] = n
+    if pkl not in files:
+        raise ConvertError(f"no {pkl} (torch.load reads the archive under {prefix})")
+    if prefix + "version" not in files and prefix + ".data/version" not in files:
+        raise ConvertError(f"no {prefix}version record (torch.load rejects the archive)")
+    return prefix, pkl
+
+
 def extract_zip(artifact: Artifact, limits: Limits) -> Extraction:
     from modelxray.containers.zip import member_data_offset, member_opener, read_central_directory
 
     budget = Budget(limits)
     with artifact.open() as f:
         members = read_central_directory(f, artifact.size, limits)
+        prefix, pkl = _archive_layout([m.name for m in members])
         by_name = {m.name: m for m in members if not m.is_dir}
-        pkls = sorted(n for n in by_name if n == "data.pkl" or n.endswith("/data.pkl"))
-        if len(pkls) != 1:
-            raise ConvertError(f"expected one data.pkl in the archive, found {len(pkls)}")
-        prefix = pkls[0][: -len("data.pkl")]
         if any(n.startswith(prefix + "code/") for n in by_name) or prefix + "constants.pkl" in (
             by_name
         ):
@@ -461,22 +651,34 @@ def extract_zip(artifact: Artifact, limits: Limits) -> Extraction:
 
     big_endian = False
     if prefix + "byteorder" in by_name:
+        if by_name[prefix + "byteorder"].size > MAX_BYTEORDER:
+            raise ConvertError("byteorder record is too long (torch.load rejects it)")
         with opener_for(prefix + "byteorder")() as bf:
-            order = bf.read(16).strip()
-        if order not in (b"little", b"big"):
-            raise ConvertError(f"unknown byteorder {order!r}")
+            order = bf.read(MAX_BYTEORDER + 1)
+        if order not in (b"little", b"big"):  # exactly, as torch.load compares it
+            raise ConvertError(
+                f"unknown byteorder {order[:MAX_BYTEORDER]!r} (torch.load rejects it)"
+            )
         big_endian = order == b"big"
     ext = Extraction("pytorch-zip")
-    pkl_open = opener_for(pkls[0])
-    root = _run_pickles(pkl_open, budget, ext, None)[0].result
-    for rec in _collect(root, ext, pkl_open, limits):
+    pkl_open = opener_for(pkl)
+    stream = _run_pickles(pkl_open, budget, ext, None)[0]
+    check_storage_records(stream, zip_layout=True)
+    used: set[str] = set()
+    for rec in _collect(stream.result, ext, pkl_open, limits):
         member = f"{prefix}data/{rec.storage.key}"
         if member not in by_name:
-            ext.dropped.append((rec.name, f"storage {member} is missing from the archive"))
-            continue
-        if by_name[member].size < rec.storage.view_offset + rec.storage.nbytes:
-            ext.dropped.append((rec.name, f"storage {member} is shorter than declared"))
-            continue
+            raise ConvertError(f"{rec.name}: storage {member} is missing (torch.load rejects it)")
+        if by_name[member].size != rec.storage.nbytes:
+            raise ConvertError(
+                f"{rec.name}: storage {member} holds {by_name[member].size} bytes, its record "
+                f"declares {rec.storage.nbytes} (torch.load rejects it)"
+            )
+        if big_endian:
+            _check_byte_order(rec)
+        if member not in used:
+            used.add(member)
+            ext.source_bytes += rec.storage.nbytes
         ext.add(
             SourceTensor(
                 rec.name,
@@ -484,6 +686,16 @@ def extract_zip(artifact: Artifact, limits: Limits) -> Extraction:
                 rec.shape,
                 tensor_chunks(rec, opener_for(member), 0, big_endian),
                 f"{member} @ element {rec.offset}",
+                SourceBytes(
+                    "zip-storage",
+                    member=member,
+                    nbytes=rec.storage.nbytes,
+                    storage_itemsize=rec.storage.itemsize,
+                    itemsize=rec.itemsize,
+                    offset=rec.offset,
+                    stride=rec.stride,
+                    swap=rec.storage.swap if big_endian else 1,
+                ),
             )
         )
     return ext
@@ -497,47 +709,76 @@ def extract_legacy(artifact: Artifact, limits: Limits) -> Extraction:
         raise ConvertError("not a legacy torch.save file (magic number mismatch)")
     if type(proto) is not int or proto != 1001:
         raise ConvertError(f"unsupported legacy protocol version {render_value(proto)}")
-    little = True
     for k, v in _mapping(sys_info) or ():
-        if k == "little_endian":
-            little = v is not False
+        if k == "little_endian" and v is not True:
+            # torch.load reads legacy storages as little-endian whatever this says
+            raise ConvertError("legacy checkpoint does not declare little-endian storages")
     if type(keys) is not SList or not all(type(k) in (str, int) for k in keys) or keys.omitted:
         raise ConvertError("legacy storage key list is malformed")
+    check_storage_records(streams[3], zip_layout=False)
     records = _collect(root, ext, artifact.opener, limits)
-    sizes: dict[str, int] = {}
-    for rec in records:
-        sizes.setdefault(rec.storage.key, rec.storage.itemsize)
+    declared: dict[tuple[str, str], Storage] = {}
+    for ref in streams[3].persistent_ids:
+        try:
+            st = storage_from_pid(ref.pid)
+        except Unsupported:
+            continue
+        declared.setdefault((type(st.raw_key).__name__, st.key), st)
+    listed = [(type(k).__name__, str(k)) for k in keys]
+    if len(set(listed)) != len(listed):
+        raise ConvertError("legacy storage key list names a storage twice")
     with artifact.open() as f:
         pos = streams[LEGACY_PICKLES - 1].end
-        where: dict[str, tuple[int, int]] = {}  # key -> (data offset, nbytes)
-        for k in keys:
-            key = str(k)
+        where: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (data offset, nbytes)
+        for kt in listed:
+            st_ = declared.get(kt)
+            if st_ is None:
+                raise ConvertError(
+                    f"legacy storage {kt[1]!r} has no record (torch.load rejects it)"
+                )
             f.seek(pos)
             head = f.read(8)
             if len(head) < 8:
-                raise ConvertError(f"legacy storage {key}: truncated")
-            (numel,) = struct.unpack("<q" if little else ">q", head)
-            itemsize = sizes.get(key, 1)
-            nbytes = numel * itemsize
-            if numel < 0 or pos + 8 + nbytes > artifact.size:
-                raise ConvertError(f"legacy storage {key}: size {numel} is out of bounds")
-            where[key] = (pos + 8, nbytes)
+                raise ConvertError(f"legacy storage {kt[1]}: truncated")
+            (numel,) = struct.unpack("<q", head)
+            if numel != st_.numel:
+                raise ConvertError(
+                    f"legacy storage {kt[1]}: {numel} elements in the file, {st_.numel} in its "
+                    "record (torch.load rejects it)"
+                )
+            nbytes = numel * st_.itemsize
+            if pos + 8 + nbytes > artifact.size:
+                raise ConvertError(f"legacy storage {kt[1]}: size {numel} is out of bounds")
+            where[kt] = (pos + 8, nbytes)
             pos += 8 + nbytes
+    used: set[tuple[str, str]] = set()
     for rec in records:
-        loc = where.get(rec.storage.key)
-        if loc is None:
+        kt = (type(rec.storage.raw_key).__name__, rec.storage.key)
+        loc = where.get(kt)
+        if loc is None:  # torch.load leaves such a storage uninitialised
             ext.dropped.append((rec.name, f"storage {rec.storage.key} is not in the file"))
             continue
-        if loc[1] < rec.storage.view_offset + rec.storage.nbytes:
-            ext.dropped.append((rec.name, f"storage {rec.storage.key} is shorter than declared"))
-            continue
+        if kt not in used:
+            used.add(kt)
+            ext.source_bytes += loc[1]
         ext.add(
             SourceTensor(
                 rec.name,
                 rec.dtype,
                 rec.shape,
-                tensor_chunks(rec, artifact.opener, loc[0], not little),
+                tensor_chunks(rec, artifact.opener, loc[0], False),
                 f"storage {rec.storage.key} @ element {rec.offset}",
+                SourceBytes(
+                    "file-storage",
+                    start=loc[0],
+                    nbytes=loc[1],
+                    storage_itemsize=rec.storage.itemsize,
+                    itemsize=rec.itemsize,
+                    offset=rec.offset,
+                    stride=rec.stride,
+                    view_offset=rec.storage.view_offset,
+                    view_nbytes=rec.storage.nbytes,
+                ),
             )
         )
     return ext
