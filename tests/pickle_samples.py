@@ -36,6 +36,20 @@ def cmd(tag: str) -> str:
 
 PY = f"open({marker_path('py')!r}, 'w').write({MARKER!r})"
 
+
+class Payload:
+    """An object that pickles as ``os.system('echo MODELXRAY_MARKER > <prefix><tag>')`` (the
+    real pickler writes it; it is never loaded).  Test modules subclass it with their prefix."""
+
+    prefix = "/tmp/modelxray_marker_"
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os.system, (f"echo {MARKER} > {self.prefix}{self.tag}",))
+
+
 # --------------------------------------------------------------------------- opcodes
 
 PROTO = b"\x80"

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests import pickle_samples
+
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -37,14 +39,8 @@ DTYPES = [
 ]  # fmt: skip
 
 
-class Payload:
-    """Pickles as a call that would write a marker file (never loaded)."""
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.system, (f"echo MODELXRAY_MARKER > /tmp/modelxray_marker_convert_{self.tag}",))
+class Payload(pickle_samples.Payload):
+    prefix = "/tmp/modelxray_marker_convert_"
 
 
 def _tensor(dtype: Any, shape: tuple[int, ...], seed: int) -> Any:

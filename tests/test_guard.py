@@ -18,18 +18,15 @@ import pytest
 from modelxray import guard
 from modelxray.guard import ModelBlockedError
 from modelxray.policy import Policy
+from tests import pickle_samples
 
 
 def marker(tag: str) -> str:
     return f"/tmp/modelxray_marker_guard_{tag}"
 
 
-class Payload:
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.system, (f"echo MODELXRAY_MARKER > {marker(self.tag)}",))
+class Payload(pickle_samples.Payload):
+    prefix = "/tmp/modelxray_marker_guard_"
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ import pytest
 from modelxray import guard
 from modelxray.guard import ModelBlockedError
 from modelxray.policy import PolicyError, load_policy
+from tests import pickle_samples
 
 MARKER_GLOB = "/tmp/modelxray_marker_gattack_*"
 
@@ -31,12 +32,8 @@ def marker(tag: str) -> str:
     return f"/tmp/modelxray_marker_gattack_{tag}"
 
 
-class Payload:
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.system, (f"echo MODELXRAY_MARKER > {marker(self.tag)}",))
+class Payload(pickle_samples.Payload):
+    prefix = "/tmp/modelxray_marker_gattack_"
 
 
 @pytest.fixture(autouse=True)

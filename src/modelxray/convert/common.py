@@ -65,12 +65,9 @@ class SourceTensor:
 
     @property
     def nbytes(self) -> int:
-        from .safetensors_writer import DTYPE_SIZES
+        from .safetensors_writer import nbytes
 
-        n = DTYPE_SIZES[self.dtype]
-        for d in self.shape:
-            n *= d
-        return n
+        return nbytes(self.dtype, self.shape)
 
 
 @dataclass

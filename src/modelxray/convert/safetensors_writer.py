@@ -28,6 +28,14 @@ CHUNK = 1 << 20
 MAX_HEADER_BYTES = 100 * 1000 * 1000
 
 
+def nbytes(dtype: str, shape: tuple[int, ...]) -> int:
+    """Bytes a tensor of this SafeTensors dtype and shape holds."""
+    n = DTYPE_SIZES[dtype]
+    for d in shape:
+        n *= d
+    return n
+
+
 class SafetensorsError(ValueError):
     """The SafeTensors file is malformed (our reader is strict)."""
 
@@ -43,10 +51,7 @@ class TensorData:
 
     @property
     def nbytes(self) -> int:
-        n = DTYPE_SIZES[self.dtype]
-        for d in self.shape:
-            n *= d
-        return n
+        return nbytes(self.dtype, self.shape)
 
 
 @dataclass
