@@ -31,6 +31,7 @@ from modelxray.convert import ConvertError, ConvertRefused, convert  # noqa: E40
 from modelxray.convert import extract as extract_source  # noqa: E402
 from modelxray.convert.safetensors_writer import read_file_header  # noqa: E402
 from modelxray.convert.verify import verify  # noqa: E402
+from tests.tensors import flat_tensors, raw_bytes  # noqa: E402
 
 DTYPES = [
     torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.int32,
@@ -75,23 +76,6 @@ def _checkpoint() -> dict[str, Any]:
         "name": "run-1",
         "flags": [True, None],
     }
-
-
-def _raw(t: Any) -> bytes:
-    flat = t.detach().contiguous().reshape(-1)
-    return bytes(flat.view(torch.uint8).numpy().tobytes()) if flat.numel() else b""
-
-
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    items = d.items() if isinstance(d, dict) else enumerate(d)
-    for k, v in items:
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, torch.Tensor):
-            out[key] = v.detach()
-        elif isinstance(v, (dict, list, tuple)):
-            out.update(_flat(v, key))
-    return out
 
 
 BLOCK_TORCH = textwrap.dedent(
@@ -148,7 +132,7 @@ def test_torch_round_trip_without_torch(
     assert result["verified"] is True
     assert result["format"] == f"pytorch-{layout}"
 
-    original = _flat(torch.load(src, weights_only=True))
+    original = flat_tensors(torch.load(src, weights_only=True))
     loaded = safetensors_torch.load_file(str(dst))
     # complex64 converts; every dtype listed is in the output with identical values
     assert set(loaded) == set(original)
@@ -156,7 +140,7 @@ def test_torch_round_trip_without_torch(
         got = loaded[name]
         assert got.dtype == want.dtype, name
         assert got.shape == want.shape, name
-        assert _raw(got) == _raw(want), name
+        assert raw_bytes(got) == raw_bytes(want), name
     assert result["metadata"] == {"epoch": "7", "lr": "0.125", "name": "run-1", "flags.0": "true",
                                   "format": "pt"}  # fmt: skip
     assert {d["name"] for d in result["dropped"]} == {"flags.1"}
@@ -364,7 +348,7 @@ def _real_loader(path: str) -> dict[str, Any] | None:
                 loaded = torch.load(path, weights_only=True)
         except (RuntimeError, pickle.UnpicklingError):  # TorchScript, or needs pickle code
             return None
-        return _flat(loaded)
+        return flat_tensors(loaded)
     return None
 
 
@@ -396,9 +380,9 @@ def _assert_same_tensor(g: Any, v: Any, label: str) -> None:
     """SafeTensors tensor ``g`` holds exactly the torch tensor / NumPy array ``v``."""
     if isinstance(v, torch.Tensor):
         assert g.dtype == v.dtype and tuple(g.shape) == tuple(v.shape), label
-        assert _raw(g) == _raw(v), label
+        assert raw_bytes(g) == raw_bytes(v), label
     else:
         assert tuple(g.shape) == v.shape, label
         assert str(g.dtype).split(".")[-1] == v.dtype.name, label
         little = np.ascontiguousarray(v).astype(v.dtype.newbyteorder("<"))
-        assert _raw(g) == little.tobytes(), label
+        assert raw_bytes(g) == little.tobytes(), label

@@ -26,30 +26,13 @@ torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
 from modelxray.convert import ConvertError, convert  # noqa: E402
-
-
-def _flat(o: Any, prefix: str | None = None) -> dict[str, Any]:
-    """The loaded object's tensors by their keys and indices joined with ``.``."""
-    if isinstance(o, torch.Tensor):
-        return {"tensor" if prefix is None else prefix: o.detach()}
-    out: dict[str, Any] = {}
-    items = (
-        o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, (list, tuple)) else ()
-    )
-    for k, v in items:
-        out.update(_flat(v, str(k) if prefix is None else f"{prefix}.{k}"))
-    return out
-
-
-def _raw(t: Any) -> bytes:
-    flat = t.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
-    return bytes(flat.view(torch.uint8).numpy().tobytes()) if flat.numel() else b""
+from tests.tensors import flat_tensors, raw_bytes  # noqa: E402
 
 
 def _torch_load(path: Path) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _flat(torch.load(path, weights_only=True))
+        return flat_tensors(torch.load(path, weights_only=True))
 
 
 def _converted(src: Path, tmp_path: Path) -> tuple[dict[str, Any], Any]:
@@ -138,7 +121,7 @@ def test_torch_checkpoint_converts_to_what_torch_load_returns(
     assert set(got) == set(want)
     for k, v in want.items():
         assert got[k].dtype == v.dtype and tuple(got[k].shape) == tuple(v.shape), k
-        assert _raw(got[k]) == _raw(v), k
+        assert raw_bytes(got[k]) == raw_bytes(v), k
 
 
 # name -> (object; names convert leaves out, each with a reason)
@@ -226,7 +209,9 @@ ARRAYS: dict[str, Callable[[], Any]] = {
 def _assert_same_array(g: Any, v: Any, label: str) -> None:
     assert tuple(g.shape) == v.shape, label
     assert str(g.dtype).split(".")[-1] == v.dtype.name, label
-    assert _raw(g) == np.ascontiguousarray(v).astype(v.dtype.newbyteorder("<")).tobytes(), label
+    assert raw_bytes(g) == np.ascontiguousarray(v).astype(v.dtype.newbyteorder("<")).tobytes(), (
+        label
+    )
 
 
 @pytest.mark.parametrize("case", sorted(ARRAYS))
