@@ -152,3 +152,19 @@ def test_pickle_is_not_claimed_as_msgpack(tmp_path: Path) -> None:
     p = tmp_path / "x.bin"
     p.write_bytes(pickle.dumps({"a": 1}, protocol=2))
     assert "flax-msgpack" not in modelxray.scan(str(p)).files[0].formats
+
+
+def test_foreign_extension_types_are_one_finding_per_type(tmp_path: Path) -> None:
+    """msgpack of another tool (pandas wrote type 0 for every array) is one finding per
+    extension type, with the record count and the first records as evidence."""
+    doc = {"a": {f"k{i}": msgpack.ExtType(0, b"\0" * (8 * i + 8)) for i in range(30)}}
+    doc["b"] = msgpack.ExtType(7, b"x")
+    p = tmp_path / "other.msgpack"
+    p.write_bytes(msgpack.packb(doc, use_bin_type=True))
+    found = [f for f in modelxray.scan(str(p)).findings if f.rule_id == "MX-FLAX-101"]
+    assert sorted((f.evidence["ext_code"], f.evidence["records"]) for f in found) == [
+        (0, 30),
+        (7, 1),
+    ]
+    (zero,) = [f for f in found if f.evidence["ext_code"] == 0]
+    assert zero.location.inner == ("$.a.k0",) and len(zero.evidence["first"]) == 10

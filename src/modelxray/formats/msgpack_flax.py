@@ -297,8 +297,30 @@ class FlaxMsgpackReader(FormatReader):
             ctx.add_format(self.name)
         with artifact.open() as f:
             result = walk(f, artifact.size, ctx.limits, ctx.budget.tick)
+            foreign: dict[int, list[ExtRecord]] = {}
             for ext in result.exts:
-                self._judge(ext, f, artifact, ctx)
+                if ext.code in FLAX_EXT_CODES:
+                    self._judge(ext, f, artifact, ctx)
+                else:
+                    foreign.setdefault(ext.code, []).append(ext)
+        for code, records in sorted(foreign.items()):
+            # One finding per extension type: a file of another tool (pandas' msgpack uses
+            # type 0 for every array) says the same thing at every record.
+            first = records[0]
+            ctx.report(
+                rules.UNKNOWN_EXT,
+                artifact.location.child(first.path),
+                f"extension type {code} is not one Flax writes (1 ndarray, 2 complex, 3 numpy "
+                f"scalar): {len(records)} record(s), {sum(r.length for r in records)} bytes",
+                {
+                    "ext_code": code,
+                    "records": len(records),
+                    "first": [
+                        {"path": r.path, "offset": r.offset, "length": r.length}
+                        for r in records[:10]
+                    ],
+                },
+            )
 
     @staticmethod
     def _judge(ext: ExtRecord, f: BinaryStream, artifact: Artifact, ctx: ScanContext) -> None:
@@ -309,15 +331,6 @@ class FlaxMsgpackReader(FormatReader):
             "offset": ext.offset,
             "length": ext.length,
         }
-        if ext.code not in FLAX_EXT_CODES:
-            ctx.report(
-                rules.UNKNOWN_EXT,
-                loc,
-                f"extension type {ext.code} ({ext.length} bytes) is not one Flax writes "
-                "(1 ndarray, 2 complex, 3 numpy scalar)",
-                evidence,
-            )
-            return
         if ext.code == EXT_COMPLEX:
             why = None if ext.length in (11, 19) else f"complex record of {ext.length} bytes"
         else:
