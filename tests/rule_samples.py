@@ -150,7 +150,12 @@ def _lambda_source(source: str) -> Factory:
 
 
 def _fn(module: str, name: str) -> dict[str, Any]:
-    return {"module": module, "class_name": "function", "config": name, "registered_name": "function"}
+    return {
+        "module": module,
+        "class_name": "function",
+        "config": name,
+        "registered_name": "function",
+    }
 
 
 def _layer(
@@ -331,7 +336,9 @@ def _pyfunc_mlmodel() -> str:
 
 
 def _custom_loader_mlmodel(tmp: Path) -> RuleSample:
-    text = _pyfunc_mlmodel().replace("loader_module: mlflow.pyfunc.model", "loader_module: my_loader")
+    text = _pyfunc_mlmodel().replace(
+        "loader_module: mlflow.pyfunc.model", "loader_module: my_loader"
+    )
     return _mlmodel(text)(tmp)
 
 
@@ -559,6 +566,11 @@ def _missing_sidecar(tmp: Path) -> RuleSample:
     return _one(_write(tmp / "model.pkl", _wrapper_pickle("model.pkl_01.npy")))
 
 
+def _long1(n: int) -> bytes:
+    raw = n.to_bytes((n.bit_length() + 8) // 8, "little", signed=True)
+    return b"\x8a" + bytes([len(raw)]) + raw
+
+
 _BAD_NPY_HEADER = b"{'descr': 5, 'fortran_order': False, 'shape': (1,), }"
 
 
@@ -680,7 +692,9 @@ SAMPLES: dict[str, Factory] = {
     "MX-ONNX-004": _onnx_sample(_onnx_two_fields),
     "MX-ONNX-005": _onnx_sample(lambda: [_onnx_external("W", "w.bin", __class__="x")]),
     # chat templates
-    "MX-TEMPLATE-001": _template("{{ cycler.__init__.__globals__.os.popen('echo MODELXRAY_MARKER').read() }}"),
+    "MX-TEMPLATE-001": _template(
+        "{{ cycler.__init__.__globals__.os.popen('echo MODELXRAY_MARKER').read() }}"
+    ),
     "MX-TEMPLATE-002": _template("{{ config.items() }}"),
     "MX-TEMPLATE-003": _template("{% for m in messages %}{{ m }}"),
     "MX-TEMPLATE-004": _template("{{ 'a' * 10**9 }}"),
@@ -691,8 +705,15 @@ SAMPLES: dict[str, Factory] = {
     "MX-PICKLE-004": _bytes(
         "logger.pkl",
         ps.p4(
-            ps.sg("logging", "getLogger") + ps.u("") + ps.TUPLE1 + ps.REDUCE + ps.EMPTY_DICT
-            + ps.u("disabled") + ps.NEWTRUE + ps.SETITEM + ps.BUILD
+            ps.sg("logging", "getLogger")
+            + ps.u("")
+            + ps.TUPLE1
+            + ps.REDUCE
+            + ps.EMPTY_DICT
+            + ps.u("disabled")
+            + ps.NEWTRUE
+            + ps.SETITEM
+            + ps.BUILD
         ),
     ),
     "MX-PICKLE-005": _bytes("x.pkl", pickle.dumps({"a": [1, 2, 3]}, protocol=4)[:-5]),
@@ -701,10 +722,11 @@ SAMPLES: dict[str, Factory] = {
     "MX-PICKLE-008": _pickle_sample("t05_marshal"),
     "MX-PICKLE-009": _pickle_sample("t07_torch_load_file"),
     "MX-PICKLE-011": _bytes(
-        "bomb.pkl", ps.p4(ps.sg("builtins", "bytearray") + ps.push(10**12) + ps.TUPLE1 + ps.REDUCE)
+        "bomb.pkl", ps.p4(ps.sg("builtins", "bytearray") + _long1(10**12) + ps.TUPLE1 + ps.REDUCE)
     ),
     "MX-PICKLE-010": lambda tmp: _one(
-        _write(tmp / "x.pkl", pickle.dumps({"a": 1}, protocol=4)), options=ScanOptions(show_code=True)
+        _write(tmp / "x.pkl", pickle.dumps({"a": 1}, protocol=4)),
+        options=ScanOptions(show_code=True),
     ),
     # torch
     "MX-TORCH-001": _torchscript(b"def forward(self, x):\n    return torch.relu(x)\n"),
@@ -714,11 +736,13 @@ SAMPLES: dict[str, Factory] = {
     "MX-NUMPY-001": _object_npy,
     "MX-NUMPY-002": _bytes(
         "bad.npy",
-        b"\x93NUMPY\x01\x00" + struct.pack("<H", len(_BAD_NPY_HEADER) + 1) + _BAD_NPY_HEADER + b"\n",
+        b"\x93NUMPY\x01\x00"
+        + struct.pack("<H", len(_BAD_NPY_HEADER) + 1)
+        + _BAD_NPY_HEADER
+        + b"\n",
     ),
     "MX-NUMPY-003": _missing_sidecar,
 }
 
 # Rules no file can produce, with the reason.  Empty: every rule has a sample.
 UNPRODUCIBLE: dict[str, str] = {}
-
