@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from modelxray.engine import ScanOptions
+from modelxray import ScanOptions
 from modelxray.policy import Policy, Suppression
 from tests import pickle_samples as ps
 from tests import protobuf_builders as pb

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelxray.engine import scan
+from modelxray import scan
 from modelxray.isolate import IsolationSettings, scan_isolated
 from modelxray.model import Report
 from modelxray.rules import ALL_RULES
@@ -38,5 +38,8 @@ def test_sample_produces_its_rule(
     report = _scan(SAMPLES[rule_id](tmp_path), monkeypatch)
     produced = {f.rule_id for f in report.findings}
     assert rule_id in produced, sorted(produced)
+    for finding in report.findings:
+        if finding.rule_id == rule_id:  # evidence: where, and what was seen
+            assert finding.location.path and finding.message, finding
     # every rule a sample produces is in the catalogue
     assert produced <= set(ALL_RULES), sorted(produced - set(ALL_RULES))
