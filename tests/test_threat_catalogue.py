@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from modelxray.analysis import callables, lambda_code, python_ast, tf_graph, threats
+from modelxray.analysis import callables, jinja_template, lambda_code, python_ast, tf_graph, threats
+from modelxray.analysis.pickle import globals_policy
 from modelxray.analysis.pickle.globals_policy import DENY, Policy
-from modelxray.formats import tflite
+from modelxray.formats import tflite, torch
 from modelxray.model import Severity
 
 CALLABLE_IDS = [t.target for t in threats.CALLABLES]
@@ -37,6 +38,11 @@ def test_records_are_unique_and_well_formed() -> None:
     assert [k for k, n in ops.items() if n > 1] == []
     bare = collections.Counter(name for name, _, _ in threats.bare_names())
     assert [k for k, n in bare.items() if n > 1] == []
+    chained = collections.Counter(
+        [t.target.split(".")[-1] for t in threats.CALLABLES if t.chain]
+        + [w.word for w in threats.WORDS if w.chain]
+    )
+    assert [k for k, n in chained.items() if n > 1] == []
     for rec in (*threats.CALLABLES, *threats.WORDS, *threats.TF_OPS):
         assert rec.category in threats.CATEGORIES, rec
         assert rec.cwe == threats.CATEGORIES[rec.category][0], rec
@@ -62,6 +68,28 @@ def test_pickle_deny_list_is_the_catalogue() -> None:
         assert (family, reason) == (threats.MODULES[mod].category, threats.MODULES[mod].reason)
     rows = {(m, n, f, r) for m, names, f, r in DENY for n in (names or (None,))}
     assert rows == {(t.module, t.name, t.category, t.reason) for t in threats.CALLABLES}
+
+
+def test_pickle_chain_segments_and_reroot_modules_come_from_the_catalogue() -> None:
+    expected = {t.target.split(".")[-1]: t for t in threats.CALLABLES if t.chain}
+    words = {w.word: w for w in threats.WORDS if w.chain}
+    assert set(globals_policy.CHAIN_DANGER_SEGMENTS) == set(expected) | set(words)
+    for seg, (family, reason) in globals_policy.CHAIN_DANGER_SEGMENTS.items():
+        rec = expected.get(seg) or words[seg]
+        assert (family, reason) == (rec.category, rec.reason)
+    # an attribute that is a module is judged as that module: only catalogue modules qualify
+    assert globals_policy.REROOT_MODULES - {"builtins"} <= set(threats.MODULES)
+
+
+def test_torchscript_and_jinja_name_only_catalogue_threats() -> None:
+    """Their tables are format vocabularies; the threats in them are catalogue records."""
+    builtins_names = {t.name for t in threats.CALLABLES if t.module == "builtins"}
+    assert torch._RISKY_BUILTINS <= builtins_names
+    for ref in torch._PYTHON_ONLY_TORCH:
+        assert threats.lookup("torch", ref) is not None, ref
+    last_segments = {t.target.split(".")[-1] for t in threats.CALLABLES}
+    words = {w.word for w in threats.WORDS}
+    assert jinja_template.PROCESS_ATTRS <= last_segments | words
 
 
 def test_python_ast_table_is_the_catalogues_source_records() -> None:
@@ -154,9 +182,13 @@ def test_same_category_in_every_format(rec: threats.Threat) -> None:
         assert called == rec.category
     assert called in (None, rec.category)
     # a Lambda's bare global / attribute name
+    last = rec.target.split(".")[-1]
     if rec.bare:
-        last = rec.target.split(".")[-1]
         assert lambda_code.DANGEROUS_NAMES[last].startswith(rec.category + ": ")
+    # the same name at the end of any pickle attribute chain
+    if rec.chain:
+        chained = Policy().denied("collections", f"OrderedDict.{last}")
+        assert chained is not None and chained.family == rec.category
 
 
 @pytest.mark.parametrize("rec", threats.TF_OPS, ids=[t.op for t in threats.TF_OPS])

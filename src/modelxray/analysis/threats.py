@@ -58,7 +58,9 @@ class Threat:
     """A module (``name`` None: the module and its submodules) or one name in a module.
 
     ``source``: Python source analysis reports calls of it; ``bare``: Keras Lambda bytecode
-    analysis condemns its last segment as a bare global/attribute name.
+    analysis condemns its last segment as a bare global/attribute name; ``chain``: its last
+    segment condemns a pickle's dotted global (``find_class`` walks getattr) whatever object it
+    hangs off (``x.y.system``).
     """
 
     module: str
@@ -68,6 +70,7 @@ class Threat:
     cwe: int
     source: bool = False
     bare: bool = False
+    chain: bool = False
 
     @property
     def target(self) -> str:
@@ -82,6 +85,7 @@ class Word:
     category: str
     reason: str
     cwe: int
+    chain: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,18 +119,28 @@ def _n(
     *,
     source: bool | tuple[str, ...] = False,
     bare: bool | tuple[str, ...] = False,
+    chain: bool | tuple[str, ...] = False,
 ) -> tuple[Threat, ...]:
     def flag(value: bool | tuple[str, ...], name: str) -> bool:
         return value if isinstance(value, bool) else name in value
 
     return tuple(
-        Threat(module, n, category, reason, _cwe(category), flag(source, n), flag(bare, n))
+        Threat(
+            module,
+            n,
+            category,
+            reason,
+            _cwe(category),
+            flag(source, n),
+            flag(bare, n),
+            flag(chain, n),
+        )
         for n in names
     )
 
 
-def _w(category: str, reason: str, *words: str) -> tuple[Word, ...]:
-    return tuple(Word(w, category, reason, _cwe(category)) for w in words)
+def _w(category: str, reason: str, *words: str, chain: bool = False) -> tuple[Word, ...]:
+    return tuple(Word(w, category, reason, _cwe(category), chain) for w in words)
 
 
 def _ops(category: str, reason: str, ops: dict[str, tuple[int, ...]]) -> tuple[TFOp, ...]:
@@ -285,6 +299,7 @@ CALLABLES: tuple[Threat, ...] = (
         "Python 2 URL fetchers",
         source=True,
         bare=True,
+        chain=True,
     ),
     _m("ftplib", "network", "FTP client", source=True, bare=True),
     _m("smtplib", "network", "SMTP client", source=True, bare=True),
@@ -311,6 +326,7 @@ CALLABLES: tuple[Threat, ...] = (
         "evaluates code or starts an interactive session",
         source=("eval", "exec", "compile", "execfile"),
         bare=("eval", "exec", "compile", "execfile", "breakpoint"),
+        chain=("eval", "exec", "compile"),
     ),
     *_n(
         "builtins",
@@ -482,7 +498,16 @@ CALLABLES: tuple[Threat, ...] = (
     _m("sklearn.externals._joblib", "deserialization", "vendored joblib (< 0.23)"),
     _m("sklearn.externals.loky", "process", "vendored process executor"),
     # --- calls that Python source analysis and Lambda bytecode analysis name one by one ---
-    *_n("os", ("system", "popen"), "process", "runs a shell command", source=True, bare=True),
+    *_n(
+        "os",
+        ("system", "popen"),
+        "process",
+        "runs a shell command",
+        source=True,
+        bare=True,
+        chain=True,
+    ),
+    *_n("os", ("startfile",), "process", "opens a file with its program", chain=True),
     *_n(
         "os",
         (
@@ -497,6 +522,10 @@ CALLABLES: tuple[Threat, ...] = (
             "spawnl", "spawnv", "spawnve", "spawnlp", "execv", "execve", "execl", "execvp",
             "execlp", "fork", "forkpty",
         ),
+        chain=(
+            "spawnv", "spawnve", "spawnl", "spawnlp", "spawnvp", "execv", "execve", "execl",
+            "execlp", "execvp", "execvpe", "fork", "forkpty",
+        ),
     ),
     *_n("os", ("kill",), "process", "signals processes", bare=True),
     *_n(
@@ -506,6 +535,7 @@ CALLABLES: tuple[Threat, ...] = (
         "file",
         "changes or lists the file system",
         bare=True,
+        chain=("unlink", "chmod"),
     ),
     *_n("os", ("environ", "getenv", "putenv"), "interpreter", "process environment", bare=True),
     *_n("posix", ("system",), "process", "runs a shell command", source=True),
@@ -516,9 +546,10 @@ CALLABLES: tuple[Threat, ...] = (
         "process",
         "runs programs",
         bare=True,
+        chain=("Popen", "check_output", "check_call", "getoutput", "getstatusoutput"),
     ),
     *_n("_posixsubprocess", ("fork_exec",), "process", "fork_exec primitive", bare=True),
-    *_n("pty", ("spawn",), "process", "spawns programs", source=True, bare=True),
+    *_n("pty", ("spawn",), "process", "spawns programs", source=True, bare=True, chain=True),
     *_n("platform", ("popen",), "process", "runs a shell command", source=True),
     *_n(
         "asyncio",
@@ -535,14 +566,16 @@ CALLABLES: tuple[Threat, ...] = (
         "IPython runs code strings",
         source=True,
     ),
-    *_n("shutil", ("rmtree",), "file", "deletes directory trees", bare=True),
+    *_n("shutil", ("rmtree",), "file", "deletes directory trees", bare=True, chain=True),
     *_n(
         "pathlib.Path",
         ("write_text", "write_bytes", "read_text", "read_bytes"),
         "file",
         "reads or writes files",
         bare=True,
+        chain=("write_text", "write_bytes"),
     ),
+    *_n("pathlib.Path", ("symlink_to", "hardlink_to"), "file", "creates links", chain=True),
     *_n(
         "importlib",
         ("import_module", "__import__"),
@@ -550,7 +583,10 @@ CALLABLES: tuple[Threat, ...] = (
         "imports any module",
         source=True,
         bare=("import_module",),
+        chain=("import_module",),
     ),
+    *_n("imp", ("load_module",), "import", "imports a module from a file"),
+    *_n("runpy", ("run_path", "run_module"), "eval", "runs a file or module", chain=True),
     *_n("importlib.util", ("spec_from_file_location",), "import", "imports a file", source=True),
     *_n(
         "code",
@@ -646,7 +682,9 @@ WORDS: tuple[Word, ...] = (
         "load_model", "enable_unsafe_deserialization", "set_global_attribute",
     ),
     *_w("python", "TensorFlow Python callback", "py_func", "numpy_function"),
-    *_w("native", "loads native op libraries", "load_library", "load_op_library"),
+    *_w("native", "loads native op libraries", "load_op_library"),
+    *_w("native", "loads native op libraries", "load_library", chain=True),
+    *_w("code", "downloads a model (and may import its code)", "from_pretrained", chain=True),
 )
 # fmt: on
 
@@ -779,6 +817,18 @@ def bare_names() -> Iterator[tuple[str, str, str]]:
             yield (t.target.split(".")[-1], t.category, t.reason)
     for w in WORDS:
         yield (w.word, w.category, w.reason)
+
+
+def chain_segments() -> dict[str, tuple[str, str]]:
+    """Attribute name -> (category, reason) for the pickle policy's dotted-global check."""
+    out: dict[str, tuple[str, str]] = {}
+    for t in CALLABLES:
+        if t.chain:
+            out[t.target.split(".")[-1]] = (t.category, t.reason)
+    for w in WORDS:
+        if w.chain:
+            out[w.word] = (w.category, w.reason)
+    return out
 
 
 def source_calls() -> Iterator[tuple[str, str]]:

@@ -212,19 +212,9 @@ def _deny_view() -> tuple[tuple[str, tuple[str, ...] | None, str, str], ...]:
 DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = _deny_view()
 
 # Attribute names that, appearing as a segment of a *dotted* name, reach code execution or
-# file/network effects whatever the object they hang off.
-# fmt: off
-CHAIN_DANGER_SEGMENTS: frozenset[str] = frozenset(
-    {
-        "eval", "exec", "compile", "system", "popen", "spawn", "spawnv", "spawnve", "spawnl",
-        "spawnlp", "spawnvp", "execv", "execve", "execl", "execlp", "execvp", "execvpe",
-        "fork", "forkpty", "Popen", "check_output", "check_call", "getoutput",
-        "getstatusoutput", "startfile", "write_text", "write_bytes", "unlink", "rmtree",
-        "symlink_to", "hardlink_to", "chmod", "from_pretrained", "import_module",
-        "urlopen", "urlretrieve", "load_library", "run_path", "run_module",
-    }
-)
-# fmt: on
+# file/network effects whatever the object they hang off: the threat catalogue's ``chain``
+# records, name -> (family, reason).
+CHAIN_DANGER_SEGMENTS: dict[str, tuple[str, str]] = threats.chain_segments()
 
 # Module names that, as a plain (undotted) module attribute, are that module (``X.os``).
 # fmt: off
@@ -453,8 +443,9 @@ class Policy:
         # 5. dangerous method names inside an attribute chain
         if dotted:
             for seg in name_parts:
-                if seg in CHAIN_DANGER_SEGMENTS:
-                    return "process", f"{full}: attribute chain ends in {seg}()"
+                chained = CHAIN_DANGER_SEGMENTS.get(seg)
+                if chained is not None:
+                    return chained[0], f"{full}: attribute chain ends in {seg}() ({chained[1]})"
         return None
 
 
