@@ -237,7 +237,12 @@ def _json_model(tmp_path: Path, layer: dict[str, Any], keras_version: str = "3.8
 
 
 def test_claimed_old_version_keeps_severity_and_says_so(tmp_path: Path) -> None:
-    layer = {"module": "operator", "class_name": "neg", "config": {}, "registered_name": None}
+    layer = {
+        "module": "operator",
+        "class_name": "methodcaller",
+        "config": {},
+        "registered_name": None,
+    }
     for version in ("3.8.0", "3.15.1"):
         (f,) = [
             f

@@ -136,9 +136,9 @@ def test_ast_resolution_forms() -> None:
     assert names == [
         ("os.system", "process"),
         ("urllib.request.urlopen", "network"),
-        ("importlib.import_module", "code"),
-        ("eval", "code"),
-        ("__import__", "code"),
+        ("importlib.import_module", "import"),
+        ("eval", "eval"),
+        ("__import__", "import"),
     ]
 
 

@@ -12,6 +12,7 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
+from modelxray.analysis import threats
 from modelxray.model import Severity
 
 KERAS_FAMILY = frozenset(
@@ -30,29 +31,6 @@ KERAS_NON_MODELLING = frozenset(
     }
 )  # fmt: skip
 
-# Modules whose every callable reaches process, file, network, import or code machinery.
-DANGEROUS_MODULES = frozenset(
-    {
-        "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "pickle",
-        "_pickle", "marshal", "runpy", "pty", "ctypes", "code", "codeop", "pdb", "bdb",
-        "timeit", "cProfile", "profile", "trace", "webbrowser", "urllib", "http", "requests",
-        "ftplib", "smtplib", "telnetlib", "tempfile", "pathlib", "io", "_io", "pkgutil",
-        "pydoc", "dill", "cloudpickle", "joblib", "shelve", "multiprocessing", "threading",
-        "asyncio", "signal", "_posixsubprocess", "_thread", "gc", "inspect", "types",
-        "zipimport", "commands", "platform", "uuid", "glob", "fileinput", "sqlite3", "ssl",
-        "xmlrpc", "socketserver", "base64", "codecs", "zlib", "operator", "functools",
-        "__builtin__", "_xxsubinterpreters", "_interpreters", "doctest", "venv",
-        "ensurepip", "pip", "setuptools", "distutils", "site", "atexit", "mmap",
-    }
-)  # fmt: skip
-
-DANGEROUS_BUILTINS = frozenset(
-    {
-        "eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr",
-        "globals", "locals", "vars", "breakpoint", "input", "execfile", "exit", "quit",
-    }
-)  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Judged:
@@ -65,16 +43,16 @@ def judge_reference(module: str | None, name: str | None) -> Judged:
     name = name or ""
     head = name.split(".")[0]
     if module is None or module in ("", "__main__"):
-        if head in DANGEROUS_BUILTINS:
-            return Judged(Severity.CRITICAL, f"{name!r} is a dangerous builtin")
+        hit = threats.lookup("builtins", head) if head else None
+        if hit is not None:
+            return Judged(Severity.CRITICAL, f"{name!r} is a dangerous builtin: {hit.reason}")
         return Judged(Severity.INFO, "a function of the saving script; resolved by name")
     root = module.split(".")[0]
-    if root in DANGEROUS_MODULES or (root == "builtins" and head in DANGEROUS_BUILTINS):
+    hit = threats.lookup(module, name)
+    if hit is not None:
         target = f"{module}.{name}" if name else module
-        return Judged(
-            Severity.CRITICAL, f"{target} reaches process, file, network or import machinery"
-        )
-    if root == "builtins":
+        return Judged(Severity.CRITICAL, f"{target} ({hit.category}): {hit.reason}")
+    if root in ("builtins", "__builtin__"):
         return Judged(Severity.INFO, "builtins function reference (normal for Keras names)")
     if root in KERAS_FAMILY:
         if head in KERAS_NON_MODELLING or name.split(".")[-1] in KERAS_NON_MODELLING:
@@ -151,6 +129,8 @@ class RefVerdict:
     severity: Severity
     reason: str
     target: str
+    #: The threat catalogue's category when ``kind`` is DANGEROUS (analysis/threats.py).
+    category: str | None = None
 
 
 def _in_modules(module: str, prefixes: tuple[str, ...]) -> bool:
@@ -205,18 +185,16 @@ def judge_config_reference(
         return None
     root = module.split(".")[0]
     target = f"{module}.{name}" if name else module
-    if root in DANGEROUS_MODULES:
+    hit = threats.lookup(module, name)
+    if hit is not None:
         return RefVerdict(
             DANGEROUS,
             Severity.CRITICAL,
-            f"{target} reaches process, file, network or import machinery",
+            f"{target} ({hit.category}): {hit.reason}",
             target,
+            hit.category,
         )
-    if root == "builtins":
-        if head in DANGEROUS_BUILTINS or name == "__import__":
-            return RefVerdict(
-                DANGEROUS, Severity.CRITICAL, f"builtins.{name} is a dangerous builtin", target
-            )
+    if root in ("builtins", "__builtin__"):
         if is_fn and (name in KERAS_FUNCTION_NAMES or _registered(name)):
             if _registered(name):
                 return RefVerdict(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelxray.analysis import bytecode
+from modelxray.analysis import bytecode, threats
 from modelxray.analysis._generated.tensor_vocab import TENSOR_API_NAMES
 from modelxray.analysis.marshal_reader import CodeObject, MarshalError, read_code
 from modelxray.budget import Budget, BudgetExceeded
@@ -25,67 +25,14 @@ UNKNOWN = "unknown"
 TENSOR_MATH = "tensor-math"
 UNREADABLE = "unreadable"
 
-# Names that reach process, file, network, import or eval machinery.  Keras 3
-# runs lambdas with python_utils' globals (``os``, ``marshal``, ``codecs``,
-# ``binascii``, ``types`` are bound) and tf.keras merges the module named in
-# the config into the globals, so bare module names count as hits.
+# Names that reach process, file, network, import or eval machinery: a view of the threat
+# catalogue (its ``bare`` records and WORDS), name -> "category: reason".  Keras 3 runs lambdas
+# with python_utils' globals (``os``, ``marshal``, ``codecs``, ``binascii``, ``types`` are
+# bound) and tf.keras merges the module named in the config into the globals, so bare module
+# names count as hits.
 DANGEROUS_NAMES: dict[str, str] = {
-    **dict.fromkeys(
-        ("__import__", "exec", "eval", "compile", "execfile", "breakpoint"),
-        "dynamic code execution or import",
-    ),
-    **dict.fromkeys(
-        ("getattr", "setattr", "delattr", "globals", "locals", "vars", "__builtins__", "builtins"),
-        "reflective access to builtins or attributes",
-    ),
-    **dict.fromkeys(
-        (
-            "__globals__", "__subclasses__", "__class__", "__bases__", "__base__", "__mro__",
-            "__code__", "__closure__", "__func__", "__self__", "__dict__", "__getattribute__",
-            "__reduce__", "__reduce_ex__", "__loader__", "__spec__", "func_globals",
-        ),
-        "object-model escape (reaching globals through dunder attributes)",
-    ),
-    **dict.fromkeys(
-        (
-            "os", "posix", "nt", "system", "popen", "spawnl", "spawnv", "spawnve", "spawnlp",
-            "execv", "execve", "execl", "execvp", "execlp", "fork", "forkpty", "kill",
-            "subprocess", "Popen", "check_output", "check_call", "getoutput", "getstatusoutput",
-            "run", "call", "pty", "spawn", "commands", "_posixsubprocess", "fork_exec",
-        ),
-        "process execution",
-    ),
-    **dict.fromkeys(
-        (
-            "open", "io", "_io", "FileIO", "shutil", "remove", "unlink", "rmtree", "rename",
-            "chmod", "chown", "mkdir", "makedirs", "listdir", "scandir", "walk", "environ",
-            "getenv", "putenv", "tempfile", "pathlib", "Path", "write_text", "write_bytes",
-            "read_text", "read_bytes", "gfile", "GFile", "read_file", "write_file",
-        ),
-        "file system or environment access",
-    ),
-    **dict.fromkeys(
-        (
-            "socket", "urllib", "urlopen", "urlretrieve", "request", "requests", "http",
-            "httplib", "ftplib", "smtplib", "telnetlib", "webbrowser", "get_file", "ssl",
-        ),
-        "network access",
-    ),
-    **dict.fromkeys(
-        (
-            "importlib", "import_module", "reload", "sys", "modules", "marshal", "loads",
-            "pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "codecs",
-            "base64", "b64decode", "decodebytes", "binascii", "a2b_base64", "zlib", "types",
-            "FunctionType", "CodeType", "ctypes", "cffi", "CDLL", "cdll", "pydoc", "runpy",
-            "pkgutil", "resolve_name", "locate", "inspect", "gc", "code", "codeop",
-            "InteractiveInterpreter", "timeit", "threading", "multiprocessing", "signal",
-            "atexit", "asyncio", "load_model", "enable_unsafe_deserialization",
-            "set_global_attribute", "py_func", "numpy_function", "load_library",
-            "load_op_library",
-        ),
-        "import, deserialisation or native-code machinery",
-    ),
-}  # fmt: skip
+    name: f"{category}: {reason}" for name, category, reason in threats.bare_names()
+}
 
 # Words too ordinary to condemn a string constant on their own (they still count as code names).
 _ORDINARY_WORDS = frozenset(

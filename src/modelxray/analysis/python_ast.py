@@ -14,6 +14,7 @@ import ast
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modelxray.analysis import threats
 from modelxray.budget import BudgetExceeded
 from modelxray.model import Severity
 
@@ -25,53 +26,16 @@ AST_FILENAME = "<modelxray-ast>"
 if TYPE_CHECKING:
     from modelxray.budget import Budget
 
-# (dotted-name prefix, category).  A name matches an entry when it equals the entry or starts
-# with the entry followed by a dot; entries ending in "*" match any name with that prefix.
-_TABLE: tuple[tuple[str, str], ...] = (
-    # processes
-    ("os.system", "process"), ("os.popen", "process"), ("os.exec*", "process"),
-    ("os.spawn*", "process"), ("os.posix_spawn*", "process"), ("os.fork*", "process"),
-    ("posix.system", "process"), ("nt.system", "process"), ("subprocess", "process"),
-    ("pty.spawn", "process"), ("commands", "process"), ("platform.popen", "process"),
-    ("asyncio.create_subprocess_exec", "process"), ("asyncio.create_subprocess_shell", "process"),
-    ("get_ipython().system", "process"), ("get_ipython().getoutput", "process"),
-    ("get_ipython().run_cell", "code"), ("get_ipython().run_line_magic", "code"),
-    ("get_ipython().run_cell_magic", "code"),
-    # code evaluation and dynamic import
-    ("eval", "code"), ("exec", "code"), ("compile", "code"), ("__import__", "code"),
-    ("execfile", "code"), ("builtins.eval", "code"), ("builtins.exec", "code"),
-    ("builtins.compile", "code"), ("builtins.__import__", "code"),
-    ("importlib.import_module", "code"), ("importlib.__import__", "code"),
-    ("importlib.util.spec_from_file_location", "code"), ("runpy", "code"),
-    ("types.FunctionType", "code"), ("types.CodeType", "code"), ("code.interact", "code"),
-    ("code.InteractiveInterpreter", "code"), ("code.InteractiveConsole", "code"),
-    ("ctypes", "native"), ("cffi", "native"),
-    # deserialisation
-    ("pickle.load", "deserialise"), ("pickle.loads", "deserialise"),
-    ("pickle.Unpickler", "deserialise"), ("_pickle.load", "deserialise"),
-    ("_pickle.loads", "deserialise"), ("cPickle.load", "deserialise"),
-    ("cPickle.loads", "deserialise"), ("dill.load", "deserialise"), ("dill.loads", "deserialise"),
-    ("cloudpickle.load", "deserialise"), ("cloudpickle.loads", "deserialise"),
-    ("marshal.load", "deserialise"), ("marshal.loads", "deserialise"),
-    ("shelve.open", "deserialise"), ("joblib.load", "deserialise"),
-    # network
-    ("socket.socket", "network"), ("socket.create_connection", "network"),
-    ("socket.create_server", "network"), ("urllib.request.urlopen", "network"),
-    ("urllib.request.urlretrieve", "network"), ("urllib.urlopen", "network"),
-    ("urllib.urlretrieve", "network"), ("urllib2.urlopen", "network"),
-    ("http.client.HTTPConnection", "network"), ("http.client.HTTPSConnection", "network"),
-    ("requests.get", "network"), ("requests.post", "network"), ("requests.put", "network"),
-    ("requests.request", "network"), ("requests.Session", "network"),
-    ("httpx", "network"), ("ftplib", "network"), ("smtplib", "network"),
-    ("telnetlib", "network"), ("paramiko", "network"), ("webbrowser.open", "network"),
-)  # fmt: skip
+# (dotted-name prefix, category): a view of the threat catalogue's ``source`` records.  A name
+# matches an entry when it equals the entry or starts with the entry followed by a dot; the
+# longest matching entry decides.
+_TABLE: tuple[tuple[str, str], ...] = tuple(
+    sorted(dict(threats.source_calls()).items(), key=lambda e: -len(e[0]))
+)
 
-CATEGORY_SEVERITY = {
-    "process": Severity.HIGH,
-    "code": Severity.HIGH,
-    "native": Severity.HIGH,
-    "deserialise": Severity.HIGH,
-    "network": Severity.MEDIUM,
+# Network calls are medium (they need a reachable host to matter); everything else is high.
+CATEGORY_SEVERITY: dict[str, Severity] = {
+    c: Severity.MEDIUM if c == "network" else Severity.HIGH for c in threats.CATEGORIES
 }
 
 MAX_HITS = 200
@@ -107,10 +71,7 @@ class CallHit:
 def categorise(name: str) -> str | None:
     """The category of a resolved dotted call name, or None when it is not of interest."""
     for entry, category in _TABLE:
-        if entry.endswith("*"):
-            if name.startswith(entry[:-1]):
-                return category
-        elif name == entry or name.startswith(entry + "."):
+        if name == entry or name.startswith(entry + "."):
             return category
     return None
 

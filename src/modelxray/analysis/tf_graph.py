@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from modelxray.analysis import threats
 from modelxray.analysis.tf_savedmodel import MetaGraph, TFNode
 from modelxray.budget import Budget
 from modelxray.model import Confidence, Location, Severity
@@ -53,93 +54,37 @@ _MAX_STRING_CHARS = 300
 
 # --------------------------------------------------------------------------- op tables
 
-PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+# Views of the threat catalogue's TF ops (analysis/threats.py), by category.  Ops read or
+# written through an attribute (ImmutableConst, DecodeProtoV2/EncodeProto, PrintV2) are judged
+# one by one below; CalibrationStatisticsSaver through _WRITE_ATTRS.
+_BY_ATTR = frozenset({"ImmutableConst", "DecodeProtoV2", "EncodeProto", "PrintV2"})
 
-# op -> indices of the inputs that name files (read at run time).
-_READ_INPUTS: dict[str, tuple[int, ...]] = {
-    "ReadFile": (0,),
-    "MatchingFiles": (0,),
-    "MatchingFilesDataset": (0,),
-    "ExperimentalMatchingFilesDataset": (0,),
-    "FixedLengthRecordDataset": (0,),
-    "FixedLengthRecordDatasetV2": (0,),
-    "CSVDataset": (0,),
-    "CSVDatasetV2": (0,),
-    "ExperimentalCSVDataset": (0,),
-    "TextLineDataset": (0,),
-    "TFRecordDataset": (0,),
-    "TFRecordDatasetV2": (0,),
-    "LMDBDataset": (0,),
-    "ExperimentalLMDBDataset": (0,),
-    "SqlDataset": (1,),
-    "ExperimentalSqlDataset": (1,),
-    "LoadDataset": (0,),
-    "SnapshotChunkDataset": (0,),
-    "SnapshotDatasetReader": (0,),
-    "ListSnapshotChunksDataset": (0,),
-    "LoadAndRemapMatrix": (0,),
-    "GenerateVocabRemapping": (0, 1),
-    "WholeFileReader": (),
-    "WholeFileReaderV2": (),
-    "TextLineReader": (),
-    "TextLineReaderV2": (),
-    "TFRecordReader": (),
-    "TFRecordReaderV2": (),
-    "FixedLengthRecordReader": (),
-    "FixedLengthRecordReaderV2": (),
-    "LMDBReader": (),
-}
+
+def _inputs(category: str) -> dict[str, tuple[int, ...]]:
+    """op -> indices of the inputs that name files or addresses, for one catalogue category."""
+    return {
+        t.op: t.inputs
+        for t in threats.TF_OPS
+        if t.category == category and t.path_attr is None and t.op not in _BY_ATTR
+    }
+
+
+PYTHON_OPS = frozenset(_inputs("python"))
+_READ_INPUTS: dict[str, tuple[int, ...]] = _inputs("file-read")
 # Readers that standard models feed from their own assets/ (vocabulary tables): low unless the
 # path is a constant.
-_ASSET_READERS: dict[str, tuple[int, ...]] = {
-    "InitializeTableFromTextFile": (1,),
-    "InitializeTableFromTextFileV2": (1,),
-}
-_CHECKPOINT_READ: dict[str, tuple[int, ...]] = {
-    "Restore": (0,),
-    "RestoreV2": (0,),
-    "RestoreSlice": (0,),
-    "DTensorRestoreV2": (0,),
-}
-_CHECKPOINT_WRITE: dict[str, tuple[int, ...]] = {
-    "Save": (0,),
-    "SaveV2": (0,),
-    "SaveSlices": (0,),
-    "MergeV2Checkpoints": (0, 1),
-}
-_WRITE_INPUTS: dict[str, tuple[int, ...]] = {
-    "WriteFile": (0,),
-    "SaveDataset": (1,),
-    "SaveDatasetV2": (1,),
-    "DatasetToTFRecord": (1,),
-    "ExperimentalDatasetToTFRecord": (1,),
-    "SnapshotDataset": (1,),
-    "SnapshotDatasetV2": (1,),
-    "CreateSummaryFileWriter": (1,),
-    "CreateSummaryDbWriter": (1,),
-}
+_ASSET_READERS: dict[str, tuple[int, ...]] = _inputs("asset-read")
+_CHECKPOINT_READ: dict[str, tuple[int, ...]] = _inputs("checkpoint-read")
+_CHECKPOINT_WRITE: dict[str, tuple[int, ...]] = _inputs("checkpoint-write")
+_WRITE_INPUTS: dict[str, tuple[int, ...]] = _inputs("file-write")
 # Attributes holding a path written to.
-_WRITE_ATTRS: dict[str, str] = {"CalibrationStatisticsSaver": "output_file_path"}
-_NETWORK_INPUTS: dict[str, tuple[int, ...]] = {
-    "RpcClient": (0,),
-    "RpcServer": (0,),
-    "RpcCall": (1,),
-    "RpcServerRegister": (1,),
-    "RpcServerStart": (),
-    "RpcCheckStatus": (),
-    "RpcGetValue": (),
-    "RegisterDataset": (1,),
-    "RegisterDatasetV2": (1,),
-    "DataServiceDataset": (2,),
-    "DataServiceDatasetV2": (2,),
-    "DataServiceDatasetV3": (2,),
-    "DataServiceDatasetV4": (2,),
-    "DistributedSave": (1, 2),
-    "FileSystemSetConfiguration": (0, 1, 2),
+_WRITE_ATTRS: dict[str, str] = {
+    t.op: t.path_attr
+    for t in threats.TF_OPS
+    if t.category == "file-write" and t.path_attr is not None and t.op not in _BY_ATTR
 }
-_DEBUG_URL_OPS = frozenset(
-    {"DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary"}
-)
+_NETWORK_INPUTS: dict[str, tuple[int, ...]] = _inputs("network")
+_DEBUG_URL_OPS = frozenset(_inputs("debug-url"))
 
 # Ops whose output string is built from their inputs: a path traced through them is constant
 # only if every input is.
@@ -424,7 +369,7 @@ class _Judge:
             region = _attr_str(node, "memory_region_name") or ""
             trace = Trace(strings=[region] if region else [], constant=bool(region))
             self.read(function, node, trace, memory_region_name=region)
-        elif op == "DecodeProtoV2":
+        elif op in ("DecodeProtoV2", "EncodeProto"):
             source = _attr_str(node, "descriptor_source")
             if source and source != "local://" and not source.startswith("bytes://"):
                 trace = Trace(strings=[source])

@@ -19,6 +19,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modelxray.analysis import threats
 from modelxray.artifact import Artifact, BinaryStream
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
@@ -32,29 +33,10 @@ IDENTIFIER = b"TFL3"
 CUSTOM = 32
 MAX_STRING = 4096
 
-# TensorFlow ops that reach files, processes, Python or the network when run via Flex.
-DANGEROUS_TF_OPS = frozenset(
-    {
-        "ReadFile", "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore",
-        "RestoreV2", "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename", "PyFunc",
-        "PyFuncStateless", "EagerPyFunc", "ImmutableConst", "LoadAndRemapMatrix",
-        "TextLineDataset", "TextLineDatasetV2", "TFRecordDataset", "TFRecordDatasetV2",
-        "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2", "TextLineReader",
-        "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2", "WholeFileReader",
-        "WholeFileReaderV2", "FixedLengthRecordReader", "FixedLengthRecordReaderV2",
-        "DatasetToTFRecord", "SaveDataset", "SaveDatasetV2", "LoadDataset",
-        "CreateSummaryFileWriter",
-        "WriteSummary", "WriteScalarSummary", "WriteAudioSummary", "WriteImageSummary",
-        "WriteHistogramSummary", "WriteRawProtoSummary", "WriteGraphSummary", "PrintV2",
-        "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNumericSummary",
-        "CollectiveReduce", "CollectiveBcastSend", "CollectiveBcastRecv",
-        "RecvTPUEmbeddingActivations",
-        "DecodeProtoV2", "EncodeProto", "GcsConfigure", "BigQueryReader", "SqlDataset",
-        "ExperimentalSqlDataset", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset",
-        "SnapshotDataset", "SnapshotDatasetV2", "DataServiceDataset", "DataServiceDatasetV2",
-        "_Send", "_Recv", "_HostSend", "_HostRecv",
-    }
-)  # fmt: skip
+# TensorFlow ops that reach files, processes, Python or the network when run via Flex: the threat
+# catalogue's TF ops, except the asset readers (a TFLite file has no assets folder; a vocabulary
+# table read through Flex is judged as any other Flex op).
+DANGEROUS_TF_OPS = frozenset(t.op for t in threats.TF_OPS if t.category != "asset-read")
 
 
 class FlatBufferError(ValueError):

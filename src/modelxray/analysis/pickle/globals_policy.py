@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from modelxray.analysis import threats
+
 from ._generated.allowlist import ALLOWED as GENERATED_ALLOWED
 
 Category = Literal["allowed", "dangerous", "unknown"]
@@ -183,24 +185,6 @@ ALLOW: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 # fmt: on
 
-# scikit-learn's dataset I/O, public names (every release up to 1.9) and modules (private
-# since 0.22, public before).
-_SKLEARN_DATASETS_IO: tuple[str, ...] = (
-    "clear_data_home", "dump_svmlight_file", "fetch_20newsgroups", "fetch_20newsgroups_vectorized",
-    "fetch_california_housing", "fetch_covtype", "fetch_file", "fetch_kddcup99", "fetch_lfw_pairs",
-    "fetch_lfw_people", "fetch_mldata", "fetch_olivetti_faces", "fetch_openml", "fetch_rcv1",
-    "fetch_species_distributions", "get_data_home", "load_files", "load_mlcomp",
-    "load_svmlight_file", "load_svmlight_files", "_fetch_remote", "RemoteFileMetadata",
-    "_pkl_filepath", "load_sample_image", "load_sample_images",
-)  # fmt: skip
-_SKLEARN_DATASETS_IO_MODULES: tuple[str, ...] = tuple(
-    p + m
-    for m in ("openml", "twenty_newsgroups", "california_housing", "covtype", "kddcup99", "lfw",
-              "olivetti_faces", "rcv1", "species_distributions", "svmlight_format",
-              "svmlight_format_io", "_svmlight_format_fast", "arff_parser", "mldata", "mlcomp")
-    for p in ("_", "")
-)  # fmt: skip
-
 # Allowed callables that return an object shared with the whole loading process: BUILD or
 # item assignment on their result changes the loader's own state (CWE-915).
 SINGLETON_FACTORIES: dict[str, str] = {
@@ -208,318 +192,29 @@ SINGLETON_FACTORIES: dict[str, str] = {
 }
 
 # --------------------------------------------------------------------------------------------
-# DENY list: (module, names or None for the whole module and its submodules, family, reason).
+# DENY list: a view of the threat catalogue (analysis/threats.py), in the shape
+# (module, names or None for the whole module and its submodules, family, reason).
 # --------------------------------------------------------------------------------------------
 
-# fmt: off
-DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = (
-    # --- process execution ---
-    ("os", None, "process", "operating-system interface: commands, files, environment"),
-    ("posix", None, "process", "os implementation module on POSIX"),
-    ("nt", None, "process", "os implementation module on Windows"),
-    ("subprocess", None, "process", "runs programs"),
-    ("_posixsubprocess", None, "process", "fork_exec primitive"),
-    ("pty", None, "process", "spawns programs on a pseudo-terminal"),
-    ("commands", None, "process", "Python 2 shell helpers"),
-    ("popen2", None, "process", "Python 2 process helpers"),
-    ("multiprocessing", None, "process", "starts processes / runs callables"),
-    ("concurrent", None, "process", "executors run callables in processes/threads"),
-    ("asyncio", None, "process", "subprocess transports and event-loop callbacks"),
-    ("platform", None, "process", "runs helper commands (popen, uname helpers)"),
-    ("_osx_support", None, "process", "runs compiler helper commands"),
-    ("_aix_support", None, "process", "runs helper commands"),
-    ("_pyrepl", None, "process", "pager pipes text to a shell command"),
-    ("pydoc", None, "resolver", "locate() resolves any dotted name; pagers run commands"),
-    ("webbrowser", None, "process", "launches a browser process"),
-    ("antigravity", None, "process", "importing it opens a browser"),
-    ("idlelib", None, "process", "IDE internals that run code"),
-    ("lib2to3", None, "code", "grammar loaders that unpickle / run code"),
-    ("turtledemo", None, "process", "demo runner"),
-    ("test", None, "process", "CPython test-suite helpers run interpreters and scripts"),
-    ("pexpect", None, "process", "spawns programs"),
-    ("ptyprocess", None, "process", "spawns programs"),
-    ("sh", None, "process", "runs programs"),
-    ("plumbum", None, "process", "runs programs"),
-    ("invoke", None, "process", "runs shell tasks"),
-    ("fabric", None, "process", "runs remote/local commands"),
-    ("git", None, "process", "GitPython runs git commands"),
-    ("_winapi", None, "process", "Windows process API"),
-    ("msvcrt", None, "process", "Windows C runtime"),
-    ("winreg", None, "file", "Windows registry"),
-    ("_winreg", None, "file", "Windows registry"),
-    ("mlflow.projects", None, "process", "runs project entry points"),
-    (
-        "uuid",
-        (
-            "_get_command_stdout", "_popen", "_find_mac", "_find_mac_near_keyword",
-            "_find_mac_under_heading", "_ifconfig_getnode", "_ip_getnode", "_arp_getnode",
-            "_lanscan_getnode", "_netstat_getnode", "_ipconfig_getnode", "_netbios_getnode",
-            "_unix_getnode", "_windll_getnode", "getnode",
-        ),
-        "process",
-        "node helpers run ifconfig/ip/arp commands",
-    ),
-    ("imaplib", None, "network", "IMAP client; IMAP4_stream runs a command"),
-    # --- native code ---
-    ("ctypes", None, "native", "loads shared libraries and calls native functions"),
-    ("_ctypes", None, "native", "ctypes implementation"),
-    ("cffi", None, "native", "foreign function interface"),
-    # --- files ---
-    ("builtins", ("open",), "file", "opens files"),
-    ("io", ("open", "open_code", "FileIO"), "file", "opens files"),
-    ("_io", None, "file", "io implementation: FileIO, open"),
-    ("shutil", None, "file", "copies, moves and deletes files"),
-    ("tempfile", None, "file", "creates files and directories"),
-    ("fileinput", None, "file", "reads files"),
-    ("glob", None, "file", "lists the file system"),
-    ("filecmp", None, "file", "reads files"),
-    ("linecache", None, "file", "reads source files"),
-    ("tarfile", None, "file", "extracts archives"),
-    ("zipfile", None, "file", "extracts archives"),
-    ("shelve", None, "deserialization", "pickle-backed database"),
-    ("dbm", None, "file", "database files"),
-    ("sqlite3", None, "file", "database files, loadable extensions"),
-    ("_sqlite3", None, "file", "sqlite3 implementation"),
-    ("mmap", None, "file", "maps files"),
-    ("logging.config", None, "file", "configuration (listen() runs a socket server)"),
-    ("logging.handlers", None, "file", "file, socket and process handlers"),
-    (
-        "logging",
-        ("FileHandler", "basicConfig", "StreamHandler", "setLoggerClass"),
-        "file",
-        "writes log files / redirects interpreter logging",
-    ),
-    (
-        "numpy",
-        (
-            "load", "loads", "save", "savez", "savez_compressed", "savetxt", "loadtxt",
-            "genfromtxt", "fromfile", "memmap", "fromregex", "DataSource",
-        ),
-        "file",
-        "reads/writes files (numpy.load may unpickle)",
-    ),
-    ("numpy.lib.npyio", None, "file", "numpy file I/O"),
-    ("numpy.lib._npyio_impl", None, "file", "numpy file I/O"),
-    ("numpy.lib.format", None, "deserialization", ".npy reader (object arrays unpickle)"),
-    ("numpy.f2py", None, "code", "compiles and runs Fortran wrappers"),
-    ("numpy.distutils", None, "code", "build helpers run compilers"),
-    ("numpy.testing", None, "code", "test helpers run code strings"),
-    ("numpy.ctypeslib", None, "native", "loads shared libraries"),
-    ("pandas.io", None, "file", "pandas readers/writers (files, URLs, pickles)"),
-    (
-        "pandas",
-        ("read_pickle", "read_csv", "read_json", "read_html", "read_sql", "eval", "read_table"),
-        "file",
-        "pandas readers (files, URLs, pickles) / expression evaluation",
-    ),
-    ("pandas.core.computation", None, "eval", "expression evaluation"),
-    # --- network ---
-    ("socket", None, "network", "network sockets"),
-    ("_socket", None, "network", "socket implementation"),
-    ("ssl", None, "network", "TLS connections (get_server_certificate connects out)"),
-    ("select", None, "network", "socket multiplexing"),
-    ("selectors", None, "network", "socket multiplexing"),
-    ("socketserver", None, "network", "network servers"),
-    # The http package itself holds only data enums (HTTPStatus, HTTPMethod).
-    ("http.client", None, "network", "HTTP client"),
-    ("http.server", None, "network", "HTTP server (CGI handler runs programs)"),
-    ("http.cookiejar", None, "file", "cookie jars load and save files"),
-    ("httplib", None, "network", "Python 2 HTTP client"),
-    ("urllib.request", None, "network", "fetches URLs"),
-    ("urllib2", None, "network", "Python 2 URL fetcher"),
-    ("urllib", ("urlopen", "urlretrieve"), "network", "Python 2 URL fetchers"),
-    ("ftplib", None, "network", "FTP client"),
-    ("smtplib", None, "network", "SMTP client"),
-    ("poplib", None, "network", "POP3 client"),
-    ("nntplib", None, "network", "NNTP client"),
-    ("telnetlib", None, "network", "telnet client"),
-    ("xmlrpc", None, "network", "XML-RPC client/server"),
-    ("asyncore", None, "network", "socket event loop"),
-    ("asynchat", None, "network", "socket event loop"),
-    ("requests", None, "network", "HTTP client"),
-    ("httpx", None, "network", "HTTP client"),
-    ("aiohttp", None, "network", "HTTP client/server"),
-    ("urllib3", None, "network", "HTTP client"),
-    ("websocket", None, "network", "websocket client"),
-    ("websockets", None, "network", "websocket client"),
-    ("paramiko", None, "network", "SSH client"),
-    ("pycurl", None, "network", "URL client"),
-    ("torch.distributed", None, "network", "distributed RPC and process groups"),
-    # --- import machinery and evaluation ---
-    (
-        "builtins",
-        ("eval", "exec", "compile", "execfile", "input", "breakpoint", "help", "apply"),
-        "eval",
-        "evaluates code or starts an interactive session",
-    ),
-    ("builtins", ("__import__", "reload"), "import", "imports any module"),
-    (
-        "builtins",
-        ("getattr", "setattr", "delattr", "globals", "locals", "vars", "__build_class__", "type"),
-        "resolver",
-        "reaches any attribute / namespace (gadget chains)",
-    ),
-    ("builtins", ("exit", "quit", "memoryview"), "interpreter", "interpreter control"),
-    ("importlib", None, "import", "imports any module"),
-    ("imp", None, "import", "imports any module"),
-    ("_imp", None, "import", "import machinery"),
-    ("zipimport", None, "import", "imports code from archives"),
-    ("pkgutil", None, "resolver", "resolve_name() returns any object by name"),
-    ("_frozen_importlib", None, "import", "import machinery"),
-    ("_frozen_importlib_external", None, "import", "import machinery"),
-    ("runpy", None, "eval", "runs modules and code"),
-    ("code", None, "eval", "interactive interpreter runs code strings"),
-    ("codeop", None, "eval", "compiles code"),
-    ("timeit", None, "eval", "timeit() executes statement strings"),
-    ("cProfile", None, "eval", "run()/runctx() execute code strings"),
-    ("profile", None, "eval", "run()/runctx() execute code strings"),
-    ("_lsprof", None, "eval", "profiler implementation"),
-    ("pdb", None, "eval", "debugger runs code strings"),
-    ("bdb", None, "eval", "debugger runs code strings"),
-    ("trace", None, "eval", "Trace.run()/runctx() execute code strings"),
-    ("doctest", None, "eval", "runs code found in strings"),
-    ("inspect", None, "introspection", "reaches frames, globals and source"),
-    ("site", None, "interpreter", "interpreter start-up hooks"),
-    ("sys", None, "interpreter", "interpreter state (modules, path, hooks)"),
-    ("gc", None, "introspection", "reaches every live object"),
-    ("signal", None, "interpreter", "installs signal handlers"),
-    ("_signal", None, "interpreter", "signal implementation"),
-    ("atexit", None, "interpreter", "registers exit callbacks"),
-    ("faulthandler", None, "interpreter", "interpreter fault hooks"),
-    ("resource", None, "interpreter", "process resource limits"),
-    ("_thread", None, "interpreter", "starts threads running callables"),
-    ("threading", None, "interpreter", "starts threads running callables"),
-    ("_xxsubinterpreters", None, "eval", "runs code strings in sub-interpreters"),
-    ("_interpreters", None, "eval", "runs code strings in sub-interpreters"),
-    ("interpreters", None, "eval", "runs code strings in sub-interpreters"),
-    ("_xxinterpchannels", None, "interpreter", "sub-interpreter channels"),
-    ("IPython", None, "eval", "interactive shell runs code"),
-    ("numexpr", ("evaluate", "re_evaluate"), "eval", "evaluates expression strings"),
-    ("sympy", ("sympify", "parse_expr", "lambdify"), "eval", "evaluates expression strings"),
-    ("sympy.parsing", None, "eval", "evaluates expression strings"),
-    ("yaml", ("load", "unsafe_load", "full_load", "load_all", "unsafe_load_all"), "code", "YAML"),
-    # --- callable resolvers (gadget building blocks) ---
-    (
-        "operator",
-        ("attrgetter", "itemgetter", "methodcaller", "call"),
-        "resolver",
-        "calls methods / reaches attributes of any object",
-    ),
-    (
-        "_operator",
-        ("attrgetter", "itemgetter", "methodcaller", "call"),
-        "resolver",
-        "calls methods / reaches attributes of any object",
-    ),
-    (
-        "functools",
-        ("reduce", "update_wrapper", "wraps", "singledispatch"),
-        "resolver",
-        "binds and calls arbitrary callables",
-    ),
-    (
-        "_functools",
-        ("reduce",),
-        "resolver",
-        "binds and calls arbitrary callables",
-    ),
-    (
-        "copyreg",
-        (
-            "add_extension", "remove_extension", "clear_extension_cache", "pickle",
-            "constructor", "_extension_registry", "_inverted_registry", "_extension_cache",
-            "dispatch_table",
-        ),
-        "interpreter",
-        "rewrites the pickle extension/reducer registries",
-    ),
-    # --- code objects and nested deserialization ---
-    (
-        "types",
-        (
-            "CodeType", "FunctionType", "LambdaType", "MethodType", "ModuleType", "new_class",
-            "prepare_class", "BuiltinFunctionType", "BuiltinMethodType", "CellType",
-            "GeneratorType", "CoroutineType", "MethodWrapperType", "resolve_bases",
-        ),
-        "code",
-        "builds code objects, functions or modules",
-    ),
-    ("marshal", None, "code", "loads code objects"),
-    ("pickle", None, "deserialization", "nested unpickling"),
-    ("_pickle", None, "deserialization", "nested unpickling"),
-    ("cPickle", None, "deserialization", "nested unpickling (Python 2 name)"),
-    ("pickletools", None, "deserialization", "pickle machinery"),
-    ("dill", None, "code", "rebuilds functions, code objects and modules"),
-    ("cloudpickle", None, "code", "rebuilds functions and code objects"),
-    ("joblib", None, "deserialization", "joblib.load and parallel execution"),
-    ("torch", ("load", "compile", "_load_global_deps"), "deserialization", "torch.load / compile"),
-    ("torch.serialization", ("load", "_load", "_legacy_load"), "deserialization", "torch.load"),
-    ("torch.storage", ("_load_from_bytes",), "deserialization", "calls torch.load on bytes"),
-    ("torch.jit", None, "code", "TorchScript loading and compilation"),
-    ("torch.hub", None, "code", "downloads and runs repositories"),
-    ("torch.package", None, "code", "imports code from packages"),
-    ("torch._dynamo", None, "code", "compiler internals (guard evaluation)"),
-    ("torch._inductor", None, "code", "compiles and loads generated code"),
-    ("torch._export", None, "code", "program loading"),
-    ("torch.export", None, "code", "program loading"),
-    ("torch.fx", None, "code", "GraphModule reconstruction executes generated source"),
-    ("torch.utils.cpp_extension", None, "code", "compiles and loads C++"),
-    ("torch.utils.collect_env", None, "process", "runs commands"),
-    ("torch.utils.bottleneck", None, "eval", "profiles code strings"),
-    ("torch.utils.data.datapipes", None, "deserialization", "decoders unpickle data"),
-    ("torch.utils._config_module", None, "deserialization", "load_config unpickles"),
-    ("torch.ops", None, "native", "load_library and custom operators"),
-    ("torch._ops", None, "native", "operator registry, load_library"),
-    ("torch.classes", None, "native", "load_library"),
-    ("torch.library", None, "native", "defines operators"),
-    ("torch._C", None, "native", "interpreter-level internals"),
-    ("torch.multiprocessing", None, "process", "starts processes"),
-    ("transformers.dynamic_module_utils", None, "code", "imports remote code"),
-    # --- package installation ---
-    ("pip", None, "package-install", "installs packages"),
-    ("ensurepip", None, "package-install", "installs pip"),
-    ("venv", None, "package-install", "creates environments, runs pip"),
-    ("setuptools", None, "package-install", "build/install machinery runs code"),
-    ("distutils", None, "package-install", "build machinery runs commands"),
-    ("pkg_resources", None, "import", "entry points import code"),
-    # --- tampering with scanners ---
-    ("fickling", None, "scanner-tamper", "pickle scanner"),
-    ("picklescan", None, "scanner-tamper", "pickle scanner"),
-    ("modelscan", None, "scanner-tamper", "model scanner"),
-    ("modelaudit", None, "scanner-tamper", "model scanner"),
-    ("modelxray", None, "scanner-tamper", "this scanner"),
-    # --- parts of the estimator packages that reach files, the network or joblib ---
-    ("sklearn.utils._testing", None, "file", "test helpers create temporary files"),
-    # sklearn.datasets: the downloaders, the data-home helpers and the file readers/writers
-    # (the package also holds Bunch, a dict, in old releases: deny exact names, not it all).
-    *(
-        (mod, _SKLEARN_DATASETS_IO, "network", "dataset downloaders and file readers/writers")
-        for mod in ("sklearn.datasets", "sklearn.datasets._base", "sklearn.datasets.base")
-    ),
-    *(
-        (f"sklearn.datasets.{m}", None, "network", "dataset downloaders and file readers")
-        for m in _SKLEARN_DATASETS_IO_MODULES
-    ),
-    ("sklearn.externals.joblib", None, "deserialization", "vendored joblib (< 0.23)"),
-    ("sklearn.externals._joblib", None, "deserialization", "vendored joblib (< 0.23)"),
-    ("sklearn.externals.loky", None, "process", "vendored process executor"),
-)
-# fmt: on
+
+def _deny_view() -> tuple[tuple[str, tuple[str, ...] | None, str, str], ...]:
+    rows: list[tuple[str, tuple[str, ...] | None, str, str]] = []
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for t in threats.CALLABLES:
+        if t.name is None:
+            rows.append((t.module, None, t.category, t.reason))
+        else:
+            grouped.setdefault((t.module, t.category, t.reason), []).append(t.name)
+    rows.extend((mod, tuple(names), fam, why) for (mod, fam, why), names in grouped.items())
+    return tuple(rows)
+
+
+DENY: tuple[tuple[str, tuple[str, ...] | None, str, str], ...] = _deny_view()
 
 # Attribute names that, appearing as a segment of a *dotted* name, reach code execution or
-# file/network effects whatever the object they hang off.
-# fmt: off
-CHAIN_DANGER_SEGMENTS: frozenset[str] = frozenset(
-    {
-        "eval", "exec", "compile", "system", "popen", "spawn", "spawnv", "spawnve", "spawnl",
-        "spawnlp", "spawnvp", "execv", "execve", "execl", "execlp", "execvp", "execvpe",
-        "fork", "forkpty", "Popen", "check_output", "check_call", "getoutput",
-        "getstatusoutput", "startfile", "write_text", "write_bytes", "unlink", "rmtree",
-        "symlink_to", "hardlink_to", "chmod", "from_pretrained", "import_module",
-        "urlopen", "urlretrieve", "load_library", "run_path", "run_module",
-    }
-)
-# fmt: on
+# file/network effects whatever the object they hang off: the threat catalogue's ``chain``
+# records, name -> (family, reason).
+CHAIN_DANGER_SEGMENTS: dict[str, tuple[str, str]] = threats.chain_segments()
 
 # Module names that, as a plain (undotted) module attribute, are that module (``X.os``).
 # fmt: off
@@ -538,7 +233,7 @@ SAFE_DUNDERS: frozenset[str] = frozenset(
 )
 
 # CPython resolves these as the builtins module for classification purposes.
-_BUILTINS_ALIASES = {"__builtin__": "builtins", "__builtins__": "builtins"}
+_BUILTINS_ALIASES = threats.BUILTINS_ALIASES
 
 _Hit = tuple[str, str]  # (family, reason)
 
@@ -697,6 +392,10 @@ class Policy:
 
     def _deny(self, module: str, name: str, name_parts: list[str], dotted: bool) -> _Hit | None:
         full = f"{module}.{name}"
+        # 0. an exact name record refines its module's (os.remove is "file", os is "process")
+        hit = self.deny_names.get((module, name))
+        if hit is not None:
+            return hit[0], f"{full}: {hit[1]}"
         # 1. the module itself or one of its parent packages is denied as a whole
         hit = self._module_denied(module)
         if hit is not None:
@@ -744,8 +443,9 @@ class Policy:
         # 5. dangerous method names inside an attribute chain
         if dotted:
             for seg in name_parts:
-                if seg in CHAIN_DANGER_SEGMENTS:
-                    return "process", f"{full}: attribute chain ends in {seg}()"
+                chained = CHAIN_DANGER_SEGMENTS.get(seg)
+                if chained is not None:
+                    return chained[0], f"{full}: attribute chain ends in {seg}() ({chained[1]})"
         return None
 
 
