@@ -28,7 +28,7 @@ from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 _PICKLE = ("pickle.load",)
 _JOBLIB = ("joblib.load", "pickle.load")
@@ -83,7 +83,7 @@ FILE_PROMISES: dict[str, NamePromise] = {
 MODEL_EXTENSIONS = frozenset(PROMISES)
 
 
-def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
+def judge_unrecognised(artifact: Artifact, ctx: Sink) -> None:
     """Judge content no reader recognised as what its name invites (see the module doc)."""
     promise = FILE_PROMISES.get(artifact.name.lower()) or PROMISES.get(artifact.extension)
     if promise is None:

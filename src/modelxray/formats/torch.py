@@ -30,7 +30,7 @@ from modelxray.rules import torch as rules
 
 if TYPE_CHECKING:
     from modelxray.analysis.pickle import PickleStream
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # ------------------------------------------------------------------------- TorchScript code
 
@@ -207,7 +207,7 @@ class TorchScriptCodeReader(FormatReader):
             return 0
         return 45
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         report_torchscript(ctx, artifact.location)
         data = artifact.read(ctx.limits.max_python_source_bytes, "TorchScript source")
         text = data.decode("utf-8", "replace")
@@ -265,7 +265,7 @@ _MAX_NDIM = 64
 
 
 class _Walk:
-    def __init__(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def __init__(self, artifact: Artifact, ctx: Sink) -> None:
         self.artifact = artifact
         self.ctx = ctx
         self.pos = 0
@@ -327,7 +327,7 @@ def _walk_tensors(w: _Walk, limit: int) -> None:
         w.skip(4 + 16 * ndim + 8)
 
 
-def scan_legacy_tar_member(artifact: Artifact, ctx: ScanContext) -> bool:
+def scan_legacy_tar_member(artifact: Artifact, ctx: Sink) -> bool:
     """Walk a legacy torch tar ``storages``/``tensors`` member; False if it is not one."""
     w = _Walk(artifact, ctx)
     try:
