@@ -279,7 +279,7 @@ def scan(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     started = time.perf_counter()
-    report = Report(policy=options.policy)
+    report = Report(gate=options.policy.gate())
     report.files.extend(iter_results([os.fspath(p) for p in paths], options))
     link_model_data(report.files, options.policy)
     report.seconds = time.perf_counter() - started
