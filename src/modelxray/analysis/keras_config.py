@@ -601,7 +601,7 @@ class _Walker:
         unpickle).  The decoded bytes are scanned as a child artifact by the engine's own
         readers, and their findings decide this finding's severity.
         """
-        from modelxray import formats
+        from modelxray.formats.base import identify
 
         fpath = (*path, "module")
         loc = self._location(fpath, layers)
@@ -641,7 +641,7 @@ class _Walker:
             child = Artifact.from_bytes(
                 data, loc, "torch_module_wrapper.pt", depth=self.doc.depth + 1
             )
-            recognised = formats.identify(child) is not None
+            recognised = identify(child) is not None
             since = len(self.ctx.findings)
             self.ctx.scan_child(child)
             found = [

@@ -299,11 +299,11 @@ def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> str | None:
     returns the name of the reader that recognised those bytes, if any."""
     from dataclasses import replace
 
-    from modelxray import formats
+    from modelxray.formats.base import identify
     from modelxray.formats.pickle import judge_as_unpickled
 
     view = replace(artifact, location=artifact.location.child("from byte 0"), _head=None)
-    reader = formats.identify(view, exclude=(ZipReader.name,))
+    reader = identify(view, exclude=(ZipReader.name,))
     evidence: dict[str, Any] = {
         "head": artifact.head(16).hex(),
         "loaders": list(BYTE_ZERO_LOADERS),
@@ -368,8 +368,8 @@ class ZipReader(FormatReader):
                     continue
                 ctx.budget.tick()
                 offsets[i] = member_data_offset(f, m)[0]
-            raw_storages = torch_raw_storages(f, members, offsets)
-        kind = classify_archive([m.name for m in members])
+            kind = classify_archive([m.name for m in members])
+            raw_storages = torch_raw_storages(f, kind, members, offsets)
         if artifact.depth == 0:
             ctx.add_format(kind)
         facts: dict[str, Any] = {"container": kind, "members": [m.name for m in members]}

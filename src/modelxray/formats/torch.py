@@ -363,16 +363,15 @@ _STORAGE_NAME = re.compile(r"(?:^|/)data/\d+$")
 _STORAGE_HEAD = 256
 
 
-def torch_raw_storages(f: Any, members: list[Any], offsets: dict[int, int]) -> set[int]:
-    """Indices of a PyTorch zip's raw tensor-storage members (``<prefix>/data/<key>``).
+def torch_raw_storages(f: Any, kind: str, members: list[Any], offsets: dict[int, int]) -> set[int]:
+    """Indices of a PyTorch zip's raw tensor-storage members (``<prefix>/data/<key>``);
+    ``kind`` is the archive's layout (``containers.zip.classify_archive``).
 
     ``torch.load`` reads these as raw bytes and never interprets them, so they need no format
     reader (and sniffing thousands of them costs more than the rest of the scan).  A member
     there whose first bytes parse as a pickle is still handed on and scanned.
     """
-    from modelxray.containers.zip import classify_archive
-
-    if classify_archive([m.name for m in members]) not in ("pytorch-zip", "torchscript"):
+    if kind not in ("pytorch-zip", "torchscript"):
         return set()
     out: set[int] = set()
     for i, m in enumerate(members):
