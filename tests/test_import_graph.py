@@ -151,3 +151,24 @@ def test_import_cycles_do_not_grow() -> None:
     assert not new, f"new import cycles: {new}"
     gone = [sorted(k) for k in KNOWN_CYCLES if not any(c & k for c in found)]
     assert not gone, f"cycles fixed: remove them from KNOWN_CYCLES: {gone}"
+
+
+def test_readers_never_set_the_file_status() -> None:
+    """The engine derives a file's status from its findings (``Rule.incomplete``); nothing
+    below it assigns a ``status``."""
+    writes = []
+    for name, path in _modules().items():
+        if not name.startswith(LOWER):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            writes += [
+                f"{name}:{node.lineno}"
+                for t in targets
+                if isinstance(t, ast.Attribute) and t.attr == "status"
+            ]
+    assert not writes, writes
