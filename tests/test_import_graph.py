@@ -135,22 +135,9 @@ def test_the_reader_contract_is_a_leaf() -> None:
     assert graph["modelxray.model"] == set()  # the result types depend on nothing
 
 
-# Import cycles still present (issue 13): this list may only shrink.  Each entry is one
-# strongly connected component of the import graph.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # pickle -> torch (legacy tar members ``storages``/``tensors``) and torch -> pickle;
-    # pickle -> loaders (PROMISES, for joblib sidecars) and loaders -> pickle
-    # (judge_as_unpickled).  All three pickle-side edges are function-level imports.
-    frozenset({"modelxray.formats.pickle", "modelxray.formats.torch", "modelxray.formats.loaders"}),
-]
-
-
-def test_import_cycles_do_not_grow() -> None:
-    found = set(cycles(import_graph()))
-    new = [sorted(c) for c in found if not any(c <= known for known in KNOWN_CYCLES)]
-    assert not new, f"new import cycles: {new}"
-    gone = [sorted(k) for k in KNOWN_CYCLES if not any(c & k for c in found)]
-    assert not gone, f"cycles fixed: remove them from KNOWN_CYCLES: {gone}"
+def test_no_import_cycles() -> None:
+    found = [sorted(c) for c in cycles(import_graph())]
+    assert not found, f"import cycles: {found}"
 
 
 def test_readers_never_set_the_file_status() -> None:

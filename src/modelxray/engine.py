@@ -99,8 +99,6 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
         return True
     if reader is None:
         # What the loaders a name invites would make of content no reader recognises.
-        from modelxray.formats.loaders import judge_unrecognised
-
         judge_unrecognised(artifact, ctx)
         return False
     if artifact.depth == 0:
@@ -139,6 +137,32 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
             {"format": reader.name, "error": type(exc).__name__},
         )
     return True
+
+
+def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
+    """Judge content no reader recognised as what its name invites (``formats.loaders``)."""
+    from modelxray.formats.loaders import FILE_PROMISES, PROMISES
+
+    promise = FILE_PROMISES.get(artifact.name.lower()) or PROMISES.get(artifact.extension)
+    if promise is None:
+        return
+    if promise.unpickled_by:
+        from modelxray.formats.pickle import judge_as_unpickled
+
+        why = f"content behind {artifact.extension!r} is no format modelxray recognises"
+        if judge_as_unpickled(artifact, ctx, promise.unpickled_by, why):
+            return
+    if promise.mismatch:
+        if artifact.name.lower() in FILE_PROMISES:
+            name = f"is {artifact.name!r}"
+        else:
+            name = f"ends in {artifact.extension!r}"
+        ctx.report(
+            scan_rules.UNRECOGNISED_MODEL,
+            artifact.location,
+            f"the name {name} ({promise.why}) but the content is no format modelxray knows",
+            {"head": artifact.head(16).hex(), "extension": artifact.extension},
+        )
 
 
 def _judge_embedded_policy(path: str, display: str, ctx: ScanContext) -> None:

@@ -638,11 +638,6 @@ class PickleReader(FormatReader):
         container = artifact.facts.get("container")
         if container == "torchscript":
             report_torchscript(ctx, artifact.location)
-        if container == "tar" and artifact.name in ("storages", "tensors"):
-            from modelxray.formats.torch import scan_legacy_tar_member
-
-            if scan_legacy_tar_member(artifact, ctx):
-                return
         streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS, report=False)
         legacy = bool(streams) and _is_torch_magic(streams[0])
         last = streams[-1]

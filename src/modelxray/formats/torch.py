@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.pickle import (
+    PickleReader,
     pickle_score,
     report_streams,
     report_torchscript,
@@ -348,11 +349,37 @@ def scan_legacy_tar_member(artifact: Artifact, ctx: Sink) -> bool:
     return True
 
 
+def is_legacy_tar_member(artifact: Artifact) -> bool:
+    """A legacy (torch < 1.6) tar checkpoint's ``storages`` or ``tensors`` member."""
+    return artifact.facts.get("container") == "tar" and artifact.name in ("storages", "tensors")
+
+
+class LegacyTarMemberReader(FormatReader):
+    """Pickles between raw data in torch's own layout; content in no such layout is judged
+    by the generic pickle reader."""
+
+    name = "pytorch-legacy-tar-member"
+
+    def sniff(self, artifact: Artifact, head: bytes) -> int:
+        if not is_legacy_tar_member(artifact):
+            return 0
+        score = pickle_score(head, artifact.size)
+        return score + 1 if score > 0 else 0  # before the pickle reader, which claims it too
+
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+        if not scan_legacy_tar_member(artifact, ctx):
+            PickleReader().scan(artifact, ctx)
+
+
+register(LegacyTarMemberReader())
+
+
 __all__ = [
     "judge_reference",
     "known_op_namespaces",
     "TorchScriptCodeReader",
     "scan_legacy_tar_member",
+    "LegacyTarMemberReader",
     "torch_raw_storages",
 ]
 
