@@ -87,14 +87,14 @@ def test_guard_policy_from_explicit_configuration(
     (user / "policy.toml").write_text("report_only = true\n")
     # The user's own configuration may loosen the guard (their decision, not the model's).
     report = guard.check_bytes(bad, "x.pkl")
-    assert report.policy is not None and report.policy.source == str(user / "policy.toml")
+    assert report.gate is not None and report.gate.source == str(user / "policy.toml")
     strict = tmp_path / "strict.toml"
     strict.write_text('fail_on = "medium"\n')
     monkeypatch.setenv("MODELXRAY_POLICY", str(strict))
     with pytest.raises(ModelBlockedError) as exc:
         guard.check_bytes(bad, "x.pkl")
-    assert exc.value.report.policy is not None
-    assert exc.value.report.policy.source == str(strict)
+    assert exc.value.report.gate is not None
+    assert exc.value.report.gate.source == str(strict)
     monkeypatch.setenv("MODELXRAY_POLICY", str(tmp_path / "typo.toml"))
     with pytest.raises(PolicyError):
         guard.check_bytes(bad, "x.pkl")

@@ -85,7 +85,7 @@ def _hostile_report() -> Report:
         findings=[finding, unknown],
         verdict="blocked",
     )
-    return Report(files=[result], policy=Policy(), seconds=0.01)
+    return Report(files=[result], gate=Policy().gate(), seconds=0.01)
 
 
 # --------------------------------------------------------------------------- dispatch, CLI

@@ -7,13 +7,11 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from modelxray import formats
 from modelxray.artifact import Artifact
-from modelxray.budget import Budget, BudgetExceeded, Limits
+from modelxray.budget import BudgetExceeded, Limits
 from modelxray.model import (
-    Confidence,
     FileResult,
     FileStatus,
     Finding,
@@ -23,7 +21,7 @@ from modelxray.model import (
 )
 from modelxray.policy import POLICY_FILE_NAMES, Policy, embedded_policy, file_verdict
 from modelxray.rules import scan as scan_rules
-from modelxray.rules.base import Rule
+from modelxray.scanning import AnalysisSettings, Collector
 from modelxray.sources import SourceFile, open_regular, selected_sources
 
 log = logging.getLogger("modelxray")
@@ -39,55 +37,22 @@ class ScanOptions:
     jobs: int = 1  # worker processes; 0 means one per core
 
 
-class ScanContext:
-    """What a reader sees of the engine for one top-level file: a budget and a findings sink."""
+class ScanContext(Collector):
+    """The engine's side of the reader contract (:class:`~modelxray.scanning.Sink`) for one
+    top-level file: findings, formats and references go into its :class:`FileResult`."""
 
     def __init__(self, result: FileResult, options: ScanOptions) -> None:
+        super().__init__(
+            options.limits,
+            analysis_settings(options),
+            result.findings,
+            result.formats,
+            result.references,
+        )
         self.result = result
         self.options = options
-        self.limits = options.limits
-        self.budget = Budget(options.limits)
-        self._seen: set[tuple[str, str, str]] = set()
-
-    def report(
-        self,
-        rule: Rule,
-        location: Location,
-        message: str,
-        evidence: dict[str, Any] | None = None,
-        *,
-        severity: Severity | None = None,
-        confidence: Confidence | None = None,
-    ) -> None:
-        self.add_finding(
-            Finding(
-                rule_id=rule.id,
-                severity=severity if severity is not None else rule.severity,
-                confidence=confidence if confidence is not None else rule.confidence,
-                location=location,
-                message=message,
-                evidence=evidence or {},
-                help_uri=rule.help_uri,
-            )
-        )
-
-    def add_finding(self, finding: Finding) -> None:
-        """Record a finding; the same rule at the same place saying the same thing is one."""
-        key = (finding.rule_id, str(finding.location), finding.message)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        self.result.findings.append(finding)
-
-    def add_reference(self, path: str) -> None:
-        """Record a file on disk that this file's loader reads as its data (see
-        :func:`link_model_data`)."""
-        if len(self.result.references) < self.limits.max_members:
-            self.result.references.append(os.path.realpath(path))
-
-    def add_format(self, name: str) -> None:
-        if name not in self.result.formats:
-            self.result.formats.append(name)
+        # A transparent reader's (a compressed wrapper's) child that no reader recognised.
+        self.unrecognised_child = False
 
     def scan_child(self, artifact: Artifact, exclude: tuple[str, ...] = ()) -> bool:
         """Scan an artifact a container or reader found inside the current one; False when no
@@ -98,9 +63,31 @@ class ScanContext:
                 artifact.location,
                 f"nesting deeper than {self.limits.max_container_depth} levels was not scanned",
                 {"limit": "max_container_depth"},
+                incomplete=False,  # (as before the status was derived; see MX-SCAN-002)
             )
             return True
-        return scan_artifact(artifact, self, exclude)
+        recognised = scan_artifact(artifact, self, exclude)
+        if not recognised and artifact.depth == 1:
+            self.unrecognised_child = True
+        return recognised
+
+
+def analysis_settings(options: ScanOptions) -> AnalysisSettings:
+    """The analysis-relevant part of the options and their policy, as plain values."""
+    p = options.policy
+    return AnalysisSettings(
+        allow_pickle_globals=tuple(e.target for e in p.allow_pickle_globals),
+        deny_pickle_globals=tuple(e.target for e in p.deny_pickle_globals),
+        allow_keras_modules=tuple((e.target, e.reason) for e in p.allow_keras_modules),
+        show_code=options.show_code,
+    )
+
+
+def _status(ctx: ScanContext, recognised: bool) -> str:
+    """The file's status, derived from what the scan found (never set by a reader)."""
+    if ctx.incomplete:
+        return FileStatus.UNSCANNABLE
+    return FileStatus.SCANNED if recognised else FileStatus.UNSUPPORTED
 
 
 def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...] = ()) -> bool:
@@ -109,18 +96,17 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
         reader = formats.identify(artifact, exclude)
     except OSError as exc:
         ctx.report(scan_rules.UNREADABLE, artifact.location, f"could not read: {exc}")
-        ctx.result.status = FileStatus.UNSCANNABLE
         return True
     if reader is None:
         # What the loaders a name invites would make of content no reader recognises.
-        from modelxray.formats.loaders import judge_unrecognised
-
         judge_unrecognised(artifact, ctx)
         return False
     if artifact.depth == 0:
         ctx.add_format(reader.name)
     try:
         reader.scan(artifact, ctx)
+        if artifact.depth == 0 and reader.transparent and ctx.unrecognised_child:
+            return False  # a wrapper of content no reader knows: the file is unsupported
     except BudgetExceeded as exc:
         ctx.report(
             scan_rules.INCOMPLETE,
@@ -128,7 +114,6 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
             f"scan stopped at a safety limit ({exc.limit}): {exc.detail}",
             {"limit": exc.limit, "format": reader.name},
         )
-        ctx.result.status = FileStatus.UNSCANNABLE
     except RecursionError:
         ctx.report(
             scan_rules.INCOMPLETE,
@@ -136,7 +121,6 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
             "structure nested too deeply to analyse",
             {"limit": "recursion", "format": reader.name},
         )
-        ctx.result.status = FileStatus.UNSCANNABLE
     except MemoryError:
         ctx.report(
             scan_rules.INCOMPLETE,
@@ -144,7 +128,6 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
             "ran out of memory while parsing",
             {"limit": "memory", "format": reader.name},
         )
-        ctx.result.status = FileStatus.UNSCANNABLE
     except Exception as exc:  # noqa: BLE001 - fail closed: any parser failure is a finding
         log.debug("reader %s failed on %s", reader.name, artifact.location, exc_info=True)
         ctx.report(
@@ -153,8 +136,33 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
             f"could not be parsed as {reader.name}: {type(exc).__name__}: {exc}"[:500],
             {"format": reader.name, "error": type(exc).__name__},
         )
-        ctx.result.status = FileStatus.UNSCANNABLE
     return True
+
+
+def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
+    """Judge content no reader recognised as what its name invites (``formats.loaders``)."""
+    from modelxray.formats.loaders import FILE_PROMISES, PROMISES
+
+    promise = FILE_PROMISES.get(artifact.name.lower()) or PROMISES.get(artifact.extension)
+    if promise is None:
+        return
+    if promise.unpickled_by:
+        from modelxray.formats.pickle import judge_as_unpickled
+
+        why = f"content behind {artifact.extension!r} is no format modelxray recognises"
+        if judge_as_unpickled(artifact, ctx, promise.unpickled_by, why):
+            return
+    if promise.mismatch:
+        if artifact.name.lower() in FILE_PROMISES:
+            name = f"is {artifact.name!r}"
+        else:
+            name = f"ends in {artifact.extension!r}"
+        ctx.report(
+            scan_rules.UNRECOGNISED_MODEL,
+            artifact.location,
+            f"the name {name} ({promise.why}) but the content is no format modelxray knows",
+            {"head": artifact.head(16).hex(), "extension": artifact.extension},
+        )
 
 
 def _judge_embedded_policy(path: str, display: str, ctx: ScanContext) -> None:
@@ -191,10 +199,11 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     started = time.perf_counter()
     result = FileResult(path=source.display, size=source.size, sha256="")
     ctx = ScanContext(result, options)
+    recognised = True
     for rule, message, evidence in source.problems:
         ctx.report(rule, Location(source.display), message, evidence)
     if source.path is None:  # nothing was read: never "ok", whatever the policy turns off
-        result.status = FileStatus.UNSCANNABLE
+        ctx.incomplete = True
     else:
         _judge_embedded_policy(source.path, source.display, ctx)
         try:
@@ -203,11 +212,9 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
             artifact = Artifact.from_file(source.path, display=source.display)
         except OSError as exc:
             ctx.report(scan_rules.UNREADABLE, Location(source.display), f"could not read: {exc}")
-            result.status = FileStatus.UNSCANNABLE
         else:
             recognised = scan_artifact(artifact, ctx)
-            if not recognised and result.status == FileStatus.SCANNED:
-                result.status = FileStatus.UNSUPPORTED
+    result.status = _status(ctx, recognised)
     result.verdict = file_verdict(options.policy, result)
     result.seconds = time.perf_counter() - started
     return result
@@ -222,8 +229,7 @@ def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> Fi
     result = FileResult(path=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
     ctx = ScanContext(result, options)
     artifact = Artifact.from_bytes(data, Location(name), os.path.basename(name) or name)
-    if not scan_artifact(artifact, ctx) and result.status == FileStatus.SCANNED:
-        result.status = FileStatus.UNSUPPORTED
+    result.status = _status(ctx, scan_artifact(artifact, ctx))
     result.verdict = file_verdict(options.policy, result)
     result.seconds = time.perf_counter() - started
     return result
@@ -297,7 +303,7 @@ def scan(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     started = time.perf_counter()
-    report = Report(policy=options.policy)
+    report = Report(gate=options.policy.gate())
     report.files.extend(iter_results([os.fspath(p) for p in paths], options))
     link_model_data(report.files, options.policy)
     report.seconds = time.perf_counter() - started

@@ -172,7 +172,7 @@ def check_bytes(data: bytes, name: str = "<bytes>", policy: Policy | None = None
     pol = _policy(policy)
     with _scanning():
         result: FileResult = scan_bytes(data, name, ScanOptions(policy=pol))
-    return _decide(name, Report(files=[result], policy=pol), pol)
+    return _decide(name, Report(files=[result], gate=pol.gate()), pol)
 
 
 def check_path(path: str | os.PathLike[str], policy: Policy | None = None) -> Report:

@@ -212,7 +212,7 @@ def scan_isolated(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     started = time.perf_counter()
-    report = Report(policy=options.policy)
+    report = Report(gate=options.policy.gate())
     report.files.extend(iter_results_isolated([os.fspath(p) for p in paths], options, settings))
     report.seconds = time.perf_counter() - started
     return report

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from modelxray.policy import Policy
+from typing import Any
 
 LOCATION_SEP = " › "
 
@@ -141,10 +138,23 @@ class FileResult:
         }
 
 
+@dataclass(frozen=True)
+class Gate:
+    """What decided the run, as plain values (from ``Policy.gate()``): the report shows it and
+    decides whether the gate fails, without depending on the policy module."""
+
+    fail_on: Severity | None = Severity.HIGH
+    report_only: bool = False
+    fail_on_unscannable: bool = True
+    fail_on_unsupported: bool = False
+    source: str | None = None
+    fingerprint: str = ""
+
+
 @dataclass
 class Report:
     files: list[FileResult] = field(default_factory=list)
-    policy: Policy | None = None
+    gate: Gate | None = None  # None: the built-in defaults
     seconds: float = 0.0
 
     @property
@@ -153,11 +163,11 @@ class Report:
 
     @property
     def fail_on(self) -> Severity | None:
-        return self.policy.fail_on if self.policy is not None else Severity.HIGH
+        return self.gate.fail_on if self.gate is not None else Severity.HIGH
 
     @property
     def report_only(self) -> bool:
-        return self.policy is not None and self.policy.report_only
+        return self.gate is not None and self.gate.report_only
 
     @property
     def verdict(self) -> str:

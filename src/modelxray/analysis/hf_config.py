@@ -22,7 +22,7 @@ from modelxray.formats.json_doc import register_json_analyser
 from modelxray.rules import repo as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 HF_KEYS = frozenset(
     {"model_type", "architectures", "auto_map", "tokenizer_class", "custom_pipelines",
@@ -85,7 +85,7 @@ def _module_file(artifact: Artifact, module: str) -> bool | None:
     return os.path.isfile(os.path.join(folder, *module.split(".")) + ".py")
 
 
-def analyse_hf_config(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+def analyse_hf_config(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     if not looks_like_hf_config(doc):
         return
     if artifact.depth == 0:

@@ -26,7 +26,7 @@ from modelxray.formats.json_doc import register_json_analyser
 from modelxray.rules import template as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 FORMAT = "hf-tokenizer-config"
 _MAX_NAMED_TEMPLATES = 256
@@ -51,7 +51,7 @@ def _templates(value: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def analyse_tokenizer_config(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+def analyse_tokenizer_config(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     if not isinstance(doc, dict) or "chat_template" not in doc:
         return
     value = doc["chat_template"]
@@ -136,7 +136,7 @@ class TemplateFileReader(FormatReader):
         text = artifact.read(limits.max_template_bytes, "template").decode("utf-8", "replace")
         return 25 if _parses_as_template(text, limits) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis.jinja_template import report_template
 
         if artifact.depth == 0:

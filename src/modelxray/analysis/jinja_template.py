@@ -25,7 +25,7 @@ from modelxray.model import Location, Severity
 from modelxray.rules import template as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 __all__ = ["TemplateIssue", "analyse_template", "looks_like_template", "report_template"]
 
@@ -1177,7 +1177,7 @@ def analyse_template(
 def report_template(
     source: str,
     location: Location,
-    ctx: ScanContext,
+    ctx: Sink,
     *,
     chat_template: bool = True,
 ) -> None:

@@ -23,7 +23,7 @@ from modelxray.model import Location, Severity
 from modelxray.rules import keras as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # Function-carrying fields of a Lambda config and the fields that say how they were stored.
 _FUNCTION_FIELDS = (
@@ -147,7 +147,7 @@ def _infer_container(doc: KerasDoc) -> str:
 
 
 class _Walker:
-    def __init__(self, doc: KerasDoc, ctx: ScanContext) -> None:
+    def __init__(self, doc: KerasDoc, ctx: Sink) -> None:
         self.doc = doc
         self.ctx = ctx
         self.handled: set[tuple[str | int, ...]] = set()
@@ -465,10 +465,9 @@ class _Walker:
         Allow entries never excuse a dangerous module; they only approve a team's own
         packages that would otherwise count as outside the Keras family.
         """
-        policy = self.ctx.options.policy
-        for entry in policy.allow_keras_modules:
-            if target == entry.target or target.startswith(entry.target + "."):
-                return entry.reason
+        for module, reason in self.ctx.settings.allow_keras_modules:
+            if target == module or target.startswith(module + "."):
+                return reason
         return None
 
     # -- references, gadgets and specific layers (MX-KERAS-2xx) ------------------------------
@@ -602,7 +601,7 @@ class _Walker:
         unpickle).  The decoded bytes are scanned as a child artifact by the engine's own
         readers, and their findings decide this finding's severity.
         """
-        from modelxray import formats
+        from modelxray.formats.base import identify
 
         fpath = (*path, "module")
         loc = self._location(fpath, layers)
@@ -642,12 +641,12 @@ class _Walker:
             child = Artifact.from_bytes(
                 data, loc, "torch_module_wrapper.pt", depth=self.doc.depth + 1
             )
-            recognised = formats.identify(child) is not None
-            since = len(self.ctx.result.findings)
+            recognised = identify(child) is not None
+            since = len(self.ctx.findings)
             self.ctx.scan_child(child)
             found = [
                 f
-                for f in self.ctx.result.findings[since:]
+                for f in self.ctx.findings[since:]
                 if f.location.path == loc.path and f.location.inner[: len(loc.inner)] == loc.inner
             ]
             worst = max((f.severity for f in found), default=Severity.INFO)
@@ -770,13 +769,13 @@ class _Walker:
         return ev
 
 
-def analyse_config(doc: KerasDoc, ctx: ScanContext) -> None:
+def analyse_config(doc: KerasDoc, ctx: Sink) -> None:
     """Judge everything in one Keras config document."""
     _Walker(doc, ctx).walk()
     _archive_members(doc, ctx)
 
 
-def _archive_members(doc: KerasDoc, ctx: ScanContext) -> None:
+def _archive_members(doc: KerasDoc, ctx: Sink) -> None:
     """``.keras`` member names that escape the extraction directory (CVE-2026-12479)."""
     inner = doc.location.inner
     if doc.facts.get("container") != "keras-v3" or not inner or inner[-1] != "config.json":

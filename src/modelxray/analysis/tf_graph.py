@@ -33,7 +33,7 @@ from modelxray.rules import tf as rules
 from modelxray.rules.base import Rule
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 __all__ = [
     "GraphIssue",
@@ -518,7 +518,7 @@ def judge_graph(
 def report_graph(
     mg: MetaGraph,
     location: Location,
-    ctx: ScanContext,
+    ctx: Sink,
     asset_tensors: Mapping[str, str] | None = None,
 ) -> None:
     """Judge ``mg`` and report each issue at ``location › function:… › node:…``."""

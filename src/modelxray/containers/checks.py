@@ -10,13 +10,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from modelxray.budget import BudgetExceeded
-from modelxray.model import FileStatus, Location
+from modelxray.model import Location
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -83,7 +83,7 @@ def link_problem(member: str, target: str, hard: bool) -> str | None:
 class MemberChecks:
     """Per-archive state for the header checks (duplicates, link prefixes)."""
 
-    def __init__(self, ctx: ScanContext, archive: Artifact, fmt: str) -> None:
+    def __init__(self, ctx: Sink, archive: Artifact, fmt: str) -> None:
         self.ctx = ctx
         self.archive = archive
         self.fmt = fmt
@@ -172,7 +172,7 @@ class MemberChecks:
 
 
 def report_expansion(
-    ctx: ScanContext, loc: Location, fmt: str, size: int, compressed: int, declared: bool
+    ctx: Sink, loc: Location, fmt: str, size: int, compressed: int, declared: bool
 ) -> bool:
     limits = ctx.limits
     ratio = size / max(1, compressed)
@@ -209,7 +209,7 @@ def report_expansion(
     return False
 
 
-def scan_member(ctx: ScanContext, child: Artifact) -> bool:
+def scan_member(ctx: Sink, child: Artifact) -> bool:
     """Scan one member (False: no reader recognised it); a per-member limit stops that
     member, not the whole archive."""
     try:
@@ -223,5 +223,4 @@ def scan_member(ctx: ScanContext, child: Artifact) -> bool:
             f"scan of this member stopped at a safety limit ({exc.limit}): {exc.detail}",
             {"limit": exc.limit},
         )
-        ctx.result.status = FileStatus.UNSCANNABLE
         return True

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus, Severity
+from modelxray.model import Severity
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # Enough of the end of the content for a zip end-of-central-directory search.
 _TAIL_BYTES = 22 + 0xFFFF + 1024
@@ -149,6 +149,7 @@ def inner_name(name: str, codec: str, head: bytes) -> str:
 class CompressedReader(FormatReader):
     name = "compressed"
     extensions = (".gz", ".tgz", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd", ".joblib")
+    transparent = True
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if zf_header(head) is not None:
@@ -158,7 +159,7 @@ class CompressedReader(FormatReader):
             return 0
         return 30 if codec in ("zlib", "lzma") else 60
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.containers.checks import report_expansion, scan_member
         from modelxray.containers.stream import (
             DecompressionError,
@@ -188,7 +189,6 @@ class CompressedReader(FormatReader):
                 f"{codec}-compressed content was not scanned: {exc}",
                 {"format": codec, "module": exc.module, "extra": exc.extra},
             )
-            ctx.result.status = FileStatus.UNSCANNABLE
             return
         size, tail, complete = self._measure(artifact, raw, codec, ctx)
         if not complete:
@@ -200,7 +200,6 @@ class CompressedReader(FormatReader):
                 f"only the first {size} decompressed bytes were scanned",
                 {"limit": "max_decompressed_bytes", "format": codec},
             )
-            ctx.result.status = FileStatus.UNSCANNABLE
         else:
             report_expansion(ctx, artifact.location, label, size, artifact.size, declared=False)
         # A ZF file keeps its name: joblib's sidecars (x.pkl_01.npy.z) hold raw array bytes
@@ -214,6 +213,7 @@ class CompressedReader(FormatReader):
                 "(joblib refuses it; scanned anyway)",
                 {"format": ZF_CODEC, "declared_bytes": zf[1], "decoded_bytes": size},
                 severity=Severity.MEDIUM,
+                incomplete=False,  # every decoded byte was scanned
             )
         child = Artifact(
             location=artifact.location.child(f"{label}:{name}"),
@@ -237,13 +237,11 @@ class CompressedReader(FormatReader):
                 **({"wrapper_fs_path": artifact.fs_path} if artifact.fs_path else {}),
             },
         )
-        recognised = scan_member(ctx, child)
-        if not recognised and artifact.depth == 0 and ctx.result.status == FileStatus.SCANNED:
-            ctx.result.status = FileStatus.UNSUPPORTED
+        scan_member(ctx, child)
 
     @staticmethod
     def _measure(
-        artifact: Artifact, raw: Callable[[], BinaryStream], codec: str, ctx: ScanContext
+        artifact: Artifact, raw: Callable[[], BinaryStream], codec: str, ctx: Sink
     ) -> tuple[int, bytes, bool]:
         """Decompress once, counting: (size, last bytes, whether it fitted the limit)."""
         from modelxray.containers.stream import DecompressingStream, DecompressionError
@@ -272,7 +270,6 @@ class CompressedReader(FormatReader):
                 f"{exc}; only the {size} bytes before the damage were scanned",
                 {"format": codec, "error": "DecompressionError", "decoded_bytes": size},
             )
-            ctx.result.status = FileStatus.UNSCANNABLE
             return size, tail, True
         finally:
             stream.close()

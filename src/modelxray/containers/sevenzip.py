@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 MAGIC = b"7z\xbc\xaf\x27\x1c"
 
@@ -36,24 +35,22 @@ def _load_py7zr() -> Any:
     return py7zr
 
 
-def _missing(artifact: Artifact, ctx: ScanContext, why: str) -> None:
+def _missing(artifact: Artifact, ctx: Sink, why: str) -> None:
     ctx.report(
         archive_rules.MISSING_EXTRA,
         artifact.location,
         f"7z archive was not scanned: {why} (pip install modelxray[7z])",
         {"format": "7z", "module": "py7zr", "extra": "7z"},
     )
-    ctx.result.status = FileStatus.UNSCANNABLE
 
 
-def _encrypted(artifact: Artifact, ctx: ScanContext, what: str) -> None:
+def _encrypted(artifact: Artifact, ctx: Sink, what: str) -> None:
     ctx.report(
         archive_rules.ENCRYPTED,
         artifact.location,
         f"7z archive is password-protected ({what}); its content cannot be scanned",
         {"format": "7z", "encrypted": what},
     )
-    ctx.result.status = FileStatus.UNSCANNABLE
 
 
 class SevenZipReader(FormatReader):
@@ -63,7 +60,7 @@ class SevenZipReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 60 if head[:6] == MAGIC else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         py7zr = _load_py7zr()
         if py7zr is None:
             _missing(artifact, ctx, "the optional 'py7zr' module is not installed")
@@ -79,7 +76,7 @@ class SevenZipReader(FormatReader):
             finally:
                 archive.close()
 
-    def _scan_open(self, archive: Any, py7zr: Any, artifact: Artifact, ctx: ScanContext) -> None:
+    def _scan_open(self, archive: Any, py7zr: Any, artifact: Artifact, ctx: Sink) -> None:
         files = list(archive.files)
         if len(files) > ctx.limits.max_members:
             raise BudgetExceeded("max_members", f"archive declares {len(files)} members")
@@ -124,14 +121,13 @@ class SevenZipReader(FormatReader):
                     "only that much of it was scanned",
                     {"limit": "max_buffered_member_bytes", "format": "7z"},
                 )
-                ctx.result.status = FileStatus.UNSCANNABLE
             scan_member(ctx, child)
 
         factory = _factory(py7zr, ctx, on_member)
         archive.extract(factory=factory)
 
 
-def _factory(py7zr: Any, ctx: ScanContext, on_member: Callable[[str, bytes, bool], None]) -> Any:
+def _factory(py7zr: Any, ctx: Sink, on_member: Callable[[str, bytes, bool], None]) -> Any:
     """A py7zr WriterFactory whose writers keep a bounded prefix and scan it on close."""
     cap = ctx.limits.max_buffered_member_bytes
     written = [0]

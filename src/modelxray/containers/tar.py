@@ -23,11 +23,10 @@ from typing import TYPE_CHECKING
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus
 from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 BLOCK = 512
 _ZERO = bytes(BLOCK)
@@ -124,7 +123,7 @@ class TarReader(FormatReader):
             return 65
         return 25 if block[0] != 0 else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.containers.checks import MemberChecks, scan_member
 
         checks = MemberChecks(ctx, artifact, "tar")
@@ -153,7 +152,6 @@ class TarReader(FormatReader):
                         "extractor rebuilds from them was not",
                         {"format": "tar", "member_type": member.type.decode("latin-1")},
                     )
-                    ctx.result.status = FileStatus.UNSCANNABLE
                 if in_memory_ok and member.size <= ctx.limits.max_buffered_member_bytes:
                     f.seek(member.offset)
                     data = f.read(member.size)
@@ -182,7 +180,7 @@ def _read_exact(f: BinaryStream, offset: int, size: int, what: str) -> bytes:
     return data
 
 
-def _iter_members(f: BinaryStream, artifact: Artifact, ctx: ScanContext) -> Iterator[TarMember]:
+def _iter_members(f: BinaryStream, artifact: Artifact, ctx: Sink) -> Iterator[TarMember]:
     offset = 0
     count = 0
     after_end = False

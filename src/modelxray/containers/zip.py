@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded, Limits
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus, Severity
+from modelxray.model import Severity
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
@@ -294,16 +294,16 @@ BYTE_ZERO_LOADERS = (
 )
 
 
-def judge_from_byte_zero(artifact: Artifact, ctx: ScanContext) -> str | None:
+def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> str | None:
     """Judge a zip that does not start with a zip header as the byte-0 loaders read it;
     returns the name of the reader that recognised those bytes, if any."""
     from dataclasses import replace
 
-    from modelxray import formats
+    from modelxray.formats.base import identify
     from modelxray.formats.pickle import judge_as_unpickled
 
     view = replace(artifact, location=artifact.location.child("from byte 0"), _head=None)
-    reader = formats.identify(view, exclude=(ZipReader.name,))
+    reader = identify(view, exclude=(ZipReader.name,))
     evidence: dict[str, Any] = {
         "head": artifact.head(16).hex(),
         "loaders": list(BYTE_ZERO_LOADERS),
@@ -336,7 +336,7 @@ class ZipReader(FormatReader):
             return 50
         return 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.containers.checks import MemberChecks, scan_member
         from modelxray.containers.stream import MissingCodec, check_codec
         from modelxray.formats.torch import torch_raw_storages
@@ -358,6 +358,7 @@ class ZipReader(FormatReader):
                     f"ends like a zip archive but is none ({exc}); read from byte 0 as {byte_zero}",
                     {"format": "zip", "error": str(exc)[:300], "read_as": byte_zero},
                     severity=Severity.MEDIUM,
+                    incomplete=False,  # read whole, from byte 0
                 )
                 return
             members = directory.members
@@ -367,8 +368,8 @@ class ZipReader(FormatReader):
                     continue
                 ctx.budget.tick()
                 offsets[i] = member_data_offset(f, m)[0]
-            raw_storages = torch_raw_storages(f, members, offsets)
-        kind = classify_archive([m.name for m in members])
+            kind = classify_archive([m.name for m in members])
+            raw_storages = torch_raw_storages(f, kind, members, offsets)
         if artifact.depth == 0:
             ctx.add_format(kind)
         facts: dict[str, Any] = {"container": kind, "members": [m.name for m in members]}
@@ -391,7 +392,8 @@ class ZipReader(FormatReader):
             try:
                 opener = member_opener(artifact, m, offsets[i], ctx.limits)
             except ZipError as exc:
-                ctx.report(scan_rules.UNPARSEABLE, loc, str(exc))
+                # (The file's status was never set here; see the report of issue 13.)
+                ctx.report(scan_rules.UNPARSEABLE, loc, str(exc), incomplete=False)
                 continue
             if m.method != 0:
                 checks.expansion(m.name, m.size, m.compressed_size, declared=True)
@@ -399,7 +401,6 @@ class ZipReader(FormatReader):
                     check_codec(_METHODS[m.method])
                 except MissingCodec as exc:
                     ctx.report(archive_rules.MISSING_EXTRA, loc, f"member not scanned: {exc}")
-                    ctx.result.status = FileStatus.UNSCANNABLE
                     continue
             if m.is_symlink:
                 checks.link(m.name, self._link_target(opener, m), hard=False)
@@ -427,7 +428,7 @@ class ZipReader(FormatReader):
 
     @staticmethod
     def _keras_metadata(
-        artifact: Artifact, members: list[ZipMember], offsets: dict[int, int], ctx: ScanContext
+        artifact: Artifact, members: list[ZipMember], offsets: dict[int, int], ctx: Sink
     ) -> dict[str, Any]:
         for i, m in enumerate(members):
             if m.name == "metadata.json" and m.size < 1 << 20:

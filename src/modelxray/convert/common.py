@@ -6,6 +6,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+# Bytes per element of every dtype the converters emit (a subset of the spec's list).
+DTYPE_SIZES: dict[str, int] = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E5M2FNUZ": 1,
+    "F8_E4M3FNUZ": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
+    "C64": 8, "F64": 8, "I64": 8, "U64": 8,
+}  # fmt: skip
+
+
+def nbytes(dtype: str, shape: tuple[int, ...]) -> int:
+    """Bytes a tensor of this SafeTensors dtype and shape holds."""
+    n = DTYPE_SIZES[dtype]
+    for d in shape:
+        n *= d
+    return n
+
+
 CHUNK = 1 << 20
 
 # Output bounds.  A view can show its storage's bytes many times (stride 0, ``expand``,
@@ -65,8 +81,6 @@ class SourceTensor:
 
     @property
     def nbytes(self) -> int:
-        from .safetensors_writer import nbytes
-
         return nbytes(self.dtype, self.shape)
 
 

@@ -17,23 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-# Bytes per element of every dtype the converters emit (a subset of the spec's list).
-DTYPE_SIZES: dict[str, int] = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E5M2FNUZ": 1,
-    "F8_E4M3FNUZ": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
-    "C64": 8, "F64": 8, "I64": 8, "U64": 8,
-}  # fmt: skip
+from .common import DTYPE_SIZES, RESERVED_NAMES, ConvertError, nbytes
 
 CHUNK = 1 << 20
 MAX_HEADER_BYTES = 100 * 1000 * 1000
-
-
-def nbytes(dtype: str, shape: tuple[int, ...]) -> int:
-    """Bytes a tensor of this SafeTensors dtype and shape holds."""
-    n = DTYPE_SIZES[dtype]
-    for d in shape:
-        n *= d
-    return n
 
 
 class SafetensorsError(ValueError):
@@ -76,8 +63,6 @@ def write_safetensors(
     out: IO[bytes], tensors: list[TensorData], metadata: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Write ``tensors`` to the open file ``out``; returns each tensor's SHA-256 of its bytes."""
-    from .common import RESERVED_NAMES, ConvertError
-
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}

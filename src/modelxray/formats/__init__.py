@@ -59,5 +59,10 @@ from modelxray.formats import pickle as _pickle  # noqa: E402,F401
 
 _lazy("modelxray.formats.numpy_npy", "numpy", lambda a, h: h[:6] == b"\x93NUMPY")
 _lazy("modelxray.formats.torch", "torchscript-code", _in_torchscript)
+_lazy(
+    "modelxray.formats.torch",
+    "pytorch-legacy-tar-member",
+    lambda a, h: a.facts.get("container") == "tar" and a.name in ("storages", "tensors"),
+)
 
 __all__ = ["FormatReader", "LazyReader", "identify", "readers", "register"]

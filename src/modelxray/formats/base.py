@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from modelxray.scanning import FormatReader
+
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
-
-class FormatReader(ABC):
-    """Reads one format: finds what can carry a threat and hands it to analysers.
-
-    ``sniff`` looks at content only (the first bytes, and where needed the end of
-    the artifact) and returns a score: 0 means "not mine"; the highest score wins.
-    The extension may only break ties, through ``extensions``.
-    """
-
-    name: str = ""
-    extensions: tuple[str, ...] = ()
-
-    @abstractmethod
-    def sniff(self, artifact: Artifact, head: bytes) -> int: ...
-
-    @abstractmethod
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None: ...
+__all__ = ["FormatReader", "LazyReader", "identify", "readers", "register"]
 
 
 class LazyReader(FormatReader):
@@ -57,6 +42,7 @@ class LazyReader(FormatReader):
                 raise RuntimeError(f"{self.module} registers no reader named {self.name!r}")
             self._real = real
             self.extensions = real.extensions
+            self.transparent = real.transparent
         return self._real
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
@@ -64,7 +50,7 @@ class LazyReader(FormatReader):
             return 0
         return self.load().sniff(artifact, head)
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         self.load().scan(artifact, ctx)
 
 

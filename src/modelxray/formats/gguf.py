@@ -24,7 +24,7 @@ from modelxray.rules import gguf as rules
 from modelxray.rules import template as template_rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -128,7 +128,7 @@ class _Stream:
 
 
 class _Parser:
-    def __init__(self, stream: _Stream, version: int, ctx: ScanContext) -> None:
+    def __init__(self, stream: _Stream, version: int, ctx: Sink) -> None:
         self.s = stream
         self.ctx = ctx
         self.len_fmt = "I" if version == 1 else "Q"
@@ -219,7 +219,7 @@ class _Parser:
             info.templates.append((label, text, False))
 
 
-def read_gguf(f: BinaryStream, size: int, ctx: ScanContext, info: GGUFInfo) -> None:
+def read_gguf(f: BinaryStream, size: int, ctx: Sink, info: GGUFInfo) -> None:
     """Fill ``info`` from the stream; raises GGUFMalformed at the first structural error
     (``info`` keeps what was read before it)."""
     head = f.read(8)
@@ -350,7 +350,7 @@ class GGUFReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 70 if head[:4] == MAGIC and artifact.size >= 8 else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         info = GGUFInfo()
         malformed: GGUFMalformed | None = None
         with artifact.open() as f:

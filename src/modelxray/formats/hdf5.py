@@ -21,7 +21,7 @@ from modelxray.model import Location, Severity
 from modelxray.rules import keras as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # A user block shifts the superblock to 512, 1024, 2048, … bytes.
@@ -70,7 +70,7 @@ class Hdf5Reader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 60 if find_superblock(artifact, head) is not None else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         import h5py  # noqa: F401 - loaded before the fork, so the child starts warm
 
         from modelxray.analysis.keras_config import KerasDoc, analyse_config
@@ -104,17 +104,17 @@ class Hdf5Reader(FormatReader):
                 ctx,
             )
 
-    def _native_part(self, artifact: Artifact, ctx: ScanContext) -> dict[str, str]:
+    def _native_part(self, artifact: Artifact, ctx: Sink) -> dict[str, str]:
         """Root attributes and the structure walk, done by libhdf5 in a forked child.
 
         A corrupt file can make libhdf5 loop forever inside one call, where no Python-level
         budget check runs; the child is killed at the deadline and the file gets a finding.
         """
-        from modelxray.model import FileStatus, Finding
+        from modelxray.model import Finding
         from modelxray.native import NativeFailure, call_in_child, call_in_worker
         from modelxray.rules import scan as scan_rules
 
-        already = len(ctx.result.findings)
+        already = len(ctx.findings)
 
         def work() -> dict[str, Any]:
             with artifact.open() as stream:
@@ -139,7 +139,6 @@ class Hdf5Reader(FormatReader):
                     f"the HDF5 library crashed on this file ({exc.detail})",
                     {"format": "hdf5", "failure": exc.detail},
                 )
-                ctx.result.status = FileStatus.UNSCANNABLE
                 return {}
             raise RuntimeError(f"{exc.error}: {exc.detail}") from None
         for d in done["findings"]:
@@ -147,7 +146,7 @@ class Hdf5Reader(FormatReader):
         return {str(k): str(v) for k, v in done["texts"].items()}
 
     @staticmethod
-    def _root_texts(f: Any, ctx: ScanContext) -> dict[str, str]:
+    def _root_texts(f: Any, ctx: Sink) -> dict[str, str]:
         attrs = f.attrs
         texts: dict[str, str] = {}
         for key in list(attrs.keys())[:1000]:
@@ -180,7 +179,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _walk_request(artifact: Artifact, ctx: ScanContext) -> dict[str, Any]:
+def _walk_request(artifact: Artifact, ctx: Sink) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {
@@ -197,11 +196,9 @@ def _walk_request(artifact: Artifact, ctx: ScanContext) -> dict[str, Any]:
 def _walk_in_worker(args: dict[str, Any]) -> dict[str, Any]:
     """The standing native worker's side of :meth:`Hdf5Reader._native_part`."""
     from modelxray.budget import Limits
-    from modelxray.engine import ScanContext, ScanOptions
-    from modelxray.model import FileResult
+    from modelxray.scanning import Collector
 
-    limits = Limits(**args["limits"])
-    ctx = ScanContext(FileResult(args["path"], 0, ""), ScanOptions(limits=limits))
+    ctx = Collector(Limits(**args["limits"]))
     artifact = Artifact.from_file(args["fs_path"], display=args["path"])
     artifact.location = Location(args["path"], tuple(args["inner"]))
     artifact.depth = args["depth"]
@@ -210,7 +207,7 @@ def _walk_in_worker(args: dict[str, Any]) -> dict[str, Any]:
     return _walk(args["fs_path"], artifact, ctx, 0)
 
 
-def _walk(source: Any, artifact: Artifact, ctx: ScanContext, since: int) -> dict[str, Any]:
+def _walk(source: Any, artifact: Artifact, ctx: Sink, since: int) -> dict[str, Any]:
     """libhdf5's part, run in a child: root attribute texts and the structure walk's findings
     (those reported after the first ``since``), as JSON-ready data for the parent."""
     import h5py
@@ -220,7 +217,7 @@ def _walk(source: Any, artifact: Artifact, ctx: ScanContext, since: int) -> dict
         version = texts.get("keras_version") or artifact.facts.get("keras_version")
         keras = _keras_structure(texts, f, artifact)
         _StructureWalk(f, artifact, ctx, version, keras).run()
-    return {"texts": texts, "findings": [x.to_dict() for x in ctx.result.findings[since:]]}
+    return {"texts": texts, "findings": [x.to_dict() for x in ctx.findings[since:]]}
 
 
 # What Keras's HDF5 loaders read: root attributes (legacy ``load_model``/``load_weights``) and
@@ -250,7 +247,7 @@ class _StructureWalk:
     """
 
     def __init__(
-        self, f: Any, artifact: Artifact, ctx: ScanContext, version: str | None, keras: bool
+        self, f: Any, artifact: Artifact, ctx: Sink, version: str | None, keras: bool
     ) -> None:
         self.f = f
         self.keras = keras

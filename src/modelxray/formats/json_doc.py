@@ -18,7 +18,7 @@ from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 _WS = b" \t\r\n\xef\xbb\xbf"
 # ``[{{``, ``[ {%``: an array that opens with Jinja markup (checked by parsing).
@@ -26,7 +26,7 @@ _TEMPLATE_TAG = re.compile(rb"\[\s*\{[{%#]")
 _SNIFF_PARSE_BYTES = 1 << 20
 
 # (doc, artifact, ctx) -> None; called for every parsed JSON document.
-JsonAnalyser = Callable[[Any, Artifact, "ScanContext"], None]
+JsonAnalyser = Callable[[Any, Artifact, "Sink"], None]
 _ANALYSERS: list[JsonAnalyser] = []
 
 
@@ -43,7 +43,7 @@ def parse_json_text(text: str | bytes, what: str) -> Any:
         raise BudgetExceeded("max_json_depth", f"{what} nests too deeply to parse") from None
 
 
-def _keras_analyser(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+def _keras_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     from modelxray.analysis.keras_config import KerasDoc, analyse_config, looks_like_keras_config
 
     if looks_like_keras_config(doc) and artifact.depth == 0:
@@ -92,7 +92,7 @@ class JsonReader(FormatReader):
             return False
         return True
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         data = artifact.read(ctx.limits.max_json_bytes, "JSON document")
         doc = parse_json_text(data.decode("utf-8-sig", errors="replace"), "JSON document")
         for analyser in _ANALYSERS:

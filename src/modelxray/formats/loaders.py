@@ -1,4 +1,5 @@
-"""What a file's name invites, for content no reader recognises: the per-extension table.
+"""What a file's name invites, for content no reader recognises: the per-extension table
+(judged by ``engine.judge_unrecognised``).
 
 modelxray picks readers by content.  When no sniffer claims a file, its name still decides
 which loader people point at it, and two questions remain (answered here, as data):
@@ -22,13 +23,6 @@ Either way the file's status stays ``unsupported`` (``--fail-on-unsupported`` st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from modelxray.rules import scan as scan_rules
-
-if TYPE_CHECKING:
-    from modelxray.artifact import Artifact
-    from modelxray.engine import ScanContext
 
 _PICKLE = ("pickle.load",)
 _JOBLIB = ("joblib.load", "pickle.load")
@@ -81,27 +75,3 @@ FILE_PROMISES: dict[str, NamePromise] = {
 # fmt: on
 
 MODEL_EXTENSIONS = frozenset(PROMISES)
-
-
-def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
-    """Judge content no reader recognised as what its name invites (see the module doc)."""
-    promise = FILE_PROMISES.get(artifact.name.lower()) or PROMISES.get(artifact.extension)
-    if promise is None:
-        return
-    if promise.unpickled_by:
-        from modelxray.formats.pickle import judge_as_unpickled
-
-        why = f"content behind {artifact.extension!r} is no format modelxray recognises"
-        if judge_as_unpickled(artifact, ctx, promise.unpickled_by, why):
-            return
-    if promise.mismatch:
-        if artifact.name.lower() in FILE_PROMISES:
-            name = f"is {artifact.name!r}"
-        else:
-            name = f"ends in {artifact.extension!r}"
-        ctx.report(
-            scan_rules.UNRECOGNISED_MODEL,
-            artifact.location,
-            f"the name {name} ({promise.why}) but the content is no format modelxray knows",
-            {"head": artifact.head(16).hex(), "extension": artifact.extension},
-        )

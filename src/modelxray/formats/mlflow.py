@@ -24,7 +24,7 @@ from modelxray.model import Location
 from modelxray.rules import mlflow as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 MAX_LINES = 100_000
 _FLAVORS_LINE = re.compile(rb"^flavors:[ \t]*\r?$", re.M)
@@ -304,7 +304,7 @@ class MLmodelReader(FormatReader):
             return 0
         return 30 if _FLAVORS_LINE.search(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         if artifact.depth == 0:
             ctx.add_format(self.name)
         data = artifact.read(ctx.limits.max_python_source_bytes, "MLmodel file")
@@ -324,7 +324,7 @@ class MLmodelReader(FormatReader):
                 self._report(load, compression, loc, folder, ctx)
 
     @staticmethod
-    def _loader_module(flavour: str, spec: dict[str, Any], loc: Location, ctx: ScanContext) -> None:
+    def _loader_module(flavour: str, spec: dict[str, Any], loc: Location, ctx: Sink) -> None:
         loader = spec.get("loader_module")
         if flavour == "python_function" and isinstance(loader, str) and loader:
             if loader != "mlflow" and not loader.startswith("mlflow."):
@@ -342,7 +342,7 @@ class MLmodelReader(FormatReader):
         compression: dict[str, Any],
         loc: Location,
         folder: str | None,
-        ctx: ScanContext,
+        ctx: Sink,
     ) -> None:
         where = loc.child(load.key)
         evidence: dict[str, Any] = {"flavour": load.flavour, "key": load.key, "path": load.path}

@@ -23,7 +23,7 @@ from modelxray.formats.base import FormatReader, register
 from modelxray.rules import flax as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 EXT_NDARRAY, EXT_COMPLEX, EXT_SCALAR = 1, 2, 3
 FLAX_EXT_CODES = {EXT_NDARRAY: "ndarray", EXT_COMPLEX: "native complex", EXT_SCALAR: "npscalar"}
@@ -292,7 +292,7 @@ class FlaxMsgpackReader(FormatReader):
             pass  # a limit is the scan's business: claim it and let scan report the limit
         return 25
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         if artifact.depth == 0:
             ctx.add_format(self.name)
         with artifact.open() as f:
@@ -323,7 +323,7 @@ class FlaxMsgpackReader(FormatReader):
             )
 
     @staticmethod
-    def _judge(ext: ExtRecord, f: BinaryStream, artifact: Artifact, ctx: ScanContext) -> None:
+    def _judge(ext: ExtRecord, f: BinaryStream, artifact: Artifact, ctx: Sink) -> None:
         loc = artifact.location.child(ext.path)
         evidence: dict[str, Any] = {
             "path": ext.path,

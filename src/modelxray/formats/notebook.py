@@ -22,7 +22,7 @@ from modelxray.model import Location, Severity
 from modelxray.rules import repo as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 SHELL_CELL_MAGICS = frozenset({"bash", "sh", "script", "system", "sx", "zsh"})
 # Cell magics whose body is not Python and not run by the kernel's shell.
@@ -93,7 +93,7 @@ def _code_cells(doc: dict[str, Any]) -> list[tuple[int, str]]:
 
 
 class _CellAnalysis:
-    def __init__(self, ctx: ScanContext, base: Location) -> None:
+    def __init__(self, ctx: Sink, base: Location) -> None:
         self.ctx = ctx
         self.base = base
 
@@ -172,7 +172,7 @@ class _CellAnalysis:
         )
 
 
-def analyse_notebook(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+def analyse_notebook(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     if not looks_like_notebook(doc):
         return
     if artifact.depth == 0:

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.pickle import scan_pickle_at, show_program
-from modelxray.model import FileStatus
 from modelxray.rules import numpy as rules
 from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 MAGIC = b"\x93NUMPY"
 # numpy reads headers of any length once allow_pickle=True; beyond this we stop (fail closed).
@@ -159,7 +158,7 @@ class NpyReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 70 if head[:6] == MAGIC else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         try:
             header, offset, version = read_header(artifact)
             descr = header["descr"]
@@ -171,7 +170,6 @@ class NpyReader(FormatReader):
                 f".npy header cannot be parsed: {exc}"[:500],
                 {"format": "numpy", "error": str(exc)[:300], "head": artifact.head(16).hex()},
             )
-            ctx.result.status = FileStatus.UNSCANNABLE
             return
         # A plain type string ('<f4', '|u1', '<M8[ns]', …) needs no second opinion; importing
         # numpy for one costs more than the whole scan.
@@ -183,6 +181,7 @@ class NpyReader(FormatReader):
                 artifact.location,
                 f".npy dtype description {descr!r} is not one numpy accepts"[:500],
                 {"format": "numpy", "descr": repr(descr)[:300]},
+                incomplete=False,  # the header was read; numpy refuses the file
             )
             return
         if not (mine or theirs):
@@ -206,6 +205,7 @@ class NpyReader(FormatReader):
                 artifact.location,
                 "object-dtype array has no pickle data after its header",
                 {"format": "numpy", "data_offset": offset},
+                incomplete=False,  # nothing follows the header: nothing left unread
             )
             return
         streams = scan_pickle_at(artifact, ctx, offset, what="npy-pickle")

@@ -43,7 +43,7 @@ from modelxray.model import Location, Severity
 from modelxray.rules import onnx as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # Domains whose operators ship with ONNX itself.
 STANDARD_DOMAINS = frozenset(
@@ -327,7 +327,7 @@ def _int(text: str) -> int | None:
 
 
 @contextmanager
-def _model_bytes(artifact: Artifact, ctx: ScanContext) -> Iterator[memoryview]:
+def _model_bytes(artifact: Artifact, ctx: Sink) -> Iterator[memoryview]:
     """The model's bytes: memory-mapped when it is a file (tensor payloads are never paged
     in), otherwise read under the member size limit."""
     if artifact.fs_path is not None and artifact.size > 0:
@@ -354,7 +354,7 @@ class OnnxReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 50 if looks_like_onnx(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         walker = _Walker(ctx.budget)
         with _model_bytes(artifact, ctx) as view:
             try:
@@ -376,7 +376,7 @@ class OnnxReader(FormatReader):
             )
 
     @staticmethod
-    def _check_domains(model: OnnxModel, loc: Location, ctx: ScanContext) -> None:
+    def _check_domains(model: OnnxModel, loc: Location, ctx: Sink) -> None:
         reported = 0
         for path, _name, op_type, domain in model.nodes:
             if (domain, op_type) in model.functions:
@@ -417,7 +417,7 @@ class OnnxReader(FormatReader):
                     )
 
     @staticmethod
-    def _check_external(model: OnnxModel, artifact: Artifact, ctx: ScanContext) -> None:
+    def _check_external(model: OnnxModel, artifact: Artifact, ctx: Sink) -> None:
         base = os.path.dirname(os.path.abspath(artifact.fs_path)) if artifact.fs_path else None
         for i, ref in enumerate(model.external):
             if i >= _MAX_REPORTED:
@@ -457,7 +457,7 @@ def _check_on_disk(
     base: str,
     loc: Location,
     evidence: dict[str, Any],
-    ctx: ScanContext,
+    ctx: Sink,
 ) -> None:
     location = entries["location"]
     target = os.path.join(base, location)
@@ -594,7 +594,7 @@ class OnnxTensorReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 10 if looks_like_tensor(head, artifact.size) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         if artifact.size > 64 * 1024:
             return  # the external_data entries of a large tensor follow its data: not read
         data = artifact.read(64 * 1024, "TensorProto")

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import FileStatus, Location, Severity
+from modelxray.model import Location, Severity
 from modelxray.rules import pickle as rules
 from modelxray.rules import scan as scan_rules
 from modelxray.rules import torch as torch_rules
 
 if TYPE_CHECKING:
     from modelxray.analysis.pickle import PickleStream, Policy, VerdictItem
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # The VM (modelxray.analysis.pickle) is imported by the functions that run it: sniffing needs
 # only pickletools, so start-up and non-pickle files never load it.
@@ -220,11 +220,10 @@ TORCHSCRIPT_HELPERS = tuple(
 )  # fmt: skip
 
 
-def vm_policy(ctx: ScanContext, artifact: Artifact | None = None) -> Policy:
+def vm_policy(ctx: Sink, artifact: Artifact | None = None) -> Policy:
     """The VM allow/deny policy with the scan policy's pickle-global additions."""
-    p = ctx.options.policy
-    allow = tuple(e.target for e in p.allow_pickle_globals)
-    deny = tuple(e.target for e in p.deny_pickle_globals)
+    allow = ctx.settings.allow_pickle_globals
+    deny = ctx.settings.deny_pickle_globals
     if artifact is not None and artifact.facts.get("container") == "torchscript":
         allow += TORCHSCRIPT_HELPERS
     return _vm_policy(allow, deny)
@@ -252,7 +251,7 @@ def _stream_loc(base: Location, label: str, path: tuple[str, ...], offset: int |
 
 
 def report_streams(
-    ctx: ScanContext,
+    ctx: Sink,
     artifact: Artifact,
     streams: list[PickleStream],
     *,
@@ -312,7 +311,7 @@ def report_streams(
 
 
 def _report_stream_state(
-    ctx: ScanContext,
+    ctx: Sink,
     artifact: Artifact,
     s: PickleStream,
     label: str,
@@ -342,7 +341,6 @@ def _report_stream_state(
             f"pickle scan stopped at a safety limit ({limit}): {detail or limit}",
             {"limit": limit, "format": "pickle", "stream_start": s.start},
         )
-        ctx.result.status = FileStatus.UNSCANNABLE
     if s.trailing is not None and not allow_trailing:
         ctx.report(
             rules.TRAILING,
@@ -352,9 +350,7 @@ def _report_stream_state(
         )
 
 
-def _report_nested(
-    ctx: ScanContext, artifact: Artifact, s: PickleStream, n: Any, label: str
-) -> None:
+def _report_nested(ctx: Sink, artifact: Artifact, s: PickleStream, n: Any, label: str) -> None:
     from modelxray.analysis import lambda_code
 
     loc = _stream_loc(artifact.location, label, n.path, n.offset)
@@ -393,7 +389,7 @@ def _report_nested(
 
 def scan_pickle_at(
     artifact: Artifact,
-    ctx: ScanContext,
+    ctx: Sink,
     start: int = 0,
     *,
     max_streams: int = 4096,
@@ -421,9 +417,9 @@ def scan_pickle_at(
     return streams
 
 
-def show_program(ctx: ScanContext, artifact: Artifact, streams: list[PickleStream]) -> None:
+def show_program(ctx: Sink, artifact: Artifact, streams: list[PickleStream]) -> None:
     """With ``--show-code``: the reconstructed program of every stream, as an info finding."""
-    if not getattr(ctx.options, "show_code", False) or not streams:
+    if not ctx.settings.show_code or not streams:
         return
     from modelxray.analysis.pickle import render_all
 
@@ -444,9 +440,7 @@ UNPICKLER_STOPS = frozenset(
 )
 
 
-def judge_as_unpickled(
-    artifact: Artifact, ctx: ScanContext, loaders: tuple[str, ...], why: str
-) -> bool:
+def judge_as_unpickled(artifact: Artifact, ctx: Sink, loaders: tuple[str, ...], why: str) -> bool:
     """Run the VM from byte 0 over content no sniffer claimed, because ``loaders`` unpickle it
     from there (``pickle.load``, ``joblib.load``, ``torch.load``'s legacy path, ``np.load``
     with ``allow_pickle=True`` on content without a NumPy or zip magic).
@@ -529,7 +523,7 @@ def loaded_file_dir(artifact: Artifact) -> str | None:
     return os.path.dirname(path)
 
 
-def scan_joblib_sidecars(artifact: Artifact, ctx: ScanContext, streams: list[PickleStream]) -> None:
+def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStream]) -> None:
     """Scan the sibling files joblib's legacy placeholders make ``joblib.load`` read."""
     import os
 
@@ -614,7 +608,7 @@ def scan_joblib_sidecars(artifact: Artifact, ctx: ScanContext, streams: list[Pic
                 )
 
 
-def report_torchscript(ctx: ScanContext, member: Location) -> None:
+def report_torchscript(ctx: Sink, member: Location) -> None:
     """One MX-TORCH-001 per TorchScript archive (reported from any of its members)."""
     archive = Location(member.path, member.inner[:-1])
     ctx.report(
@@ -640,15 +634,10 @@ class PickleReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return pickle_score(head, artifact.size)
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         container = artifact.facts.get("container")
         if container == "torchscript":
             report_torchscript(ctx, artifact.location)
-        if container == "tar" and artifact.name in ("storages", "tensors"):
-            from modelxray.formats.torch import scan_legacy_tar_member
-
-            if scan_legacy_tar_member(artifact, ctx):
-                return
         streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS, report=False)
         legacy = bool(streams) and _is_torch_magic(streams[0])
         last = streams[-1]

@@ -22,7 +22,7 @@ from modelxray.rules import repo as rules
 
 if TYPE_CHECKING:
     from modelxray.analysis.python_ast import CallHit
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 SNIFF_PARSE_BYTES = 1 << 20
 _PY_LINE = re.compile(
@@ -51,7 +51,7 @@ def _looks_like_python(head: bytes) -> bool:
     return _PY_LINE.search(head) is not None
 
 
-def report_hits(hits: list[CallHit], base: Location, ctx: ScanContext, what: str) -> None:
+def report_hits(hits: list[CallHit], base: Location, ctx: Sink, what: str) -> None:
     for hit in hits:
         where = "on import" if hit.scope == "module" else f"in {hit.scope}"
         ctx.report(
@@ -78,7 +78,7 @@ class PythonSourceReader(FormatReader):
             return 0
         return 15
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis.python_ast import analyse_tree
 
         if artifact.depth == 0:

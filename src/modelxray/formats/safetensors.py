@@ -21,7 +21,7 @@ from modelxray.model import Severity
 from modelxray.rules import safetensors as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # Bits per element of every dtype the reference implementation (safetensors 0.8) accepts.
 DTYPE_BITS = {
@@ -67,7 +67,7 @@ class SafetensorsReader(FormatReader):
         nxt = body[1:].lstrip(b" \t\r\n")[:1]
         return 55 if nxt in (b'"', b"}", b"") else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         loc = artifact.location
         with artifact.open() as f:
             raw_len = f.read(8)
@@ -97,9 +97,7 @@ class SafetensorsReader(FormatReader):
 
     # ------------------------------------------------------------------ header
 
-    def _parse_header(
-        self, header: bytes, artifact: Artifact, ctx: ScanContext
-    ) -> dict[str, Any] | None:
+    def _parse_header(self, header: bytes, artifact: Artifact, ctx: Sink) -> dict[str, Any] | None:
         loc = artifact.location.child("header")
         try:
             text = header.decode("utf-8")
@@ -142,7 +140,7 @@ class SafetensorsReader(FormatReader):
             return None
         return doc
 
-    def _check_metadata(self, meta: Any, artifact: Artifact, ctx: ScanContext) -> None:
+    def _check_metadata(self, meta: Any, artifact: Artifact, ctx: Sink) -> None:
         loc = artifact.location.child("__metadata__")
         if not isinstance(meta, dict):
             ctx.report(
@@ -174,7 +172,7 @@ class SafetensorsReader(FormatReader):
         data_size: int,
         data_start: int,
         artifact: Artifact,
-        ctx: ScanContext,
+        ctx: Sink,
     ) -> list[tuple[int, int, str]]:
         spans: list[tuple[int, int, str]] = []
         reported = 0
@@ -248,7 +246,7 @@ class SafetensorsReader(FormatReader):
         data_size: int,
         data_start: int,
         artifact: Artifact,
-        ctx: ScanContext,
+        ctx: Sink,
     ) -> None:
         spans.sort()
         pos = 0

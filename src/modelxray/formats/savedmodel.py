@@ -26,7 +26,7 @@ from modelxray.model import Location
 
 if TYPE_CHECKING:
     from modelxray.analysis import tf_savedmodel
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # Sniffers need only tf_sniff and protobuf_wire; extraction (tf_savedmodel), the graph judge
 # (tf_graph) and the Keras config analyser load inside scan().
@@ -36,7 +36,7 @@ _MAX_PROTO_BYTES = 2 * 1024 * 1024 * 1024
 _SNIFF_BYTES = 64 * 1024
 
 
-def _proto_limit(ctx: ScanContext) -> int:
+def _proto_limit(ctx: Sink) -> int:
     return min(_MAX_PROTO_BYTES, ctx.limits.max_member_bytes)
 
 
@@ -47,7 +47,7 @@ class KerasMetadataReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 45 if tf_sniff.looks_like_keras_metadata(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis import tf_savedmodel
         from modelxray.analysis.keras_config import KerasDoc, analyse_config
 
@@ -116,7 +116,7 @@ def _asset_tensors(data: bytes, budget: Budget) -> list[dict[str, str]]:
 def _scan_saved_model(
     info: tf_savedmodel.SavedModelInfo,
     location: Location,
-    ctx: ScanContext,
+    ctx: Sink,
     assets: list[dict[str, str]],
 ) -> None:
     from modelxray.analysis.keras_config import KerasDoc, analyse_config
@@ -140,7 +140,7 @@ class SavedModelReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis import tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pb")
@@ -160,7 +160,7 @@ class SavedModelTextReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model_text(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis import tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pbtxt")
@@ -208,7 +208,7 @@ class GraphDefReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 30 if looks_like_graph_def(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis import tf_savedmodel
         from modelxray.analysis.tf_graph import report_graph
 
@@ -262,7 +262,7 @@ class FingerprintReader(FormatReader):
             return 0
         return 20
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         _check_fingerprint(artifact.read(_MAX_FINGERPRINT_BYTES, "fingerprint.pb"), ctx.budget)
 
 
@@ -315,7 +315,7 @@ class VariablesIndexReader(FormatReader):
             return 0
         return 20
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         _check_table_footer(artifact.tail(_FOOTER), artifact.size)
 
 
@@ -353,7 +353,7 @@ class VariablesDataReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 1 if sibling_index(artifact) is not None else 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         return None
 
 

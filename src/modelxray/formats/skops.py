@@ -22,7 +22,7 @@ from modelxray.model import Severity
 from modelxray.rules import skops as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 KNOWN_LOADERS = frozenset(
     {
@@ -139,7 +139,7 @@ def _nodes(doc: Any, max_nodes: int, max_depth: int) -> Iterator[tuple[str, dict
                 stack.append((value[i], f"{path}[{i}]", depth + 1))
 
 
-def analyse_skops_schema(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+def analyse_skops_schema(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     if not looks_like_skops_schema(doc, artifact):
         return
     ctx.add_format("skops")
@@ -216,7 +216,7 @@ def analyse_skops_schema(doc: Any, artifact: Artifact, ctx: ScanContext) -> None
 
 
 def _method_node(
-    node: dict[str, Any], path: str, loc: Any, base: dict[str, Any], ctx: ScanContext
+    node: dict[str, Any], path: str, loc: Any, base: dict[str, Any], ctx: Sink
 ) -> list[str]:
     content = node.get("content")
     obj = content.get("obj") if isinstance(content, dict) else None

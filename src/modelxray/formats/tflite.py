@@ -27,7 +27,7 @@ from modelxray.model import Severity
 from modelxray.rules import tflite as rules
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 IDENTIFIER = b"TFL3"
 CUSTOM = 32
@@ -46,7 +46,7 @@ class FlatBufferError(ValueError):
 class _FB:
     """Bounds-checked random access to a FlatBuffer in a seekable stream."""
 
-    def __init__(self, f: BinaryStream, size: int, ctx: ScanContext) -> None:
+    def __init__(self, f: BinaryStream, size: int, ctx: Sink) -> None:
         self.f = f
         self.size = size
         self.ctx = ctx
@@ -177,7 +177,7 @@ class TFLiteReader(FormatReader):
                 return 70
         return 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         if artifact.depth == 0:
             ctx.add_format(self.name)
         with artifact.open() as f:

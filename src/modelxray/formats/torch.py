@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.pickle import (
+    PickleReader,
     pickle_score,
     report_streams,
     report_torchscript,
@@ -30,7 +31,7 @@ from modelxray.rules import torch as rules
 
 if TYPE_CHECKING:
     from modelxray.analysis.pickle import PickleStream
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 # ------------------------------------------------------------------------- TorchScript code
 
@@ -207,7 +208,7 @@ class TorchScriptCodeReader(FormatReader):
             return 0
         return 45
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         report_torchscript(ctx, artifact.location)
         data = artifact.read(ctx.limits.max_python_source_bytes, "TorchScript source")
         text = data.decode("utf-8", "replace")
@@ -265,7 +266,7 @@ _MAX_NDIM = 64
 
 
 class _Walk:
-    def __init__(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def __init__(self, artifact: Artifact, ctx: Sink) -> None:
         self.artifact = artifact
         self.ctx = ctx
         self.pos = 0
@@ -327,7 +328,7 @@ def _walk_tensors(w: _Walk, limit: int) -> None:
         w.skip(4 + 16 * ndim + 8)
 
 
-def scan_legacy_tar_member(artifact: Artifact, ctx: ScanContext) -> bool:
+def scan_legacy_tar_member(artifact: Artifact, ctx: Sink) -> bool:
     """Walk a legacy torch tar ``storages``/``tensors`` member; False if it is not one."""
     w = _Walk(artifact, ctx)
     try:
@@ -348,11 +349,37 @@ def scan_legacy_tar_member(artifact: Artifact, ctx: ScanContext) -> bool:
     return True
 
 
+def is_legacy_tar_member(artifact: Artifact) -> bool:
+    """A legacy (torch < 1.6) tar checkpoint's ``storages`` or ``tensors`` member."""
+    return artifact.facts.get("container") == "tar" and artifact.name in ("storages", "tensors")
+
+
+class LegacyTarMemberReader(FormatReader):
+    """Pickles between raw data in torch's own layout; content in no such layout is judged
+    by the generic pickle reader."""
+
+    name = "pytorch-legacy-tar-member"
+
+    def sniff(self, artifact: Artifact, head: bytes) -> int:
+        if not is_legacy_tar_member(artifact):
+            return 0
+        score = pickle_score(head, artifact.size)
+        return score + 1 if score > 0 else 0  # before the pickle reader, which claims it too
+
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+        if not scan_legacy_tar_member(artifact, ctx):
+            PickleReader().scan(artifact, ctx)
+
+
+register(LegacyTarMemberReader())
+
+
 __all__ = [
     "judge_reference",
     "known_op_namespaces",
     "TorchScriptCodeReader",
     "scan_legacy_tar_member",
+    "LegacyTarMemberReader",
     "torch_raw_storages",
 ]
 
@@ -363,16 +390,15 @@ _STORAGE_NAME = re.compile(r"(?:^|/)data/\d+$")
 _STORAGE_HEAD = 256
 
 
-def torch_raw_storages(f: Any, members: list[Any], offsets: dict[int, int]) -> set[int]:
-    """Indices of a PyTorch zip's raw tensor-storage members (``<prefix>/data/<key>``).
+def torch_raw_storages(f: Any, kind: str, members: list[Any], offsets: dict[int, int]) -> set[int]:
+    """Indices of a PyTorch zip's raw tensor-storage members (``<prefix>/data/<key>``);
+    ``kind`` is the archive's layout (``containers.zip.classify_archive``).
 
     ``torch.load`` reads these as raw bytes and never interprets them, so they need no format
     reader (and sniffing thousands of them costs more than the rest of the scan).  A member
     there whose first bytes parse as a pickle is still handed on and scanned.
     """
-    from modelxray.containers.zip import classify_archive
-
-    if classify_archive([m.name for m in members]) not in ("pytorch-zip", "torchscript"):
+    if kind not in ("pytorch-zip", "torchscript"):
         return set()
     out: set[int] = set()
     for i, m in enumerate(members):

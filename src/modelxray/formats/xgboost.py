@@ -28,7 +28,7 @@ from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import register_json_analyser
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanContext
+    from modelxray.scanning import Sink
 
 _UBJ_INT = {b"i": ">b", b"U": ">B", b"I": ">h", b"l": ">i", b"L": ">q"}
 _UBJ_FIXED = {
@@ -191,7 +191,7 @@ class XGBoostReader(FormatReader):
             return 40
         return 0
 
-    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
         head = artifact.head()
         if head[:1] == b"{":
             kind = "xgboost-ubj"
@@ -208,7 +208,7 @@ class XGBoostReader(FormatReader):
             ctx.add_format(kind)
 
     @staticmethod
-    def _lightgbm(artifact: Artifact, ctx: ScanContext) -> None:
+    def _lightgbm(artifact: Artifact, ctx: Sink) -> None:
         with artifact.open() as f:
             lines = f.read(min(artifact.size, 1 << 20)).split(b"\n")
         for number, line in enumerate(lines[1:], start=2):
@@ -218,7 +218,7 @@ class XGBoostReader(FormatReader):
                 raise ValueError(f"LightGBM header line {number} is not key=value: {line[:60]!r}")
 
 
-def _xgboost_json(doc: Any, artifact: Artifact, ctx: ScanContext) -> None:
+def _xgboost_json(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     if (
         isinstance(doc, dict)
         and isinstance(doc.get("learner"), dict)

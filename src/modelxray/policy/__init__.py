@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from modelxray.model import FileResult, FileStatus, Finding, Report, Severity
+from modelxray.model import FileResult, FileStatus, Finding, Gate, Report, Severity
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -80,6 +80,17 @@ class Policy:
     deny_keras_modules: tuple[AllowEntry, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
     source: str | None = None
+
+    def gate(self) -> Gate:
+        """The part of the policy a report shows and decides the run with, as plain values."""
+        return Gate(
+            fail_on=self.fail_on,
+            report_only=self.report_only,
+            fail_on_unscannable=self.fail_on_unscannable,
+            fail_on_unsupported=self.fail_on_unsupported,
+            source=self.source,
+            fingerprint=self.fingerprint,
+        )
 
     @property
     def needs_hashes(self) -> bool:
@@ -645,5 +656,5 @@ def apply_policy(policy: Policy, report: Report, today: _dt.date | None = None) 
         today = _today()
     for result in report.files:
         result.verdict = file_verdict(policy, result, today)
-    report.policy = policy
+    report.gate = policy.gate()
     return report

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from modelxray.model import FileResult, FileStatus, Finding, Report, Severity
-
-if TYPE_CHECKING:
-    from modelxray.policy import Policy
+from modelxray.model import FileResult, FileStatus, Finding, Gate, Report, Severity
 
 # Per-file verdicts (set by the policy) and the short labels the console and HTML show.
 ALLOWED, BLOCKED, ERROR = "allowed", "blocked", "error"
@@ -132,10 +129,13 @@ def verdict_counts(report: Report) -> dict[str, int]:
     return counts
 
 
-def policy_of(report: Report) -> Policy:
+def policy_of(report: Report) -> Gate:
+    """What decided the run (the built-in defaults when the report does not say)."""
+    if report.gate is not None:
+        return report.gate
     from modelxray.policy import Policy
 
-    return report.policy if report.policy is not None else Policy()
+    return Policy().gate()
 
 
 def policy_text(report: Report) -> str:

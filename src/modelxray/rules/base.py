@@ -21,6 +21,8 @@ class Rule:
     formats: tuple[str, ...] = ()
     cves: tuple[str, ...] = ()
     cwes: tuple[str, ...] = ()
+    # A finding of this rule means part of the file was not read: the file is unscannable.
+    incomplete: bool = False
     package: str = field(default="", compare=False)
 
     @property

@@ -18,14 +18,32 @@ import bz2
 import lzma
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
-from .globals_policy import DEFAULT_POLICY
+from modelxray.budget import Budget
+
+from .globals_policy import DEFAULT_POLICY, Policy
 from .resolve import effective_callee, global_path, value_path
 from .values import Blob, Call, Global, NestedPayload, PickleStream
 
-if TYPE_CHECKING:
-    from .vm import _Ctx
+
+class _Reads(Protocol):
+    def read_at(self, pos: int, n: int) -> bytes: ...
+
+
+class VmState(Protocol):
+    """What nested-payload decoding uses of the VM's per-scan state (``vm.VmState``)."""
+
+    @property
+    def src(self) -> _Reads: ...
+    @property
+    def budget(self) -> Budget: ...
+    @property
+    def policy(self) -> Policy | None: ...
+
+    nested_bytes: int
+    nested_scans: int
+
 
 NESTED_MAX = 64 * 1024 * 1024  # largest decoded payload kept/scanned
 MAX_PER_STREAM = 64  # nested payloads examined per stream
@@ -78,14 +96,15 @@ _MARSHAL = frozenset({"marshal.loads", "marshal.load"})
 _SOURCE = frozenset({"builtins.exec", "builtins.eval", "builtins.compile"})
 _FILE_WRAPPERS = frozenset({"io.BytesIO", "_io.BytesIO", "io.BufferedReader", "_io.BufferedReader"})
 
-ScanFn = Callable[["_Ctx", bytes, tuple[str, ...], int, int], list[PickleStream]]
+C = TypeVar("C", bound=VmState)
+ScanFn = Callable[[C, bytes, tuple[str, ...], int, int], list[PickleStream]]
 
 
 class _TooLarge(Exception):
     pass
 
 
-def _limit(ctx: _Ctx) -> int:
+def _limit(ctx: VmState) -> int:
     left = ctx.budget.limits.max_decompressed_bytes - ctx.nested_bytes
     return max(0, min(NESTED_MAX, left))
 
@@ -150,7 +169,7 @@ def _ascii(v: bytes | str) -> bytes:
     return v.encode("ascii", "ignore") if isinstance(v, str) else v
 
 
-def _eval(v: object, ctx: _Ctx, depth: int, steps: list[str]) -> bytes | str | None:
+def _eval(v: object, ctx: VmState, depth: int, steps: list[str]) -> bytes | str | None:
     """Statically evaluate a constant (or a decode chain over constants) to bytes/str."""
     if depth > _CHAIN_DEPTH:
         return None
@@ -288,7 +307,7 @@ def _torch_legacy_tail(streams: list[PickleStream]) -> None:
     last.trailing = None
 
 
-def find_nested(stream: PickleStream, ctx: _Ctx, depth: int, scan: ScanFn) -> None:
+def find_nested(stream: PickleStream, ctx: C, depth: int, scan: ScanFn[C]) -> None:
     """Decode loader arguments found in ``stream.calls`` into ``stream.nested``."""
     policy = ctx.policy or DEFAULT_POLICY
     limits = ctx.budget.limits

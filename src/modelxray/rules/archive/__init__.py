@@ -69,6 +69,7 @@ MISSING_EXTRA = Rule(
     Confidence.HIGH,
     formats=("7z", "lz4", "zstd"),
     package=__name__,
+    incomplete=True,
 )
 ENCRYPTED = Rule(
     "MX-ARCHIVE-007",
@@ -79,6 +80,7 @@ ENCRYPTED = Rule(
     formats=("7z",),
     cwes=("CWE-506",),
     package=__name__,
+    incomplete=True,
 )
 PREFIX = Rule(
     "MX-ARCHIVE-008",

@@ -25,6 +25,7 @@ MALFORMED_HEADER = Rule(
     formats=("numpy",),
     cwes=("CWE-20",),
     package=__name__,
+    incomplete=True,
 )
 
 SIDECAR = Rule(

@@ -12,6 +12,7 @@ UNPARSEABLE = Rule(
     Severity.HIGH,
     Confidence.HIGH,
     package=__name__,
+    incomplete=True,
 )
 INCOMPLETE = Rule(
     "MX-SCAN-002",
@@ -20,6 +21,7 @@ INCOMPLETE = Rule(
     Severity.HIGH,
     Confidence.HIGH,
     package=__name__,
+    incomplete=True,
 )
 UNRECOGNISED_MODEL = Rule(
     "MX-SCAN-003",
@@ -36,6 +38,7 @@ UNREADABLE = Rule(
     Severity.HIGH,
     Confidence.HIGH,
     package=__name__,
+    incomplete=True,
 )
 
 SYMLINK_ESCAPE = Rule(
@@ -73,6 +76,7 @@ ISOLATED_FAILURE = Rule(
     Confidence.HIGH,
     cwes=("CWE-400",),
     package=__name__,
+    incomplete=True,
 )
 MODEL_DATA = Rule(
     "MX-SCAN-011",
