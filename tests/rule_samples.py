@@ -473,7 +473,7 @@ SAMPLES: dict[str, Factory] = {
     "MX-KERAS-105": _keras_json(_lambda(_fn("os", "system"))),
     "MX-KERAS-106": _keras_json(_lambda(_fn("numpy", "sum"))),
     # keras: config references
-    "MX-KERAS-201": _layer("operator", "neg"),
+    "MX-KERAS-201": _layer("operator", "methodcaller"),
     "MX-KERAS-202": _layer("my_company.layers", "Custom"),
     "MX-KERAS-203": _layer(None, "MyLayer", "Custom>MyLayer"),
     "MX-KERAS-204": _keras_json(_lambda(_fn("keras.models", "load_model"))),
