@@ -1,12 +1,22 @@
-"""What a rule is: a stable ID, a default severity and confidence, and its page."""
+"""What a rule is: a stable ID, a default severity and confidence, and its page.
+
+A family module declares its rules through one :class:`RuleFamily`; declaring a rule
+registers it, so the catalogue (``modelxray.rules.ALL_RULES``) cannot miss one::
+
+    FAMILY = RuleFamily("pickle", package=__name__, formats=("pickle",))
+    DANGEROUS_CALLABLE = FAMILY.rule("MX-PICKLE-001", "...", Severity.CRITICAL, Confidence.HIGH)
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelxray.model import Confidence, Severity
+from modelxray.model import Confidence, FormatName, Severity
 
 DOCS_BASE = "docs/rules"
+
+# Every rule declared so far, by ID: filled by RuleFamily.rule, read by modelxray.rules.
+REGISTRY: dict[str, Rule] = {}
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,12 @@ class Rule:
     cves: tuple[str, ...] = ()
     cwes: tuple[str, ...] = ()
     package: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.formats if f not in FormatName.values()]
+        if unknown:
+            valid = ", ".join(sorted(FormatName.values()))
+            raise ValueError(f"{self.id}: unknown format(s) {unknown} (valid: {valid})")
 
     @property
     def help_uri(self) -> str:
@@ -58,3 +74,44 @@ class Rule:
                 continue
             body.append(line.strip())
         return " ".join(body) or self.title
+
+
+@dataclass(frozen=True)
+class RuleFamily:
+    """One family of rules (one package under ``modelxray.rules``, its pages beside it).
+
+    ``formats`` is the default for the family's rules; :meth:`rule` declares and registers one.
+    """
+
+    name: str
+    package: str
+    formats: tuple[str, ...] = ()
+
+    def rule(
+        self,
+        rule_id: str,
+        title: str,
+        severity: Severity,
+        confidence: Confidence,
+        *,
+        formats: tuple[str, ...] | None = None,
+        cves: tuple[str, ...] = (),
+        cwes: tuple[str, ...] = (),
+    ) -> Rule:
+        """Declare a rule of this family and add it to the catalogue (its ID must be new)."""
+        declared = Rule(
+            rule_id,
+            title,
+            self.name,
+            severity,
+            confidence,
+            formats=self.formats if formats is None else formats,
+            cves=cves,
+            cwes=cwes,
+            package=self.package,
+        )
+        known = REGISTRY.get(rule_id)
+        if known is not None and (known != declared or known.package != declared.package):
+            raise ValueError(f"rule {rule_id} is declared twice ({known.package}, {self.package})")
+        REGISTRY[rule_id] = declared
+        return declared
