@@ -99,6 +99,17 @@ def test_vocabulary_values_are_the_report_strings() -> None:
         )
 
 
+def test_report_schema_uses_the_same_words() -> None:
+    schema = json.loads((SRC / "data" / "report.schema.json").read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    assert set(defs["verdict"]["enum"]) == Verdict.values()
+    assert set(defs["file"]["properties"]["status"]["enum"]) == FileStatus.values()
+    # A finding in a report is never "off": the policy drops those findings.
+    disposition = set(defs["finding"]["properties"]["disposition"]["enum"])
+    assert disposition == Disposition.values() - {"off"}
+    assert set(defs["severity"]["enum"]) == {str(s) for s in Severity}
+
+
 def test_file_result_serialises_plain_strings() -> None:
     result = FileResult("a.pkl", 1, "", status=FileStatus.UNSCANNABLE, verdict=Verdict.ERROR)
     d = result.to_dict()

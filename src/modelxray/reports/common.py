@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # the console and HTML show.
 VERDICTS = (Verdict.BLOCKED, Verdict.ERROR, Verdict.ALLOWED)
 LABEL_FAIL, LABEL_ERROR, LABEL_OK = "FAIL", "ERROR", "ok"
-LABEL_UNSUPPORTED, LABEL_UNSCANNABLE = "unsupported", "unscannable"
+LABEL_UNSUPPORTED, LABEL_UNSCANNABLE = str(FileStatus.UNSUPPORTED), str(FileStatus.UNSCANNABLE)
 
 # Bounds for converting evidence: a hostile file cannot make a report explode.
 MAX_EVIDENCE_DEPTH = 12
