@@ -12,11 +12,8 @@ import pytest
 
 from modelxray.cli import main
 from modelxray.engine import ScanOptions, scan
-from modelxray.model import Severity
+from modelxray.model import Severity, Verdict
 from modelxray.policy import (
-    ALLOWED,
-    BLOCKED,
-    ERROR,
     PolicyError,
     apply_policy,
     find_policy,
@@ -67,17 +64,17 @@ reason = "baseline"
     v = _verdicts(policy, tmp_path, MAL, own, TENSOR, CLEAN, broken)
     # `own` and `MAL` have identical bytes: the hash allows both copies.
     assert v == {
-        "malicious_lambda.h5": ALLOWED,
-        "own_lambda.h5": ALLOWED,
-        "tensor_math_lambda.keras": ALLOWED,
-        "clean_dense.keras": ALLOWED,
-        "broken.h5": ERROR,
+        "malicious_lambda.h5": Verdict.ALLOWED,
+        "own_lambda.h5": Verdict.ALLOWED,
+        "tensor_math_lambda.keras": Verdict.ALLOWED,
+        "clean_dense.keras": Verdict.ALLOWED,
+        "broken.h5": Verdict.ERROR,
     }
     other = tmp_path / "other.h5"
     shutil.copy(MAL, other)
     with other.open("ab") as f:
         f.write(b"\0")  # one byte more: a different hash, no longer allowed
-    assert _verdicts(policy, tmp_path, other) == {"other.h5": BLOCKED}
+    assert _verdicts(policy, tmp_path, other) == {"other.h5": Verdict.BLOCKED}
 
 
 def test_warn_findings_are_reported_but_do_not_block(tmp_path: Path):
@@ -85,18 +82,18 @@ def test_warn_findings_are_reported_but_do_not_block(tmp_path: Path):
     pf.write_text('fail_on = "low"\n[rules]\nMX-KERAS-104 = "warn"\n')
     report = scan(str(TENSOR), ScanOptions(policy=load_policy(str(pf))))
     assert [f.disposition for f in report.findings] == ["warn"]
-    assert report.verdict == ALLOWED and not report.failed
+    assert report.verdict == Verdict.ALLOWED and not report.failed
 
 
 def test_rule_off_and_severity_override(tmp_path: Path):
     assert _verdicts('[rules.MX-KERAS-101]\nstate = "off"\n', tmp_path, MAL) == {
-        "malicious_lambda.h5": ALLOWED
+        "malicious_lambda.h5": Verdict.ALLOWED
     }
     pf = tmp_path / "modelxray.toml"
     pf.write_text('[rules.MX-KERAS-104]\nseverity = "critical"\n')
     report = scan(str(TENSOR), ScanOptions(policy=load_policy(str(pf))))
     assert report.findings[0].severity == Severity.CRITICAL
-    assert report.verdict == BLOCKED
+    assert report.verdict == Verdict.BLOCKED
 
 
 def test_suppression_expiry(tmp_path: Path):
@@ -113,12 +110,12 @@ expires = 2020-01-31
     report = scan(str(MAL), ScanOptions(policy=policy))
     rules = sorted(f.rule_id for f in report.findings)
     assert rules == ["MX-KERAS-101", "MX-SCAN-006"]
-    assert report.verdict == BLOCKED
+    assert report.verdict == Verdict.BLOCKED
     # Before the expiry date, the same suppression holds.
     unsuppressed = dataclasses.replace(policy, suppressions=())
     fresh = scan(str(MAL), ScanOptions(policy=unsuppressed, compute_hash=True))
     apply_policy(policy, fresh, today=dt.date(2020, 1, 1))
-    assert fresh.verdict == ALLOWED
+    assert fresh.verdict == Verdict.ALLOWED
     assert [f.rule_id for f in fresh.files[0].suppressed] == ["MX-KERAS-101"]
 
 
@@ -126,7 +123,7 @@ def test_report_only_never_fails(tmp_path: Path):
     pf = tmp_path / "modelxray.toml"
     pf.write_text("report_only = true\n")
     report = scan(str(MAL), ScanOptions(policy=load_policy(str(pf))))
-    assert report.verdict == BLOCKED and not report.failed
+    assert report.verdict == Verdict.BLOCKED and not report.failed
     assert main(["scan", "--report-only", str(MAL)]) == 0
 
 
@@ -135,16 +132,19 @@ def test_fail_closed_and_unsupported(tmp_path: Path):
     broken.write_bytes(MAL.read_bytes()[:2000])
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
-    assert _verdicts("", tmp_path, broken, notes) == {"broken.h5": ERROR, "notes.txt": ALLOWED}
+    assert _verdicts("", tmp_path, broken, notes) == {
+        "broken.h5": Verdict.ERROR,
+        "notes.txt": Verdict.ALLOWED,
+    }
     v = _verdicts("fail_on_unscannable = false\nfail_on_unsupported = true\n", tmp_path,
                   broken, notes)  # fmt: skip
     # The parse failure is still a high finding, so the file is blocked rather than in error.
-    assert v == {"broken.h5": BLOCKED, "notes.txt": BLOCKED}
+    assert v == {"broken.h5": Verdict.BLOCKED, "notes.txt": Verdict.BLOCKED}
 
 
 def test_approved_formats_and_include_exclude(tmp_path: Path):
     v = _verdicts('approved_formats = ["keras-v3"]\n', tmp_path, CLEAN, MAL)
-    assert v["clean_dense.keras"] == ALLOWED and v["malicious_lambda.h5"] == BLOCKED
+    assert v["clean_dense.keras"] == Verdict.ALLOWED and v["malicious_lambda.h5"] == Verdict.BLOCKED
     pf = tmp_path / "modelxray.toml"
     pf.write_text('approved_formats = ["safetensors"]\n')
     report = scan(str(CLEAN), ScanOptions(policy=load_policy(str(pf))))
@@ -232,12 +232,12 @@ def test_keras_module_allow_list_approves_a_teams_own_package(tmp_path: Path):
          "registered_name": None}]}}  # fmt: skip
     model = tmp_path / "model.json"
     model.write_text(json.dumps(cfg))
-    assert scan(str(model)).verdict == BLOCKED
+    assert scan(str(model)).verdict == Verdict.BLOCKED
     pf = tmp_path / "modelxray.toml"
     pf.write_text('[[allow.keras_modules]]\nmodule = "acme_layers"\nreason = "our layers"\n')
-    assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == ALLOWED
+    assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == Verdict.ALLOWED
     # An allow entry cannot approve a dangerous module.
     pf.write_text('[[allow.keras_modules]]\nmodule = "os"\nreason = "nope"\n')
     cfg["config"]["layers"][0]["module"] = "os"  # type: ignore[index]
     model.write_text(json.dumps(cfg))
-    assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == BLOCKED
+    assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == Verdict.BLOCKED

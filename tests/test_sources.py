@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from modelxray.engine import ScanOptions, scan
-from modelxray.model import Report
-from modelxray.policy import ALLOWED, ERROR, Policy, RuleSetting, load_policy
+from modelxray.model import Report, Verdict
+from modelxray.policy import Policy, RuleSetting, load_policy
 from modelxray.sources import iter_sources
 from tests.pickle_samples import call1, cmd
 
@@ -76,7 +76,9 @@ def test_unlistable_folder_is_a_finding(tmp_path: Path, monkeypatch: pytest.Monk
     (finding,) = by_name["locked"].findings
     assert finding.rule_id == "MX-SCAN-004" and "could not be listed" in finding.message
     assert finding.evidence["errno"] == 13
-    assert by_name["locked"].verdict == ERROR and by_name["a.pkl"].verdict == ALLOWED
+    assert (
+        by_name["locked"].verdict == Verdict.ERROR and by_name["a.pkl"].verdict == Verdict.ALLOWED
+    )
     assert report.failed
     # include patterns cannot judge what an unlisted folder holds: it stays in the report.
     included = scan(str(tmp_path), ScanOptions(policy=Policy(include=("*.pkl",))))
@@ -204,7 +206,7 @@ def test_an_empty_folder_is_not_a_pass(tmp_path: Path) -> None:
     (finding,) = result.findings
     assert finding.rule_id == "MX-SCAN-009" and "holds no file" in finding.message
     assert finding.evidence["files_found"] == 0
-    assert result.verdict == ERROR and report.failed
+    assert result.verdict == Verdict.ERROR and report.failed
     code, doc = _cli(str(tmp_path / "empty"))
     assert code == 1 and doc["failed"] is True
     assert [f["rule_id"] for f in doc["files"][0]["findings"]] == ["MX-SCAN-009"]
@@ -245,7 +247,7 @@ def test_an_escaping_link_is_never_ok(tmp_path: Path) -> None:
     for off in (("MX-SCAN-005",), ("MX-SCAN-004", "MX-SCAN-005")):
         policy = Policy(rules={rid: RuleSetting("off") for rid in off})
         files = scan(str(model), ScanOptions(policy=policy)).files
-        assert {r.verdict for r in files} == {ERROR}
+        assert {r.verdict for r in files} == {Verdict.ERROR}
         assert {r.status for r in files} == {"unscannable"}
 
 
@@ -317,7 +319,9 @@ def test_hugging_face_snapshot_is_scanned_through_its_blobs(tmp_path: Path) -> N
     assert [r.verdict for r in orphan] == ["blocked"]
     assert by_name["pytorch_model.bin"].verdict == "blocked"
     assert any("system" in f.message for f in by_name["pytorch_model.bin"].findings)
-    assert by_name["extra.pkl"].verdict == ALLOWED and "pickle" in by_name["extra.pkl"].formats
+    assert (
+        by_name["extra.pkl"].verdict == Verdict.ALLOWED and "pickle" in by_name["extra.pkl"].formats
+    )
 
 
 def test_snapshot_links_elsewhere_still_escape(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def analysis_settings(options: ScanOptions) -> AnalysisSettings:
     )
 
 
-def _status(ctx: ScanContext, recognised: bool) -> str:
+def _status(ctx: ScanContext, recognised: bool) -> FileStatus:
     """The file's status, derived from what the scan found (never set by a reader)."""
     if ctx.incomplete:
         return FileStatus.UNSCANNABLE

@@ -140,8 +140,8 @@ def _policy(policy: Policy | None) -> Policy:
     """The guard's policy: explicit configuration only, never the working directory."""
     from dataclasses import replace
 
-    from modelxray.model import Severity
-    from modelxray.policy import BLOCK, Policy, RuleSetting, configured_policy
+    from modelxray.model import Disposition, Severity
+    from modelxray.policy import Policy, RuleSetting, configured_policy
 
     if policy is None:
         policy = _installed_policy
@@ -150,7 +150,7 @@ def _policy(policy: Policy | None) -> Policy:
     missing = {k: v for k, v in GUARD_RULE_SEVERITY.items() if k not in policy.rules}
     if not missing:
         return policy
-    extra = {k: RuleSetting(BLOCK, Severity.parse(v)) for k, v in missing.items()}
+    extra = {k: RuleSetting(Disposition.BLOCK, Severity.parse(v)) for k, v in missing.items()}
     return replace(policy, rules={**policy.rules, **extra})
 
 

@@ -26,11 +26,13 @@ from typing import Any
 from modelxray.budget import Limits
 from modelxray.engine import ScanOptions, scan_file
 from modelxray.model import (
+    Disposition,
     FileResult,
     FileStatus,
     Finding,
     Location,
     Report,
+    Verdict,
 )
 from modelxray.policy import file_verdict, policy_from_dict, policy_to_dict
 from modelxray.rules import scan as scan_rules
@@ -69,13 +71,13 @@ def result_from_dict(d: dict[str, Any]) -> FileResult:
         size=int(d["size"]),
         sha256=d.get("sha256", ""),
         formats=list(d.get("formats", [])),
-        status=d.get("status", FileStatus.SCANNED),
+        status=FileStatus(d.get("status", FileStatus.SCANNED)),
         findings=findings + suppressed,  # the parent's policy decides again
         seconds=float(d.get("seconds", 0.0)),
-        verdict=d.get("verdict", "allowed"),
+        verdict=Verdict(d.get("verdict", Verdict.ALLOWED)),
     )
     for f in r.findings:
-        f.disposition = "block"
+        f.disposition = Disposition.BLOCK
         f.evidence.pop("suppressed_because", None)
     return r
 

@@ -3,10 +3,116 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any
 
 LOCATION_SEP = " › "
+
+
+class StrEnum(str, Enum):
+    """A vocabulary word that is also its text (``enum.StrEnum`` from Python 3.11 on).
+
+    ``str()``, f-strings and JSON give the value, so reports read exactly as plain strings.
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def values(cls) -> frozenset[str]:
+        """Every word of the vocabulary, as plain strings."""
+        return frozenset(str(m.value) for m in cls)
+
+    @classmethod
+    def parse(cls, text: str, what: str) -> str:
+        """``text`` if it is a word of the vocabulary, else ValueError naming the valid words."""
+        if text not in cls.values():
+            valid = ", ".join(sorted(cls.values()))
+            raise ValueError(f"unknown {what} {text!r} (expected one of {valid})")
+        return text
+
+
+class Verdict(StrEnum):
+    """A file's (and the run's) verdict, set by the policy; worst first: error, blocked."""
+
+    ALLOWED = "allowed"
+    BLOCKED = "blocked"
+    ERROR = "error"
+
+
+class Disposition(StrEnum):
+    """A rule's state in the policy (block, warn, off) and what it made of a finding
+    (block: counts toward the gate; warn; suppressed by a suppression entry)."""
+
+    BLOCK = "block"
+    WARN = "warn"
+    OFF = "off"
+    SUPPRESSED = "suppressed"
+
+
+class FormatName(StrEnum):
+    """Every format name a scan may record in ``FileResult.formats`` (one registry).
+
+    A reader's ``name`` is recorded for the file it reads; some readers then name what they
+    found more precisely (the layout of a zip, a compression codec, a Keras or Hugging Face
+    document).  ``Rule.formats`` and a policy's ``approved_formats`` are checked against it.
+    """
+
+    # Reader names (formats.readers()).
+    COMPRESSED = "compressed"
+    FLAX_MSGPACK = "flax-msgpack"
+    GGUF = "gguf"
+    HDF5 = "hdf5"
+    JINJA_TEMPLATE = "jinja-template"
+    JSON = "json"
+    KERAS_METADATA_PB = "keras-metadata-pb"
+    MLFLOW_MLMODEL = "mlflow-mlmodel"
+    NUMPY = "numpy"
+    ONNX = "onnx"
+    ONNX_TENSOR = "onnx-tensor"
+    PICKLE = "pickle"
+    PYTHON = "python"
+    SAFETENSORS = "safetensors"
+    SEVENZIP = "7z"
+    TAR = "tar"
+    TF_GRAPHDEF = "tf-graphdef"
+    TF_SAVEDMODEL = "tf-savedmodel"
+    TF_SAVEDMODEL_FINGERPRINT = "tf-savedmodel-fingerprint"
+    TF_SAVEDMODEL_TEXT = "tf-savedmodel-text"
+    TF_VARIABLES = "tf-variables"
+    TF_VARIABLES_INDEX = "tf-variables-index"
+    TFLITE = "tflite"
+    TORCHSCRIPT_CODE = "torchscript-code"
+    XGBOOST = "xgboost"
+    ZIP = "zip"
+    # Zip layouts (containers.zip.classify_archive).
+    KERAS_V3 = "keras-v3"
+    NUMPY_NPZ = "numpy-npz"
+    PYTORCH_ZIP = "pytorch-zip"
+    SKOPS = "skops"
+    TORCHSCRIPT = "torchscript"
+    TORCHSERVE_MAR = "torchserve-mar"
+    # Compression codecs (containers.compressed).
+    BZIP2 = "bzip2"
+    GZIP = "gzip"
+    JOBLIB_ZF = "joblib-zf"
+    LZ4 = "lz4"
+    LZMA = "lzma"
+    XZ = "xz"
+    ZLIB = "zlib"
+    ZSTD = "zstd"
+    # What a reader recognised inside a more general format.
+    HF_CONFIG = "hf-config"
+    HF_TOKENIZER_CONFIG = "hf-tokenizer-config"
+    JUPYTER_NOTEBOOK = "jupyter-notebook"
+    KERAS_H5 = "keras-h5"
+    KERAS_JSON = "keras-json"
+    LIGHTGBM_TEXT = "lightgbm-text"
+    PYTORCH_LEGACY = "pytorch-legacy"
+    PYTORCH_LEGACY_TAR_MEMBER = "pytorch-legacy-tar-member"
+    XGBOOST_BINARY = "xgboost-binary"
+    XGBOOST_JSON = "xgboost-json"
+    XGBOOST_UBJ = "xgboost-ubj"
 
 
 class Severity(IntEnum):
@@ -64,8 +170,8 @@ class Finding:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     help_uri: str = ""
-    # What the policy does with it: "block" (counts toward the gate), "warn", "suppressed".
-    disposition: str = "block"
+    # What the policy does with it: block (counts toward the gate), warn, suppressed.
+    disposition: Disposition = Disposition.BLOCK
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
@@ -78,7 +184,7 @@ class Finding:
             message=d["message"],
             evidence=dict(d.get("evidence", {})),
             help_uri=d.get("help_uri", ""),
-            disposition=d.get("disposition", "block"),
+            disposition=Disposition(d.get("disposition", Disposition.BLOCK)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,11 +198,11 @@ class Finding:
             "message": self.message,
             "evidence": self.evidence,
             "help_uri": self.help_uri,
-            "disposition": self.disposition,
+            "disposition": str(self.disposition),
         }
 
 
-class FileStatus:
+class FileStatus(StrEnum):
     """How far a file got: fully scanned, a format we don't know, or one we could not read."""
 
     SCANNED = "scanned"
@@ -110,10 +216,10 @@ class FileResult:
     size: int
     sha256: str
     formats: list[str] = field(default_factory=list)
-    status: str = FileStatus.SCANNED
+    status: FileStatus = FileStatus.SCANNED
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
-    verdict: str = "allowed"  # allowed | blocked | error, set by the policy
+    verdict: Verdict = Verdict.ALLOWED  # set by the policy
     suppressed: list[Finding] = field(default_factory=list)
     # Real paths of other files this file's loader reads as its data (ONNX external data,
     # joblib sidecars): the engine marks those files as this model's data (not in reports).
@@ -129,8 +235,8 @@ class FileResult:
             "size": self.size,
             "sha256": self.sha256,
             "formats": self.formats,
-            "status": self.status,
-            "verdict": self.verdict,
+            "status": str(self.status),
+            "verdict": str(self.verdict),
             "max_severity": str(self.max_severity) if self.max_severity is not None else None,
             "seconds": round(self.seconds, 4),
             "findings": [f.to_dict() for f in self.findings],
@@ -170,18 +276,18 @@ class Report:
         return self.gate is not None and self.gate.report_only
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         """The run's verdict: the worst file verdict (error > blocked > allowed)."""
         verdicts = {r.verdict for r in self.files}
-        for v in ("error", "blocked"):
+        for v in (Verdict.ERROR, Verdict.BLOCKED):
             if v in verdicts:
                 return v
-        return "allowed"
+        return Verdict.ALLOWED
 
     @property
     def failed(self) -> bool:
         """Whether the gate fails: any file blocked or in error, unless report-only."""
-        return not self.report_only and self.verdict != "allowed"
+        return not self.report_only and self.verdict != Verdict.ALLOWED
 
     def counts(self) -> dict[str, int]:
         out = {str(s): 0 for s in reversed(Severity)}

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from modelxray.model import Disposition
 from modelxray.rules import scan as scan_rules
 from modelxray.rules.base import Rule
 
@@ -285,7 +286,7 @@ def selected_sources(paths: Iterable[str], policy: Policy) -> Iterator[SourceFil
         if policy.selects(source.display, folder=source.folder):
             selected += 1
             yield source
-    if selected or policy.rule_state(scan_rules.NOTHING_SCANNED.id) == "off":
+    if selected or policy.rule_state(scan_rules.NOTHING_SCANNED.id) == Disposition.OFF:
         return
     named = ", ".join(paths) if paths else "(no path)"
     if found:

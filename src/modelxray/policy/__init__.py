@@ -15,7 +15,17 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from modelxray.model import FileResult, FileStatus, Finding, Gate, Report, Severity
+from modelxray.model import (
+    Disposition,
+    FileResult,
+    FileStatus,
+    Finding,
+    FormatName,
+    Gate,
+    Report,
+    Severity,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -32,8 +42,6 @@ def _tomllib() -> Any:
     return tomllib
 
 
-ALLOWED, BLOCKED, ERROR = "allowed", "blocked", "error"
-BLOCK, WARN, OFF = "block", "warn", "off"
 POLICY_FILE = "modelxray.toml"
 
 
@@ -43,7 +51,11 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class RuleSetting:
-    state: str = BLOCK
+    state: Disposition = Disposition.BLOCK
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", Disposition(self.state))
+
     severity: Severity | None = None
 
 
@@ -139,7 +151,7 @@ class Policy:
         if other.fail_on_unsupported is False and self.fail_on_unsupported:
             out.append("fail_on_unsupported = false")
         for rule_id, setting in sorted(other.rules.items()):
-            if setting.state != BLOCK or setting.severity is not None:
+            if setting.state != Disposition.BLOCK or setting.severity is not None:
                 if self.rules.get(rule_id) != setting:
                     out.append(f"rules.{rule_id} = {setting.state}")
         for key in ("allow_pickle_globals", "allow_keras_modules", "suppressions", "exclude"):
@@ -150,10 +162,10 @@ class Policy:
             out.append("include narrows what is scanned")
         return out
 
-    def rule_state(self, rule_id: str) -> str:
+    def rule_state(self, rule_id: str) -> Disposition:
         """``block``, ``warn`` or ``off``: what the policy does with this rule's findings."""
         setting = self.rules.get(rule_id)
-        return setting.state if setting else BLOCK
+        return setting.state if setting else Disposition.BLOCK
 
     def pattern_base(self) -> str:
         """The folder include/exclude patterns are relative to: the policy file's folder,
@@ -239,6 +251,20 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
 def _str_list(value: Any, where: str) -> tuple[str, ...]:
     _expect(value, list, where)
     return tuple(_expect(v, str, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+_RULE_STATES = (Disposition.BLOCK, Disposition.WARN, Disposition.OFF)
+
+
+def _format_list(value: Any, where: str) -> tuple[str, ...]:
+    """Format names as a scan records them (``FormatName``); an unknown name is an error."""
+    names = _str_list(value, where)
+    for i, name in enumerate(names):
+        try:
+            FormatName.parse(name, "format")
+        except ValueError as exc:
+            raise PolicyError(f"{where}[{i}]: {exc}") from None
+    return names
 
 
 def _severity(value: Any, where: str, allow_none: bool = False) -> Severity | None:
@@ -337,8 +363,8 @@ def _rules(value: Any) -> dict[str, RuleSetting]:
         unknown = set(setting) - {"state", "severity"}
         if unknown:
             raise PolicyError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
-        state = _expect(setting.get("state", BLOCK), str, f"{w}.state")
-        if state not in (BLOCK, WARN, OFF):
+        state = _expect(setting.get("state", Disposition.BLOCK), str, f"{w}.state")
+        if state not in _RULE_STATES:
             raise PolicyError(f"{w}.state: expected 'block', 'warn' or 'off', got {state!r}")
         sev = setting.get("severity")
         out[rid] = RuleSetting(state, _severity(sev, f"{w}.severity") if sev is not None else None)
@@ -360,7 +386,7 @@ def policy_from_dict(data: dict[str, Any], source: str | None = None) -> Policy:
         report_only=flag("report_only", False),
         fail_on_unscannable=flag("fail_on_unscannable", True),
         fail_on_unsupported=flag("fail_on_unsupported", False),
-        approved_formats=_str_list(data.get("approved_formats", []), "approved_formats"),
+        approved_formats=_format_list(data.get("approved_formats", []), "approved_formats"),
         include=_str_list(data.get("include", []), "include"),
         exclude=_str_list(data.get("exclude", []), "exclude"),
         rules=_rules(data.get("rules", {})),
@@ -384,7 +410,7 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         return [{key: e.target, "reason": e.reason} for e in items]
 
     def rule(setting: RuleSetting) -> dict[str, str]:
-        out = {"state": setting.state}
+        out = {"state": str(setting.state)}
         if setting.severity is not None:
             out["severity"] = str(setting.severity)
         return out
@@ -549,7 +575,7 @@ def embedded_policy(path: str, applied: Policy) -> tuple[str, dict[str, Any], bo
 # ---------------------------------------------------------------------------- applying
 
 
-def _disposition(policy: Policy, finding: Finding) -> str:
+def _disposition(policy: Policy, finding: Finding) -> Disposition:
     """The rule's state for this finding, after applying the policy's severity override."""
     setting = policy.rules.get(finding.rule_id)
     if setting is not None and setting.severity is not None:
@@ -563,7 +589,7 @@ def _today() -> _dt.date:
     return _dt.date.today()
 
 
-def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = None) -> str:
+def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = None) -> Verdict:
     """Apply rule states, severity overrides and suppressions to one file's findings.
 
     ``today`` (for suppression expiry) defaults to the current date.
@@ -576,7 +602,7 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
     kept: list[Finding] = []
     for f in result.findings:
         state = _disposition(policy, f)
-        if state == OFF:
+        if state == Disposition.OFF:
             continue
         supp = next(
             (
@@ -588,7 +614,7 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
         )
         if supp is not None:
             if not supp.expired(today):
-                f.disposition = "suppressed"
+                f.disposition = Disposition.SUPPRESSED
                 f.evidence = {**f.evidence, "suppressed_because": supp.reason}
                 result.suppressed.append(f)
                 continue
@@ -606,7 +632,7 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
                     message=f"suppression of {s.rule} expired on {s.expires}: {s.reason}",
                     evidence={"rule": s.rule, "expires": str(s.expires), "reason": s.reason},
                     help_uri=scan_rules.SUPPRESSION_EXPIRED.help_uri,
-                    disposition=BLOCK,
+                    disposition=Disposition.BLOCK,
                 )
             )
     if policy.approved_formats and result.formats:
@@ -627,21 +653,21 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
                     disposition=policy.rule_state(scan_rules.FORMAT_NOT_APPROVED.id),
                 )  # fmt: skip
             )
-    result.findings = [f for f in kept if f.disposition != OFF]
+    result.findings = [f for f in kept if f.disposition != Disposition.OFF]
 
     threshold = policy.fail_on
     blocking = [
         f
         for f in result.findings
-        if f.disposition == BLOCK and threshold is not None and f.severity >= threshold
+        if f.disposition == Disposition.BLOCK and threshold is not None and f.severity >= threshold
     ]
     if result.status == FileStatus.UNSCANNABLE and policy.fail_on_unscannable:
-        return ERROR
+        return Verdict.ERROR
     if blocking:
-        return BLOCKED
+        return Verdict.BLOCKED
     if result.status == FileStatus.UNSUPPORTED and policy.fail_on_unsupported:
-        return BLOCKED
-    return ALLOWED
+        return Verdict.BLOCKED
+    return Verdict.ALLOWED
 
 
 def _loc(result: FileResult) -> Any:

@@ -16,13 +16,13 @@ import math
 import re
 from typing import Any
 
-from modelxray.model import FileResult, FileStatus, Finding, Gate, Report, Severity
+from modelxray.model import FileResult, FileStatus, Finding, Gate, Report, Severity, Verdict
 
-# Per-file verdicts (set by the policy) and the short labels the console and HTML show.
-ALLOWED, BLOCKED, ERROR = "allowed", "blocked", "error"
-VERDICTS = (BLOCKED, ERROR, ALLOWED)
+# Per-file verdicts (set by the policy) in the order reports list them, and the short labels
+# the console and HTML show.
+VERDICTS = (Verdict.BLOCKED, Verdict.ERROR, Verdict.ALLOWED)
 LABEL_FAIL, LABEL_ERROR, LABEL_OK = "FAIL", "ERROR", "ok"
-LABEL_UNSUPPORTED, LABEL_UNSCANNABLE = "unsupported", "unscannable"
+LABEL_UNSUPPORTED, LABEL_UNSCANNABLE = str(FileStatus.UNSUPPORTED), str(FileStatus.UNSCANNABLE)
 
 # Bounds for converting evidence: a hostile file cannot make a report explode.
 MAX_EVIDENCE_DEPTH = 12
@@ -103,17 +103,18 @@ def jsonable(value: Any, _depth: int = 0) -> Any:
     return clean_text(repr(value))
 
 
-def file_verdict(result: FileResult) -> str:
+def file_verdict(result: FileResult) -> Verdict:
     """allowed, blocked or error, as the policy decided (anything unknown counts as error)."""
-    return result.verdict if result.verdict in VERDICTS else ERROR
+    verdict = str(result.verdict)
+    return Verdict(verdict) if verdict in Verdict.values() else Verdict.ERROR
 
 
 def file_label(result: FileResult) -> str:
     """Short label: FAIL (blocked), ERROR, or for allowed files ok / unsupported / unscannable."""
     verdict = file_verdict(result)
-    if verdict == BLOCKED:
+    if verdict == Verdict.BLOCKED:
         return LABEL_FAIL
-    if verdict == ERROR:
+    if verdict == Verdict.ERROR:
         return LABEL_ERROR
     if result.status == FileStatus.UNSUPPORTED:
         return LABEL_UNSUPPORTED
@@ -122,7 +123,7 @@ def file_label(result: FileResult) -> str:
     return LABEL_OK
 
 
-def verdict_counts(report: Report) -> dict[str, int]:
+def verdict_counts(report: Report) -> dict[Verdict, int]:
     counts = dict.fromkeys(VERDICTS, 0)
     for r in report.files:
         counts[file_verdict(r)] += 1
@@ -159,7 +160,7 @@ def gate_text(report: Report) -> str:
         rules.append("unsupported files are blocked")
     why = "; ".join(rules)
     if report.report_only:
-        would = "would have failed" if report.verdict != ALLOWED else "would have passed"
+        would = "would have failed" if report.verdict != Verdict.ALLOWED else "would have passed"
         return f"report only, never fails ({would}: {why})"
     return f"{'FAILED' if report.failed else 'passed'} ({why})"
 

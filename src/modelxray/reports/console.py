@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from modelxray.model import FileResult, Finding, Report, Severity
+from modelxray.model import FileResult, Finding, Report, Severity, Verdict
 from modelxray.reports.common import (
-    BLOCKED,
-    ERROR,
     LABEL_ERROR,
     LABEL_FAIL,
     LABEL_OK,
@@ -40,7 +38,11 @@ _SEV_STYLE = {
 _DIM = "\x1b[2m"
 _BOLD = "\x1b[1m"
 _LABEL_STYLE = {LABEL_FAIL: "\x1b[1;31m", LABEL_ERROR: "\x1b[1;97;41m", LABEL_OK: "\x1b[32m"}
-_VERDICT_STYLE = {BLOCKED: "\x1b[1;31m", ERROR: "\x1b[1;97;41m", "allowed": "\x1b[32m"}
+_VERDICT_STYLE = {
+    Verdict.BLOCKED: "\x1b[1;31m",
+    Verdict.ERROR: "\x1b[1;97;41m",
+    Verdict.ALLOWED: "\x1b[32m",
+}
 _OTHER_LABEL = "\x1b[33m"
 
 # Evidence keys shown inline, in this order; the rest is in the JSON report.
@@ -126,7 +128,7 @@ def write(report: Report, out: TextIO, *, color: bool = False, quiet: bool = Fal
     paint = _Painter(color)
     lines: list[str] = []
     for r in report.files:
-        if quiet and file_verdict(r) == "allowed":
+        if quiet and file_verdict(r) == Verdict.ALLOWED:
             continue
         lines.extend(_file_block(r, paint))
     lines.extend(_summary(report, paint))

@@ -19,11 +19,8 @@ from html import escape
 from typing import Any, TextIO
 
 from modelxray import __version__
-from modelxray.model import FileResult, Finding, Report, Severity
+from modelxray.model import Disposition, FileResult, Finding, Report, Severity, Verdict
 from modelxray.reports.common import (
-    ALLOWED,
-    BLOCKED,
-    ERROR,
     LABEL_ERROR,
     LABEL_FAIL,
     LABEL_OK,
@@ -54,9 +51,9 @@ LABEL_WORDS = {
     LABEL_UNSCANNABLE: "allowed, but could not be fully checked",
 }
 VERDICT_WORDS = {
-    BLOCKED: "blocked (FAIL)",
-    ERROR: "error (fail closed)",
-    ALLOWED: "allowed",
+    Verdict.BLOCKED: "blocked (FAIL)",
+    Verdict.ERROR: "error (fail closed)",
+    Verdict.ALLOWED: "allowed",
 }
 
 _CSS = """
@@ -211,9 +208,9 @@ def _evidence(f: Finding) -> str:
 def _finding(f: Finding, titles: dict[str, str], css: str = "finding") -> str:
     sev = str(f.severity)
     tag = ""
-    if f.disposition == "warn":
+    if f.disposition == Disposition.WARN:
         tag = ' <span class="tag">warn only: never blocks</span>'
-    elif f.disposition == "suppressed":
+    elif f.disposition == Disposition.SUPPRESSED:
         tag = ' <span class="tag">suppressed by the policy</span>'
     inner = "".join(f"<li><code>{_t(p)}</code></li>" for p in f.location.inner)
     where = f"<ol>{inner}</ol>" if inner else "the file itself"
@@ -305,11 +302,14 @@ def _csp(script: str) -> str:
 def to_html(report: Report) -> str:
     counts = report.counts()
     verdicts = verdict_counts(report)
+    blocked, error, allowed = (
+        verdicts[v] for v in (Verdict.BLOCKED, Verdict.ERROR, Verdict.ALLOWED)
+    )
     rules_html, titles = _rules_section(report)
     gate_class = "report" if report.report_only else ("failed" if report.failed else "passed")
     gate_line = (
-        f"Gate: {gate_text(report)} — {verdicts[BLOCKED]} blocked, {verdicts[ERROR]} error, "
-        f"{verdicts[ALLOWED]} allowed of {len(report.files)} file(s); "
+        f"Gate: {gate_text(report)} — {blocked} blocked, {error} error, "
+        f"{allowed} allowed of {len(report.files)} file(s); "
         f"policy: {policy_text(report)}"
     )
     total = sum(counts.values())

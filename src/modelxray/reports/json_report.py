@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any, TextIO
 
 from modelxray import __version__
-from modelxray.model import FileResult, Finding, Report
+from modelxray.model import Disposition, FileResult, Finding, Report
 from modelxray.reports.common import (
     clean_text,
     file_verdict,
@@ -46,7 +46,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "message": clean_text(d["message"]),
         "evidence": jsonable(d["evidence"]),
         "help_uri": d["help_uri"],
-        "disposition": d.get("disposition", "block"),
+        "disposition": d.get("disposition", str(Disposition.BLOCK)),
     }
     # Fields added to Finding.to_dict later are passed through (and must enter the schema).
     for key, value in d.items():

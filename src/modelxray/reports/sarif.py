@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from modelxray import __version__
-from modelxray.model import LOCATION_SEP, FileResult, Finding, Report, Severity
+from modelxray.model import LOCATION_SEP, Disposition, FileResult, Finding, Report, Severity
 from modelxray.reports.common import clean_text, file_verdict, gate_text, jsonable, policy_of
 from modelxray.rules.base import Rule
 
@@ -169,7 +169,7 @@ def _fingerprint(finding: Finding, uri: str) -> str:
 
 def _level(finding: Finding) -> str:
     level = LEVEL[finding.severity]
-    if finding.disposition == "warn" and level == "error":
+    if finding.disposition == Disposition.WARN and level == "error":
         return "warning"  # the policy reports it but never blocks on it
     return level
 
@@ -199,14 +199,14 @@ def _result(
         "properties": {
             "severity": str(finding.severity),
             "confidence": str(finding.confidence),
-            "disposition": finding.disposition,
+            "disposition": str(finding.disposition),
             "security-severity": SECURITY_SEVERITY[finding.severity],
             "location": clean_text(str(finding.location)),
             "inner": inner,
             "evidence": jsonable(finding.evidence),
         },
     }
-    if finding.disposition == "suppressed":
+    if finding.disposition == Disposition.SUPPRESSED:
         reason = finding.evidence.get("suppressed_because")
         suppression: dict[str, Any] = {"kind": "external", "status": "accepted"}
         if isinstance(reason, str) and reason:

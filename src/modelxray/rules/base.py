@@ -1,12 +1,22 @@
-"""What a rule is: a stable ID, a default severity and confidence, and its page."""
+"""What a rule is: a stable ID, a default severity and confidence, and its page.
+
+A family module declares its rules through one :class:`RuleFamily`; declaring a rule
+registers it, so the catalogue (``modelxray.rules.ALL_RULES``) cannot miss one::
+
+    FAMILY = RuleFamily("pickle", package=__name__, formats=("pickle",))
+    DANGEROUS_CALLABLE = FAMILY.rule("MX-PICKLE-001", "...", Severity.CRITICAL, Confidence.HIGH)
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelxray.model import Confidence, Severity
+from modelxray.model import Confidence, FormatName, Severity
 
 DOCS_BASE = "docs/rules"
+
+# Every rule declared so far, by ID: filled by RuleFamily.rule, read by modelxray.rules.
+REGISTRY: dict[str, Rule] = {}
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,12 @@ class Rule:
     # A finding of this rule means part of the file was not read: the file is unscannable.
     incomplete: bool = False
     package: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.formats if f not in FormatName.values()]
+        if unknown:
+            valid = ", ".join(sorted(FormatName.values()))
+            raise ValueError(f"{self.id}: unknown format(s) {unknown} (valid: {valid})")
 
     @property
     def help_uri(self) -> str:
@@ -60,3 +76,49 @@ class Rule:
                 continue
             body.append(line.strip())
         return " ".join(body) or self.title
+
+
+@dataclass(frozen=True)
+class RuleFamily:
+    """One family of rules (one package under ``modelxray.rules``, its pages beside it).
+
+    ``formats`` is the default for the family's rules; :meth:`rule` declares and registers one.
+    """
+
+    name: str
+    package: str
+    formats: tuple[str, ...] = ()
+
+    def rule(
+        self,
+        rule_id: str,
+        title: str,
+        severity: Severity,
+        confidence: Confidence,
+        *,
+        formats: tuple[str, ...] | None = None,
+        cves: tuple[str, ...] = (),
+        cwes: tuple[str, ...] = (),
+        incomplete: bool = False,
+    ) -> Rule:
+        """Declare a rule of this family and add it to the catalogue (its ID must be new).
+
+        ``incomplete``: a finding of this rule means the file was not fully read (the engine
+        then derives the status UNSCANNABLE)."""
+        declared = Rule(
+            rule_id,
+            title,
+            self.name,
+            severity,
+            confidence,
+            formats=self.formats if formats is None else formats,
+            cves=cves,
+            cwes=cwes,
+            package=self.package,
+            incomplete=incomplete,
+        )
+        known = REGISTRY.get(rule_id)
+        if known is not None and (known != declared or known.package != declared.package):
+            raise ValueError(f"rule {rule_id} is declared twice ({known.package}, {self.package})")
+        REGISTRY[rule_id] = declared
+        return declared

@@ -4,30 +4,22 @@
 """
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "flax"
 _FORMATS = ("flax-msgpack",)
 
-UNKNOWN_EXT = Rule(
+FAMILY = RuleFamily("flax", package=__name__, formats=_FORMATS)
+UNKNOWN_EXT = FAMILY.rule(
     "MX-FLAX-101",
     "Msgpack checkpoint holds an unexpected extension type",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-20",),
-    package=__name__,
 )
-BAD_ARRAY = Rule(
+BAD_ARRAY = FAMILY.rule(
     "MX-FLAX-102",
     "Msgpack array record is inconsistent or oversized",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-20", "CWE-400"),
-    package=__name__,
 )
-
-RULES = (UNKNOWN_EXT, BAD_ARRAY)

@@ -4,31 +4,23 @@ Chat templates found in GGUF metadata are judged by the MX-TEMPLATE rules.
 """
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "gguf"
 _FORMATS = ("gguf",)
 
-HEADER_MALFORMED = Rule(
+FAMILY = RuleFamily("gguf", package=__name__, formats=_FORMATS)
+HEADER_MALFORMED = FAMILY.rule(
     "MX-GGUF-001",
     "GGUF header or metadata is malformed",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cves=("CVE-2025-53630",),
     cwes=("CWE-190", "CWE-125", "CWE-20"),
-    package=__name__,
 )
-TENSORS_INCONSISTENT = Rule(
+TENSORS_INCONSISTENT = FAMILY.rule(
     "MX-GGUF-002",
     "GGUF tensor table is inconsistent",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-190", "CWE-125"),
-    package=__name__,
 )
-
-RULES = (HEADER_MALFORMED, TENSORS_INCONSISTENT)

@@ -5,50 +5,36 @@ safe baseline: one unambiguous header, and tensor bytes that tile the data regio
 """
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "safetensors"
 _FORMATS = ("safetensors",)
 
-HEADER_MALFORMED = Rule(
+FAMILY = RuleFamily("safetensors", package=__name__, formats=_FORMATS)
+HEADER_MALFORMED = FAMILY.rule(
     "MX-SAFETENSORS-001",
     "SafeTensors header is malformed",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-20", "CWE-436"),
-    package=__name__,
 )
-RANGES_INCONSISTENT = Rule(
+RANGES_INCONSISTENT = FAMILY.rule(
     "MX-SAFETENSORS-002",
     "SafeTensors tensor byte ranges are inconsistent",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-125", "CWE-20"),
-    package=__name__,
 )
-UNACCOUNTED_BYTES = Rule(
+UNACCOUNTED_BYTES = FAMILY.rule(
     "MX-SAFETENSORS-003",
     "SafeTensors file holds bytes no tensor accounts for",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-506",),
-    package=__name__,
 )
-METADATA_NOT_STRINGS = Rule(
+METADATA_NOT_STRINGS = FAMILY.rule(
     "MX-SAFETENSORS-004",
     "SafeTensors metadata is not a map of strings",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-20",),
-    package=__name__,
 )
-
-RULES = (HEADER_MALFORMED, RANGES_INCONSISTENT, UNACCOUNTED_BYTES, METADATA_NOT_STRINGS)

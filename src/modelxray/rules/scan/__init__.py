@@ -1,121 +1,84 @@
 """MX-SCAN: what happened to the scan itself (fail-closed findings)."""
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "scan"
-
-UNPARSEABLE = Rule(
+FAMILY = RuleFamily("scan", package=__name__)
+UNPARSEABLE = FAMILY.rule(
     "MX-SCAN-001",
     "File could not be parsed",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    package=__name__,
     incomplete=True,
 )
-INCOMPLETE = Rule(
+INCOMPLETE = FAMILY.rule(
     "MX-SCAN-002",
     "Scan stopped at a safety limit",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    package=__name__,
     incomplete=True,
 )
-UNRECOGNISED_MODEL = Rule(
+UNRECOGNISED_MODEL = FAMILY.rule(
     "MX-SCAN-003",
     "Model file extension but unrecognised content",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.MEDIUM,
-    package=__name__,
 )
-UNREADABLE = Rule(
+UNREADABLE = FAMILY.rule(
     "MX-SCAN-004",
     "File could not be read",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    package=__name__,
     incomplete=True,
 )
 
-SYMLINK_ESCAPE = Rule(
+SYMLINK_ESCAPE = FAMILY.rule(
     "MX-SCAN-005",
     "Symbolic link leaves the scanned folder",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
     cwes=("CWE-59",),
-    package=__name__,
 )
 
-SUPPRESSION_EXPIRED = Rule(
+SUPPRESSION_EXPIRED = FAMILY.rule(
     "MX-SCAN-006",
     "A policy suppression has expired",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    package=__name__,
 )
-FORMAT_NOT_APPROVED = Rule(
+FORMAT_NOT_APPROVED = FAMILY.rule(
     "MX-SCAN-007",
     "Format not in the policy's approved formats",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    package=__name__,
 )
 
-ISOLATED_FAILURE = Rule(
+ISOLATED_FAILURE = FAMILY.rule(
     "MX-SCAN-008",
     "Parser crashed or exceeded limits in isolation",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
     cwes=("CWE-400",),
-    package=__name__,
     incomplete=True,
 )
-MODEL_DATA = Rule(
+MODEL_DATA = FAMILY.rule(
     "MX-SCAN-011",
     "File is data read by a model in the same scan",
-    FAMILY,
     Severity.INFO,
     Confidence.HIGH,
-    package=__name__,
 )
 
-NOTHING_SCANNED = Rule(
+NOTHING_SCANNED = FAMILY.rule(
     "MX-SCAN-009",
     "Nothing was scanned",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    package=__name__,
 )
 
-SPECIAL_FILE = Rule(
+SPECIAL_FILE = FAMILY.rule(
     "MX-SCAN-010",
     "Not a regular file (FIFO, socket or device)",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
     cwes=("CWE-67",),
-    package=__name__,
-)
-
-RULES = (
-    UNPARSEABLE,
-    INCOMPLETE,
-    UNRECOGNISED_MODEL,
-    UNREADABLE,
-    SYMLINK_ESCAPE,
-    SUPPRESSION_EXPIRED,
-    FORMAT_NOT_APPROVED,
-    ISOLATED_FAILURE,
-    NOTHING_SCANNED,
-    SPECIAL_FILE,
-    MODEL_DATA,
 )

@@ -4,41 +4,30 @@
 """
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "skops"
 _FORMATS = ("skops",)
 
-DANGEROUS_TYPE = Rule(
+FAMILY = RuleFamily("skops", package=__name__, formats=_FORMATS)
+DANGEROUS_TYPE = FAMILY.rule(
     "MX-SKOPS-101",
     "skops schema names a type that reaches process, file, network or import machinery",
-    FAMILY,
     Severity.CRITICAL,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-502", "CWE-470"),
-    package=__name__,
 )
-UNTRUSTED_TYPE = Rule(
+UNTRUSTED_TYPE = FAMILY.rule(
     "MX-SKOPS-102",
     "skops schema needs types outside skops' trusted defaults",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-502",),
-    package=__name__,
 )
-INCONSISTENT_NODE = Rule(
+INCONSISTENT_NODE = FAMILY.rule(
     "MX-SKOPS-103",
     "skops schema node is inconsistent with its loader",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cves=("CVE-2025-54412", "CVE-2025-54413"),
     cwes=("CWE-502", "CWE-843"),
-    package=__name__,
 )
-
-RULES = (DANGEROUS_TYPE, UNTRUSTED_TYPE, INCONSISTENT_NODE)

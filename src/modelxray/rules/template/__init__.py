@@ -5,53 +5,39 @@ never rendered.
 """
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "template"
 _FORMATS = ("gguf", "hf-tokenizer-config", "safetensors", "jinja-template")
 
-INTERNALS = Rule(
+FAMILY = RuleFamily("template", package=__name__, formats=_FORMATS)
+INTERNALS = FAMILY.rule(
     "MX-TEMPLATE-001",
     "Template reaches Python internals",
-    FAMILY,
     Severity.CRITICAL,
     Confidence.HIGH,
-    formats=_FORMATS,
     cves=("CVE-2024-34359",),
     cwes=("CWE-1336", "CWE-94"),
-    package=__name__,
 )
-UNUSUAL = Rule(
+UNUSUAL = FAMILY.rule(
     "MX-TEMPLATE-002",
     "Template uses constructs outside the chat-template vocabulary",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.MEDIUM,
-    formats=_FORMATS,
     cves=("CVE-2024-34359",),
     cwes=("CWE-1336",),
-    package=__name__,
 )
-UNPARSEABLE = Rule(
+UNPARSEABLE = FAMILY.rule(
     "MX-TEMPLATE-003",
     "Chat template could not be analysed",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-1336",),
-    package=__name__,
 )
 
-EXHAUSTION = Rule(
+EXHAUSTION = FAMILY.rule(
     "MX-TEMPLATE-004",
     "Template drives huge loops or allocations",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-400", "CWE-1336"),
-    package=__name__,
 )
-
-RULES = (INTERNALS, UNUSUAL, UNPARSEABLE, EXHAUSTION)

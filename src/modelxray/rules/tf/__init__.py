@@ -5,60 +5,43 @@ runs its init and restore functions; the signatures run on every call).
 """
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "tf"
 _FORMATS = ("tf-savedmodel", "tf-savedmodel-text", "tf-graphdef")
 
-PYTHON_CALLBACK = Rule(
+FAMILY = RuleFamily("tf", package=__name__, formats=_FORMATS)
+PYTHON_CALLBACK = FAMILY.rule(
     "MX-TF-101",
     "TensorFlow graph calls back into Python (PyFunc / EagerPyFunc)",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.MEDIUM,
-    formats=_FORMATS,
     cwes=("CWE-829",),
-    package=__name__,
 )
-FILE_READ = Rule(
+FILE_READ = FAMILY.rule(
     "MX-TF-102",
     "TensorFlow graph op reads files from the local file system",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-73", "CWE-200"),
-    package=__name__,
 )
-FILE_WRITE = Rule(
+FILE_WRITE = FAMILY.rule(
     "MX-TF-103",
     "TensorFlow graph op writes or deletes files",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-73", "CWE-552"),
-    package=__name__,
 )
-NETWORK = Rule(
+NETWORK = FAMILY.rule(
     "MX-TF-104",
     "TensorFlow graph op reaches the network or a remote file system",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-918", "CWE-200"),
-    package=__name__,
 )
-CUSTOM_OP = Rule(
+CUSTOM_OP = FAMILY.rule(
     "MX-TF-105",
     "TensorFlow graph uses an op that is not a standard TensorFlow op",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.MEDIUM,
-    formats=_FORMATS,
     cwes=("CWE-829",),
-    package=__name__,
 )
-
-RULES = (PYTHON_CALLBACK, FILE_READ, FILE_WRITE, NETWORK, CUSTOM_OP)

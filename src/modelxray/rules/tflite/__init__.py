@@ -4,30 +4,22 @@
 """
 
 from modelxray.model import Confidence, Severity
-from modelxray.rules.base import Rule
+from modelxray.rules.base import RuleFamily
 
-FAMILY = "tflite"
 _FORMATS = ("tflite",)
 
-CUSTOM_OP = Rule(
+FAMILY = RuleFamily("tflite", package=__name__, formats=_FORMATS)
+CUSTOM_OP = FAMILY.rule(
     "MX-TFLITE-101",
     "TFLite model needs a custom operator kernel",
-    FAMILY,
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-829",),
-    package=__name__,
 )
-FLEX_OP = Rule(
+FLEX_OP = FAMILY.rule(
     "MX-TFLITE-102",
     "TFLite model runs TensorFlow ops through the Flex delegate",
-    FAMILY,
     Severity.HIGH,
     Confidence.HIGH,
-    formats=_FORMATS,
     cwes=("CWE-73", "CWE-829"),
-    package=__name__,
 )
-
-RULES = (CUSTOM_OP, FLEX_OP)
