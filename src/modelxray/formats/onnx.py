@@ -349,7 +349,6 @@ def _model_bytes(artifact: Artifact, ctx: Sink) -> Iterator[memoryview]:
 
 class OnnxReader(FormatReader):
     name = "onnx"
-    extensions = (".onnx",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 50 if looks_like_onnx(head) else 0
@@ -589,7 +588,6 @@ class OnnxTensorReader(FormatReader):
     checked like a model's (the loader reads that file)."""
 
     name = "onnx-tensor"
-    extensions = (".pb", ".tensor")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 10 if looks_like_tensor(head, artifact.size) else 0

@@ -42,7 +42,6 @@ def _proto_limit(ctx: Sink) -> int:
 
 class KerasMetadataReader(FormatReader):
     name = "keras-metadata-pb"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 45 if tf_sniff.looks_like_keras_metadata(head) else 0
@@ -135,7 +134,6 @@ def _scan_saved_model(
 
 class SavedModelReader(FormatReader):
     name = "tf-savedmodel"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model(head) else 0
@@ -155,7 +153,6 @@ class SavedModelTextReader(FormatReader):
     """
 
     name = "tf-savedmodel-text"
-    extensions = (".pbtxt",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model_text(head) else 0
@@ -203,7 +200,6 @@ def looks_like_graph_def(head: bytes) -> bool:
 
 class GraphDefReader(FormatReader):
     name = "tf-graphdef"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 30 if looks_like_graph_def(head) else 0
@@ -249,7 +245,6 @@ class FingerprintReader(FormatReader):
     """``fingerprint.pb`` (TF >= 2.12): hashes of the other SavedModel files, nothing to run."""
 
     name = "tf-savedmodel-fingerprint"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if not 0 < artifact.size <= min(_MAX_FINGERPRINT_BYTES, len(head)):
@@ -304,7 +299,6 @@ class VariablesIndexReader(FormatReader):
     """``variables.index``: the tensor-bundle index (names, dtypes, shapes, offsets)."""
 
     name = "tf-variables-index"
-    extensions = (".index",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if artifact.size < _FOOTER:
