@@ -16,16 +16,16 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from modelxray.analysis import tf_sniff
-from modelxray.analysis.protobuf_wire import ProtobufError, Wire, as_str, iter_fields
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
+from modelxray.formats.protobuf_wire import ProtobufError, Wire, as_str, iter_fields
+from modelxray.formats.tf import sniff as tf_sniff
 from modelxray.model import Location
 
 if TYPE_CHECKING:
-    from modelxray.analysis import tf_savedmodel
+    from modelxray.formats.tf import savedmodel as tf_savedmodel
     from modelxray.scanning import Sink
 
 # Sniffers need only tf_sniff and protobuf_wire; extraction (tf_savedmodel), the graph judge
@@ -47,8 +47,8 @@ class KerasMetadataReader(FormatReader):
         return 45 if tf_sniff.looks_like_keras_metadata(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
         from modelxray.analysis.keras_config import KerasDoc, analyse_config
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(ctx.limits.max_json_bytes * 4, "keras_metadata.pb")
         nodes = tf_savedmodel.read_keras_metadata(data, ctx.budget)
@@ -139,7 +139,7 @@ class SavedModelReader(FormatReader):
         return 40 if tf_sniff.looks_like_saved_model(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pb")
         info = tf_savedmodel.read_saved_model(data, ctx.budget)
@@ -158,7 +158,7 @@ class SavedModelTextReader(FormatReader):
         return 40 if tf_sniff.looks_like_saved_model_text(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pbtxt")
         info = tf_savedmodel.read_saved_model_text(data, ctx.budget)
@@ -205,8 +205,8 @@ class GraphDefReader(FormatReader):
         return 30 if looks_like_graph_def(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
         from modelxray.analysis.tf_graph import report_graph
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "GraphDef")
         graph = tf_savedmodel.read_graph_def(data, ctx.budget)
