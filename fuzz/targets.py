@@ -277,6 +277,10 @@ def fuzz_gguf(data: bytes) -> None:
     _run_reader("gguf", data, "fuzz.gguf")
 
 
+def fuzz_template(data: bytes) -> None:
+    _run_reader("jinja-template", data, "chat_template.jinja")
+
+
 def fuzz_safetensors(data: bytes) -> None:
     _run_reader("safetensors", data, "fuzz.safetensors")
 
@@ -362,6 +366,7 @@ HARNESSES: dict[str, tuple[Target, tuple[str, ...]]] = {
     "onnx": (fuzz_onnx, ("onnx",)),
     "tflite": (fuzz_tflite, ("tflite",)),
     "msgpack": (fuzz_msgpack, ("msgpack",)),
+    "template": (fuzz_template, ("template",)),
     "engine": (fuzz_engine, ("*",)),
 }
 

@@ -98,3 +98,43 @@ def test_explicit_priority_breaks_an_exact_tie() -> None:
             assert identify(artifact) is low  # the extension outranks the priority
     finally:
         base._REGISTRY[:] = saved
+
+
+# ------------------------------------------------------- the worked example of CONTRIBUTING.md
+
+TEMPLATES = Path(__file__).parent / "data" / "templates" / "llama_cpp"
+MARKER = "/tmp/modelxray_marker_registry13"
+
+
+def test_standalone_chat_template_is_one_registry_row() -> None:
+    entry = registry.BY_NAME[FormatName.JINJA_TEMPLATE]
+    assert entry.module == "modelxray.formats.chat_template" and entry.magic is None
+    reader = next(r for r in formats.readers() if r.name == FormatName.JINJA_TEMPLATE)
+    assert type(reader).__module__ == entry.module
+
+
+def test_repository_with_a_chat_template_file(tmp_path: Path) -> None:
+    """A Hugging Face repository ships ``chat_template.jinja`` beside ``tokenizer_config.json``
+    (which then has no ``chat_template`` key); each file is read by its own reader."""
+    import modelxray
+
+    real = (TEMPLATES / "Qwen-Qwen3-0.6B.jinja").read_text(encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(
+        '{"tokenizer_class": "Qwen2Tokenizer", "model_max_length": 131072}', encoding="utf-8"
+    )
+    (tmp_path / "chat_template.jinja").write_text(real, encoding="utf-8")
+    extra = tmp_path / "additional_chat_templates"
+    extra.mkdir()
+    (extra / "tool_use.jinja").write_text(
+        "{{ cycler.__init__.__globals__.os.popen('touch " + MARKER + "').read() }}",
+        encoding="utf-8",
+    )
+    report = modelxray.scan(str(tmp_path))
+    by_name = {Path(f.path).name: f for f in report.files}
+    assert by_name["tokenizer_config.json"].formats[0] == "json"
+    clean = by_name["chat_template.jinja"]
+    assert clean.formats == ["jinja-template"] and clean.verdict == "allowed"
+    hostile = by_name["tool_use.jinja"]
+    assert hostile.formats == ["jinja-template"] and hostile.verdict == "blocked"
+    assert "MX-TEMPLATE-001" in {f.rule_id for f in hostile.findings}
+    assert not Path(MARKER).exists()
