@@ -1,4 +1,4 @@
-"""Atheris harness -- protobuf wire decoder: modelxray.analysis.protobuf_wire (iter_fields, packed
+"""Atheris harness -- protobuf wire decoder: modelxray.formats.protobuf_wire (iter_fields, packed
 varints).
 
 Run: python fuzz/fuzz_protobuf.py CORPUS_DIR -timeout=30 -rss_limit_mb=2048

@@ -279,6 +279,11 @@ def msgpack_seeds() -> Seeds:
     return {"flax": msgpack.packb(state), "list": msgpack.packb([1, "a", b"b", {"k": None}])}
 
 
+def template_seeds() -> Seeds:
+    """Real chat templates (llama.cpp's copies of Hugging Face repositories' files)."""
+    return _files(DATA / "templates" / "llama_cpp", ["*.jinja"])
+
+
 _BUILDERS = {
     "pickle": pickle_seeds,
     "marshal": marshal_seeds,
@@ -294,6 +299,7 @@ _BUILDERS = {
     "onnx": onnx_seeds,
     "tflite": tflite_seeds,
     "msgpack": msgpack_seeds,
+    "template": template_seeds,
 }
 
 

@@ -166,7 +166,7 @@ def fuzz_marshal(data: bytes) -> None:
 
 
 def _walk_message(buf: memoryview, budget: Budget, depth: int, work: list[int]) -> None:
-    from modelxray.analysis.protobuf_wire import Wire, iter_fields, iter_packed_varints
+    from modelxray.formats.protobuf_wire import Wire, iter_fields, iter_packed_varints
 
     for _num, wire, value in iter_fields(buf, budget, depth):
         # Every length-delimited value may be a message, a string or packed varints; try the
@@ -188,7 +188,7 @@ def _walk_message(buf: memoryview, budget: Budget, depth: int, work: list[int]) 
 
 
 def fuzz_protobuf(data: bytes) -> None:
-    from modelxray.analysis.protobuf_wire import (
+    from modelxray.formats.protobuf_wire import (
         ProtobufError,
         fields_by_number,
         is_plausible_message,
@@ -204,8 +204,8 @@ def fuzz_protobuf(data: bytes) -> None:
 
 
 def fuzz_tf_savedmodel(data: bytes) -> None:
-    from modelxray.analysis import tf_savedmodel as tf
-    from modelxray.analysis.protobuf_wire import ProtobufError
+    from modelxray.formats.protobuf_wire import ProtobufError
+    from modelxray.formats.tf import savedmodel as tf
 
     # The first byte picks the decoder; sniffers run on everything.
     which = data[0] % 4 if data else 0
@@ -275,6 +275,10 @@ def fuzz_tar(data: bytes) -> None:
 
 def fuzz_gguf(data: bytes) -> None:
     _run_reader("gguf", data, "fuzz.gguf")
+
+
+def fuzz_template(data: bytes) -> None:
+    _run_reader("jinja-template", data, "chat_template.jinja")
 
 
 def fuzz_safetensors(data: bytes) -> None:
@@ -362,6 +366,7 @@ HARNESSES: dict[str, tuple[Target, tuple[str, ...]]] = {
     "onnx": (fuzz_onnx, ("onnx",)),
     "tflite": (fuzz_tflite, ("tflite",)),
     "msgpack": (fuzz_msgpack, ("msgpack",)),
+    "template": (fuzz_template, ("template",)),
     "engine": (fuzz_engine, ("*",)),
 }
 

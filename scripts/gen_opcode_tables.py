@@ -1,4 +1,4 @@
-"""Regenerate src/modelxray/analysis/opcodes_data.py from the pyenv CPython interpreters.
+"""Regenerate src/modelxray/analysis/_generated/opcodes_data.py from the pyenv CPython interpreters.
 
 Each interpreter dumps facts from its own ``opcode`` module (no code is compiled or run
 beyond that).  Usage: ``python scripts/gen_opcode_tables.py [--pyenv-root DIR]``.
@@ -23,7 +23,14 @@ VERSIONS = [
     "3.12.1",
     "3.13.0",
 ]
-OUT = Path(__file__).resolve().parents[1] / "src" / "modelxray" / "analysis" / "opcodes_data.py"
+OUT = (
+    Path(__file__).resolve().parents[1]
+    / "src"
+    / "modelxray"
+    / "analysis"
+    / "_generated"
+    / "opcodes_data.py"
+)
 
 # Runs inside every interpreter, 2.7 included: keep it 2.7-compatible.
 DUMP = r"""

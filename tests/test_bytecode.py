@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelxray.analysis import bytecode
+from modelxray.analysis._generated.opcodes_data import TABLES
 from modelxray.analysis.marshal_reader import CodeObject, read_code
-from modelxray.analysis.opcodes_data import TABLES
 from tests.test_marshal_reader import VERSIONS, blob, fixture, manifest
 
 HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -319,8 +319,8 @@ def test_reordered_fields_are_still_recognised(tmp_path: Path) -> None:
     import onnx
     from onnx import TensorProto, helper
 
-    from modelxray.analysis.protobuf_wire import iter_fields
     from modelxray.budget import Budget
+    from modelxray.formats.protobuf_wire import iter_fields
     from tests import protobuf_builders as pb
 
     graph = helper.make_graph(

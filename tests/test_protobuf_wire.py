@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelxray.analysis.protobuf_wire import (
+from modelxray.budget import Budget, BudgetExceeded, Limits
+from modelxray.formats.protobuf_wire import (
     ProtobufError,
     Wire,
     as_int64,
@@ -19,7 +20,6 @@ from modelxray.analysis.protobuf_wire import (
     iter_fields,
     iter_packed_varints,
 )
-from modelxray.budget import Budget, BudgetExceeded, Limits
 from tests.protobuf_builders import (
     EGROUP,
     LEN,

@@ -35,7 +35,7 @@ import modelxray, h5py, numpy, zipfile, tarfile, gzip, bz2, lzma  # imports are 
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.analysis.pickle import scan_bytes, verdict_items, render_program
 from modelxray.analysis.marshal_reader import read_code, MarshalError
-from modelxray.analysis.protobuf_wire import iter_fields, ProtobufError
+from modelxray.formats.protobuf_wire import iter_fields, ProtobufError
 data = open(path, "rb").read() if mode != "engine" else b""
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 before = rss()

@@ -10,9 +10,9 @@ import pytest
 
 import modelxray
 from modelxray.analysis import tf_graph
-from modelxray.analysis.tf_savedmodel import read_saved_model
 from modelxray.budget import Budget
 from modelxray.formats.savedmodel import looks_like_graph_def
+from modelxray.formats.tf.savedmodel import read_saved_model
 from modelxray.model import Confidence, FileResult, FileStatus, Finding, Severity
 from tests import protobuf_builders as pb
 

@@ -26,12 +26,12 @@ from modelxray.model import Location
 # Analysers and libraries a small pickle has no use for.
 HEAVY = (
     "modelxray.analysis.bytecode",
-    "modelxray.analysis.opcodes_data",
+    "modelxray.analysis._generated.opcodes_data",
     "modelxray.analysis.marshal_reader",
     "modelxray.analysis.lambda_code",
     "modelxray.analysis.keras_config",
     "modelxray.analysis.tf_graph",
-    "modelxray.analysis.tf_savedmodel",
+    "modelxray.formats.tf.savedmodel",
     "modelxray.analysis.jinja_template",
     "modelxray.analysis.callables",
     "modelxray.containers.checks",

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelxray.analysis.protobuf_wire import ProtobufError, Wire, is_plausible_message, iter_fields
-from modelxray.analysis.tf_savedmodel import (
+from modelxray.budget import Budget, BudgetExceeded, Limits
+from modelxray.formats.protobuf_wire import ProtobufError, Wire, is_plausible_message, iter_fields
+from modelxray.formats.tf.savedmodel import (
     DTYPE_NAMES,
     MetaGraph,
     SavedModelInfo,
@@ -26,7 +27,6 @@ from modelxray.analysis.tf_savedmodel import (
     read_saved_model,
     read_saved_model_text,
 )
-from modelxray.budget import Budget, BudgetExceeded, Limits
 from tests import protobuf_builders as pb
 
 DATA = Path(__file__).parent / "data" / "savedmodel"

@@ -155,7 +155,8 @@ class FormatReader(ABC):
 
     ``sniff`` looks at content only (the first bytes, and where needed the end of
     the artifact) and returns a score: 0 means "not mine"; the highest score wins.
-    The extension may only break ties, through ``extensions``.
+    The extension may only break ties, through ``extensions`` (set from the reader's row in
+    ``formats.registry``).
     """
 
     name: str = ""

@@ -1,8 +1,9 @@
 """Disassemble marshalled code for any supported CPython and reconstruct the calls it makes.
 
 Works on :class:`~modelxray.analysis.marshal_reader.CodeObject` records only; nothing is ever
-executed.  Opcode facts come from :mod:`modelxray.analysis.opcodes_data`.  Reconstruction is a
-best-effort symbolic stack evaluation: anything it does not understand becomes ``?``.
+executed.  Opcode facts come from :mod:`modelxray.analysis._generated.opcodes_data`.
+Reconstruction is a best-effort symbolic stack evaluation: anything it does not understand
+becomes ``?``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cache
 
+from modelxray.analysis._generated.opcodes_data import TABLES, OpTable
 from modelxray.analysis.marshal_reader import ELLIPSIS, CodeObject
-from modelxray.analysis.opcodes_data import TABLES, OpTable
 from modelxray.budget import Budget
 
 __all__ = [

@@ -26,8 +26,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis import threats
-from modelxray.analysis.tf_savedmodel import MetaGraph, TFNode
 from modelxray.budget import Budget
+from modelxray.formats.tf.savedmodel import MetaGraph, TFNode
 from modelxray.model import Confidence, Location, Severity
 from modelxray.rules import tf as rules
 from modelxray.rules.base import Rule

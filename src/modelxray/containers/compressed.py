@@ -148,7 +148,6 @@ def inner_name(name: str, codec: str, head: bytes) -> str:
 
 class CompressedReader(FormatReader):
     name = "compressed"
-    extensions = (".gz", ".tgz", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd", ".joblib")
     transparent = True
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:

@@ -55,7 +55,6 @@ def _encrypted(artifact: Artifact, ctx: Sink, what: str) -> None:
 
 class SevenZipReader(FormatReader):
     name = "7z"
-    extensions = (".7z",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 60 if head[:6] == MAGIC else 0

@@ -111,7 +111,6 @@ class TarMember:
 
 class TarReader(FormatReader):
     name = "tar"
-    extensions = (".tar",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         block = head[:BLOCK]

@@ -329,7 +329,6 @@ def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> str | None:
 
 class ZipReader(FormatReader):
     name = "zip"
-    extensions = (".zip", ".keras", ".pt", ".pth", ".npz", ".bin", ".ckpt", ".mar")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if head[:4] in (_LOCAL, _EOCD) or artifact.tail(22)[:4] == _EOCD:

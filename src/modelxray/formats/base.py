@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from modelxray.formats.registry import BY_NAME, ReaderEntry
 from modelxray.scanning import FormatReader
 
 if TYPE_CHECKING:
@@ -17,19 +17,19 @@ __all__ = ["FormatReader", "LazyReader", "identify", "readers", "register"]
 class LazyReader(FormatReader):
     """Stands in for a reader whose module is imported only when a file may be its format.
 
-    ``may_match`` is a cheap necessary condition for the real sniffer to score above 0 (a magic
-    number, a container fact); only when it holds is ``module`` imported, and its ``register``
-    call then puts the real reader in this stand-in's place in the registry.  ``extensions``
-    (for ties) are the real reader's, taken when it loads, which is before any tie is needed.
+    ``entry.magic`` is a cheap necessary condition for the real sniffer to score above 0 (a
+    magic number, a container fact); only when it holds is ``entry.module`` imported, and its
+    ``register`` call then puts the real reader in this stand-in's place in the registry.
     """
 
-    def __init__(
-        self, module: str, name: str, may_match: Callable[[Artifact, bytes], bool]
-    ) -> None:
-        self.module = module
-        self.name = name
-        self.extensions = ()
-        self.may_match = may_match
+    def __init__(self, entry: ReaderEntry) -> None:
+        if entry.magic is None:
+            raise ValueError(f"reader {entry.name!r} has no magic to load it lazily")
+        self.entry = entry
+        self.module = entry.module
+        self.name = entry.name
+        self.extensions = entry.extensions
+        self.may_match = entry.magic
         self._real: FormatReader | None = None
 
     def load(self) -> FormatReader:
@@ -41,7 +41,6 @@ class LazyReader(FormatReader):
             if real is None or isinstance(real, LazyReader):
                 raise RuntimeError(f"{self.module} registers no reader named {self.name!r}")
             self._real = real
-            self.extensions = real.extensions
             self.transparent = real.transparent
         return self._real
 
@@ -58,8 +57,17 @@ _REGISTRY: list[FormatReader] = []
 
 
 def register(reader: FormatReader) -> FormatReader:
-    """Add a reader; a real reader takes the place of its :class:`LazyReader` stand-in."""
-    if not isinstance(reader, LazyReader):
+    """Add a reader; a real reader takes the place of its :class:`LazyReader` stand-in.
+
+    A reader named in ``formats.registry`` takes its extensions from its row there.
+    """
+    entry = BY_NAME.get(reader.name)
+    if entry is not None and not isinstance(reader, LazyReader):
+        reader.extensions = entry.extensions
+    if isinstance(reader, LazyReader):
+        if any(known.name == reader.name for known in _REGISTRY):
+            return reader  # its module was imported already (by another module)
+    else:
         for i, known in enumerate(_REGISTRY):
             if isinstance(known, LazyReader) and known.name == reader.name:
                 _REGISTRY[i] = reader
@@ -68,18 +76,24 @@ def register(reader: FormatReader) -> FormatReader:
     return reader
 
 
+def _priority(reader: FormatReader) -> int:
+    entry = BY_NAME.get(reader.name)
+    return entry.priority if entry is not None else 0
+
+
 def readers() -> tuple[FormatReader, ...]:
     return tuple(_REGISTRY)
 
 
 def identify(artifact: Artifact, exclude: tuple[str, ...] = ()) -> FormatReader | None:
-    """The reader whose sniffer scores the content highest (extension breaks ties).
+    """The reader whose sniffer scores the content highest (a matching extension breaks ties,
+    then the registry's explicit priority; never the order readers were registered in).
 
     ``exclude`` names readers to pass over: another view of the same bytes (e.g. what a loader
     that does not read archives sees from byte 0 of a zip with a prefix).
     """
     head = artifact.head()
-    best: tuple[int, int, FormatReader] | None = None
+    best: tuple[int, int, int, FormatReader] | None = None
     for reader in _REGISTRY:
         if reader.name in exclude:
             continue
@@ -87,6 +101,7 @@ def identify(artifact: Artifact, exclude: tuple[str, ...] = ()) -> FormatReader 
         if score <= 0:
             continue
         tie = 1 if artifact.extension in reader.extensions else 0
-        if best is None or (score, tie) > best[:2]:
-            best = (score, tie, reader)
-    return best[2] if best else None
+        key = (score, tie, _priority(reader))
+        if best is None or key > best[:3]:
+            best = (*key, reader)
+    return best[3] if best else None

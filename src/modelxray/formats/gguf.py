@@ -345,7 +345,6 @@ def _tensor_problems(info: GGUFInfo, size: int) -> list[tuple[TensorInfo, str]]:
 
 class GGUFReader(FormatReader):
     name = "gguf"
-    extensions = (".gguf",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 70 if head[:4] == MAGIC and artifact.size >= 8 else 0

@@ -65,7 +65,6 @@ def attr_text(value: Any) -> str | None:
 
 class Hdf5Reader(FormatReader):
     name = "hdf5"
-    extensions = (".h5", ".hdf5", ".keras")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 60 if find_superblock(artifact, head) is not None else 0

@@ -63,7 +63,6 @@ register_json_analyser(_keras_analyser)
 
 class JsonReader(FormatReader):
     name = "json"
-    extensions = (".json",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         stripped = head.lstrip(_WS)

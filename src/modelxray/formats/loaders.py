@@ -17,6 +17,9 @@ which loader people point at it, and two questions remain (answered here, as dat
   ``.model`` SentencePiece/gensim files, ``.ckpt`` TensorFlow checkpoint shards) are not: every
   format whose loader executes code has a sniffer, so content none recognises is data.
 
+``PROMISES`` names exactly the extensions that ``formats.registry`` says promise a model
+(``registry.MODEL_EXTENSIONS``; tests/test_reader_registry.py).
+
 Either way the file's status stays ``unsupported`` (``--fail-on-unsupported`` still fails it).
 """
 
@@ -73,5 +76,3 @@ FILE_PROMISES: dict[str, NamePromise] = {
     "keras_metadata.pb": NamePromise((), True, "tf.keras SavedModel metadata (Keras configs)"),
 }
 # fmt: on
-
-MODEL_EXTENSIONS = frozenset(PROMISES)

@@ -297,7 +297,6 @@ def flavour_loads(flavour: str, spec: dict[str, Any]) -> list[Load]:
 
 class MLmodelReader(FormatReader):
     name = "mlflow-mlmodel"
-    extensions = ("",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if b"\x00" in head or head.lstrip()[:1] in (b"{", b"["):

@@ -275,7 +275,6 @@ def _head_looks_like_msgpack_map(head: bytes) -> bool:
 
 class FlaxMsgpackReader(FormatReader):
     name = "flax-msgpack"
-    extensions = (".msgpack", ".flax")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if not _head_looks_like_msgpack_map(head):

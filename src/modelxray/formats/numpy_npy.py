@@ -153,7 +153,6 @@ def read_header(artifact: Artifact) -> tuple[dict[str, Any], int, tuple[int, int
 
 class NpyReader(FormatReader):
     name = "numpy"
-    extensions = (".npy",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 70 if head[:6] == MAGIC else 0

@@ -29,16 +29,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelxray.analysis.protobuf_wire import (
+from modelxray.artifact import Artifact
+from modelxray.budget import Budget, BudgetExceeded
+from modelxray.formats.base import FormatReader, register
+from modelxray.formats.protobuf_wire import (
     ProtobufError,
     Value,
     as_str,
     check_depth,
     iter_fields,
 )
-from modelxray.artifact import Artifact
-from modelxray.budget import Budget, BudgetExceeded
-from modelxray.formats.base import FormatReader, register
 from modelxray.model import Location, Severity
 from modelxray.rules import onnx as rules
 
@@ -256,7 +256,7 @@ class _Walker:
 
 
 def _packed(view: Value, budget: Budget) -> list[int]:
-    from modelxray.analysis.protobuf_wire import iter_packed_varints
+    from modelxray.formats.protobuf_wire import iter_packed_varints
 
     if not isinstance(view, memoryview):
         return []
@@ -349,7 +349,6 @@ def _model_bytes(artifact: Artifact, ctx: Sink) -> Iterator[memoryview]:
 
 class OnnxReader(FormatReader):
     name = "onnx"
-    extensions = (".onnx",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 50 if looks_like_onnx(head) else 0
@@ -589,7 +588,6 @@ class OnnxTensorReader(FormatReader):
     checked like a model's (the loader reads that file)."""
 
     name = "onnx-tensor"
-    extensions = (".pb", ".tensor")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 10 if looks_like_tensor(head, artifact.size) else 0

@@ -626,10 +626,6 @@ def _is_torch_magic(s: PickleStream) -> bool:
 
 class PickleReader(FormatReader):
     name = "pickle"
-    extensions = (
-        ".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".dill", ".sav", ".dat",
-        ".data", ".cloudpickle", ".pkl3",
-    )  # fmt: skip
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return pickle_score(head, artifact.size)

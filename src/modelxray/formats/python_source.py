@@ -65,7 +65,6 @@ def report_hits(hits: list[CallHit], base: Location, ctx: Sink, what: str) -> No
 
 class PythonSourceReader(FormatReader):
     name = "python"
-    extensions = (".py", ".pyw")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if not _looks_like_python(head):

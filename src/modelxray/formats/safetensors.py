@@ -53,7 +53,6 @@ def _is_uint(value: Any) -> bool:
 
 class SafetensorsReader(FormatReader):
     name = "safetensors"
-    extensions = (".safetensors",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if len(head) < 10:

@@ -16,16 +16,16 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from modelxray.analysis import tf_sniff
-from modelxray.analysis.protobuf_wire import ProtobufError, Wire, as_str, iter_fields
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
+from modelxray.formats.protobuf_wire import ProtobufError, Wire, as_str, iter_fields
+from modelxray.formats.tf import sniff as tf_sniff
 from modelxray.model import Location
 
 if TYPE_CHECKING:
-    from modelxray.analysis import tf_savedmodel
+    from modelxray.formats.tf import savedmodel as tf_savedmodel
     from modelxray.scanning import Sink
 
 # Sniffers need only tf_sniff and protobuf_wire; extraction (tf_savedmodel), the graph judge
@@ -42,14 +42,13 @@ def _proto_limit(ctx: Sink) -> int:
 
 class KerasMetadataReader(FormatReader):
     name = "keras-metadata-pb"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 45 if tf_sniff.looks_like_keras_metadata(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
         from modelxray.analysis.keras_config import KerasDoc, analyse_config
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(ctx.limits.max_json_bytes * 4, "keras_metadata.pb")
         nodes = tf_savedmodel.read_keras_metadata(data, ctx.budget)
@@ -135,13 +134,12 @@ def _scan_saved_model(
 
 class SavedModelReader(FormatReader):
     name = "tf-savedmodel"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pb")
         info = tf_savedmodel.read_saved_model(data, ctx.budget)
@@ -155,13 +153,12 @@ class SavedModelTextReader(FormatReader):
     """
 
     name = "tf-savedmodel-text"
-    extensions = (".pbtxt",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model_text(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pbtxt")
         info = tf_savedmodel.read_saved_model_text(data, ctx.budget)
@@ -203,14 +200,13 @@ def looks_like_graph_def(head: bytes) -> bool:
 
 class GraphDefReader(FormatReader):
     name = "tf-graphdef"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 30 if looks_like_graph_def(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis import tf_savedmodel
         from modelxray.analysis.tf_graph import report_graph
+        from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "GraphDef")
         graph = tf_savedmodel.read_graph_def(data, ctx.budget)
@@ -249,7 +245,6 @@ class FingerprintReader(FormatReader):
     """``fingerprint.pb`` (TF >= 2.12): hashes of the other SavedModel files, nothing to run."""
 
     name = "tf-savedmodel-fingerprint"
-    extensions = (".pb",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if not 0 < artifact.size <= min(_MAX_FINGERPRINT_BYTES, len(head)):
@@ -304,7 +299,6 @@ class VariablesIndexReader(FormatReader):
     """``variables.index``: the tensor-bundle index (names, dtypes, shapes, offsets)."""
 
     name = "tf-variables-index"
-    extensions = (".index",)
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if artifact.size < _FOOTER:

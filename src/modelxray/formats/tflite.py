@@ -168,7 +168,6 @@ def read_operator_codes(fb: _FB) -> tuple[int, list[OpCode], int]:
 
 class TFLiteReader(FormatReader):
     name = "tflite"
-    extensions = (".tflite", ".lite")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if len(head) >= 8 and head[4:8] == IDENTIFIER:

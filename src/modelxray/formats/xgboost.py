@@ -180,7 +180,6 @@ def _legacy_binary(head: bytes) -> bool:
 
 class XGBoostReader(FormatReader):
     name = "xgboost"
-    extensions = (".ubj", ".bst", ".model", ".xgb", ".txt")
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         if head[:1] == b"{" and head[1:2] in _UBJ_INT and b"learner" in head[:64]:

@@ -24,7 +24,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from modelxray.analysis.protobuf_wire import (
+from modelxray.budget import Budget
+from modelxray.formats.protobuf_wire import (
     ProtobufError,
     Wire,
     as_int64,
@@ -33,12 +34,11 @@ from modelxray.analysis.protobuf_wire import (
     iter_fields,
     iter_packed_varints,
 )
-from modelxray.analysis.tf_sniff import (  # sniffing: split out so it loads without this module
+from modelxray.formats.tf.sniff import (  # sniffing: split out so it loads without this module
     looks_like_keras_metadata,
     looks_like_saved_model,
     looks_like_saved_model_text,
 )
-from modelxray.budget import Budget
 
 __all__ = [
     "DTYPE_NAMES",

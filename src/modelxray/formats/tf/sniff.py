@@ -1,6 +1,6 @@
 """Cheap content checks that recognise TensorFlow SavedModel files from their first bytes.
 
-Split from :mod:`modelxray.analysis.tf_savedmodel` so that sniffing, which runs on every file,
+Split from :mod:`modelxray.formats.tf.savedmodel` so that sniffing, which runs on every file,
 needs only :mod:`protobuf_wire`; the extraction code loads when a SavedModel is scanned.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from modelxray.analysis.protobuf_wire import ProtobufError, Wire, iter_fields
 from modelxray.budget import Budget, BudgetExceeded
+from modelxray.formats.protobuf_wire import ProtobufError, Wire, iter_fields
 
 __all__ = ["looks_like_keras_metadata", "looks_like_saved_model", "looks_like_saved_model_text"]
 
