@@ -1,32 +1,23 @@
-"""Hugging Face tokenizer configs and template files: the Jinja chat templates a loader renders.
+"""Hugging Face tokenizer configs: the Jinja chat templates a loader renders.
 
 ``tokenizer_config.json`` (and a processor's ``chat_template.json``) carry ``chat_template``
 as one string or as a list of ``{"name": …, "template": …}`` entries.  transformers renders
 it in an ``ImmutableSandboxedEnvironment``; other consumers (llama-cpp-python before 0.2.72,
 home-grown servers) have rendered such templates in a plain Environment.  Each template goes
 through the shared Jinja analysis (MX-TEMPLATE rules).  Recognised by content: a JSON object
-with a ``chat_template`` key, whatever the file is called.
-
-Repositories now also ship the template as a file of its own (``chat_template.jinja``,
-``additional_chat_templates/<name>.jinja``), which transformers reads by that name and renders
-whatever it holds; llama.cpp's ``--chat-template-file`` takes any file.  A text file with such a
-name is judged as a declared template; any other text file is judged as one when its content
-is a Jinja template -- it starts with a Jinja tag and Jinja's parser accepts all of it.
+with a ``chat_template`` key, whatever the file is called (the JSON reader asks).  Template
+files of their own (``chat_template.jinja``) are read by :mod:`modelxray.formats.template_file`.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
-from modelxray.artifact import Artifact
+from modelxray.analysis.jinja_template import UNPARSEABLE, judge_template
 from modelxray.budget import Budget, Limits
-from modelxray.formats.base import FormatReader, register
-from modelxray.formats.json_doc import register_json_analyser
-from modelxray.rules import template as rules
-
-if TYPE_CHECKING:
-    from modelxray.scanning import Sink
+from modelxray.model import Judgement
 
 FORMAT = "hf-tokenizer-config"
 _MAX_NAMED_TEMPLATES = 256
@@ -51,109 +42,32 @@ def _templates(value: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def analyse_tokenizer_config(doc: Any, artifact: Artifact, ctx: Sink) -> None:
-    if not isinstance(doc, dict) or "chat_template" not in doc:
-        return
-    value = doc["chat_template"]
-    if value is None:
-        return
-    if artifact.depth == 0:
-        ctx.add_format(FORMAT)
+def chat_template_value(doc: Any) -> Any:
+    """A tokenizer config's ``chat_template`` (None when the document declares none)."""
+    return doc.get("chat_template") if isinstance(doc, dict) else None
+
+
+def judge_chat_templates(value: Any, budget: Budget, limits: Limits) -> Iterator[Judgement]:
+    """Judge a ``chat_template`` value: each template below its label (``chat_template``,
+    ``chat_template[name]``); the kinds are :mod:`.jinja_template`'s."""
     pairs = _templates(value)
     if not pairs:
-        ctx.report(
-            rules.UNPARSEABLE,
-            artifact.location.child("chat_template"),
+        yield Judgement(
+            UNPARSEABLE,
             f"chat_template is a {type(value).__name__}, not a template string or a list of "
             "named templates",
             {"type": type(value).__name__},
+            ("chat_template",),
         )
         return
     for label, template in pairs:
-        loc = artifact.location.child(label)
         if not isinstance(template, str):
-            ctx.report(
-                rules.UNPARSEABLE,
-                loc,
+            yield Judgement(
+                UNPARSEABLE,
                 f"template entry is a {type(template).__name__}, not a string",
                 {"type": type(template).__name__},
+                (label,),
             )
             continue
-        from modelxray.analysis.jinja_template import report_template
-
-        report_template(template, loc, ctx, chat_template=True)
-
-
-register_json_analyser(analyse_tokenizer_config)
-
-
-# --------------------------------------------------------------------------- template files
-
-TEMPLATE_FORMAT = "jinja-template"
-# File names loaders read as a Jinja template: transformers' ``chat_template.jinja`` and
-# ``additional_chat_templates/*.jinja``; the usual Jinja extensions.
-TEMPLATE_FILE_NAME = re.compile(r"(?:chat_template(?:\.[^.]*)?|.*\.(?:jinja2?|j2))", re.I)
-_BOM = b"\xef\xbb\xbf"
-_TAG_START = (b"{{", b"{%", b"{#")
-
-
-def is_template_file_name(name: str) -> bool:
-    return TEMPLATE_FILE_NAME.fullmatch(name) is not None and not name.lower().endswith(".json")
-
-
-def _parses_as_template(text: str, limits: Limits) -> bool:
-    """Jinja's parser accepts the text (or it nests past the limit, a template's shape)."""
-    from modelxray.analysis.jinja_template import _environment, template_depth
-
-    env = _environment()
-    try:
-        budget = Budget(limits)
-        if template_depth(env, text, limits.max_template_depth, budget) > limits.max_template_depth:
-            return True
-        env.parse(text)
-    except Exception:  # noqa: BLE001 - whatever Jinja refuses is not a template to us
-        return False
-    return True
-
-
-class TemplateFileReader(FormatReader):
-    """A file holding one Jinja template (never rendered: parsed and judged)."""
-
-    name = TEMPLATE_FORMAT
-    extensions = (".jinja", ".jinja2", ".j2")
-
-    def sniff(self, artifact: Artifact, head: bytes) -> int:
-        if b"\0" in head:
-            return 0
-        if is_template_file_name(artifact.name):
-            return 30  # the loader renders it whatever it holds
-        start = head[len(_BOM) :] if head.startswith(_BOM) else head
-        if not start.lstrip().startswith(_TAG_START):
-            return 0
-        limits = Limits()
-        if artifact.size > limits.max_template_bytes:
-            return 0
-        text = artifact.read(limits.max_template_bytes, "template").decode("utf-8", "replace")
-        return 25 if _parses_as_template(text, limits) else 0
-
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis.jinja_template import report_template
-
-        if artifact.depth == 0:
-            ctx.add_format(TEMPLATE_FORMAT)
-        limit = ctx.limits.max_template_bytes
-        if artifact.size > limit:
-            ctx.report(
-                rules.UNPARSEABLE,
-                artifact.location,
-                f"template file of {artifact.size} bytes exceeds the {limit}-byte limit and was "
-                "not analysed",
-                {"limit": "max_template_bytes", "bytes": artifact.size},
-            )
-            return
-        data = artifact.read(limit, "template")
-        text = data.decode("utf-8-sig", errors="replace")
-        report_template(text, artifact.location, ctx, chat_template=True)
-
-
-register(TemplateFileReader())
+        for judgement in judge_template(template, budget, limits, chat_template=True):
+            yield replace(judgement, where=(label, *judgement.where))

@@ -54,7 +54,7 @@ from modelxray.formats import safetensors as _safetensors  # noqa: E402,F401
 
 _lazy("modelxray.formats.gguf", "gguf", lambda a, h: h[:4] == b"GGUF")
 from modelxray.formats import onnx as _onnx  # noqa: E402,F401
-from modelxray.analysis import hf_tokenizer as _hf_tokenizer  # noqa: E402,F401
+from modelxray.formats import template_file as _template_file  # noqa: E402,F401
 from modelxray.formats import pickle as _pickle  # noqa: E402,F401
 
 _lazy("modelxray.formats.numpy_npy", "numpy", lambda a, h: h[:6] == b"\x93NUMPY")
