@@ -19,9 +19,9 @@ from modelxray.model import Judgement
 from modelxray.rules import ALL_RULES
 
 PACKAGE = Path(modelxray.__file__).resolve().parent
-RETURNING = ("hf_config", "hf_tokenizer", "jinja_template")
+RETURNING = ("hf_config", "hf_tokenizer", "jinja_template", "tf_graph")
 FORBIDDEN = ("modelxray.scanning", "modelxray.engine", "modelxray.policy", "modelxray.cli")
-FAMILIES = ("repo", "template")
+FAMILIES = ("repo", "template", "tf")
 
 
 def _imports(path: Path) -> set[str]:

@@ -167,8 +167,9 @@ class Judgement:
 
     Analysers return (yield) these and never see the scan: ``kind`` names the conclusion and
     the family's ``BY_KIND`` table beside its rules (``rules/<family>/``) maps it to a rule;
-    ``where`` is the path below the location the reader passes; ``severity`` None means the
-    rule's own.  :func:`modelxray.scanning.report_judgements` turns them into findings.
+    ``where`` is the path below the location the reader passes; ``severity`` and
+    ``confidence`` None mean the rule's own.  :func:`modelxray.scanning.report_judgements`
+    turns them into findings.
     """
 
     kind: str
@@ -176,6 +177,7 @@ class Judgement:
     evidence: dict[str, Any] = field(default_factory=dict)
     where: tuple[str, ...] = ()
     severity: Severity | None = None
+    confidence: Confidence | None = None
 
 
 @dataclass

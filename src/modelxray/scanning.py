@@ -93,6 +93,7 @@ def report_judgements(
             judgement.message,
             judgement.evidence,
             severity=judgement.severity,
+            confidence=judgement.confidence,
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from modelxray.analysis import tf_sniff
@@ -22,10 +23,13 @@ from modelxray.artifact import Artifact
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
-from modelxray.model import Location
+from modelxray.model import Judgement, Location
+from modelxray.rules import tf as tf_rules
+from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
     from modelxray.analysis import tf_savedmodel
+    from modelxray.analysis.tf_savedmodel import MetaGraph
     from modelxray.scanning import Sink
 
 # Sniffers need only tf_sniff and protobuf_wire; extraction (tf_savedmodel), the graph judge
@@ -113,6 +117,47 @@ def _asset_tensors(data: bytes, budget: Budget) -> list[dict[str, str]]:
     return out
 
 
+def report_graph(
+    mg: MetaGraph,
+    location: Location,
+    ctx: Sink,
+    asset_tensors: Mapping[str, str] | None = None,
+) -> None:
+    """Judge one meta graph (or frozen GraphDef) and report each judgement at
+    ``location › function:… › node:…``, as ``rules.tf.BY_KIND`` maps it; past
+    ``MAX_REPORTED_PER_RULE`` nodes per rule, one summary at ``location`` says how many more."""
+    from modelxray.analysis.tf_graph import (
+        MAX_EVIDENCE_STRINGS,
+        MAX_REPORTED_PER_RULE,
+        graph_judgements,
+    )
+
+    counts: dict[str, int] = {}
+    skipped: dict[str, list[Judgement]] = {}
+    listed: list[Judgement] = []
+    for judgement in graph_judgements(mg, ctx.budget, asset_tensors):
+        n = counts[judgement.kind] = counts.get(judgement.kind, 0) + 1
+        if n > MAX_REPORTED_PER_RULE:
+            skipped.setdefault(judgement.kind, []).append(judgement)
+        else:
+            listed.append(judgement)
+    report_judgements(ctx, tf_rules.BY_KIND, location, listed)
+    for kind, rest in skipped.items():
+        rule = tf_rules.BY_KIND[kind]
+        ctx.report(
+            rule,
+            location,
+            f"{len(rest)} more nodes matched {rule.id} (not listed one by one)",
+            {
+                "matched": len(rest) + MAX_REPORTED_PER_RULE,
+                "listed": MAX_REPORTED_PER_RULE,
+                "ops": sorted({j.evidence["op"] for j in rest})[:MAX_EVIDENCE_STRINGS],
+            },
+            severity=max(j.severity or rule.severity for j in rest),
+            confidence=min(j.confidence or rule.confidence for j in rest),
+        )
+
+
 def _scan_saved_model(
     info: tf_savedmodel.SavedModelInfo,
     location: Location,
@@ -120,7 +165,6 @@ def _scan_saved_model(
     assets: list[dict[str, str]],
 ) -> None:
     from modelxray.analysis.keras_config import KerasDoc, analyse_config
-    from modelxray.analysis.tf_graph import report_graph
 
     for g, graph in enumerate(info.meta_graphs):
         graph_loc = location.child(f"meta_graph[{g}]")
@@ -210,7 +254,6 @@ class GraphDefReader(FormatReader):
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis import tf_savedmodel
-        from modelxray.analysis.tf_graph import report_graph
 
         data = artifact.read(_proto_limit(ctx), "GraphDef")
         graph = tf_savedmodel.read_graph_def(data, ctx.budget)
