@@ -3,8 +3,8 @@
 The converted analysers take plain data plus a budget and limits and return (yield)
 :class:`modelxray.model.Judgement` values; the reader maps them to its family's rules through
 the ``BY_KIND`` table beside those rules and reports them.  So an analyser imports nothing that
-reaches the scan: not ``scanning`` (the sink), not the engine, policy or CLI -- at module level,
-under ``TYPE_CHECKING`` or inside a function.
+reaches the scan: not ``scanning`` (the sink; its plain ``AnalysisSettings`` values excepted),
+not the engine, policy or CLI -- at module level, under ``TYPE_CHECKING`` or inside a function.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from modelxray.model import Judgement
 from modelxray.rules import ALL_RULES
 
 PACKAGE = Path(modelxray.__file__).resolve().parent
-RETURNING = ("hf_config", "hf_tokenizer", "jinja_template", "tf_graph")
+RETURNING = ("hf_config", "hf_tokenizer", "jinja_template", "tf_graph", "keras_config")
 FORBIDDEN = ("modelxray.scanning", "modelxray.engine", "modelxray.policy", "modelxray.cli")
-FAMILIES = ("repo", "template", "tf")
+# Plain values that happen to live beside the sink: the analysis part of the policy.
+VALUES = frozenset({"modelxray.scanning.AnalysisSettings"})
+FAMILIES = ("repo", "template", "tf", "keras")
 
 
 def _imports(path: Path) -> set[str]:
@@ -35,8 +37,10 @@ def _imports(path: Path) -> set[str]:
                 base = ".".join(
                     [*["modelxray", "analysis"][: 3 - node.level], *([base] if base else [])]
                 )
-            out.add(base)
-            out.update(f"{base}.{alias.name}" for alias in node.names)
+            names = {f"{base}.{alias.name}" for alias in node.names}
+            if not names <= VALUES:
+                out.add(base)
+            out.update(names - VALUES)
     return out
 
 

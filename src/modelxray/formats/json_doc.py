@@ -45,14 +45,15 @@ def parse_json_text(text: str | bytes, what: str) -> Any:
 
 
 def _keras_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
-    from modelxray.analysis.keras_config import KerasDoc, analyse_config, looks_like_keras_config
+    from modelxray.analysis.keras_config import KerasDoc, looks_like_keras_config
+    from modelxray.formats.keras_findings import report_config
 
     if looks_like_keras_config(doc) and artifact.depth == 0:
         ctx.add_format("keras-json")
     version = artifact.facts.get("keras_version")
     if version is None and isinstance(doc, dict) and isinstance(doc.get("keras_version"), str):
         version = doc["keras_version"]
-    analyse_config(
+    report_config(
         KerasDoc(artifact.location, doc, keras_version=version, facts=artifact.facts,
                  depth=artifact.depth),
         ctx,

@@ -53,14 +53,15 @@ class KerasMetadataReader(FormatReader):
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis import tf_savedmodel
-        from modelxray.analysis.keras_config import KerasDoc, analyse_config
+        from modelxray.analysis.keras_config import KerasDoc
+        from modelxray.formats.keras_findings import report_config
 
         data = artifact.read(ctx.limits.max_json_bytes * 4, "keras_metadata.pb")
         nodes = tf_savedmodel.read_keras_metadata(data, ctx.budget)
         for node in nodes:
             loc = artifact.location.child(f"node:{node.node_id}:{node.node_path}")
             doc = parse_json_text(node.metadata, f"metadata of node {node.node_id}")
-            analyse_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
+            report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
 
 
 def _asset_file_def(buf: memoryview, budget: Budget, depth: int) -> tuple[str, str]:
@@ -164,7 +165,8 @@ def _scan_saved_model(
     ctx: Sink,
     assets: list[dict[str, str]],
 ) -> None:
-    from modelxray.analysis.keras_config import KerasDoc, analyse_config
+    from modelxray.analysis.keras_config import KerasDoc
+    from modelxray.formats.keras_findings import report_config
 
     for g, graph in enumerate(info.meta_graphs):
         graph_loc = location.child(f"meta_graph[{g}]")
@@ -173,7 +175,7 @@ def _scan_saved_model(
                 continue
             loc = graph_loc.child(f"object_graph.node[{node_index}]:{identifier}")
             doc = parse_json_text(metadata, f"user object {node_index} metadata")
-            analyse_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
+            report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
         report_graph(graph, graph_loc, ctx, assets[g] if g < len(assets) else None)
 
 
