@@ -80,3 +80,21 @@ def test_judgements_are_values() -> None:
         Judgement("unparseable", "template entry is a int, not a string", {"type": "int"},
                   ("chat_template[x]",))
     ]  # fmt: skip
+
+
+def test_what_a_keras_walk_concluded_before_a_limit_is_kept() -> None:
+    from modelxray.analysis.keras_config import KerasDoc, judge_config
+    from modelxray.budget import Budget, BudgetExceeded, Limits
+    from modelxray.model import Location
+    from modelxray.scanning import AnalysisSettings
+
+    limits = Limits(max_json_nodes=6)
+    doc = {"class_name": "TFSMLayer", "config": {"filepath": "http://x/y"}, "rest": list(range(50))}
+    walk = judge_config(
+        KerasDoc(Location("m.json"), doc), Budget(limits), limits, AnalysisSettings()
+    )
+    first = next(walk)
+    assert isinstance(first, Judgement) and first.kind == "tfsm-layer"
+    assert first.where == ("$.config.filepath",) and first.severity is not None
+    with pytest.raises(BudgetExceeded):
+        list(walk)
