@@ -39,7 +39,6 @@ from modelxray.formats import savedmodel as _savedmodel  # noqa: E402,F401
 _lazy("modelxray.formats.tflite", "tflite", lambda a, h: h[4:8] == b"TFL3")
 from modelxray.formats import python_source as _python_source  # noqa: E402,F401
 from modelxray.formats import notebook as _notebook  # noqa: E402,F401
-from modelxray.analysis import hf_config as _hf_config  # noqa: E402,F401
 
 _lazy("modelxray.formats.msgpack_flax", "flax-msgpack", lambda a, h: h[:1] in _MSGPACK_MAPS)
 from modelxray.formats import skops as _skops  # noqa: E402,F401
