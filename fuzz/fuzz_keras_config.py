@@ -1,5 +1,5 @@
-"""Atheris harness -- Keras config walk: modelxray.analysis.keras_config.analyse_config on parsed
-JSON.
+"""Atheris harness -- Keras config walk: modelxray.analysis.keras_config.judge_config (reported by
+modelxray.formats.keras_findings.report_config) on parsed JSON.
 
 Run: python fuzz/fuzz_keras_config.py CORPUS_DIR -timeout=30 -rss_limit_mb=2048
 (see fuzz/README.md; fuzz/run.py runs them all).

@@ -9,7 +9,8 @@ to atheris and failures to the smoke test.  Contracts:
 * **marshal reader** (``read_code``): only ``MarshalError``/``BudgetExceeded``;
   ``judge_code`` never raises.
 * **protobuf wire / SavedModel decoders**: only ``ProtobufError``/``BudgetExceeded``.
-* **Keras config walk** (``analyse_config``): only ``BudgetExceeded``.
+* **Keras config walk** (``judge_config``, reported by ``formats.keras_findings.report_config``):
+  only ``BudgetExceeded``.
 * **format readers and containers** (``reader.scan``, run the way the engine runs
   it): only format errors (``ValueError``/``OSError``/``EOFError`` subclasses, codec
   errors) or ``BudgetExceeded`` escape, and no child scan reports a programming error.
@@ -232,8 +233,9 @@ def fuzz_tf_savedmodel(data: bytes) -> None:
 
 
 def fuzz_keras_config(data: bytes) -> None:
-    from modelxray.analysis.keras_config import KerasDoc, analyse_config
+    from modelxray.analysis.keras_config import KerasDoc
     from modelxray.formats.json_doc import parse_json_text
+    from modelxray.formats.keras_findings import report_config
 
     try:
         doc = parse_json_text(data.decode("utf-8", "replace"), "fuzz input")
@@ -244,7 +246,7 @@ def fuzz_keras_config(data: bytes) -> None:
     container = ("h5", "keras-zip", "json", "savedmodel")[len(data) % 4]
     version = doc.get("keras_version") if isinstance(doc, dict) else None
     try:
-        analyse_config(
+        report_config(
             KerasDoc(
                 Location("fuzz.json"),
                 doc,
@@ -258,7 +260,7 @@ def fuzz_keras_config(data: bytes) -> None:
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise ContractViolation(f"analyse_config raised {type(exc).__name__}: {exc}") from exc
+        raise ContractViolation(f"report_config raised {type(exc).__name__}: {exc}") from exc
     _check_findings(ctx)
 
 

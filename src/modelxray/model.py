@@ -161,6 +161,25 @@ class Location:
         return LOCATION_SEP.join((self.path, *self.inner))
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What an analyser concludes from plain data, before a reader makes it a finding.
+
+    Analysers return (yield) these and never see the scan: ``kind`` names the conclusion and
+    the family's ``BY_KIND`` table beside its rules (``rules/<family>/``) maps it to a rule;
+    ``where`` is the path below the location the reader passes; ``severity`` and
+    ``confidence`` None mean the rule's own.  :func:`modelxray.scanning.report_judgements`
+    turns them into findings.
+    """
+
+    kind: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    where: tuple[str, ...] = ()
+    severity: Severity | None = None
+    confidence: Confidence | None = None
+
+
 @dataclass
 class Finding:
     rule_id: str

@@ -10,11 +10,12 @@ knows whether it means "not fully read", :attr:`Rule.incomplete`) and applies th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from modelxray.budget import Budget, Limits
-from modelxray.model import Confidence, Finding, Location, Severity
+from modelxray.model import Confidence, Finding, Judgement, Location, Severity
 
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
@@ -74,6 +75,26 @@ class Sink(Protocol):
     def scan_child(self, artifact: Artifact, exclude: tuple[str, ...] = ()) -> bool:
         """Scan an artifact found inside the current one; False when no reader recognised it."""
         ...
+
+
+def report_judgements(
+    sink: Sink,
+    by_kind: Mapping[str, Rule],
+    location: Location,
+    judgements: Iterable[Judgement],
+) -> None:
+    """Report what an analyser concluded, each as its family's rule (``by_kind``), at
+    ``location`` and the path the judgement names below it.  A lazy iterable is reported as it
+    yields, so what was concluded before a budget runs out is kept."""
+    for judgement in judgements:
+        sink.report(
+            by_kind[judgement.kind],
+            location.child(*judgement.where),
+            judgement.message,
+            judgement.evidence,
+            severity=judgement.severity,
+            confidence=judgement.confidence,
+        )
 
 
 class Collector:

@@ -15,14 +15,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelxray.artifact import Artifact
-from modelxray.formats.json_doc import register_json_analyser
-from modelxray.rules import repo as rules
-
-if TYPE_CHECKING:
-    from modelxray.scanning import Sink
+from modelxray.budget import Budget
+from modelxray.model import Judgement
 
 HF_KEYS = frozenset(
     {"model_type", "architectures", "auto_map", "tokenizer_class", "custom_pipelines",
@@ -85,25 +82,22 @@ def _module_file(artifact: Artifact, module: str) -> bool | None:
     return os.path.isfile(os.path.join(folder, *module.split(".")) + ".py")
 
 
-def analyse_hf_config(doc: Any, artifact: Artifact, ctx: Sink) -> None:
-    if not looks_like_hf_config(doc):
-        return
-    if artifact.depth == 0:
-        ctx.add_format("hf-config")
+def judge_hf_config(doc: dict[str, Any], artifact: Artifact, budget: Budget) -> Iterator[Judgement]:
+    """The code ``trust_remote_code=True`` would import for this config, as judgements
+    (``auto-map-remote``, ``auto-map-local``; ``rules.repo.BY_KIND`` maps them to rules)."""
     for json_path, ref in _references(doc, artifact):
-        ctx.budget.tick()
-        loc = artifact.location.child(json_path)
+        budget.tick()
         evidence: dict[str, Any] = {"json_path": json_path, "reference": ref[:300]}
         if "--" in ref:
             repo_id, _, class_ref = ref.partition("--")
             module = class_ref.rsplit(".", 1)[0]
             evidence.update({"repository": repo_id, "module": module, "class_reference": class_ref})
-            ctx.report(
-                rules.AUTO_MAP_REMOTE,
-                loc,
+            yield Judgement(
+                "auto-map-remote",
                 f"trust_remote_code=True would import {module}.py from another "
                 f"repository, {repo_id!r} ({ref})"[:400],
                 evidence,
+                (json_path,),
             )
             continue
         if "." not in ref:
@@ -114,14 +108,11 @@ def analyse_hf_config(doc: Any, artifact: Artifact, ctx: Sink) -> None:
         evidence["well_formed"] = bool(_REFERENCE.match(ref))
         if present is not None:
             evidence["module_file_present"] = present
-        ctx.report(
-            rules.AUTO_MAP_LOCAL,
-            loc,
+        yield Judgement(
+            "auto-map-local",
             f"trust_remote_code=True would import and run {module}.py from this repository ({ref})"[
                 :400
             ],
             evidence,
+            (json_path,),
         )
-
-
-register_json_analyser(analyse_hf_config)

@@ -5,22 +5,19 @@ as one string or as a list of ``{"name": …, "template": …}`` entries.  trans
 it in an ``ImmutableSandboxedEnvironment``; other consumers (llama-cpp-python before 0.2.72,
 home-grown servers) have rendered such templates in a plain Environment.  Each template goes
 through the shared Jinja analysis (MX-TEMPLATE rules).  Recognised by content: a JSON object
-with a ``chat_template`` key, whatever the file is called.
-
-Template files of their own (``chat_template.jinja``) are read by
-:mod:`modelxray.formats.chat_template`.
+with a ``chat_template`` key, whatever the file is called (the JSON reader asks).  Template
+files of their own (``chat_template.jinja``) are read by :mod:`modelxray.formats.chat_template`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
-from modelxray.artifact import Artifact
-from modelxray.formats.json_doc import register_json_analyser
-from modelxray.rules import template as rules
-
-if TYPE_CHECKING:
-    from modelxray.scanning import Sink
+from modelxray.analysis.jinja_template import UNPARSEABLE, judge_template
+from modelxray.budget import Budget, Limits
+from modelxray.model import Judgement
 
 FORMAT = "hf-tokenizer-config"
 _MAX_NAMED_TEMPLATES = 256
@@ -45,37 +42,32 @@ def _templates(value: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def analyse_tokenizer_config(doc: Any, artifact: Artifact, ctx: Sink) -> None:
-    if not isinstance(doc, dict) or "chat_template" not in doc:
-        return
-    value = doc["chat_template"]
-    if value is None:
-        return
-    if artifact.depth == 0:
-        ctx.add_format(FORMAT)
+def chat_template_value(doc: Any) -> Any:
+    """A tokenizer config's ``chat_template`` (None when the document declares none)."""
+    return doc.get("chat_template") if isinstance(doc, dict) else None
+
+
+def judge_chat_templates(value: Any, budget: Budget, limits: Limits) -> Iterator[Judgement]:
+    """Judge a ``chat_template`` value: each template below its label (``chat_template``,
+    ``chat_template[name]``); the kinds are :mod:`.jinja_template`'s."""
     pairs = _templates(value)
     if not pairs:
-        ctx.report(
-            rules.UNPARSEABLE,
-            artifact.location.child("chat_template"),
+        yield Judgement(
+            UNPARSEABLE,
             f"chat_template is a {type(value).__name__}, not a template string or a list of "
             "named templates",
             {"type": type(value).__name__},
+            ("chat_template",),
         )
         return
     for label, template in pairs:
-        loc = artifact.location.child(label)
         if not isinstance(template, str):
-            ctx.report(
-                rules.UNPARSEABLE,
-                loc,
+            yield Judgement(
+                UNPARSEABLE,
                 f"template entry is a {type(template).__name__}, not a string",
                 {"type": type(template).__name__},
+                (label,),
             )
             continue
-        from modelxray.analysis.jinja_template import report_template
-
-        report_template(template, loc, ctx, chat_template=True)
-
-
-register_json_analyser(analyse_tokenizer_config)
+        for judgement in judge_template(template, budget, limits, chat_template=True):
+            yield replace(judgement, where=(label, *judgement.where))

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelxray.budget import Budget, BudgetExceeded, Limits
-from modelxray.model import Location, Severity
+from modelxray.model import Judgement, Severity
 from modelxray.rules import template as rules
 
 if TYPE_CHECKING:
-    from modelxray.scanning import Sink
+    from modelxray.rules.base import Rule
 
-__all__ = ["TemplateIssue", "analyse_template", "looks_like_template", "report_template"]
+__all__ = ["TemplateIssue", "analyse_template", "judge_template", "looks_like_template"]
 
 # Names the template may *call* without defining them: Jinja's own globals that chat
 # templates use, and the helpers transformers / llama.cpp / Ollama put in the context.
@@ -94,14 +94,25 @@ _MAX_FOLD_CHARS = 4096
 _MAX_FOLD_ITEMS = 4096
 
 
+# What a template reaches (``rules.template.BY_KIND`` maps each to its rule).
+INTERNALS = "internals"
+UNUSUAL = "unusual"
+UNPARSEABLE = "unparseable"
+EXHAUSTION = "exhaustion"
+
+
 @dataclass
 class TemplateIssue:
-    rule: Any  # a modelxray Rule
+    kind: str
     message: str
     line: int
     construct: str
     severity: Severity | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rule(self) -> Rule:
+        return rules.BY_KIND[self.kind]
 
 
 def looks_like_template(text: str) -> bool:
@@ -767,7 +778,7 @@ class _Analyser:
 
     def add(
         self,
-        rule: Any,
+        kind: str,
         message: str,
         node: Any,
         construct: str,
@@ -776,7 +787,7 @@ class _Analyser:
     ) -> None:
         line = int(getattr(node, "lineno", 0) or 0)
         self.issues.append(
-            TemplateIssue(rule, message, line, construct[:200], severity, dict(extra or {}))
+            TemplateIssue(kind, message, line, construct[:200], severity, dict(extra or {}))
         )
 
     def value(self, node: Any) -> int:
@@ -795,7 +806,7 @@ class _Analyser:
         verdict = _sandbox_verdict(name)
         if verdict == "internal" or name in OBJECT_INTERNALS or _DUNDER.search(name):
             self.add(
-                rules.INTERNALS,
+                INTERNALS,
                 f"{how} {name!r}: a Python internal the Jinja sandbox refuses"
                 if verdict == "internal"
                 else f"{how} {name!r}: Python object, frame or import machinery",
@@ -805,14 +816,14 @@ class _Analyser:
         elif name in PROCESS_ATTRS and base != DATA:
             reached = "Python internals" if base == INTERNAL else "an object that is not data"
             self.add(
-                rules.INTERNALS,
+                INTERNALS,
                 f"{how} {name!r} on {reached}: process or import machinery",
                 node,
                 name,
             )
         elif verdict == "mutation":
             self.add(
-                rules.UNUSUAL,
+                UNUSUAL,
                 f"{how} {name!r} modifies a list or dict (refused by the immutable sandbox "
                 "that transformers uses)",
                 node,
@@ -872,7 +883,7 @@ class _Analyser:
                 self.check_name(key, n, "item", self.value(n.node))
             elif key is None and _builds_string(n.arg):
                 self.add(
-                    rules.UNUSUAL,
+                    UNUSUAL,
                     "item access with a key assembled at runtime (how template-injection "
                     "payloads hide attribute names)",
                     n,
@@ -886,7 +897,7 @@ class _Analyser:
         elif isinstance(n, nodes.Name) and n.ctx == "load":
             if n.name in GADGET_NAMES and n.name not in defined:
                 self.add(
-                    rules.UNUSUAL,
+                    UNUSUAL,
                     f"uses the global {n.name!r}, which chat templates never need and "
                     "template-injection payloads start from",
                     n,
@@ -894,7 +905,7 @@ class _Analyser:
                 )
         elif isinstance(n, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
             self.add(
-                rules.UNUSUAL,
+                UNUSUAL,
                 f"{type(n).__name__.lower()} pulls in another template (a loader with a "
                 "file-system loader would read files)",
                 n,
@@ -905,7 +916,7 @@ class _Analyser:
                 m = _DUNDER.search(n.value)
                 if m:
                     self.add(
-                        rules.INTERNALS,
+                        INTERNALS,
                         f"string constant names the Python internal {m.group(0)!r}",
                         n,
                         m.group(0),
@@ -920,7 +931,7 @@ class _Analyser:
                 m = _DUNDER.search(value)
                 if m:
                     self.add(
-                        rules.INTERNALS,
+                        INTERNALS,
                         f"string assembled at runtime spells the Python internal {m.group(0)!r}",
                         n,
                         m.group(0),
@@ -953,7 +964,7 @@ class _Analyser:
             if value is None:
                 if n.name == "attr" or _builds_string(expr):
                     self.add(
-                        rules.UNUSUAL,
+                        UNUSUAL,
                         f"filter {n.name!r} with an attribute name computed at runtime",
                         n,
                         self.snippet(n.lineno),
@@ -964,7 +975,7 @@ class _Analyser:
             self.check_names_in(value, n, f"filter {n.name!r} reaches attribute", base)
         if isinstance(n, nodes.Filter) and (n.dyn_args is not None or n.dyn_kwargs is not None):
             self.add(
-                rules.UNUSUAL,
+                UNUSUAL,
                 f"filter {n.name!r} with unpacked arguments",
                 n,
                 self.snippet(n.lineno),
@@ -977,7 +988,7 @@ class _Analyser:
         if isinstance(target, nodes.Name):
             if target.name not in defined and target.name not in KNOWN_CALLABLES:
                 self.add(
-                    rules.UNUSUAL,
+                    UNUSUAL,
                     f"calls {target.name!r}, which is neither defined by the template nor a "
                     "chat-template helper",
                     n,
@@ -995,7 +1006,7 @@ class _Analyser:
                             base = max(base, self.value(arg))
                     for fmt_field in _FORMAT_FIELD_ACCESS.findall(receiver)[:64]:
                         self.add(
-                            rules.UNUSUAL,
+                            UNUSUAL,
                             "str.format with a format string that reads attributes or items of "
                             "its arguments",
                             n,
@@ -1011,7 +1022,7 @@ class _Analyser:
                 and _sandbox_verdict(method) == "ok"
             ):
                 self.add(
-                    rules.UNUSUAL,
+                    UNUSUAL,
                     f"calls the method {method!r}, which chat templates do not normally use",
                     n,
                     method,
@@ -1090,7 +1101,7 @@ class _Analyser:
 
     def add_cost(self, node: Any, message: str, high: bool, extra: dict[str, Any]) -> None:
         self.add(
-            rules.EXHAUSTION,
+            EXHAUSTION,
             message,
             node,
             self.snippet(getattr(node, "lineno", 0)),
@@ -1174,37 +1185,32 @@ def analyse_template(
     return analyser.issues
 
 
-def report_template(
-    source: str,
-    location: Location,
-    ctx: Sink,
-    *,
-    chat_template: bool = True,
-) -> None:
-    """Analyse one template and report its issues at ``location``.
+def judge_template(
+    source: str, budget: Budget, limits: Limits, *, chat_template: bool = True
+) -> Iterator[Judgement]:
+    """Judge one template: what it reaches, each at ``line N`` below the reader's location.
 
     ``chat_template`` says the string is a declared chat template (a loader will render it):
     then a template that cannot be analysed -- too large, nested too deeply, or not parseable
-    -- is a finding that fails the default gate (MX-TEMPLATE-003).  Other strings that merely
-    look like templates are reported only for what they reach.
+    -- is a judgement that fails the default gate (MX-TEMPLATE-003).  Other strings that merely
+    look like templates are judged only for what they reach.  ``rules.template.BY_KIND`` maps
+    the kinds to rules.
     """
     try:
-        issues = analyse_template(source, ctx.budget, ctx.limits)
+        issues = analyse_template(source, budget, limits)
     except BudgetExceeded as exc:
         if exc.limit == "max_seconds_per_file":
             raise
         if chat_template or exc.limit != "max_template_bytes":
-            ctx.report(
-                rules.UNPARSEABLE,
-                location,
+            yield Judgement(
+                UNPARSEABLE,
                 f"template not analysed: {exc.detail}",
                 {"limit": exc.limit, "chars": len(source)},
             )
         return
     except RecursionError:
-        ctx.report(
-            rules.UNPARSEABLE,
-            location,
+        yield Judgement(
+            UNPARSEABLE,
             "template nests too deeply to analyse",
             {"limit": "recursion", "chars": len(source)},
         )
@@ -1212,18 +1218,17 @@ def report_template(
     except Exception as exc:  # noqa: BLE001 - jinja2's TemplateSyntaxError and friends
         if chat_template:
             line = getattr(exc, "lineno", None)
-            ctx.report(
-                rules.UNPARSEABLE,
-                location,
+            yield Judgement(
+                UNPARSEABLE,
                 f"Jinja could not parse the template: {type(exc).__name__}: {exc}"[:300],
                 {"error": type(exc).__name__, "line": line, "chars": len(source)},
             )
         return
     lines = source.splitlines()
     for issue in issues:
-        where = location.child(f"line {issue.line}") if issue.line else location
         evidence: dict[str, Any] = {"construct": issue.construct, "line": issue.line}
         if 1 <= issue.line <= len(lines):
             evidence["source"] = lines[issue.line - 1].strip()[:200]
         evidence.update(issue.extra)
-        ctx.report(issue.rule, where, issue.message, evidence, severity=issue.severity)
+        where = (f"line {issue.line}",) if issue.line else ()
+        yield Judgement(issue.kind, issue.message, evidence, where, issue.severity)

@@ -10,20 +10,39 @@ string anywhere that decodes to a marshalled code object.
 from __future__ import annotations
 
 import binascii
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis import callables, keras_versions, lambda_code
 from modelxray.analysis.callables import judge_reference
 from modelxray.artifact import Artifact
-from modelxray.budget import BudgetExceeded
-from modelxray.model import Location, Severity
-from modelxray.rules import keras as rules
+from modelxray.budget import Budget, BudgetExceeded, Limits
+from modelxray.model import Finding, Judgement, Location, Severity
 
 if TYPE_CHECKING:
-    from modelxray.scanning import Sink
+    from modelxray.scanning import AnalysisSettings
+
+# What a Keras config does when it loads (``rules.keras.BY_KIND`` maps each to its rule).
+LAMBDA_MALICIOUS = "lambda-malicious"
+LAMBDA_UNKNOWN = "lambda-unknown"
+LAMBDA_UNREADABLE = "lambda-unreadable"
+LAMBDA_TENSOR_MATH = "lambda-tensor-math"
+LAMBDA_EXHAUSTION = "lambda-exhaustion"
+FUNCTION_REFERENCE_UNKNOWN = "function-reference-unknown"
+FUNCTION_REFERENCE = "function-reference"
+REFERENCE_DANGEROUS = "reference-dangerous"
+REFERENCE_OUTSIDE = "reference-outside"
+REFERENCE_CUSTOM = "reference-custom"
+KERAS_API_GADGET = "keras-api-gadget"
+REFERENCE_BUILTINS_NAME = "reference-builtins-name"
+ARGUMENT_LOCATION = "argument-location"
+TORCH_MODULE_WRAPPER = "torch-module-wrapper"
+TFSM_LAYER = "tfsm-layer"
+VOCABULARY_FILE = "vocabulary-file"
+ARCHIVE_PATH_TRAVERSAL = "archive-path-traversal"
 
 # Function-carrying fields of a Lambda config and the fields that say how they were stored.
 _FUNCTION_FIELDS = (
@@ -45,6 +64,19 @@ class KerasDoc:
     container: str = ""
     facts: dict[str, Any] = field(default_factory=dict)  # the artifact's container facts
     depth: int = 0  # the artifact's container depth (for payloads handed back to the engine)
+
+
+@dataclass(frozen=True)
+class NestedPayload:
+    """Bytes the loader reads as a file of their own (TorchModuleWrapper's ``torch.load``).
+
+    The reader has ``artifact`` scanned like any file, then reports
+    ``conclude(recognised, findings)``: ``recognised`` says whether a reader knew the bytes,
+    ``findings`` are those the scan made at or below ``artifact.location``.
+    """
+
+    artifact: Artifact
+    conclude: Callable[[bool, Sequence[Finding]], Judgement]
 
 
 def _json_path(parts: tuple[str | int, ...]) -> str:
@@ -146,29 +178,104 @@ def _infer_container(doc: KerasDoc) -> str:
     return "json"
 
 
+def _torch_wrapper_judgement(
+    evidence: dict[str, Any],
+    where: tuple[str, ...],
+    size: int,
+    problem: str,
+    recognised: bool,
+    found: Sequence[Finding],
+) -> Judgement:
+    """TorchModuleWrapper's judgement: its severity follows what the payload's scan found."""
+    evidence = dict(evidence)
+    severity = Severity.HIGH
+    if not problem:
+        worst = max((f.severity for f in found), default=Severity.INFO)
+        evidence["payload_findings"] = sorted({f.rule_id for f in found})
+        evidence["payload_max_severity"] = worst.name.lower()
+        if not recognised:
+            problem = "the decoded bytes are in no format torch.load reads that modelxray knows"
+        else:
+            severity = max(worst, Severity.LOW)
+            evidence["payload_verdict"] = (
+                "flagged" if worst >= Severity.MEDIUM else "only allowed objects"
+            )
+    if problem:
+        evidence["payload_verdict"] = "not judged"
+        verdict = f"its payload could not be judged ({problem})"
+    elif severity >= Severity.MEDIUM:
+        rules_seen = ", ".join(evidence["payload_findings"])
+        verdict = f"the unpickled module is flagged ({rules_seen})"
+    else:
+        verdict = "the pickled module rebuilds only allowed objects"
+    return Judgement(
+        TORCH_MODULE_WRAPPER,
+        f"TorchModuleWrapper: torch.load(weights_only=False) unpickles the {size}-byte "
+        f"module stored in the config, when loaded with safe_mode=False; {verdict}",
+        evidence,
+        where,
+        severity,
+    )
+
+
 class _Walker:
-    def __init__(self, doc: KerasDoc, ctx: Sink) -> None:
+    def __init__(
+        self, doc: KerasDoc, budget: Budget, limits: Limits, settings: AnalysisSettings
+    ) -> None:
         self.doc = doc
-        self.ctx = ctx
+        self.budget = budget
+        self.limits = limits
+        self.settings = settings
+        # What the node being entered concluded, handed out before the walk moves on.
+        self._out: list[Judgement | NestedPayload] = []
         self.handled: set[tuple[str | int, ...]] = set()
         self.nodes = 0
         self.container = _infer_container(doc)
         self.generation = keras_versions.generation(doc.keras_version, doc.generation)
 
     # -- traversal --------------------------------------------------------------------------
-    def walk(self) -> None:
+    def walk(self) -> Iterator[Judgement | NestedPayload]:
         # One frame per open container, whose children are produced lazily: memory follows
         # the nesting depth (bounded by max_json_depth), not the width of the widest list.
         stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]]
         stack = []
-        self._enter(self.doc.doc, (), (), stack)
+        yield from self._step(self.doc.doc, (), (), stack)
         while stack:
             children, path, layers = stack[-1]
             item = next(children, None)
             if item is None:
                 stack.pop()
             else:
-                self._enter(item[1], (*path, item[0]), layers, stack)
+                yield from self._step(item[1], (*path, item[0]), layers, stack)
+
+    def _step(
+        self,
+        value: Any,
+        path: tuple[str | int, ...],
+        layers: tuple[str, ...],
+        stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]],
+    ) -> Iterator[Judgement | NestedPayload]:
+        """Enter one node and hand out what it concluded -- also when a limit stops the walk
+        there, so that what was concluded before the limit is kept."""
+        try:
+            self._enter(value, path, layers, stack)
+        except Exception:
+            out, self._out = self._out, []
+            yield from out
+            raise
+        out, self._out = self._out, []
+        yield from out
+
+    def _emit(
+        self,
+        kind: str,
+        where: tuple[str, ...],
+        message: str,
+        evidence: dict[str, Any],
+        *,
+        severity: Severity | None = None,
+    ) -> None:
+        self._out.append(Judgement(kind, message, evidence, where, severity))
 
     def _enter(
         self,
@@ -177,13 +284,13 @@ class _Walker:
         layers: tuple[str, ...],
         stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]],
     ) -> None:
-        limits = self.ctx.limits
+        limits = self.limits
         self.nodes += 1
         if self.nodes > limits.max_json_nodes:
             raise BudgetExceeded("max_json_nodes", f"config has over {limits.max_json_nodes}")
         if len(path) > limits.max_json_depth:
             raise BudgetExceeded("max_json_depth", f"config nests deeper than {len(path)}")
-        self.ctx.budget.tick()
+        self.budget.tick()
         if isinstance(value, dict):
             layers = self._visit_dict(value, path, layers)
             stack.append((((str(k), v) for k, v in value.items()), path, layers))
@@ -316,19 +423,19 @@ class _Walker:
         closure: Any,
         where: str,
     ) -> None:
-        loc = self._location(path, layers)
+        loc = self._where(path, layers)
         base = self._base_evidence(path, layers, where)
         if not isinstance(code, str):
-            self.ctx.report(
-                rules.LAMBDA_UNREADABLE,
+            self._emit(
+                LAMBDA_UNREADABLE,
                 loc,
                 f"{where}: code is a {type(code).__name__}, not a string",
                 {**base, "value": repr(code)[:200]},
             )
             return
-        raw, encoding = lambda_code.decode_keras_code(code, self.ctx.limits.max_code_blob_bytes)
+        raw, encoding = lambda_code.decode_keras_code(code, self.limits.max_code_blob_bytes)
         verdict = lambda_code.judge_code(
-            raw, self.ctx.budget, encoding=encoding, defaults=defaults, closure=closure
+            raw, self.budget, encoding=encoding, defaults=defaults, closure=closure
         )
         evidence = {**base, **verdict.evidence()}
         evidence["loaders"] = keras_versions.safe_mode_note(self.container, self.doc.keras_version)
@@ -341,8 +448,8 @@ class _Walker:
         call = verdict.calls[-1] if verdict.calls else None
         if verdict.exhaustion:
             top = verdict.exhaustion[0]
-            self.ctx.report(
-                rules.LAMBDA_EXHAUSTION,
+            self._emit(
+                LAMBDA_EXHAUSTION,
                 loc,
                 f"{where} runs code on load whose constants commit it to a {top['kind']} of "
                 f"{top['amount']:,} (limit {top['threshold']:,}): {top['expr']}"[:500],
@@ -350,32 +457,32 @@ class _Walker:
             )
         if verdict.level == lambda_code.MALICIOUS:
             shown = f": {call}" if call else ""
-            self.ctx.report(
-                rules.LAMBDA_MALICIOUS,
+            self._emit(
+                LAMBDA_MALICIOUS,
                 loc,
                 f"{where} runs code on load that reaches "
                 f"{', '.join(verdict.dangerous_names)}{shown}",
                 evidence,
             )
         elif verdict.level == lambda_code.UNKNOWN:
-            self.ctx.report(
-                rules.LAMBDA_UNKNOWN,
+            self._emit(
+                LAMBDA_UNKNOWN,
                 loc,
                 f"{where} runs code on load that is not plain tensor math: "
                 f"{'; '.join(verdict.reasons)[:300]}",
                 evidence,
             )
         elif verdict.level == lambda_code.UNREADABLE:
-            self.ctx.report(
-                rules.LAMBDA_UNREADABLE,
+            self._emit(
+                LAMBDA_UNREADABLE,
                 loc,
                 f"{where}: code blob could not be read ({verdict.error})",
                 evidence,
             )
         else:
             shown = f" ({call})" if call else ""
-            self.ctx.report(
-                rules.LAMBDA_TENSOR_MATH,
+            self._emit(
+                LAMBDA_TENSOR_MATH,
                 loc,
                 f"{where} runs code on load; only tensor math was seen{shown}",
                 evidence,
@@ -387,9 +494,9 @@ class _Walker:
         """tf.keras merges an already-imported module's namespace into the lambda's globals."""
         judged = judge_reference(module, None)
         if judged.severity >= Severity.HIGH:
-            self.ctx.report(
-                rules.FUNCTION_REFERENCE,
-                self._location(path, layers),
+            self._emit(
+                FUNCTION_REFERENCE,
+                self._where(path, layers),
                 f"{where}: module {module!r} is merged into the function's globals "
                 f"by tf.keras ({judged.reason})",
                 {
@@ -447,14 +554,14 @@ class _Walker:
         if judged.severity < Severity.CRITICAL and self._policy_allows(target) is not None:
             return  # the team's policy allows this module (with a recorded reason)
         rule = (
-            rules.FUNCTION_REFERENCE
+            FUNCTION_REFERENCE
             if judged.severity >= Severity.CRITICAL
-            else rules.FUNCTION_REFERENCE_UNKNOWN
+            else FUNCTION_REFERENCE_UNKNOWN
         )
         evidence.update(keras_versions.cve_evidence("CVE-2025-1550", self.doc.keras_version))
-        self.ctx.report(
+        self._emit(
             rule,
-            self._location(path, layers),
+            self._where(path, layers),
             f"{where} resolves {target!r} when the model loads: {judged.reason}",
             evidence,
         )
@@ -465,7 +572,7 @@ class _Walker:
         Allow entries never excuse a dangerous module; they only approve a team's own
         packages that would otherwise count as outside the Keras family.
         """
-        for module, reason in self.ctx.settings.allow_keras_modules:
+        for module, reason in self.settings.allow_keras_modules:
             if target == module or target.startswith(module + "."):
                 return reason
         return None
@@ -498,11 +605,11 @@ class _Walker:
         if allowed is not None and verdict.kind in (callables.OUTSIDE, callables.CUSTOM):
             return  # the team's policy allows this module (with a recorded reason)
         rule = {
-            callables.DANGEROUS: rules.REFERENCE_DANGEROUS,
-            callables.KERAS_API: rules.KERAS_API_GADGET,
-            callables.OUTSIDE: rules.REFERENCE_OUTSIDE,
-            callables.CUSTOM: rules.REFERENCE_CUSTOM,
-            callables.BUILTINS_NAME: rules.REFERENCE_BUILTINS_NAME,
+            callables.DANGEROUS: REFERENCE_DANGEROUS,
+            callables.KERAS_API: KERAS_API_GADGET,
+            callables.OUTSIDE: REFERENCE_OUTSIDE,
+            callables.CUSTOM: REFERENCE_CUSTOM,
+            callables.BUILTINS_NAME: REFERENCE_BUILTINS_NAME,
         }[verdict.kind]
         if verdict.kind == callables.KERAS_API:
             last = verdict.target.split(".")[-1]
@@ -524,9 +631,9 @@ class _Walker:
             "reason": verdict.reason,
             **keras_versions.cve_evidence(cve, self.doc.keras_version),
         }
-        self.ctx.report(
+        self._emit(
             rule,
-            self._location(path, layers),
+            self._where(path, layers),
             f"{where} makes the loader resolve {verdict.target!r}: {verdict.reason}",
             evidence,
             severity=verdict.severity,
@@ -536,9 +643,9 @@ class _Walker:
         self, value: str, path: tuple[str | int, ...], layers: tuple[str, ...]
     ) -> None:
         tokens = sorted(t for t in callables.SAFE_MODE_GADGET_STRINGS if t in value)
-        self.ctx.report(
-            rules.KERAS_API_GADGET,
-            self._location(path, layers),
+        self._emit(
+            KERAS_API_GADGET,
+            self._where(path, layers),
             f"config carries {', '.join(tokens)}: the safe_mode-disabling gadget chain's arguments",
             {
                 **self._base_evidence(path, layers, "string in config"),
@@ -563,9 +670,9 @@ class _Walker:
                 for k, v in item.items():
                     if k == "safe_mode" and v is False:
                         self.handled.add((*ipath, k))
-                        self.ctx.report(
-                            rules.KERAS_API_GADGET,
-                            self._location((*ipath, k), layers),
+                        self._emit(
+                            KERAS_API_GADGET,
+                            self._where((*ipath, k), layers),
                             f"{where} arguments pass safe_mode=False to a Keras API",
                             {
                                 **self._base_evidence((*ipath, k), layers, where),
@@ -579,9 +686,9 @@ class _Walker:
                 stack.extend((v, (*ipath, i)) for i, v in enumerate(item))
             elif isinstance(item, str) and (is_url(item) or is_absolute_path(item)):
                 kind = "URL" if is_url(item) else "absolute path"
-                self.ctx.report(
-                    rules.ARGUMENT_LOCATION,
-                    self._location(ipath, layers),
+                self._emit(
+                    ARGUMENT_LOCATION,
+                    self._where(ipath, layers),
                     f"{where} arguments carry a {kind}: {item[:200]!r}",
                     {
                         **self._base_evidence(ipath, layers, where),
@@ -601,10 +708,8 @@ class _Walker:
         unpickle).  The decoded bytes are scanned as a child artifact by the engine's own
         readers, and their findings decide this finding's severity.
         """
-        from modelxray.formats.base import identify
-
         fpath = (*path, "module")
-        loc = self._location(fpath, layers)
+        where = self._where(fpath, layers)
         self.handled.add(fpath)
         evidence = {
             **self._base_evidence(fpath, layers, "TorchModuleWrapper module"),
@@ -616,7 +721,7 @@ class _Walker:
         data = b""
         problem = ""
         if isinstance(value, str):
-            if len(value) > self.ctx.limits.max_code_blob_bytes * 2:
+            if len(value) > self.limits.max_code_blob_bytes * 2:
                 raise BudgetExceeded(
                     "max_code_blob_bytes", f"TorchModuleWrapper module of {len(value)} characters"
                 )
@@ -636,47 +741,19 @@ class _Walker:
             else "unknown"
         )
         evidence["head"] = data[:16].hex()
-        severity = Severity.HIGH
         if data and not problem:
             child = Artifact.from_bytes(
-                data, loc, "torch_module_wrapper.pt", depth=self.doc.depth + 1
+                data,
+                self.doc.location.child(*where),
+                "torch_module_wrapper.pt",
+                depth=self.doc.depth + 1,
             )
-            recognised = identify(child) is not None
-            since = len(self.ctx.findings)
-            self.ctx.scan_child(child)
-            found = [
-                f
-                for f in self.ctx.findings[since:]
-                if f.location.path == loc.path and f.location.inner[: len(loc.inner)] == loc.inner
-            ]
-            worst = max((f.severity for f in found), default=Severity.INFO)
-            evidence["payload_findings"] = sorted({f.rule_id for f in found})
-            evidence["payload_max_severity"] = worst.name.lower()
-            if not recognised:
-                problem = "the decoded bytes are in no format torch.load reads that modelxray knows"
-            else:
-                severity = max(worst, Severity.LOW)
-                evidence["payload_verdict"] = (
-                    "flagged" if worst >= Severity.MEDIUM else "only allowed objects"
-                )
-        elif not problem:
+            conclude = functools.partial(_torch_wrapper_judgement, evidence, where, len(data), "")
+            self._out.append(NestedPayload(child, conclude))
+            return
+        if not problem:
             problem = "the module field decodes to no bytes"
-        if problem:
-            evidence["payload_verdict"] = "not judged"
-            verdict = f"its payload could not be judged ({problem})"
-        elif severity >= Severity.MEDIUM:
-            rules_seen = ", ".join(evidence["payload_findings"])
-            verdict = f"the unpickled module is flagged ({rules_seen})"
-        else:
-            verdict = "the pickled module rebuilds only allowed objects"
-        self.ctx.report(
-            rules.TORCH_MODULE_WRAPPER,
-            loc,
-            f"TorchModuleWrapper: torch.load(weights_only=False) unpickles the {len(data)}-byte "
-            f"module stored in the config, when loaded with safe_mode=False; {verdict}",
-            evidence,
-            severity=severity,
-        )
+        self._out.append(_torch_wrapper_judgement(evidence, where, len(data), problem, False, ()))
 
     def _tfsm_layer(
         self, config: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
@@ -688,9 +765,9 @@ class _Walker:
         absolute = isinstance(filepath, str) and is_absolute_path(filepath)
         kind = "remote location" if remote else "absolute path" if absolute else "relative path"
         self.handled.add(fpath)
-        self.ctx.report(
-            rules.TFSM_LAYER,
-            self._location(fpath, layers),
+        self._emit(
+            TFSM_LAYER,
+            self._where(fpath, layers),
             f"TFSMLayer loads the SavedModel at {shown[:200]!r} ({kind}) while the "
             "model is rebuilt; its graph runs at inference",
             {
@@ -727,9 +804,9 @@ class _Walker:
             fpath = (*path, name)
             self.handled.add(fpath)
             kind = "URL (server-side request)" if is_url(value) else "file path"
-            self.ctx.report(
-                rules.VOCABULARY_FILE,
-                self._location(fpath, layers),
+            self._emit(
+                VOCABULARY_FILE,
+                self._where(fpath, layers),
                 f"{class_name} {name} is a {kind} the loader opens: {value[:200]!r}",
                 {
                     **self._base_evidence(fpath, layers, f"{class_name} {name}"),
@@ -740,9 +817,9 @@ class _Walker:
             )
 
     def _asset_path(self, name: str, path: tuple[str | int, ...], layers: tuple[str, ...]) -> None:
-        self.ctx.report(
-            rules.ARCHIVE_PATH_TRAVERSAL,
-            self._location(path, layers),
+        self._emit(
+            ARCHIVE_PATH_TRAVERSAL,
+            self._where(path, layers),
             f"layer name {name[:200]!r} leaves the asset directory Keras derives from layer names",
             {
                 **self._base_evidence(path, layers, "layer name"),
@@ -752,11 +829,11 @@ class _Walker:
         )
 
     # -- reporting helpers ------------------------------------------------------------------
-    def _location(self, path: tuple[str | int, ...], layers: tuple[str, ...]) -> Location:
-        loc = self.doc.location
+    def _where(self, path: tuple[str | int, ...], layers: tuple[str, ...]) -> tuple[str, ...]:
+        """The place below the config's location: ``layer:a/b`` (when in a layer), JSON path."""
         if layers:
-            loc = loc.child("layer:" + "/".join(layers))
-        return loc.child(_json_path(path))
+            return ("layer:" + "/".join(layers), _json_path(path))
+        return (_json_path(path),)
 
     def _base_evidence(
         self, path: tuple[str | int, ...], layers: tuple[str, ...], where: str
@@ -769,31 +846,39 @@ class _Walker:
         return ev
 
 
-def analyse_config(doc: KerasDoc, ctx: Sink) -> None:
-    """Judge everything in one Keras config document."""
-    _Walker(doc, ctx).walk()
-    _archive_members(doc, ctx)
+def judge_config(
+    doc: KerasDoc, budget: Budget, limits: Limits, settings: AnalysisSettings
+) -> Iterator[Judgement | NestedPayload]:
+    """Judge everything in one Keras config document, in walk order: judgements below
+    ``doc.location`` and, for a TorchModuleWrapper, the payload the loader unpickles (the reader
+    has it scanned, then reports what :attr:`NestedPayload.conclude` makes of the findings)."""
+    yield from _Walker(doc, budget, limits, settings).walk()
 
 
-def _archive_members(doc: KerasDoc, ctx: Sink) -> None:
-    """``.keras`` member names that escape the extraction directory (CVE-2026-12479)."""
+def archive_location(doc: KerasDoc) -> Location:
+    """The ``.keras`` archive a ``config.json`` was read from (its location without the member)."""
+    return Location(doc.location.path, doc.location.inner[:-1])
+
+
+def judge_archive_members(doc: KerasDoc, limits: Limits) -> Iterator[Judgement]:
+    """``.keras`` member names that escape the extraction directory (CVE-2026-12479), each
+    below :func:`archive_location`."""
     inner = doc.location.inner
     if doc.facts.get("container") != "keras-v3" or not inner or inner[-1] != "config.json":
         return
     members = doc.facts.get("members")
     if not isinstance(members, (list, tuple)):
         return
-    archive = type(doc.location)(doc.location.path, inner[:-1])
-    for member in members[: ctx.limits.max_members]:
+    for member in members[: limits.max_members]:
         if isinstance(member, str) and escapes_directory(member):
-            ctx.report(
-                rules.ARCHIVE_PATH_TRAVERSAL,
-                archive.child(member),
+            yield Judgement(
+                ARCHIVE_PATH_TRAVERSAL,
                 f".keras member {member[:200]!r} escapes the directory Keras extracts assets into",
                 {
                     "member": member[:500],
                     **keras_versions.cve_evidence("CVE-2026-12479", doc.keras_version),
                 },
+                (member,),
             )
 
 

@@ -23,23 +23,18 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelxray.analysis import threats
 from modelxray.budget import Budget
 from modelxray.formats.tf.savedmodel import MetaGraph, TFNode
-from modelxray.model import Confidence, Location, Severity
-from modelxray.rules import tf as rules
-from modelxray.rules.base import Rule
-
-if TYPE_CHECKING:
-    from modelxray.scanning import Sink
+from modelxray.model import Confidence, Judgement, Severity
 
 __all__ = [
     "GraphIssue",
     "is_standard_op",
     "judge_graph",
-    "report_graph",
+    "graph_judgements",
     "standard_ops",
 ]
 
@@ -49,7 +44,7 @@ MAX_REPORTED_PER_RULE = 50
 MAX_TRACE_NODES = 256
 #: Distinct constant strings one input trace keeps (a string tensor can hold millions).
 MAX_TRACE_STRINGS = 1000
-_MAX_EVIDENCE_STRINGS = 10
+MAX_EVIDENCE_STRINGS = 10
 _MAX_STRING_CHARS = 300
 
 # --------------------------------------------------------------------------- op tables
@@ -224,9 +219,17 @@ class _Scope:
 # --------------------------------------------------------------------------- judging
 
 
+# What a graph node can do when the loader runs it (``rules.tf.BY_KIND`` maps each to its rule).
+PYTHON_CALLBACK = "python-callback"
+FILE_READ = "file-read"
+FILE_WRITE = "file-write"
+NETWORK = "network"
+CUSTOM_OP = "custom-op"
+
+
 @dataclass
 class GraphIssue:
-    rule: Rule
+    kind: str
     function: str | None
     node: str
     op: str
@@ -239,7 +242,7 @@ class GraphIssue:
 def _clip(strings: Iterable[str]) -> list[str]:
     out: list[str] = []
     for s in strings:
-        if len(out) >= _MAX_EVIDENCE_STRINGS:
+        if len(out) >= MAX_EVIDENCE_STRINGS:
             break
         out.append(s if len(s) <= _MAX_STRING_CHARS else s[:_MAX_STRING_CHARS] + "…")
     return out
@@ -295,7 +298,7 @@ class _Judge:
 
     def add(
         self,
-        rule: Rule,
+        kind: str,
         function: str | None,
         node: TFNode,
         message: str,
@@ -313,14 +316,14 @@ class _Judge:
                 evidence["trace_truncated"] = True
         evidence.update({k: v for k, v in extra.items() if v not in (None, [], "")})
         self.issues.append(
-            GraphIssue(rule, function, node.name, node.op, message, evidence, severity, confidence)
+            GraphIssue(kind, function, node.name, node.op, message, evidence, severity, confidence)
         )
 
     def network_if_remote(self, function: str | None, node: TFNode, trace: Trace) -> None:
         urls = [s for s in trace.strings if _REMOTE.match(s)]
         if urls:
             self.add(
-                rules.NETWORK,
+                NETWORK,
                 function,
                 node,
                 f"{node.op} node {node.name!r} {_where(function)} uses the remote path "
@@ -354,7 +357,7 @@ class _Judge:
         if op in PYTHON_OPS:
             token = _attr_str(node, "token")
             self.add(
-                rules.PYTHON_CALLBACK,
+                PYTHON_CALLBACK,
                 function,
                 node,
                 f"{op} node {node.name!r} {_where(function)} calls the Python function registered "
@@ -406,7 +409,7 @@ class _Judge:
         elif op in _NETWORK_INPUTS:
             trace = scope.trace_inputs(node, _NETWORK_INPUTS[op], self.budget)
             self.add(
-                rules.NETWORK,
+                NETWORK,
                 function,
                 node,
                 f"{op} node {node.name!r} {_where(function)} opens network connections "
@@ -415,7 +418,7 @@ class _Judge:
             )
         elif not is_standard_op(op) and op not in self.functions:
             self.add(
-                rules.CUSTOM_OP,
+                CUSTOM_OP,
                 function,
                 node,
                 f"node {node.name!r} {_where(function)} uses the op {op!r}, which stock "
@@ -442,7 +445,7 @@ class _Judge:
             severity, confidence = Severity.MEDIUM, Confidence.MEDIUM
         path = f"the constant path {_shown(trace.strings)}" if constant else _run_time(trace)
         self.add(
-            rules.FILE_READ,
+            FILE_READ,
             function,
             node,
             f"{node.op} node {node.name!r} {_where(function)} {detail} from {path}",
@@ -468,7 +471,7 @@ class _Judge:
             else "to " + _run_time(trace)
         )
         self.add(
-            rules.FILE_WRITE,
+            FILE_WRITE,
             function,
             node,
             f"{node.op} node {node.name!r} {_where(function)} {detail} {path}",
@@ -488,7 +491,7 @@ class _Judge:
             )
         if remote:
             self.add(
-                rules.NETWORK,
+                NETWORK,
                 function,
                 node,
                 f"{node.op} node {node.name!r} {_where(function)} sends tensors to "
@@ -515,43 +518,25 @@ def judge_graph(
     return _Judge(mg, budget, assets).run()
 
 
-def report_graph(
-    mg: MetaGraph,
-    location: Location,
-    ctx: Sink,
-    asset_tensors: Mapping[str, str] | None = None,
-) -> None:
-    """Judge ``mg`` and report each issue at ``location › function:… › node:…``."""
-    counts: dict[str, int] = {}
-    skipped: dict[str, list[GraphIssue]] = {}
-    for issue in judge_graph(mg, ctx.budget, asset_tensors):
-        n = counts[issue.rule.id] = counts.get(issue.rule.id, 0) + 1
-        if n > MAX_REPORTED_PER_RULE:
-            skipped.setdefault(issue.rule.id, []).append(issue)
-            continue
+def graph_judgements(
+    mg: MetaGraph, budget: Budget, asset_tensors: Mapping[str, str] | None = None
+) -> list[Judgement]:
+    """:func:`judge_graph` as judgements, each at ``function:…`` (or ``graph``) › ``node:…``,
+    with the meta graph's tags in the evidence; the reader caps how many it lists per rule."""
+    out: list[Judgement] = []
+    for issue in judge_graph(mg, budget, asset_tensors):
         scope = f"function:{issue.function}" if issue.function else "graph"
         evidence = dict(issue.evidence)
         if mg.tags:
             evidence["meta_graph_tags"] = list(mg.tags)
-        ctx.report(
-            issue.rule,
-            location.child(scope, f"node:{issue.node}"),
-            issue.message,
-            evidence,
-            severity=issue.severity,
-            confidence=issue.confidence,
+        out.append(
+            Judgement(
+                issue.kind,
+                issue.message,
+                evidence,
+                (scope, f"node:{issue.node}"),
+                issue.severity,
+                issue.confidence,
+            )
         )
-    for rest in skipped.values():
-        rule = rest[0].rule
-        ctx.report(
-            rule,
-            location,
-            f"{len(rest)} more nodes matched {rule.id} (not listed one by one)",
-            {
-                "matched": len(rest) + MAX_REPORTED_PER_RULE,
-                "listed": MAX_REPORTED_PER_RULE,
-                "ops": sorted({i.op for i in rest})[:_MAX_EVIDENCE_STRINGS],
-            },
-            severity=max(i.severity or rule.severity for i in rest),
-            confidence=min(i.confidence or rule.confidence for i in rest),
-        )
+    return out

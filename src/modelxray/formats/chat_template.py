@@ -20,6 +20,7 @@ from modelxray.budget import Budget, Limits
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FormatName
 from modelxray.rules import template as rules
+from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
@@ -72,7 +73,7 @@ class TemplateFileReader(FormatReader):
         return 25 if _parses_as_template(text, limits) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis.jinja_template import report_template
+        from modelxray.analysis.jinja_template import judge_template
 
         if artifact.depth == 0:
             ctx.add_format(TEMPLATE_FORMAT)
@@ -88,7 +89,8 @@ class TemplateFileReader(FormatReader):
             return
         data = artifact.read(limit, "template")
         text = data.decode("utf-8-sig", errors="replace")
-        report_template(text, artifact.location, ctx, chat_template=True)
+        judgements = judge_template(text, ctx.budget, ctx.limits, chat_template=True)
+        report_judgements(ctx, rules.BY_KIND, artifact.location, judgements)
 
 
 register(TemplateFileReader())

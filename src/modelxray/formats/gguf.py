@@ -22,6 +22,7 @@ from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.rules import gguf as rules
 from modelxray.rules import template as template_rules
+from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -395,10 +396,11 @@ class GGUFReader(FormatReader):
                 "limit and was not analysed",
                 {"limit": "max_template_bytes", "bytes": n},
             )
-        from modelxray.analysis.jinja_template import report_template
+        from modelxray.analysis.jinja_template import judge_template
 
         for label, text, declared in info.templates:
-            report_template(text, loc.child(f"kv:{label}"), ctx, chat_template=declared)
+            judgements = judge_template(text, ctx.budget, ctx.limits, chat_template=declared)
+            report_judgements(ctx, template_rules.BY_KIND, loc.child(f"kv:{label}"), judgements)
 
 
 register(GGUFReader())

@@ -72,7 +72,8 @@ class Hdf5Reader(FormatReader):
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
         import h5py  # noqa: F401 - loaded before the fork, so the child starts warm
 
-        from modelxray.analysis.keras_config import KerasDoc, analyse_config
+        from modelxray.analysis.keras_config import KerasDoc
+        from modelxray.formats.keras_findings import report_config
 
         texts = self._native_part(artifact, ctx)
         version = texts.get("keras_version") or artifact.facts.get("keras_version")
@@ -90,7 +91,7 @@ class Hdf5Reader(FormatReader):
             generation = (
                 "tf.keras" if texts.get("keras_version", "").startswith(("1.", "2.")) else ""
             )
-            analyse_config(
+            report_config(
                 KerasDoc(
                     loc,
                     doc,

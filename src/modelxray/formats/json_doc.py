@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
+from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -44,14 +45,15 @@ def parse_json_text(text: str | bytes, what: str) -> Any:
 
 
 def _keras_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
-    from modelxray.analysis.keras_config import KerasDoc, analyse_config, looks_like_keras_config
+    from modelxray.analysis.keras_config import KerasDoc, looks_like_keras_config
+    from modelxray.formats.keras_findings import report_config
 
     if looks_like_keras_config(doc) and artifact.depth == 0:
         ctx.add_format("keras-json")
     version = artifact.facts.get("keras_version")
     if version is None and isinstance(doc, dict) and isinstance(doc.get("keras_version"), str):
         version = doc["keras_version"]
-    analyse_config(
+    report_config(
         KerasDoc(artifact.location, doc, keras_version=version, facts=artifact.facts,
                  depth=artifact.depth),
         ctx,
@@ -59,6 +61,38 @@ def _keras_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
 
 
 register_json_analyser(_keras_analyser)
+
+
+def _hf_config_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
+    from modelxray.analysis.hf_config import judge_hf_config, looks_like_hf_config
+    from modelxray.rules import repo
+
+    if not looks_like_hf_config(doc):
+        return
+    if artifact.depth == 0:
+        ctx.add_format("hf-config")
+    report_judgements(
+        ctx, repo.BY_KIND, artifact.location, judge_hf_config(doc, artifact, ctx.budget)
+    )
+
+
+register_json_analyser(_hf_config_analyser)
+
+
+def _tokenizer_config_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
+    from modelxray.analysis.hf_tokenizer import FORMAT, chat_template_value, judge_chat_templates
+    from modelxray.rules import template
+
+    value = chat_template_value(doc)
+    if value is None:
+        return
+    if artifact.depth == 0:
+        ctx.add_format(FORMAT)
+    judgements = judge_chat_templates(value, ctx.budget, ctx.limits)
+    report_judgements(ctx, template.BY_KIND, artifact.location, judgements)
+
+
+register_json_analyser(_tokenizer_config_analyser)
 
 
 class JsonReader(FormatReader):

@@ -113,13 +113,12 @@ READERS: tuple[ReaderEntry, ...] = (
 # fmt: on
 
 # Modules that add analysers to the JSON reader (``register_json_analyser``), in the order the
-# analysers run (after the Keras walk that ``formats.json_doc`` itself registers).
+# analysers run (after the Keras, HF config and tokenizer-config walks that ``formats.json_doc``
+# itself registers).
 JSON_ANALYSERS: tuple[str, ...] = (
     "modelxray.formats.notebook",
-    "modelxray.analysis.hf_config",
     "modelxray.formats.skops",
     "modelxray.formats.xgboost",
-    "modelxray.analysis.hf_tokenizer",
 )
 
 BY_NAME: dict[str, ReaderEntry] = {entry.name: entry for entry in READERS}

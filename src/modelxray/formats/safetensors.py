@@ -19,6 +19,8 @@ from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import Severity
 from modelxray.rules import safetensors as rules
+from modelxray.rules import template as template_rules
+from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -158,12 +160,13 @@ class SafetensorsReader(FormatReader):
                 "(the reference parser refuses the file)",
                 {"key": key[:200], "type": type(meta[key]).__name__},
             )
-        from modelxray.analysis.jinja_template import looks_like_template, report_template
+        from modelxray.analysis.jinja_template import judge_template, looks_like_template
 
         for key, value in meta.items():
             ctx.budget.tick()
             if isinstance(value, str) and looks_like_template(value):
-                report_template(value, loc.child(key[:200]), ctx, chat_template=False)
+                judgements = judge_template(value, ctx.budget, ctx.limits, chat_template=False)
+                report_judgements(ctx, template_rules.BY_KIND, loc.child(key[:200]), judgements)
 
     def _check_entries(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from modelxray.artifact import Artifact
@@ -22,10 +23,13 @@ from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
 from modelxray.formats.protobuf_wire import ProtobufError, Wire, as_str, iter_fields
 from modelxray.formats.tf import sniff as tf_sniff
-from modelxray.model import Location
+from modelxray.model import Judgement, Location
+from modelxray.rules import tf as tf_rules
+from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
     from modelxray.formats.tf import savedmodel as tf_savedmodel
+    from modelxray.formats.tf.savedmodel import MetaGraph
     from modelxray.scanning import Sink
 
 # Sniffers need only tf_sniff and protobuf_wire; extraction (tf_savedmodel), the graph judge
@@ -47,7 +51,8 @@ class KerasMetadataReader(FormatReader):
         return 45 if tf_sniff.looks_like_keras_metadata(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis.keras_config import KerasDoc, analyse_config
+        from modelxray.analysis.keras_config import KerasDoc
+        from modelxray.formats.keras_findings import report_config
         from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(ctx.limits.max_json_bytes * 4, "keras_metadata.pb")
@@ -55,7 +60,7 @@ class KerasMetadataReader(FormatReader):
         for node in nodes:
             loc = artifact.location.child(f"node:{node.node_id}:{node.node_path}")
             doc = parse_json_text(node.metadata, f"metadata of node {node.node_id}")
-            analyse_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
+            report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
 
 
 def _asset_file_def(buf: memoryview, budget: Budget, depth: int) -> tuple[str, str]:
@@ -112,14 +117,55 @@ def _asset_tensors(data: bytes, budget: Budget) -> list[dict[str, str]]:
     return out
 
 
+def report_graph(
+    mg: MetaGraph,
+    location: Location,
+    ctx: Sink,
+    asset_tensors: Mapping[str, str] | None = None,
+) -> None:
+    """Judge one meta graph (or frozen GraphDef) and report each judgement at
+    ``location › function:… › node:…``, as ``rules.tf.BY_KIND`` maps it; past
+    ``MAX_REPORTED_PER_RULE`` nodes per rule, one summary at ``location`` says how many more."""
+    from modelxray.analysis.tf_graph import (
+        MAX_EVIDENCE_STRINGS,
+        MAX_REPORTED_PER_RULE,
+        graph_judgements,
+    )
+
+    counts: dict[str, int] = {}
+    skipped: dict[str, list[Judgement]] = {}
+    listed: list[Judgement] = []
+    for judgement in graph_judgements(mg, ctx.budget, asset_tensors):
+        n = counts[judgement.kind] = counts.get(judgement.kind, 0) + 1
+        if n > MAX_REPORTED_PER_RULE:
+            skipped.setdefault(judgement.kind, []).append(judgement)
+        else:
+            listed.append(judgement)
+    report_judgements(ctx, tf_rules.BY_KIND, location, listed)
+    for kind, rest in skipped.items():
+        rule = tf_rules.BY_KIND[kind]
+        ctx.report(
+            rule,
+            location,
+            f"{len(rest)} more nodes matched {rule.id} (not listed one by one)",
+            {
+                "matched": len(rest) + MAX_REPORTED_PER_RULE,
+                "listed": MAX_REPORTED_PER_RULE,
+                "ops": sorted({j.evidence["op"] for j in rest})[:MAX_EVIDENCE_STRINGS],
+            },
+            severity=max(j.severity or rule.severity for j in rest),
+            confidence=min(j.confidence or rule.confidence for j in rest),
+        )
+
+
 def _scan_saved_model(
     info: tf_savedmodel.SavedModelInfo,
     location: Location,
     ctx: Sink,
     assets: list[dict[str, str]],
 ) -> None:
-    from modelxray.analysis.keras_config import KerasDoc, analyse_config
-    from modelxray.analysis.tf_graph import report_graph
+    from modelxray.analysis.keras_config import KerasDoc
+    from modelxray.formats.keras_findings import report_config
 
     for g, graph in enumerate(info.meta_graphs):
         graph_loc = location.child(f"meta_graph[{g}]")
@@ -128,7 +174,7 @@ def _scan_saved_model(
                 continue
             loc = graph_loc.child(f"object_graph.node[{node_index}]:{identifier}")
             doc = parse_json_text(metadata, f"user object {node_index} metadata")
-            analyse_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
+            report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
         report_graph(graph, graph_loc, ctx, assets[g] if g < len(assets) else None)
 
 
@@ -205,7 +251,6 @@ class GraphDefReader(FormatReader):
         return 30 if looks_like_graph_def(head) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis.tf_graph import report_graph
         from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "GraphDef")

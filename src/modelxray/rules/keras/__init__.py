@@ -196,3 +196,24 @@ ARCHIVE_PATH_TRAVERSAL = FAMILY.rule(
     cves=("CVE-2026-12479",),
     cwes=("CWE-22",),
 )
+
+# What analysis/keras_config.py concludes -> the rule a reader reports it as.
+BY_KIND = {
+    "lambda-malicious": LAMBDA_MALICIOUS,
+    "lambda-unknown": LAMBDA_UNKNOWN,
+    "lambda-unreadable": LAMBDA_UNREADABLE,
+    "lambda-tensor-math": LAMBDA_TENSOR_MATH,
+    "lambda-exhaustion": LAMBDA_EXHAUSTION,
+    "function-reference-unknown": FUNCTION_REFERENCE_UNKNOWN,
+    "function-reference": FUNCTION_REFERENCE,
+    "reference-dangerous": REFERENCE_DANGEROUS,
+    "reference-outside": REFERENCE_OUTSIDE,
+    "reference-custom": REFERENCE_CUSTOM,
+    "keras-api-gadget": KERAS_API_GADGET,
+    "reference-builtins-name": REFERENCE_BUILTINS_NAME,
+    "argument-location": ARGUMENT_LOCATION,
+    "torch-module-wrapper": TORCH_MODULE_WRAPPER,
+    "tfsm-layer": TFSM_LAYER,
+    "vocabulary-file": VOCABULARY_FILE,
+    "archive-path-traversal": ARCHIVE_PATH_TRAVERSAL,
+}

@@ -53,3 +53,6 @@ EMBEDDED_POLICY = FAMILY.rule(
     Confidence.HIGH,
     cwes=("CWE-15", "CWE-693"),
 )
+
+# What analysis/hf_config.py concludes -> the rule a reader reports it as.
+BY_KIND = {"auto-map-local": AUTO_MAP_LOCAL, "auto-map-remote": AUTO_MAP_REMOTE}

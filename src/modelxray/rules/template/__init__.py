@@ -41,3 +41,11 @@ EXHAUSTION = FAMILY.rule(
     Confidence.HIGH,
     cwes=("CWE-400", "CWE-1336"),
 )
+
+# What analysis/jinja_template.py concludes -> the rule a reader reports it as.
+BY_KIND = {
+    "internals": INTERNALS,
+    "unusual": UNUSUAL,
+    "unparseable": UNPARSEABLE,
+    "exhaustion": EXHAUSTION,
+}

@@ -45,3 +45,12 @@ CUSTOM_OP = FAMILY.rule(
     Confidence.MEDIUM,
     cwes=("CWE-829",),
 )
+
+# What analysis/tf_graph.py concludes -> the rule a reader reports it as.
+BY_KIND = {
+    "python-callback": PYTHON_CALLBACK,
+    "file-read": FILE_READ,
+    "file-write": FILE_WRITE,
+    "network": NETWORK,
+    "custom-op": CUSTOM_OP,
+}
