@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -241,3 +242,20 @@ def test_keras_module_allow_list_approves_a_teams_own_package(tmp_path: Path):
     cfg["config"]["layers"][0]["module"] = "os"  # type: ignore[index]
     model.write_text(json.dumps(cfg))
     assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == Verdict.BLOCKED
+
+
+def test_denied_keras_modules_are_dangerous(tmp_path: Path) -> None:
+    """``[[deny.keras_modules]]`` makes a reference to that module critical (MX-KERAS-201), even
+    one the Keras family would otherwise allow; without the entry the same model passes."""
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d", "units": 2},
+         "registered_name": None}]}}  # fmt: skip
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps(cfg))
+    assert scan(str(model)).verdict == Verdict.ALLOWED
+    pf = tmp_path / "modelxray.toml"
+    pf.write_text('[[deny.keras_modules]]\nmodule = "keras.layers"\nreason = "retired"\n')
+    report = scan(str(model), ScanOptions(policy=load_policy(str(pf))))
+    assert report.verdict == Verdict.BLOCKED
+    (finding,) = [f for f in report.findings if f.rule_id == "MX-KERAS-201"]
+    assert "denied by policy: retired" in finding.message

@@ -79,6 +79,7 @@ def analysis_settings(options: ScanOptions) -> AnalysisSettings:
         allow_pickle_globals=tuple(e.target for e in p.allow_pickle_globals),
         deny_pickle_globals=tuple(e.target for e in p.deny_pickle_globals),
         allow_keras_modules=tuple((e.target, e.reason) for e in p.allow_keras_modules),
+        deny_keras_modules=tuple((e.target, e.reason) for e in p.deny_keras_modules),
         show_code=options.show_code,
     )
 

@@ -31,6 +31,8 @@ class AnalysisSettings:
     deny_pickle_globals: tuple[str, ...] = ()
     # Keras modules a team approves as its own (target, reason); never excuses a denied module.
     allow_keras_modules: tuple[tuple[str, str], ...] = ()
+    # Keras modules a team denies (target, reason): a reference to them is dangerous.
+    deny_keras_modules: tuple[tuple[str, str], ...] = ()
     # Readers that reconstruct programs (pickle) attach them as info findings.
     show_code: bool = False
 

@@ -13,7 +13,7 @@ import binascii
 import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis import callables, keras_versions, lambda_code
@@ -136,6 +136,14 @@ def escapes_directory(path: str) -> bool:
     if is_absolute_path(path) or "\\" in path:
         return True
     return ".." in path.replace("\\", "/").split("/")
+
+
+def _in_policy(target: str, entries: tuple[tuple[str, str], ...]) -> str | None:
+    """The reason of the first policy entry naming ``target``'s module (or itself), or None."""
+    for module, reason in entries:
+        if target == module or target.startswith(module + "."):
+            return reason
+    return None
 
 
 def _starts_with_code(value: Any) -> bool:
@@ -551,7 +559,12 @@ class _Walker:
             )
             self._report_reference(verdict, path, layers, where)
             return
-        if judged.severity < Severity.CRITICAL and self._policy_allows(target) is not None:
+        denied = _in_policy(target, self.settings.deny_keras_modules)
+        if denied is not None:
+            judged = replace(
+                judged, severity=Severity.CRITICAL, reason=f"denied by policy: {denied}"
+            )
+        elif judged.severity < Severity.CRITICAL and self._policy_allows(target) is not None:
             return  # the team's policy allows this module (with a recorded reason)
         rule = (
             FUNCTION_REFERENCE
@@ -572,10 +585,7 @@ class _Walker:
         Allow entries never excuse a dangerous module; they only approve a team's own
         packages that would otherwise count as outside the Keras family.
         """
-        for module, reason in self.settings.allow_keras_modules:
-            if target == module or target.startswith(module + "."):
-                return reason
-        return None
+        return _in_policy(target, self.settings.allow_keras_modules)
 
     # -- references, gadgets and specific layers (MX-KERAS-2xx) ------------------------------
     def _object_reference(
@@ -588,6 +598,15 @@ class _Walker:
             node.get("config"),
             self.generation,
         )
+        module, class_name = node.get("module"), node.get("class_name")
+        if verdict is None and self.settings.deny_keras_modules and isinstance(class_name, str):
+            # a reference the Keras family covers, but the team's policy denies its module
+            target = f"{module}.{class_name}" if isinstance(module, str) and module else class_name
+            denied = _in_policy(target, self.settings.deny_keras_modules)
+            if denied is not None:
+                verdict = callables.RefVerdict(
+                    callables.DANGEROUS, Severity.CRITICAL, f"denied by policy: {denied}", target
+                )
         if verdict is None:
             return
         if node.get("class_name") == "function":
@@ -601,6 +620,14 @@ class _Walker:
         layers: tuple[str, ...],
         where: str,
     ) -> None:
+        denied = _in_policy(verdict.target, self.settings.deny_keras_modules)
+        if denied is not None and verdict.kind != callables.DANGEROUS:
+            verdict = callables.RefVerdict(
+                callables.DANGEROUS,
+                Severity.CRITICAL,
+                f"denied by policy: {denied}",
+                verdict.target,
+            )
         allowed = self._policy_allows(verdict.target)
         if allowed is not None and verdict.kind in (callables.OUTSIDE, callables.CUSTOM):
             return  # the team's policy allows this module (with a recorded reason)
