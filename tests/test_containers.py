@@ -369,6 +369,8 @@ def test_nesting_beyond_the_depth_limit_is_reported(tmp_path: Path):
     report = scan(write(tmp_path, "deep.tar.gz", _nested_bundle()), max_container_depth=2)
     assert "MX-SCAN-002" in rules(report)
     assert "MX-KERAS-101" not in rules(report)
+    # what lies deeper was never read: the file is not fully scanned (an error, not "blocked")
+    assert [(f.status, f.verdict) for f in report.files] == [("unscannable", "error")]
 
 
 def test_compressed_tar_with_large_member_uses_a_window(tmp_path: Path):

@@ -98,3 +98,14 @@ def test_unzipped_keras_folder(tmp_path: Path):
     names = {Path(r.path).name: r for r in report.files}
     assert names["config.json"].max_severity == 4
     assert names["other.keras"].findings == []
+
+
+def test_member_in_a_method_the_reader_cannot_decode_is_not_scanned(tmp_path: Path) -> None:
+    """Python's zipfile (so np.load and Keras) opens LZMA members (method 14); this reader
+    does not decode them, so the file is not fully scanned: an error, never "scanned"."""
+    path = tmp_path / "lzma.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_LZMA) as z:
+        z.writestr("a.pkl", b"\x80\x04K\x01.")
+    (result,) = modelxray.scan(str(path)).files
+    assert [f.rule_id for f in result.findings] == ["MX-SCAN-001"]
+    assert (result.status, result.verdict) == ("unscannable", "error")

@@ -63,7 +63,6 @@ class ScanContext(Collector):
                 artifact.location,
                 f"nesting deeper than {self.limits.max_container_depth} levels was not scanned",
                 {"limit": "max_container_depth"},
-                incomplete=False,  # (as before the status was derived; see MX-SCAN-002)
             )
             return True
         recognised = scan_artifact(artifact, self, exclude)

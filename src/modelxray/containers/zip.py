@@ -391,8 +391,8 @@ class ZipReader(FormatReader):
             try:
                 opener = member_opener(artifact, m, offsets[i], ctx.limits)
             except ZipError as exc:
-                # (The file's status was never set here; see the report of issue 13.)
-                ctx.report(scan_rules.UNPARSEABLE, loc, str(exc), incomplete=False)
+                # the member is not read: the file is not fully scanned
+                ctx.report(scan_rules.UNPARSEABLE, loc, str(exc))
                 continue
             if m.method != 0:
                 checks.expansion(m.name, m.size, m.compressed_size, declared=True)
