@@ -53,7 +53,12 @@ from tests.test_safetensors import entry as st_entry
 from tests.test_safetensors import write_raw as safetensors_file
 from tests.test_savedmodel_scan import const as tf_const
 from tests.test_savedmodel_scan import with_serve
-from tests.test_skops_mlflow_xgb import PYFUNC_MLMODEL, _mlmodel, _rewrite_schema
+from tests.test_skops_mlflow_xgb import (
+    PYFUNC_MLMODEL,
+    _mlmodel,
+    _rewrite_schema,
+    method_node_mismatch,
+)
 from tests.test_tflite_flax import _flax_bytes, _nd
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -282,23 +287,6 @@ def _skops_os_system(doc: dict[str, Any]) -> None:
     doc["content"]["content"]["func"].update({"__module__": "os", "__class__": "system"})
 
 
-def _skops_method_mismatch(doc: dict[str, Any]) -> None:
-    doc["content"]["content"]["func"] = {
-        "__class__": "LogisticRegression",
-        "__module__": "sklearn.linear_model._logistic",
-        "__loader__": "MethodNode",
-        "content": {
-            "func": "system",
-            "obj": {
-                "__class__": "Popen",
-                "__module__": "subprocess",
-                "__loader__": "ObjectNode",
-                "content": {},
-            },
-        },
-    }
-
-
 # ---------------------------------------------------------------------------------- mlflow
 
 
@@ -513,7 +501,7 @@ SAMPLES: dict[str, Factory] = {
     # skops
     "MX-SKOPS-101": _skops(_skops_os_system),
     "MX-SKOPS-102": _skops(None, "attrgetter"),
-    "MX-SKOPS-103": _skops(_skops_method_mismatch),
+    "MX-SKOPS-103": _skops(method_node_mismatch),
     # mlflow
     "MX-MLFLOW-101": _mlflow(),
     "MX-MLFLOW-102": _mlflow(("loader_module: mlflow.pyfunc.model", "loader_module: my_loader")),

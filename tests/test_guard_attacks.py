@@ -100,19 +100,24 @@ def test_guard_policy_from_explicit_configuration(
         guard.check_bytes(bad, "x.pkl")
 
 
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``modelxray ARGS`` run from ``cwd`` in a child process (the CLI's own policy lookup)."""
+    return subprocess.run(
+        [sys.executable, "-m", "modelxray", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_cli_ignores_and_reports_policy_inside_scanned_folder(tmp_path: Path) -> None:
     repo = _loosening_repo(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
     (work / ".git").mkdir()
     out = work / "r.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelxray", "scan", "--format", "json", "-o", str(out), str(repo)],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _cli(work, "scan", "--format", "json", "-o", str(out), str(repo))
     assert proc.returncode == 1, proc.stderr
     data = json.loads(out.read_text())
     assert data["policy"]["source"] is None
@@ -131,13 +136,7 @@ def test_cli_policy_discovery_walks_up_to_project_root(tmp_path: Path) -> None:
     (project / ".git").mkdir()
     (project / "modelxray.toml").write_text('fail_on = "critical"\n')
     (sub / "m.pkl").write_bytes(pickle.dumps({"a": 1}))
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelxray", "scan", "--format", "json", "m.pkl"],
-        cwd=sub,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _cli(sub, "scan", "--format", "json", "m.pkl")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["policy"]["source"] == str(project / "modelxray.toml")
@@ -146,13 +145,7 @@ def test_cli_policy_discovery_walks_up_to_project_root(tmp_path: Path) -> None:
     outer = tmp_path / "modelxray.toml"
     outer.write_text("report_only = true\n")
     (project / "modelxray.toml").unlink()
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelxray", "scan", "--format", "json", "m.pkl"],
-        cwd=sub,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _cli(sub, "scan", "--format", "json", "m.pkl")
     assert json.loads(proc.stdout)["policy"]["source"] is None
 
 
@@ -160,13 +153,7 @@ def test_policy_in_effect_is_not_reported_as_embedded(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / "modelxray.toml").write_text('fail_on = "high"\n')
     (tmp_path / "m.pkl").write_bytes(pickle.dumps([1, 2]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelxray", "scan", "--format", "json", "."],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _cli(tmp_path, "scan", "--format", "json", ".")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ids = [f["rule_id"] for r in json.loads(proc.stdout)["files"] for f in r["findings"]]
     assert "MX-REPO-106" not in ids

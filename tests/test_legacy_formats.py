@@ -13,7 +13,6 @@ import gzip
 import lzma
 import pickle
 import shutil
-import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 import modelxray
 from modelxray.model import FileResult, Severity
 from modelxray.policy import Policy
+from tests.factories.pickle_models import npy_object_bytes
 from tests.pickle_samples import PROTO, STOP, call1, cmd, u
 
 DATA = Path(__file__).parent / "data"
@@ -103,9 +103,7 @@ def _wrapper_pickle(filename: str) -> bytes:
 
 
 def _object_npy() -> bytes:
-    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
-    header += " " * (63 - (10 + len(header)) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + PAYLOAD
+    return npy_object_bytes(PAYLOAD)
 
 
 def test_real_sidecars_are_scanned_with_the_pickle(tmp_path: Path) -> None:

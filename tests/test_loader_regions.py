@@ -20,6 +20,7 @@ import pytest
 
 import modelxray
 from modelxray.model import FileResult, Severity
+from tests.factories.pickle_models import npy_object_bytes
 from tests.pickle_samples import call1, cmd
 
 PAYLOAD = call1("os", "system", cmd("loader_regions"))
@@ -88,20 +89,23 @@ def test_zip_at_byte_zero_has_no_prefix_finding(tmp_path: Path) -> None:
 
 
 def _object_npy() -> bytes:
-    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
-    header += " " * (63 - (10 + len(header)) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + PAYLOAD
+    return npy_object_bytes(PAYLOAD)
 
 
-def _lying_npz() -> bytes:
-    """Two entries in the central directory; the end record says one."""
+def _two_member_npz() -> bytes:
+    """An .npz of a numeric array and an object array whose pickle calls os.system."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         buf_a = io.BytesIO()
         np.save(buf_a, np.arange(3))
         z.writestr("a.npy", buf_a.getvalue())
         z.writestr("b.npy", _object_npy())
-    data = bytearray(buf.getvalue())
+    return buf.getvalue()
+
+
+def _lying_npz() -> bytes:
+    """Two entries in the central directory; the end record says one."""
+    data = bytearray(_two_member_npz())
     eocd = data.rfind(b"PK\x05\x06")
     struct.pack_into("<HH", data, eocd + 8, 1, 1)
     return bytes(data)
@@ -130,13 +134,7 @@ def test_consistent_archives_have_no_directory_finding(tmp_path: Path) -> None:
 def test_zip64_record_overrides_a_smaller_end_record(tmp_path: Path) -> None:
     """zipfile (and miniz) follow a zip64 end record even when the 32-bit one is not a
     sentinel: a smaller 32-bit directory must not hide the second member."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        buf_a = io.BytesIO()
-        np.save(buf_a, np.arange(3))
-        z.writestr("a.npy", buf_a.getvalue())
-        z.writestr("b.npy", _object_npy())
-    data = buf.getvalue()
+    data = _two_member_npz()
     eocd = data.rfind(b"PK\x05\x06")
     _, _, _, _, count, cd_size, cd_offset, _ = struct.unpack("<4s4H2LH", data[eocd : eocd + 22])
     nlen, xlen, clen = struct.unpack("<HHH", data[cd_offset + 28 : cd_offset + 34])

@@ -115,20 +115,22 @@ def test_operator_node_type_confusion(skops_files: dict[str, Path], tmp_path: Pa
     assert rules == {"MX-SKOPS-101", "MX-SKOPS-102", "MX-SKOPS-103"}
 
 
-def test_method_node_mismatch(skops_files: dict[str, Path], tmp_path: Path) -> None:
-    def edit(doc: dict) -> None:
-        doc["content"]["content"]["func"] = {
-            "__class__": "LogisticRegression",
-            "__module__": "sklearn.linear_model._logistic",
-            "__loader__": "MethodNode",
-            "content": {
-                "func": "system",
-                "obj": {"__class__": "Popen", "__module__": "subprocess",
-                        "__loader__": "ObjectNode", "content": {}},
-            },
-        }  # fmt: skip
+def method_node_mismatch(doc: dict[str, Any]) -> None:
+    """A MethodNode whose class is an estimator but whose object is subprocess.Popen."""
+    doc["content"]["content"]["func"] = {
+        "__class__": "LogisticRegression",
+        "__module__": "sklearn.linear_model._logistic",
+        "__loader__": "MethodNode",
+        "content": {
+            "func": "system",
+            "obj": {"__class__": "Popen", "__module__": "subprocess",
+                    "__loader__": "ObjectNode", "content": {}},
+        },
+    }  # fmt: skip
 
-    p = _rewrite_schema(skops_files["ufunc"], tmp_path / "method.skops", edit)
+
+def test_method_node_mismatch(skops_files: dict[str, Path], tmp_path: Path) -> None:
+    p = _rewrite_schema(skops_files["ufunc"], tmp_path / "method.skops", method_node_mismatch)
     findings = _rules(modelxray.scan(str(p)), "MX-SKOPS")
     assert any(f.rule_id == "MX-SKOPS-103" and "CVE-2025-54413" in f.message for f in findings)
     assert any(

@@ -34,7 +34,8 @@ class Case:
     note: str = ""
 
 
-def _npy_object_bytes(pickled: bytes) -> bytes:
+def npy_object_bytes(pickled: bytes) -> bytes:
+    """A version-1 .npy of one object element whose pickle is ``pickled``."""
     header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
     total = 10 + len(header) + 1
     header += " " * ((64 - total % 64) % 64) + "\n"
@@ -185,7 +186,7 @@ def build_malicious(out: Path) -> dict[str, Case]:
         pass
 
     # NumPy object arrays (T-33) and npz.
-    npy = _npy_object_bytes(mal)
+    npy = npy_object_bytes(mal)
     add("object_payload.npy", npy, note="T-33")
     add("object_payload.npz", _torch_zip({"arr_0.npy": npy}), note="T-33 npz")
     add("weights.npy", mal, note="T-32: a plain pickle named .npy")

@@ -579,6 +579,15 @@ class _Walker:
             evidence,
         )
 
+    def _denied(self, target: str) -> callables.RefVerdict | None:
+        """A reference to a module the team's policy denies: dangerous, whatever else it is."""
+        reason = _in_policy(target, self.settings.deny_keras_modules)
+        if reason is None:
+            return None
+        return callables.RefVerdict(
+            callables.DANGEROUS, Severity.CRITICAL, f"denied by policy: {reason}", target
+        )
+
     def _policy_allows(self, target: str) -> str | None:
         """The reason the policy allows ``target``'s module, or None.
 
@@ -599,14 +608,10 @@ class _Walker:
             self.generation,
         )
         module, class_name = node.get("module"), node.get("class_name")
-        if verdict is None and self.settings.deny_keras_modules and isinstance(class_name, str):
-            # a reference the Keras family covers, but the team's policy denies its module
+        if verdict is None and isinstance(class_name, str):
+            # a reference the Keras family covers, unless the team's policy denies its module
             target = f"{module}.{class_name}" if isinstance(module, str) and module else class_name
-            denied = _in_policy(target, self.settings.deny_keras_modules)
-            if denied is not None:
-                verdict = callables.RefVerdict(
-                    callables.DANGEROUS, Severity.CRITICAL, f"denied by policy: {denied}", target
-                )
+            verdict = self._denied(target)
         if verdict is None:
             return
         if node.get("class_name") == "function":
@@ -620,14 +625,8 @@ class _Walker:
         layers: tuple[str, ...],
         where: str,
     ) -> None:
-        denied = _in_policy(verdict.target, self.settings.deny_keras_modules)
-        if denied is not None and verdict.kind != callables.DANGEROUS:
-            verdict = callables.RefVerdict(
-                callables.DANGEROUS,
-                Severity.CRITICAL,
-                f"denied by policy: {denied}",
-                verdict.target,
-            )
+        if verdict.kind != callables.DANGEROUS:
+            verdict = self._denied(verdict.target) or verdict
         allowed = self._policy_allows(verdict.target)
         if allowed is not None and verdict.kind in (callables.OUTSIDE, callables.CUSTOM):
             return  # the team's policy allows this module (with a recorded reason)

@@ -215,7 +215,7 @@ def _walk(source: Any, artifact: Artifact, ctx: Sink, since: int) -> dict[str, A
     with h5py.File(source, "r") as f:
         texts = Hdf5Reader._root_texts(f, ctx)
         version = texts.get("keras_version") or artifact.facts.get("keras_version")
-        keras = _keras_structure(texts, f, artifact)
+        keras = _keras_structure(f, artifact)
         _StructureWalk(f, artifact, ctx, version, keras).run()
     return {"texts": texts, "findings": [x.to_dict() for x in ctx.findings[since:]]}
 
@@ -228,14 +228,12 @@ _KERAS_ROOT_ATTRS = frozenset(
 _KERAS_ROOT_GROUPS = frozenset({"model_weights", "layers", "vars", "optimizer", "_layer_names"})
 
 
-def _keras_structure(texts: dict[str, str], f: Any, artifact: Artifact) -> bool:
+def _keras_structure(f: Any, artifact: Artifact) -> bool:
     """Whether a Keras loader would read this file as a model or its weights (a file inside
     a container, such as a ``.keras`` archive's weights, always counts)."""
     if artifact.depth > 0 or artifact.facts.get("keras_version"):
         return True
-    if _KERAS_ROOT_ATTRS & set(texts) or _KERAS_ROOT_ATTRS & set(f.attrs.keys()):
-        return True
-    return bool(_KERAS_ROOT_GROUPS & set(f.keys()))
+    return bool(_KERAS_ROOT_ATTRS & set(f.attrs.keys()) or _KERAS_ROOT_GROUPS & set(f.keys()))
 
 
 class _StructureWalk:

@@ -39,6 +39,11 @@ _LOG2_10_OVER_8 = 0.4152  # bytes per decimal digit of a Python int
 _PTR = 8  # one list/tuple slot
 _BIG_INT = 32  # an int object outside the small-int cache
 _SET_SLOT = 64  # set/dict entry incl. its share of the table at the usual load factor
+# Bytes per element of the containers built from an iterable (plus _BIG_INT per large int).
+_SLOT_BYTES = {
+    "builtins.list": _PTR, "builtins.tuple": _PTR,
+    "builtins.set": _SET_SLOT, "builtins.frozenset": _SET_SLOT,
+}  # fmt: skip
 _HUGE = 1 << 62  # "more than any machine has"
 
 # torch storage classes -> bytes per element
@@ -188,18 +193,13 @@ def _estimate(call: Call, depth: int) -> _Est | None:
         return None if n is None else _Est(0, n, True)
     if call.kind != "reduce":
         return _new_only(path, args)
-    if path in ("builtins.list", "builtins.tuple"):
+    slot = _SLOT_BYTES.get(path)
+    if slot is not None:
         ln = _length(first, depth)
         if ln is None:
             return None
         n, big = ln
-        return _Est(n * (_PTR + (_BIG_INT if big else 0)), n, big)
-    if path in ("builtins.set", "builtins.frozenset"):
-        ln = _length(first, depth)
-        if ln is None:
-            return None
-        n, big = ln
-        return _Est(n * (_SET_SLOT + (_BIG_INT if big else 0)), n, big)
+        return _Est(n * (slot + (_BIG_INT if big else 0)), n, big)
     if path in ("builtins.int", "fractions.Fraction"):
         digits = _exponent_digits(first, depth)
         if digits is None:

@@ -377,12 +377,11 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
             call.kind == "reduce"
             and isinstance(f, Global)
             and global_path(f) in TYPE_LOOKUPS
-            and value_path(call) is not None
+            and (target := value_path(call)) is not None
         ):
             # dill's _load_type('object') looks a type up in dill's own table: it is a
             # reference to that type, judged as one
             touched.add(id(f))
-            target = value_path(call) or ""
             c = policy.classify_path(target)
             if c.category == "dangerous":
                 emit(CRITICAL, "import", call, None, target, c, f"{global_name(f)} returns "
