@@ -104,7 +104,9 @@ def _run_reader(
     if reader.sniff(artifact, artifact.head()) <= 0:
         return ctx
     try:
-        reader.scan(artifact, ctx)
+        reading = reader.scan(artifact, ctx)
+        if reading is not None:
+            ctx.drive(reading)  # children are scanned by the engine, as in a real scan
     except allowed:
         pass
     except BaseException as exc:

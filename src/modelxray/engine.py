@@ -21,7 +21,7 @@ from modelxray.model import (
 )
 from modelxray.policy import POLICY_FILE_NAMES, Policy, embedded_policy, file_verdict
 from modelxray.rules import scan as scan_rules
-from modelxray.scanning import AnalysisSettings, Collector
+from modelxray.scanning import AnalysisSettings, Child, Collector, Reading
 from modelxray.sources import SourceFile, open_regular, selected_sources
 
 log = logging.getLogger("modelxray")
@@ -54,9 +54,26 @@ class ScanContext(Collector):
         # A transparent reader's (a compressed wrapper's) child that no reader recognised.
         self.unrecognised_child = False
 
-    def scan_child(self, artifact: Artifact, exclude: tuple[str, ...] = ()) -> bool:
-        """Scan an artifact a container or reader found inside the current one; False when no
-        reader recognised it (``exclude``: readers not to consider, see ``formats.identify``)."""
+    def drive(self, reading: Reading) -> None:
+        """Run a reader that yields children: scan each child it yields and send back whether
+        a reader recognised it; what a child's scan raises is raised where it was yielded."""
+        try:
+            child = next(reading)
+            while True:
+                try:
+                    recognised = self.scan_child(child)
+                except Exception as exc:  # noqa: BLE001 - raised in the reader, as a call would
+                    child = reading.throw(exc)
+                else:
+                    child = reading.send(recognised)
+        except StopIteration:
+            return
+
+    def scan_child(self, child: Child) -> bool:
+        """Scan an artifact a reader found inside the current one; False when no reader
+        recognised it.  The depth limit applies here, and a per-member limit stops that
+        member, not its parent (the per-file time limit stops the file)."""
+        artifact = child.artifact
         if artifact.depth > self.limits.max_container_depth:
             self.report(
                 scan_rules.INCOMPLETE,
@@ -65,7 +82,18 @@ class ScanContext(Collector):
                 {"limit": "max_container_depth"},
             )
             return True
-        recognised = scan_artifact(artifact, self, exclude)
+        try:
+            recognised = scan_artifact(artifact, self, child.exclude)
+        except BudgetExceeded as exc:
+            if exc.limit == "max_seconds_per_file":
+                raise
+            self.report(
+                scan_rules.INCOMPLETE,
+                artifact.location,
+                f"scan of this member stopped at a safety limit ({exc.limit}): {exc.detail}",
+                {"limit": exc.limit},
+            )
+            return True
         if not recognised and artifact.depth == 1:
             self.unrecognised_child = True
         return recognised
@@ -99,12 +127,14 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
         return True
     if reader is None:
         # What the loaders a name invites would make of content no reader recognises.
-        judge_unrecognised(artifact, ctx)
+        ctx.drive(judge_unrecognised(artifact, ctx))
         return False
     if artifact.depth == 0:
         ctx.add_format(reader.name)
     try:
-        reader.scan(artifact, ctx)
+        reading = reader.scan(artifact, ctx)
+        if reading is not None:
+            ctx.drive(reading)
         if artifact.depth == 0 and reader.transparent and ctx.unrecognised_child:
             return False  # a wrapper of content no reader knows: the file is unsupported
     except BudgetExceeded as exc:
@@ -139,7 +169,7 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
     return True
 
 
-def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
+def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> Reading:
     """Judge content no reader recognised as what its name invites (``formats.loaders``)."""
     from modelxray.formats.loaders import FILE_PROMISES, PROMISES
 
@@ -150,7 +180,7 @@ def judge_unrecognised(artifact: Artifact, ctx: ScanContext) -> None:
         from modelxray.formats.pickle import judge_as_unpickled
 
         why = f"content behind {artifact.extension!r} is no format modelxray recognises"
-        if judge_as_unpickled(artifact, ctx, promise.unpickled_by, why):
+        if (yield from judge_as_unpickled(artifact, ctx, promise.unpickled_by, why)):
             return
     if promise.mismatch:
         if artifact.name.lower() in FILE_PROMISES:

@@ -2,15 +2,27 @@
 
 A leaf module (it imports only ``artifact``, ``budget``, ``model`` and ``rules.base``), so that
 nothing below the engine needs the engine: readers take a :class:`Sink`, report findings to it
-and hand it the artifacts they find inside the one they read.  The engine's per-file context
+and yield the artifacts they find inside the one they read.  The engine's per-file context
 implements the sink; it alone recurses, derives the file's status from the findings (a rule
 knows whether it means "not fully read", :attr:`Rule.incomplete`) and applies the policy.
+
+A reader that finds artifacts inside the one it reads (archive members, a payload a loader
+unpickles, a sibling file a loader reads) does not scan them: its ``scan`` is a generator
+that *yields* each as a :class:`Child`, and the engine scans it (applying the depth limit and
+stopping a member at a per-member limit) and sends back whether any reader recognised it::
+
+    def scan(self, artifact: Artifact, sink: Sink) -> Reading:
+        for member in members:
+            recognised = yield Child(member)
+
+A helper that yields children is itself such a generator and is called with ``yield from``
+(``tests/test_reader_contract.py`` checks that no call of one is left undriven).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +47,21 @@ class AnalysisSettings:
     deny_keras_modules: tuple[tuple[str, str], ...] = ()
     # Readers that reconstruct programs (pickle) attach them as info findings.
     show_code: bool = False
+
+
+@dataclass(frozen=True)
+class Child:
+    """An artifact found inside the one being read, for the engine to scan; ``exclude`` names
+    readers not to consider for it (the reader of the parent, where it would see itself)."""
+
+    artifact: Artifact
+    exclude: tuple[str, ...] = ()
+
+
+# What a reader with children returns: a generator that yields them and is sent back, for
+# each, whether a reader recognised it.  A helper that also returns a value is annotated
+# ``Generator[Child, bool, T]``.
+Reading = Generator[Child, bool, None]
 
 
 class Sink(Protocol):
@@ -72,10 +99,6 @@ class Sink(Protocol):
 
     def add_reference(self, path: str) -> None:
         """A file on disk that this file's loader reads as its data."""
-        ...
-
-    def scan_child(self, artifact: Artifact, exclude: tuple[str, ...] = ()) -> bool:
-        """Scan an artifact found inside the current one; False when no reader recognised it."""
         ...
 
 
@@ -169,9 +192,6 @@ class Collector:
         if len(self.references) < self.limits.max_members:
             self.references.append(os.path.realpath(path))
 
-    def scan_child(self, artifact: Artifact, exclude: tuple[str, ...] = ()) -> bool:
-        raise RuntimeError(f"no engine here to scan {artifact.location}")
-
 
 class FormatReader(ABC):
     """Reads one format: finds what can carry a threat and hands it to analysers.
@@ -192,4 +212,6 @@ class FormatReader(ABC):
     def sniff(self, artifact: Artifact, head: bytes) -> int: ...
 
     @abstractmethod
-    def scan(self, artifact: Artifact, ctx: Sink) -> None: ...
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading | None:
+        """Read ``artifact``, reporting to ``ctx``; a reader that finds artifacts inside it
+        yields them as :class:`Child` values (see the module's doc) instead of returning None."""

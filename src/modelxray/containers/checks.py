@@ -9,10 +9,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from modelxray.budget import BudgetExceeded
 from modelxray.model import Location
 from modelxray.rules import archive as archive_rules
-from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
@@ -207,20 +205,3 @@ def report_expansion(
         )
         return True
     return False
-
-
-def scan_member(ctx: Sink, child: Artifact) -> bool:
-    """Scan one member (False: no reader recognised it); a per-member limit stops that
-    member, not the whole archive."""
-    try:
-        return ctx.scan_child(child)
-    except BudgetExceeded as exc:
-        if exc.limit == "max_seconds_per_file":
-            raise
-        ctx.report(
-            scan_rules.INCOMPLETE,
-            child.location,
-            f"scan of this member stopped at a safety limit ({exc.limit}): {exc.detail}",
-            {"limit": exc.limit},
-        )
-        return True

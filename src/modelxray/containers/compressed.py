@@ -27,6 +27,7 @@ from modelxray.formats.base import FormatReader, register
 from modelxray.model import Severity
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
+from modelxray.scanning import Child, Reading
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -158,8 +159,8 @@ class CompressedReader(FormatReader):
             return 0
         return 30 if codec in ("zlib", "lzma") else 60
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.containers.checks import report_expansion, scan_member
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
+        from modelxray.containers.checks import report_expansion
         from modelxray.containers.stream import (
             DecompressionError,
             MissingCodec,
@@ -236,7 +237,7 @@ class CompressedReader(FormatReader):
                 **({"wrapper_fs_path": artifact.fs_path} if artifact.fs_path else {}),
             },
         )
-        scan_member(ctx, child)
+        yield Child(child)
 
     @staticmethod
     def _measure(

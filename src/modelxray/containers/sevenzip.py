@@ -6,12 +6,13 @@ unscannable (MX-ARCHIVE-006), never skipped.  The archive header is checked like
 every other archive (names, links, duplicates, declared sizes); members are
 decompressed into memory one at a time (up to ``max_buffered_member_bytes``, the
 rest of a larger member is not scanned and says so), scanned, and dropped —
-nothing is written to disk and py7zr runs single-threaded in this process.
+nothing is written to disk.  py7zr extracts in one thread of this process that waits while
+each member is scanned (see ``_extracted``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact
@@ -19,6 +20,7 @@ from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
+from modelxray.scanning import Child, Reading
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -59,7 +61,7 @@ class SevenZipReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 60 if head[:6] == MAGIC else 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         py7zr = _load_py7zr()
         if py7zr is None:
             _missing(artifact, ctx, "the optional 'py7zr' module is not installed")
@@ -71,15 +73,15 @@ class SevenZipReader(FormatReader):
                 _encrypted(artifact, ctx, "encrypted header: member names are hidden too")
                 return
             try:
-                self._scan_open(archive, py7zr, artifact, ctx)
+                yield from self._scan_open(archive, py7zr, artifact, ctx)
             finally:
                 archive.close()
 
-    def _scan_open(self, archive: Any, py7zr: Any, artifact: Artifact, ctx: Sink) -> None:
+    def _scan_open(self, archive: Any, py7zr: Any, artifact: Artifact, ctx: Sink) -> Reading:
         files = list(archive.files)
         if len(files) > ctx.limits.max_members:
             raise BudgetExceeded("max_members", f"archive declares {len(files)} members")
-        from modelxray.containers.checks import MemberChecks, scan_member
+        from modelxray.containers.checks import MemberChecks
 
         checks = MemberChecks(ctx, artifact, "7z")
         # py7zr hands writers the output name, renaming repeats "name_0", "name_1"...
@@ -102,13 +104,12 @@ class SevenZipReader(FormatReader):
         if archive.needs_password():
             _encrypted(artifact, ctx, "encrypted content")
             return
-
-        def on_member(outname: str, data: bytes, truncated: bool) -> None:
+        for outname, data, truncated in _extracted(archive, py7zr, ctx):
             entry, copy = by_outname.get(outname, (None, 1))
             name = str(entry.filename) if entry is not None else outname
             if entry is not None and entry.is_symlink:
                 checks.link(name, data[:4096].decode("utf-8", "replace"), hard=False)
-                return
+                continue
             loc = checks.location(name, copy)
             child = Artifact.from_bytes(data, loc, name.rsplit("/", 1)[-1], artifact.depth + 1)
             child.facts["container"] = "7z"
@@ -120,10 +121,70 @@ class SevenZipReader(FormatReader):
                     "only that much of it was scanned",
                     {"limit": "max_buffered_member_bytes", "format": "7z"},
                 )
-            scan_member(ctx, child)
+            yield Child(child)
 
-        factory = _factory(py7zr, ctx, on_member)
-        archive.extract(factory=factory)
+
+_Member = tuple[str, bytes, bool]  # output name, buffered bytes, whether they were cut short
+
+
+def _extracted(archive: Any, py7zr: Any, ctx: Sink) -> Generator[_Member, None, None]:
+    """The archive's members one at a time, as py7zr finishes writing each.
+
+    py7zr pushes members into writers from inside ``extract``; it runs in a thread that
+    waits, after each member, until the reader has had it scanned, so one member is in memory
+    at a time.  What the scan of a member raises is raised inside py7zr's writer (stopping the
+    extraction, as when the scan ran in the writer itself), and then here.
+    """
+    import queue
+    import threading
+
+    members: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    replies: queue.Queue[BaseException | None] = queue.Queue(maxsize=1)
+
+    def on_member(outname: str, data: bytes, truncated: bool) -> None:
+        members.put(("member", (outname, data, truncated)))
+        failure = replies.get()
+        if failure is not None:
+            raise failure
+
+    def extract() -> None:
+        try:
+            archive.extract(factory=_factory(py7zr, ctx, on_member))
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader's thread
+            members.put(("failed", exc))
+        else:
+            members.put(("done", None))
+
+    worker = threading.Thread(target=extract, name="modelxray-7z", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = members.get()
+            if kind == "done":
+                return
+            if kind == "failed":
+                raise value
+            try:
+                yield value
+            except BaseException as exc:
+                replies.put(exc if isinstance(exc, Exception) else _Cancelled())
+                raise
+            replies.put(None)
+    finally:
+        if worker.is_alive():
+            # Stopped early (a limit, or the reader was closed): let py7zr unwind.
+            while worker.is_alive():
+                try:
+                    kind, _ = members.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if kind == "member":
+                    replies.put(_Cancelled())
+            worker.join()
+
+
+class _Cancelled(Exception):
+    """Stops py7zr's extraction when the reader stopped before the last member."""
 
 
 def _factory(py7zr: Any, ctx: Sink, on_member: Callable[[str, bytes, bool], None]) -> Any:

@@ -24,6 +24,7 @@ from modelxray.artifact import Artifact, BinaryStream, window_opener
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.rules import scan as scan_rules
+from modelxray.scanning import Child, Reading
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -122,8 +123,8 @@ class TarReader(FormatReader):
             return 65
         return 25 if block[0] != 0 else 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.containers.checks import MemberChecks, scan_member
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
+        from modelxray.containers.checks import MemberChecks
 
         checks = MemberChecks(ctx, artifact, "tar")
         in_memory_ok = artifact.fs_path is None
@@ -168,7 +169,7 @@ class TarReader(FormatReader):
                         depth=artifact.depth + 1,
                     )
                 child.facts["container"] = "tar"
-                scan_member(ctx, child)
+                yield Child(child)
 
 
 def _read_exact(f: BinaryStream, offset: int, size: int, what: str) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from modelxray.formats.base import FormatReader, register
 from modelxray.model import Severity
 from modelxray.rules import archive as archive_rules
 from modelxray.rules import scan as scan_rules
+from modelxray.scanning import Child, Reading
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -294,7 +295,7 @@ BYTE_ZERO_LOADERS = (
 )
 
 
-def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> str | None:
+def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> Generator[Child, bool, str | None]:
     """Judge a zip that does not start with a zip header as the byte-0 loaders read it;
     returns the name of the reader that recognised those bytes, if any."""
     from dataclasses import replace
@@ -321,9 +322,9 @@ def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> str | None:
         evidence,
     )
     if reader is not None:
-        ctx.scan_child(view, exclude=(ZipReader.name,))
+        yield Child(view, exclude=(ZipReader.name,))
         return reader.name
-    judge_as_unpickled(view, ctx, BYTE_ZERO_LOADERS, "bytes before the zip archive")
+    yield from judge_as_unpickled(view, ctx, BYTE_ZERO_LOADERS, "bytes before the zip archive")
     return None
 
 
@@ -335,14 +336,14 @@ class ZipReader(FormatReader):
             return 50
         return 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.containers.checks import MemberChecks, scan_member
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
+        from modelxray.containers.checks import MemberChecks
         from modelxray.containers.stream import MissingCodec, check_codec
         from modelxray.formats.torch import torch_raw_storages
 
         byte_zero = None
         if artifact.head(4) not in (_LOCAL, _EOCD):
-            byte_zero = judge_from_byte_zero(artifact, ctx)
+            byte_zero = yield from judge_from_byte_zero(artifact, ctx)
         with artifact.open() as f:
             try:
                 directory = read_directory(f, artifact.size, ctx.limits)
@@ -414,7 +415,7 @@ class ZipReader(FormatReader):
                 depth=artifact.depth + 1,
                 facts=facts,
             )
-            scan_member(ctx, child)
+            yield Child(child)
 
     @staticmethod
     def _link_target(opener: Callable[[], BinaryStream], member: ZipMember) -> str:

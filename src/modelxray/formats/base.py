@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modelxray.formats.registry import BY_NAME, ReaderEntry
-from modelxray.scanning import FormatReader
+from modelxray.scanning import FormatReader, Reading
 
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
@@ -49,8 +49,8 @@ class LazyReader(FormatReader):
             return 0
         return self.load().sniff(artifact, head)
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        self.load().scan(artifact, ctx)
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading | None:
+        return self.load().scan(artifact, ctx)
 
 
 _REGISTRY: list[FormatReader] = []

@@ -19,6 +19,7 @@ from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
 from modelxray.model import Location, Severity
 from modelxray.rules import keras as rules
+from modelxray.scanning import Reading
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -69,7 +70,7 @@ class Hdf5Reader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 60 if find_superblock(artifact, head) is not None else 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         import h5py  # noqa: F401 - loaded before the fork, so the child starts warm
 
         from modelxray.analysis.keras_config import KerasDoc
@@ -91,7 +92,7 @@ class Hdf5Reader(FormatReader):
             generation = (
                 "tf.keras" if texts.get("keras_version", "").startswith(("1.", "2.")) else ""
             )
-            report_config(
+            yield from report_config(
                 KerasDoc(
                     loc,
                     doc,

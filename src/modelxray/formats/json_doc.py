@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
-from modelxray.scanning import report_judgements
+from modelxray.scanning import Reading, report_judgements
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -26,8 +26,8 @@ _WS = b" \t\r\n\xef\xbb\xbf"
 _TEMPLATE_TAG = re.compile(rb"\[\s*\{[{%#]")
 _SNIFF_PARSE_BYTES = 1 << 20
 
-# (doc, artifact, ctx) -> None; called for every parsed JSON document.
-JsonAnalyser = Callable[[Any, Artifact, "Sink"], None]
+# (doc, artifact, ctx) -> None, or the children it yields; called for every parsed JSON document.
+JsonAnalyser = Callable[[Any, Artifact, "Sink"], "Reading | None"]
 _ANALYSERS: list[JsonAnalyser] = []
 
 
@@ -44,7 +44,7 @@ def parse_json_text(text: str | bytes, what: str) -> Any:
         raise BudgetExceeded("max_json_depth", f"{what} nests too deeply to parse") from None
 
 
-def _keras_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
+def _keras_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> Reading:
     from modelxray.analysis.keras_config import KerasDoc, looks_like_keras_config
     from modelxray.formats.keras_findings import report_config
 
@@ -53,7 +53,7 @@ def _keras_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     version = artifact.facts.get("keras_version")
     if version is None and isinstance(doc, dict) and isinstance(doc.get("keras_version"), str):
         version = doc["keras_version"]
-    report_config(
+    yield from report_config(
         KerasDoc(artifact.location, doc, keras_version=version, facts=artifact.facts,
                  depth=artifact.depth),
         ctx,
@@ -125,11 +125,13 @@ class JsonReader(FormatReader):
             return False
         return True
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         data = artifact.read(ctx.limits.max_json_bytes, "JSON document")
         doc = parse_json_text(data.decode("utf-8-sig", errors="replace"), "JSON document")
         for analyser in _ANALYSERS:
-            analyser(doc, artifact, ctx)
+            reading = analyser(doc, artifact, ctx)
+            if reading is not None:
+                yield from reading
 
 
 register(JsonReader())

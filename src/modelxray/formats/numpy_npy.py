@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
-from modelxray.formats.pickle import scan_pickle_at, show_program
+from modelxray.formats.pickle import report_streams, scan_pickle_at, show_program
 from modelxray.rules import numpy as rules
 from modelxray.rules import scan as scan_rules
+from modelxray.scanning import Reading
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -157,7 +158,7 @@ class NpyReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 70 if head[:6] == MAGIC else 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         try:
             header, offset, version = read_header(artifact)
             descr = header["descr"]
@@ -207,7 +208,8 @@ class NpyReader(FormatReader):
                 incomplete=False,  # nothing follows the header: nothing left unread
             )
             return
-        streams = scan_pickle_at(artifact, ctx, offset, what="npy-pickle")
+        streams = scan_pickle_at(artifact, ctx, offset)
+        yield from report_streams(ctx, artifact, streams, what="npy-pickle")
         show_program(ctx, artifact, streams)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import pickletools
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact
@@ -27,6 +28,7 @@ from modelxray.model import Location, Severity
 from modelxray.rules import pickle as rules
 from modelxray.rules import scan as scan_rules
 from modelxray.rules import torch as torch_rules
+from modelxray.scanning import Child, Reading
 
 if TYPE_CHECKING:
     from modelxray.analysis.pickle import PickleStream, Policy, VerdictItem
@@ -259,8 +261,9 @@ def report_streams(
     what: str = "pickle",
     ignore_limits: tuple[str, ...] = (),
     allow_trailing: bool = False,
-) -> None:
-    """Turn what the VM learned about ``streams`` into findings on ``artifact``.
+) -> Reading:
+    """Turn what the VM learned about ``streams`` into findings on ``artifact``; the payloads
+    a loader inside them decodes (an archive, a NumPy array, source) are yielded as children.
 
     In a TorchScript archive, ``__torch__.*`` names are TorchScript classes compiled from the
     archive's own code (resolved by TorchScript's C++ unpickler, not imported from Python):
@@ -307,7 +310,7 @@ def report_streams(
                 continue
             _report_stream_state(ctx, artifact, s, label, ignore_limits, allow_trailing)
             for n in s.nested:
-                _report_nested(ctx, artifact, s, n, label)
+                yield from _report_nested(ctx, artifact, s, n, label)
 
 
 def _report_stream_state(
@@ -350,7 +353,7 @@ def _report_stream_state(
         )
 
 
-def _report_nested(ctx: Sink, artifact: Artifact, s: PickleStream, n: Any, label: str) -> None:
+def _report_nested(ctx: Sink, artifact: Artifact, s: PickleStream, n: Any, label: str) -> Reading:
     from modelxray.analysis import lambda_code
 
     loc = _stream_loc(artifact.location, label, n.path, n.offset)
@@ -375,7 +378,7 @@ def _report_nested(ctx: Sink, artifact: Artifact, s: PickleStream, n: Any, label
         return
     if n.kind in ("archive", "numpy", "python_source") and n.data is not None:
         name = {"archive": "nested.pt", "numpy": "nested.npy", "python_source": "nested.py"}
-        ctx.scan_child(Artifact.from_bytes(n.data, loc, name[n.kind], artifact.depth + 1))
+        yield Child(Artifact.from_bytes(n.data, loc, name[n.kind], artifact.depth + 1))
         return
     if n.kind == "pickle" and n.error is None:
         return  # its streams are walked and judged with the outer stream
@@ -394,11 +397,8 @@ def scan_pickle_at(
     *,
     max_streams: int = 4096,
     joblib: bool | None = None,
-    what: str = "pickle",
-    first_index: int = 0,
-    report: bool = True,
 ) -> list[PickleStream]:
-    """Run the VM over ``artifact`` from ``start`` and (by default) report what it found."""
+    """Run the VM over ``artifact`` from ``start`` (``report_streams`` reports what it found)."""
     from modelxray.analysis.pickle import scan_stream
 
     ctx.budget.check_time()
@@ -412,8 +412,6 @@ def scan_pickle_at(
             policy=vm_policy(ctx, artifact),
         )
     ctx.budget.check_time()
-    if report:
-        report_streams(ctx, artifact, streams, first_index=first_index, what=what)
     return streams
 
 
@@ -440,7 +438,9 @@ UNPICKLER_STOPS = frozenset(
 )
 
 
-def judge_as_unpickled(artifact: Artifact, ctx: Sink, loaders: tuple[str, ...], why: str) -> bool:
+def judge_as_unpickled(
+    artifact: Artifact, ctx: Sink, loaders: tuple[str, ...], why: str
+) -> Generator[Child, bool, bool]:
     """Run the VM from byte 0 over content no sniffer claimed, because ``loaders`` unpickle it
     from there (``pickle.load``, ``joblib.load``, ``torch.load``'s legacy path, ``np.load``
     with ``allow_pickle=True`` on content without a NumPy or zip magic).
@@ -449,7 +449,7 @@ def judge_as_unpickled(artifact: Artifact, ctx: Sink, loaders: tuple[str, ...], 
     content that stops it before anything happens (the usual case: not a pickle at all) yields
     nothing here.  Returns whether anything was reported.
     """
-    streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS, report=False)
+    streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS)
     if not any(s.imports or s.calls for root in streams for s in root.walk()):
         return False
     last = streams[-1]
@@ -474,7 +474,7 @@ def judge_as_unpickled(artifact: Artifact, ctx: Sink, loaders: tuple[str, ...], 
         {"loaders": list(loaders), "streams": len(streams), "stops": stops[:10]},
         severity=Severity.MEDIUM,  # what it imports or calls is judged below, item by item
     )
-    report_streams(ctx, artifact, streams, allow_trailing=True)
+    yield from report_streams(ctx, artifact, streams, allow_trailing=True)
     return True
 
 
@@ -523,7 +523,7 @@ def loaded_file_dir(artifact: Artifact) -> str | None:
     return os.path.dirname(path)
 
 
-def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStream]) -> None:
+def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStream]) -> Reading:
     """Scan the sibling files joblib's legacy placeholders make ``joblib.load`` read."""
     import os
 
@@ -597,13 +597,13 @@ def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStre
         sidecar = Artifact.from_file(path)
         sidecar.location = loc
         sidecar.depth = artifact.depth + 1
-        recognised = ctx.scan_child(sidecar)
+        recognised = yield Child(sidecar)
         if not recognised and wrapper == "NDArrayWrapper":
             from modelxray.formats.loaders import PROMISES
 
             promise = PROMISES.get(sidecar.extension)
             if promise is None or not promise.unpickled_by:  # else judged by its name already
-                judge_as_unpickled(
+                yield from judge_as_unpickled(
                     sidecar, ctx, ("np.load(allow_pickle=True)",), "joblib sidecar content"
                 )
 
@@ -630,11 +630,11 @@ class PickleReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return pickle_score(head, artifact.size)
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         container = artifact.facts.get("container")
         if container == "torchscript":
             report_torchscript(ctx, artifact.location)
-        streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS, report=False)
+        streams = scan_pickle_at(artifact, ctx, max_streams=TORCH_LEGACY_STREAMS)
         legacy = bool(streams) and _is_torch_magic(streams[0])
         last = streams[-1]
         capped = last.limit_hit is not None and last.limit_hit.startswith("max_pickle_streams")
@@ -644,17 +644,17 @@ class PickleReader(FormatReader):
             # torch reads exactly five pickles; the raw storage bytes after them are data.
             if capped:
                 last.limit_hit = None
-            report_streams(ctx, artifact, streams, allow_trailing=len(streams) == 5)
+            yield from report_streams(ctx, artifact, streams, allow_trailing=len(streams) == 5)
         else:
             more: list[PickleStream] = []
             if capped:
                 last.limit_hit = None
-                more = scan_pickle_at(artifact, ctx, last.end, report=False)
-            report_streams(ctx, artifact, streams)
+                more = scan_pickle_at(artifact, ctx, last.end)
+            yield from report_streams(ctx, artifact, streams)
             if more:
-                report_streams(ctx, artifact, more, first_index=len(streams))
+                yield from report_streams(ctx, artifact, more, first_index=len(streams))
             streams = streams + more
-        scan_joblib_sidecars(artifact, ctx, streams)
+        yield from scan_joblib_sidecars(artifact, ctx, streams)
         show_program(ctx, artifact, streams)
 
 

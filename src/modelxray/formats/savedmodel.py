@@ -25,7 +25,7 @@ from modelxray.formats.protobuf_wire import ProtobufError, Wire, as_str, iter_fi
 from modelxray.formats.tf import sniff as tf_sniff
 from modelxray.model import Judgement, Location
 from modelxray.rules import tf as tf_rules
-from modelxray.scanning import report_judgements
+from modelxray.scanning import Reading, report_judgements
 
 if TYPE_CHECKING:
     from modelxray.formats.tf import savedmodel as tf_savedmodel
@@ -50,7 +50,7 @@ class KerasMetadataReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 45 if tf_sniff.looks_like_keras_metadata(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         from modelxray.analysis.keras_config import KerasDoc
         from modelxray.formats.keras_findings import report_config
         from modelxray.formats.tf import savedmodel as tf_savedmodel
@@ -60,7 +60,7 @@ class KerasMetadataReader(FormatReader):
         for node in nodes:
             loc = artifact.location.child(f"node:{node.node_id}:{node.node_path}")
             doc = parse_json_text(node.metadata, f"metadata of node {node.node_id}")
-            report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
+            yield from report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
 
 
 def _asset_file_def(buf: memoryview, budget: Budget, depth: int) -> tuple[str, str]:
@@ -163,7 +163,7 @@ def _scan_saved_model(
     location: Location,
     ctx: Sink,
     assets: list[dict[str, str]],
-) -> None:
+) -> Reading:
     from modelxray.analysis.keras_config import KerasDoc
     from modelxray.formats.keras_findings import report_config
 
@@ -174,7 +174,7 @@ def _scan_saved_model(
                 continue
             loc = graph_loc.child(f"object_graph.node[{node_index}]:{identifier}")
             doc = parse_json_text(metadata, f"user object {node_index} metadata")
-            report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
+            yield from report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
         report_graph(graph, graph_loc, ctx, assets[g] if g < len(assets) else None)
 
 
@@ -184,12 +184,12 @@ class SavedModelReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pb")
         info = tf_savedmodel.read_saved_model(data, ctx.budget)
-        _scan_saved_model(info, artifact.location, ctx, _asset_tensors(data, ctx.budget))
+        yield from _scan_saved_model(info, artifact.location, ctx, _asset_tensors(data, ctx.budget))
 
 
 class SavedModelTextReader(FormatReader):
@@ -203,12 +203,12 @@ class SavedModelTextReader(FormatReader):
     def sniff(self, artifact: Artifact, head: bytes) -> int:
         return 40 if tf_sniff.looks_like_saved_model_text(head) else 0
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         from modelxray.formats.tf import savedmodel as tf_savedmodel
 
         data = artifact.read(_proto_limit(ctx), "saved_model.pbtxt")
         info = tf_savedmodel.read_saved_model_text(data, ctx.budget)
-        _scan_saved_model(info, artifact.location, ctx, [])
+        yield from _scan_saved_model(info, artifact.location, ctx, [])
 
 
 # --------------------------------------------------------------------------- frozen GraphDef

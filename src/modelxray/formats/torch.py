@@ -16,6 +16,7 @@ import ast
 import functools
 import re
 import struct
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact
@@ -28,6 +29,7 @@ from modelxray.formats.pickle import (
     scan_pickle_at,
 )
 from modelxray.rules import torch as rules
+from modelxray.scanning import Child, Reading
 
 if TYPE_CHECKING:
     from modelxray.analysis.pickle import PickleStream
@@ -273,7 +275,7 @@ class _Walk:
         self.streams: list[PickleStream] = []
 
     def pickle(self) -> Any:
-        s = scan_pickle_at(self.artifact, self.ctx, self.pos, max_streams=1, report=False)[0]
+        s = scan_pickle_at(self.artifact, self.ctx, self.pos, max_streams=1)[0]
         self.streams.append(s)
         if not s.ok:
             raise ValueError("pickle stream did not complete")
@@ -328,7 +330,7 @@ def _walk_tensors(w: _Walk, limit: int) -> None:
         w.skip(4 + 16 * ndim + 8)
 
 
-def scan_legacy_tar_member(artifact: Artifact, ctx: Sink) -> bool:
+def scan_legacy_tar_member(artifact: Artifact, ctx: Sink) -> Generator[Child, bool, bool]:
     """Walk a legacy torch tar ``storages``/``tensors`` member; False if it is not one."""
     w = _Walk(artifact, ctx)
     try:
@@ -339,13 +341,13 @@ def scan_legacy_tar_member(artifact: Artifact, ctx: Sink) -> bool:
     except (ValueError, struct.error):
         if not w.streams or not w.streams[0].ok:
             return False  # not even a first pickle: let the generic pickle scan judge it
-        report_streams(ctx, artifact, w.streams)
+        yield from report_streams(ctx, artifact, w.streams)
         if w.streams[-1].ok and w.pos < artifact.size:
             # the layout broke outside a pickle: judge the rest as generic pickles (fail closed)
-            rest = scan_pickle_at(artifact, ctx, w.pos, report=False)
-            report_streams(ctx, artifact, rest, first_index=len(w.streams))
+            rest = scan_pickle_at(artifact, ctx, w.pos)
+            yield from report_streams(ctx, artifact, rest, first_index=len(w.streams))
         return True
-    report_streams(ctx, artifact, w.streams, allow_trailing=False)
+    yield from report_streams(ctx, artifact, w.streams, allow_trailing=False)
     return True
 
 
@@ -366,9 +368,9 @@ class LegacyTarMemberReader(FormatReader):
         score = pickle_score(head, artifact.size)
         return score + 1 if score > 0 else 0  # before the pickle reader, which claims it too
 
-    def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        if not scan_legacy_tar_member(artifact, ctx):
-            PickleReader().scan(artifact, ctx)
+    def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
+        if not (yield from scan_legacy_tar_member(artifact, ctx)):
+            yield from PickleReader().scan(artifact, ctx)
 
 
 register(LegacyTarMemberReader())
