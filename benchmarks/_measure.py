@@ -1,4 +1,4 @@
-"""Run one command; write its exit code, wall time and peak RSS as JSON (stdlib only).
+"""Run one command; write its exit code, wall time, CPU time and peak RSS as JSON (stdlib only).
 
 Started as ``python -I -S _measure.py OUT.json STDOUT STDERR -- ARGV...`` by the harness: a small,
 fresh process, so the measured child is forked from ~10 MB and not from the harness (Linux keeps
@@ -31,7 +31,13 @@ def main() -> int:
     wall = time.perf_counter() - start
     with open(out, "w", encoding="utf-8") as f:
         json.dump(
-            {"rc": os.waitstatus_to_exitcode(status), "wall": wall, "maxrss_kb": usage.ru_maxrss},
+            {
+                "rc": os.waitstatus_to_exitcode(status),
+                "wall": wall,
+                "maxrss_kb": usage.ru_maxrss,
+                # CPU seconds of the tool and the children it waited for (pools, workers).
+                "cpu": usage.ru_utime + usage.ru_stime,
+            },
             f,
         )
     return 0

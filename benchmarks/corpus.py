@@ -524,6 +524,102 @@ def distinct_folder(root: Path, n: int, planted: int = 10) -> tuple[int, set[str
     return len(writers) + len(planted_names), planted_names
 
 
+def keras_mix_folder(root: Path, n: int = 720) -> dict[str, int]:
+    """``n`` distinct benign model files of every common format, made by the real libraries,
+    with Keras (``.keras`` and legacy ``.h5``) at least 30 % of them: the mix a gate in front of a
+    model hub sees.  Every file differs from every other (seeded sizes and values).  Returns the
+    count per extension."""
+    import joblib
+    import numpy as np
+    import safetensors.numpy
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    _quiet()
+    from tests.factories.keras_models import import_keras, save_model
+
+    keras = import_keras()
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(11)
+
+    def keras_model(k: int) -> object:
+        layers = keras.layers
+        inp = keras.Input(shape=(4 + k % 5,), name="input")
+        x = inp
+        for j in range(1 + k % 3):
+            x = layers.Dense(2 + (k + j) % 7, activation=("relu", "tanh", None)[j % 3],
+                             name=f"dense_{j}")(x)  # fmt: skip
+        if k % 4 == 0:
+            x = layers.Dropout(0.1, name="dropout")(x)
+        if k % 5 == 0:
+            x = layers.BatchNormalization(name="norm")(x)
+        model = keras.Model(inp, layers.Dense(1, name="head")(x), name=f"mix_{k}")
+        if k % 2:
+            model.compile(optimizer="adam", loss="mse")
+        return model
+
+    def w_keras(k: int, p: Path) -> None:
+        save_model(keras_model(k), p)
+
+    def w_torch(k: int, p: Path) -> None:
+        g = torch.Generator().manual_seed(k)
+        sd = {f"l{j}.weight": torch.randn(2 + k % 5, 3, generator=g) for j in range(1 + k % 4)}
+        torch.save({"state_dict": sd, "epoch": k}, p)
+
+    def w_torch_legacy(k: int, p: Path) -> None:
+        g = torch.Generator().manual_seed(k)
+        torch.save({"w": torch.randn(3, 2 + k % 5, generator=g)}, p,
+                   _use_new_zipfile_serialization=False)  # fmt: skip
+
+    def w_torchscript(k: int, p: Path) -> None:
+        module = torch.nn.Sequential(torch.nn.Linear(3 + k % 4, 2), torch.nn.ReLU())
+        torch.jit.save(torch.jit.trace(module, torch.zeros(1, 3 + k % 4)), str(p))
+
+    def w_pickle(k: int, p: Path) -> None:
+        obj = {"id": k, "weights": rng.normal(size=8 + k % 9).tolist(), "name": f"m{k}"}
+        p.write_bytes(pickle.dumps(obj, protocol=2 + k % 4))
+
+    def w_joblib(k: int, p: Path) -> None:
+        x, y = rng.normal(size=(30, 3)), np.arange(30) % 2
+        est = DecisionTreeClassifier(max_depth=1 + k % 4) if k % 2 else LogisticRegression()
+        joblib.dump(est.fit(x, y), p, compress=k % 3)
+
+    def w_npy(k: int, p: Path) -> None:
+        np.save(p, rng.normal(size=(4, 4 + k % 7)).astype(np.float32))
+
+    def w_npz(k: int, p: Path) -> None:
+        np.savez(p, a=np.arange(8 + k), b=rng.normal(size=3))
+
+    def w_st(k: int, p: Path) -> None:
+        safetensors.numpy.save_file({"w": rng.normal(size=(4, 2 + k % 6)).astype(np.float32)},
+                                    str(p), metadata={"format": "np"})  # fmt: skip
+
+    def w_onnx(k: int, p: Path) -> None:
+        p.write_bytes(_onnx_bytes(k))
+
+    def w_gguf(k: int, p: Path) -> None:
+        p.write_bytes(_gguf_bytes(k))
+
+    share: list[tuple[float, str, Callable[[int, Path], None]]] = [
+        (0.20, "keras", w_keras), (0.12, "h5", w_keras), (0.12, "pt", w_torch),
+        (0.05, "bin", w_torch_legacy), (0.06, "torchscript.pt", w_torchscript),
+        (0.10, "pkl", w_pickle), (0.07, "joblib", w_joblib), (0.06, "npy", w_npy),
+        (0.04, "npz", w_npz), (0.08, "safetensors", w_st), (0.06, "onnx", w_onnx),
+        (0.04, "gguf", w_gguf),
+    ]  # fmt: skip
+    counts: dict[str, int] = {}
+    k = 0
+    for frac, ext, fn in share:
+        for _ in range(round(n * frac)):
+            fn(k, root / f"model_{k:05d}.{ext}")
+            counts[ext] = counts.get(ext, 0) + 1
+            k += 1
+    return counts
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -79,6 +79,7 @@ class Run:
     stdout: str
     stderr: str
     timed_out: bool = False
+    cpu: float = 0.0  # user + system seconds of the tool and its reaped children
 
 
 def run_measured(
@@ -133,7 +134,7 @@ def run_measured(
             return ""
 
     return Run(list(argv), int(res["rc"]), float(res["wall"]), res["maxrss_kb"] / 1024.0,
-               _read(out_path), _read(err_path), timed_out)  # fmt: skip
+               _read(out_path), _read(err_path), timed_out, float(res.get("cpu", 0.0)))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- outcomes
