@@ -15,8 +15,9 @@ library's own names, taken from the installed libraries (never written by hand):
 * transformers: the names its lazy top-level module exports (``getattr(transformers, name)``
   is how ``processor_class_from_name`` and diffusers resolve a transformers class);
 * sentence-transformers: every dotted path ``import_from_string`` resolves to a
-  ``torch.nn.Module`` subclass defined in the package, through the canonical modules and the
-  deprecated aliases (``sentence_transformers.models.Transformer``) the package still maps;
+  module class (a subclass of the package's ``Module`` base) defined in the package, through
+  the canonical modules and the deprecated aliases the package still maps
+  (``sentence_transformers.models.Transformer``);
 * peft: ``auto.get_default_import_allowlist()``, the packages ``AutoPeftModel`` imports
   ``auto_mapping.parent_library`` from without an explicit ``import_allowlist``.
 
@@ -54,7 +55,9 @@ def _exported(module: ModuleType) -> set[str]:
 
 
 def _words(names: Iterable[str]) -> str:
-    return textwrap.fill(" ".join(sorted(names)), width=96, break_on_hyphens=False)
+    return textwrap.fill(
+        " ".join(sorted(names)), width=96, break_on_hyphens=False, break_long_words=False
+    )
 
 
 def _frozen(name: str, comment: str, names: Iterable[str]) -> str:
@@ -103,7 +106,7 @@ def diffusers_tables() -> tuple[str, list[str]]:
         if not words:
             lines.append(f"    {json.dumps(name)}: frozenset(),")
             continue
-        body = textwrap.fill(words, width=88, break_on_hyphens=False)
+        body = textwrap.fill(words, width=88, break_on_hyphens=False, break_long_words=False)
         lines.append(
             f'    {json.dumps(name)}: frozenset(\n        """\n{body}\n"""' + ".split()\n    ),"
         )
@@ -121,7 +124,7 @@ def transformers_tables() -> tuple[str, list[str]]:
 
 def sentence_transformers_tables() -> tuple[str, list[str]]:
     import sentence_transformers as st
-    import torch
+    from sentence_transformers.base.modules.module import Module
     from sentence_transformers.util.deprecated_import import DEPRECATED_MODULE_PATHS
 
     names: set[str] = set()
@@ -145,7 +148,7 @@ def sentence_transformers_tables() -> tuple[str, list[str]]:
         for attr, value in vars(module).items():
             if (
                 inspect.isclass(value)
-                and issubclass(value, torch.nn.Module)
+                and issubclass(value, Module)
                 and value.__module__.startswith("sentence_transformers.")
                 and not attr.startswith("_")
             ):
@@ -160,7 +163,7 @@ def sentence_transformers_tables() -> tuple[str, list[str]]:
         except Exception:
             continue
         value = getattr(module, last, None)
-        if inspect.isclass(value) and issubclass(value, torch.nn.Module):
+        if inspect.isclass(value) and issubclass(value, Module):
             names.add(alias)
     text = _frozen("SENTENCE_TRANSFORMERS_MODULES",
                    f"sentence-transformers=={st.__version__} module classes", names)  # fmt: skip
