@@ -21,19 +21,26 @@ library's own names, taken from the installed libraries (never written by hand):
 * peft: ``auto.get_default_import_allowlist()``, the packages ``AutoPeftModel`` imports
   ``auto_mapping.parent_library`` from without an explicit ``import_allowlist``.
 
-Usage (in an environment with the libraries installed; they are not runtime dependencies)::
+The transformers names are the union over the releases given: the installed one and, with
+``--also-transformers PYTHON``, the one another interpreter has (the committed table: 5.x and
+the last 4.x, whose names configs on the Hub still carry).
 
-    pip install diffusers transformers sentence-transformers peft torch
-    python scripts/gen_hub_classes.py
+Usage (in environments with the libraries installed; they are not runtime dependencies)::
+
+    pip install diffusers transformers sentence-transformers peft torch==2.13.0
+    python -m venv /tmp/tf4 && /tmp/tf4/bin/pip install "transformers<5"
+    python scripts/gen_hub_classes.py --also-transformers /tmp/tf4/bin/python
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import inspect
 import json
 import os
 import pkgutil
+import subprocess
 import sys
 import textwrap
 import warnings
@@ -114,12 +121,33 @@ def diffusers_tables() -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", [f"diffusers=={diffusers.__version__}"]
 
 
-def transformers_tables() -> tuple[str, list[str]]:
+_DUMP_NAMES = """
+import json, transformers
+names = set(dir(transformers))
+for attr in ("_class_to_module", "_objects"):
+    table = vars(transformers).get(attr)
+    if isinstance(table, dict):
+        names.update(table)
+print(json.dumps([transformers.__version__, sorted(n for n in names if n[:1].isupper())]))
+"""
+
+
+def transformers_tables(others: list[str]) -> tuple[str, list[str]]:
+    """The names of the installed transformers, and of the transformers installed for each
+    interpreter in ``others`` (configs written by the last 4.x name classes 5.x dropped,
+    such as ``CLIPFeatureExtractor``)."""
     import transformers
 
-    text = _frozen("TRANSFORMERS_CLASSES", f"transformers=={transformers.__version__} top level",
-                   _exported(transformers))  # fmt: skip
-    return text, [f"transformers=={transformers.__version__}"]
+    names = _exported(transformers)
+    versions = [f"transformers=={transformers.__version__}"]
+    for python in others:
+        out = subprocess.run([python, "-c", _DUMP_NAMES], check=True, capture_output=True,
+                             text=True).stdout  # fmt: skip
+        version, extra = json.loads(out.strip().splitlines()[-1])
+        names.update(extra)
+        versions.append(f"transformers=={version}")
+    text = _frozen("TRANSFORMERS_CLASSES", f"{' and '.join(versions)} top level", names)
+    return text, versions
 
 
 def sentence_transformers_tables() -> tuple[str, list[str]]:
@@ -183,11 +211,21 @@ def peft_tables() -> tuple[str, list[str]]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--also-transformers",
+        action="append",
+        default=[],
+        metavar="PYTHON",
+        help="an interpreter with another transformers release to take names from",
+    )
+    args = parser.parse_args()
     warnings.simplefilter("ignore")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     parts, sources = [], []
-    for make in (diffusers_tables, transformers_tables, sentence_transformers_tables,
-                 peft_tables):  # fmt: skip
+    makers = (diffusers_tables, lambda: transformers_tables(args.also_transformers),
+              sentence_transformers_tables, peft_tables)  # fmt: skip
+    for make in makers:
         text, src = make()
         parts.append(text)
         sources.extend(src)
