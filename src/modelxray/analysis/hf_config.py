@@ -162,17 +162,21 @@ def _named(doc: Any, artifact: Artifact) -> Iterator[Named]:
             if named is not None:
                 yield named
         return
+    custom: set[str] = set()  # classes auto_map maps to repository code
     if "auto_map" in doc:
         for path, ref in _auto_map_refs(doc["auto_map"], "$.auto_map"):
             if "." in ref:
                 yield Named(path, "auto_map", *_split(ref), code_only=True)
+                custom.add(_split(ref)[1])
     pipelines = doc.get("custom_pipelines")
     if isinstance(pipelines, dict):
         for task, spec in list(pipelines.items())[:MAX_REFERENCES]:
             if isinstance(spec, dict) and isinstance(spec.get("impl"), str) and "." in spec["impl"]:
                 path = f"$.custom_pipelines.{task}.impl"
                 yield Named(path, "custom_pipelines", *_split(spec["impl"]), code_only=True)
-    yield from _transformers_names(doc)
+    for named in _transformers_names(doc):
+        if named.name not in custom:  # the auto_map entry is the reference judged
+            yield named
     if "_diffusers_version" in doc or "_class_name" in doc:
         yield from _diffusers_names(doc, artifact)
     if "peft_type" in doc:
