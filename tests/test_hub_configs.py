@@ -332,3 +332,19 @@ def test_config_inside_an_archive_is_judged(tmp_path: Path) -> None:
     findings = _scan(Path(archive))
     assert [f.rule_id for f in findings] == ["MX-REPO-121"]
     assert findings[0].location.inner[-1] == "$.vae"
+
+
+def test_every_entry_is_judged_however_many(tmp_path: Path) -> None:
+    """No silent cut-off: the 601st module type and an entry without ``path`` are judged."""
+    modules: list[dict[str, Any]] = [
+        {"idx": i, "name": str(i), "path": "", "type": "sentence_transformers.models.Pooling"}
+        for i in range(600)
+    ]
+    modules.append({"idx": 600, "type": "subprocess.check_output"})
+    finding = _only(_scan(_write(tmp_path, "modules.json", modules)), "MX-REPO-121")
+    assert finding.location.inner == ("$[600].type",)
+
+
+def test_plain_json_lists_are_not_module_lists(tmp_path: Path) -> None:
+    rows = [{"type": "text.plain", "value": 1}, {"type": "image", "file": "a.png"}]
+    assert _scan(_write(tmp_path, "data.json", rows)) == []

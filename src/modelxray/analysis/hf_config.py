@@ -37,7 +37,7 @@ from modelxray.model import Judgement
 HF_KEYS = frozenset(
     {"model_type", "architectures", "auto_map", "tokenizer_class", "custom_pipelines",
      "feature_extractor_type", "image_processor_type", "processor_class", "_diffusers_version",
-     "transformers_version", "peft_type", "video_processor_type"}
+     "transformers_version", "peft_type", "auto_mapping", "video_processor_type"}
 )  # fmt: skip
 # Config keys whose value transformers resolves to a class by name (``*_class_from_name``).
 TRANSFORMERS_NAME_KEYS = (
@@ -47,7 +47,6 @@ SUBPROCESSOR_KEYS = ("image_processor", "feature_extractor", "video_processor", 
 PIPELINE_INDEX_NAMES = frozenset({"model_index.json", "modular_model_index.json"})
 _REFERENCE = re.compile(r"^(?:[\w.-]+/[\w.-]+--)?[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
-MAX_REFERENCES = 500
 
 # Judgement kinds (rules.repo.BY_KIND maps them to rules).
 LOCAL = "auto-map-local"  # code in this repository            -> MX-REPO-101
@@ -82,11 +81,11 @@ def _auto_map_refs(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, list):
-        for i, item in enumerate(value[:16]):
+        for i, item in enumerate(value):
             if isinstance(item, str):
                 yield f"{path}[{i}]", item
     elif isinstance(value, dict):
-        for key, item in list(value.items())[:MAX_REFERENCES]:
+        for key, item in value.items():
             if isinstance(item, (str, list)):
                 yield from _auto_map_refs(item, f"{path}.{key}")
 
@@ -97,13 +96,12 @@ def _split(ref: str) -> tuple[str, str]:
 
 
 def _is_modules_json(doc: Any) -> bool:
-    """sentence-transformers ``modules.json``: a list of ``{"idx", "name", "path", "type"}``."""
-    return (
-        isinstance(doc, list)
-        and bool(doc)
-        and all(isinstance(m, dict) and isinstance(m.get("type"), str) and "path" in m
-                for m in doc[:MAX_REFERENCES])
-    )  # fmt: skip
+    """sentence-transformers ``modules.json``: a list of ``{"idx", "name", "path", "type"}``
+    (one such entry makes it one; every entry's ``type`` is then judged)."""
+    return isinstance(doc, list) and any(
+        isinstance(m, dict) and isinstance(m.get("type"), str) and ("path" in m or "idx" in m)
+        for m in doc
+    )
 
 
 def _is_router_config(doc: dict[str, Any]) -> bool:
@@ -125,7 +123,7 @@ def _is_pipeline_index(doc: dict[str, Any], artifact: Artifact) -> bool:
     libraries = hub.DIFFUSERS_LOADABLE_LIBRARIES | hub.DIFFUSERS_PIPELINE_MODULES.keys()
     return any(
         isinstance(v, list) and len(v) >= 2 and v[0] in libraries
-        for k, v in list(doc.items())[:MAX_REFERENCES]
+        for k, v in doc.items()
         if not k.startswith("_")
     )
 
@@ -157,8 +155,9 @@ def _st_type(path: str, ref: str) -> Named | None:
 
 def _named(doc: Any, artifact: Artifact) -> Iterator[Named]:
     if isinstance(doc, list):  # modules.json
-        for i, module in enumerate(doc[:MAX_REFERENCES]):
-            named = _st_type(f"$[{i}].type", module["type"])
+        for i, module in enumerate(doc):
+            ref = module.get("type") if isinstance(module, dict) else None
+            named = _st_type(f"$[{i}].type", ref) if isinstance(ref, str) else None
             if named is not None:
                 yield named
         return
@@ -170,7 +169,7 @@ def _named(doc: Any, artifact: Artifact) -> Iterator[Named]:
                 custom.add(_split(ref)[1])
     pipelines = doc.get("custom_pipelines")
     if isinstance(pipelines, dict):
-        for task, spec in list(pipelines.items())[:MAX_REFERENCES]:
+        for task, spec in pipelines.items():
             if isinstance(spec, dict) and isinstance(spec.get("impl"), str) and "." in spec["impl"]:
                 path = f"$.custom_pipelines.{task}.impl"
                 yield Named(path, "custom_pipelines", *_split(spec["impl"]), code_only=True)
@@ -179,10 +178,10 @@ def _named(doc: Any, artifact: Artifact) -> Iterator[Named]:
             yield named
     if "_diffusers_version" in doc or "_class_name" in doc:
         yield from _diffusers_names(doc, artifact)
-    if "peft_type" in doc:
+    if "peft_type" in doc or "auto_mapping" in doc:
         yield from _peft_names(doc)
     if _is_router_config(doc):
-        for key, ref in list(doc["types"].items())[:MAX_REFERENCES]:
+        for key, ref in doc["types"].items():
             named = _st_type(f"$.types.{key}", ref) if isinstance(ref, str) else None
             if named is not None:
                 yield named
@@ -210,7 +209,7 @@ def _diffusers_names(doc: dict[str, Any], artifact: Artifact) -> Iterator[Named]
         yield Named("$._class_name", "_class_name", "diffusers", cls, library="diffusers")
     if not index:
         return
-    for key, value in list(doc.items())[:MAX_REFERENCES]:
+    for key, value in doc.items():
         if not key.startswith("_"):
             named = _diffusers_component(key, value)
             if named is not None:
