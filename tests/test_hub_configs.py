@@ -348,3 +348,11 @@ def test_every_entry_is_judged_however_many(tmp_path: Path) -> None:
 def test_plain_json_lists_are_not_module_lists(tmp_path: Path) -> None:
     rows = [{"type": "text.plain", "value": 1}, {"type": "image", "file": "a.png"}]
     assert _scan(_write(tmp_path, "data.json", rows)) == []
+
+
+def test_module_names_that_are_paths_look_up_no_file(tmp_path: Path) -> None:
+    (tmp_path / "outside.py").write_text(EVIL_MODULE)
+    repo = tmp_path / "repo"
+    doc = _sd_index() | {"unet": ["../outside", "Evil"]}
+    finding = _only(_scan(_write(repo, "model_index.json", doc)), "MX-REPO-122")
+    assert finding.evidence["module_file_present"] is False

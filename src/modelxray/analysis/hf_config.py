@@ -240,6 +240,8 @@ def _module_file(artifact: Artifact, module: str, folder: str = "") -> bool | No
     it (None when the config is not on disk)."""
     if artifact.fs_path is None:
         return None
+    if not _MODULE.match(module):
+        return False  # not an importable name ("../x", "/abs"): no file is looked up
     base = os.path.dirname(artifact.fs_path)
     rel = os.path.join(*module.split(".")) + ".py"
     places = [os.path.join(base, rel)]
