@@ -24,6 +24,7 @@ Usage (test-time libraries, not runtime dependencies)::
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -45,8 +46,14 @@ def _tiny_bert(folder: Path) -> Path:
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n")
     tok = BertTokenizerFast(vocab_file=str(vocab))
-    config = BertConfig(vocab_size=7, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=16, max_position_embeddings=16)  # fmt: skip
+    config = BertConfig(
+        vocab_size=7,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=16,
+    )
     path = folder / "bert"
     BertModel(config).save_pretrained(path)
     tok.save_pretrained(path)
@@ -57,10 +64,20 @@ def peft_fixtures(tmp: Path) -> None:
     from peft import LoraConfig, get_peft_model
     from transformers import BertModel
 
-    LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
-               base_model_name_or_path="facebook/opt-125m").save_pretrained(
-        tmp / "peft_lora_causal")  # fmt: skip
-    base = BertModel.from_pretrained(_tiny_bert(tmp))
+    LoraConfig(
+        r=8,
+        lora_alpha=16,
+        target_modules=["q_proj", "v_proj"],
+        task_type="CAUSAL_LM",
+        base_model_name_or_path="facebook/opt-125m",
+    ).save_pretrained(tmp / "peft_lora_causal")
+    _tiny_bert(tmp)
+    cwd = os.getcwd()
+    os.chdir(tmp)  # loaded as "bert", which PEFT records as base_model_name_or_path
+    try:
+        base = BertModel.from_pretrained("bert")
+    finally:
+        os.chdir(cwd)
     model = get_peft_model(base, LoraConfig(r=4, target_modules=["query", "value"]))
     model.save_pretrained(tmp / "peft_auto_mapping")
     for name in ("peft_lora_causal", "peft_auto_mapping"):
@@ -86,10 +103,16 @@ def diffusers_fixtures(tmp: Path) -> None:
         CLIPTokenizer,
     )
 
-    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 8),
-                       layers_per_block=1, norm_num_groups=4,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                       up_block_types=("AttnUpBlock2D", "UpBlock2D"))  # fmt: skip
+    unet = UNet2DModel(
+        sample_size=8,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+    )
     DDPMPipeline(unet=unet, scheduler=DDPMScheduler()).save_pretrained(tmp / "diffusers_ddpm")
     _keep_json(tmp / "diffusers_ddpm", OUT / "diffusers_ddpm")
 
@@ -97,28 +120,50 @@ def diffusers_fixtures(tmp: Path) -> None:
     (tmp / "vocab.json").write_text(json.dumps(vocab))
     (tmp / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer(str(tmp / "vocab.json"), str(tmp / "merges.txt"))
-    text_config = CLIPTextConfig(vocab_size=4, hidden_size=8, intermediate_size=16,
-                                 num_hidden_layers=1, num_attention_heads=2, projection_dim=8)  # fmt: skip
-    clip = CLIPConfig(text_config=text_config.to_dict(),
-                      vision_config={"hidden_size": 8, "intermediate_size": 16, "image_size": 8,
-                                     "patch_size": 4, "num_hidden_layers": 1,
-                                     "num_attention_heads": 2},
-                      projection_dim=8)  # fmt: skip
+    text_config = CLIPTextConfig(
+        vocab_size=4,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        projection_dim=8,
+    )
+    clip = CLIPConfig(
+        text_config=text_config.to_dict(),
+        vision_config={
+            "hidden_size": 8,
+            "intermediate_size": 16,
+            "image_size": 8,
+            "patch_size": 4,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+        },
+        projection_dim=8,
+    )
     pipe = StableDiffusionPipeline(
-        vae=AutoencoderKL(block_out_channels=(8,), norm_num_groups=4, latent_channels=4,
-                          down_block_types=("DownEncoderBlock2D",),
-                          up_block_types=("UpDecoderBlock2D",)),
+        vae=AutoencoderKL(
+            block_out_channels=(8,),
+            norm_num_groups=4,
+            latent_channels=4,
+            down_block_types=("DownEncoderBlock2D",),
+            up_block_types=("UpDecoderBlock2D",),
+        ),
         text_encoder=CLIPTextModel(text_config),
         tokenizer=tokenizer,
-        unet=UNet2DConditionModel(sample_size=8, block_out_channels=(8, 8), layers_per_block=1,
-                                  norm_num_groups=4, cross_attention_dim=8,
-                                  attention_head_dim=2,
-                                  down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                  up_block_types=("CrossAttnUpBlock2D", "UpBlock2D")),
+        unet=UNet2DConditionModel(
+            sample_size=8,
+            block_out_channels=(8, 8),
+            layers_per_block=1,
+            norm_num_groups=4,
+            cross_attention_dim=8,
+            attention_head_dim=2,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        ),
         scheduler=PNDMScheduler(skip_prk_steps=True),
         safety_checker=StableDiffusionSafetyChecker(clip),
         feature_extractor=CLIPImageProcessor(crop_size=8, size=8),
-    )  # fmt: skip
+    )
     pipe.save_pretrained(tmp / "diffusers_sd")
     _keep_json(tmp / "diffusers_sd", OUT / "diffusers_sd")
 
@@ -134,8 +179,12 @@ def sentence_transformers_fixtures(tmp: Path) -> None:
 
 
 def processor_fixtures(tmp: Path) -> None:
-    from transformers import CLIPImageProcessor, CLIPProcessor, CLIPTokenizer
-    from transformers import WhisperFeatureExtractor
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPProcessor,
+        CLIPTokenizer,
+        WhisperFeatureExtractor,
+    )
 
     CLIPImageProcessor().save_pretrained(tmp / "processors/clip_image")
     WhisperFeatureExtractor().save_pretrained(tmp / "processors/whisper")
@@ -154,8 +203,12 @@ def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
     with tempfile.TemporaryDirectory() as tmp:
-        for make in (peft_fixtures, diffusers_fixtures, sentence_transformers_fixtures,
-                     processor_fixtures):  # fmt: skip
+        for make in (
+            peft_fixtures,
+            diffusers_fixtures,
+            sentence_transformers_fixtures,
+            processor_fixtures,
+        ):
             sub = Path(tmp) / make.__name__
             sub.mkdir()
             make(sub)
