@@ -284,6 +284,11 @@ def template_seeds() -> Seeds:
     return _files(DATA / "templates" / "llama_cpp", ["*.jinja"])
 
 
+def hub_config_seeds() -> Seeds:
+    """Hub configs written by peft, diffusers, sentence-transformers and transformers."""
+    return _files(DATA / "hubconfigs", ["**/*.json"])
+
+
 _BUILDERS = {
     "pickle": pickle_seeds,
     "marshal": marshal_seeds,
@@ -300,6 +305,7 @@ _BUILDERS = {
     "tflite": tflite_seeds,
     "msgpack": msgpack_seeds,
     "template": template_seeds,
+    "hub_config": hub_config_seeds,
 }
 
 

@@ -266,6 +266,37 @@ def fuzz_keras_config(data: bytes) -> None:
     _check_findings(ctx)
 
 
+_HUB_NAMES = ("model_index.json", "adapter_config.json", "modules.json", "config.json")
+
+
+def fuzz_hub_config(data: bytes) -> None:
+    """``analysis.hf_config.judge_hf_config`` on parsed JSON (the input's length picks the
+    file name the config claims)."""
+    from modelxray.analysis.hf_config import judge_hf_config, looks_like_hf_config
+    from modelxray.formats.json_doc import parse_json_text
+
+    try:
+        doc = parse_json_text(data.decode("utf-8", "replace"), "fuzz input")
+    except (ValueError, BudgetExceeded):
+        return
+    if not looks_like_hf_config(doc):
+        return
+    name = _HUB_NAMES[len(data) % len(_HUB_NAMES)]
+    artifact = Artifact.from_bytes(data, Location(name), name)
+    try:
+        for judgement in judge_hf_config(doc, artifact, Budget(FUZZ_LIMITS)):
+            if not judgement.message or not judgement.where:
+                raise ContractViolation(f"a judgement without message or path: {judgement}")
+    except BudgetExceeded:
+        pass
+    except ContractViolation:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise ContractViolation(f"judge_hf_config raised {type(exc).__name__}: {exc}") from exc
+
+
 # --------------------------------------------------------------------------- readers
 
 
@@ -361,6 +392,7 @@ HARNESSES: dict[str, tuple[Target, tuple[str, ...]]] = {
     "protobuf": (fuzz_protobuf, ("protobuf",)),
     "tf_savedmodel": (fuzz_tf_savedmodel, ("savedmodel",)),
     "keras_config": (fuzz_keras_config, ("keras_json",)),
+    "hub_config": (fuzz_hub_config, ("hub_config",)),
     "hdf5": (fuzz_hdf5, ("hdf5",)),
     "zip": (fuzz_zip, ("zip",)),
     "tar": (fuzz_tar, ("tar",)),

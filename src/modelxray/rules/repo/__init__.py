@@ -54,5 +54,36 @@ EMBEDDED_POLICY = FAMILY.rule(
     cwes=("CWE-15", "CWE-693"),
 )
 
+# 12x: Hub configs (diffusers, PEFT, sentence-transformers, processors) naming what to import.
+CONFIG_IMPORT_DANGEROUS = FAMILY.rule(
+    "MX-REPO-121",
+    "Config makes the loader import a dangerous module or callable",
+    Severity.CRITICAL,
+    Confidence.HIGH,
+    formats=("hf-config",),
+    cwes=("CWE-94", "CWE-829"),
+)
+CONFIG_IMPORT_EXTERNAL = FAMILY.rule(
+    "MX-REPO-122",
+    "Config makes the loader import a module outside its libraries",
+    Severity.MEDIUM,
+    Confidence.MEDIUM,
+    formats=("hf-config",),
+    cwes=("CWE-829",),
+)
+CONFIG_UNKNOWN_CLASS = FAMILY.rule(
+    "MX-REPO-123",
+    "Config names a class its library does not define",
+    Severity.INFO,
+    Confidence.MEDIUM,
+    formats=("hf-config",),
+)
+
 # What analysis/hf_config.py concludes -> the rule a reader reports it as.
-BY_KIND = {"auto-map-local": AUTO_MAP_LOCAL, "auto-map-remote": AUTO_MAP_REMOTE}
+BY_KIND = {
+    "auto-map-local": AUTO_MAP_LOCAL,
+    "auto-map-remote": AUTO_MAP_REMOTE,
+    "config-import-dangerous": CONFIG_IMPORT_DANGEROUS,
+    "config-import-external": CONFIG_IMPORT_EXTERNAL,
+    "config-unknown-class": CONFIG_UNKNOWN_CLASS,
+}

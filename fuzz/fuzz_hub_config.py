@@ -1,0 +1,17 @@
+"""Atheris harness -- Hub config references: modelxray.analysis.hf_config.judge_hf_config on
+parsed JSON (diffusers model_index.json, PEFT adapter_config.json, sentence-transformers
+modules.json, processor configs).
+
+Run: python fuzz/fuzz_hub_config.py CORPUS_DIR -timeout=30 -rss_limit_mb=2048
+(see fuzz/README.md; fuzz/run.py runs them all).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fuzz._harness import main  # noqa: E402
+
+if __name__ == "__main__":
+    main("hub_config")
