@@ -131,7 +131,10 @@ def test_cells_that_run_or_write_elsewhere(tmp_path: Path, assert_no_marker: Non
         v4.new_code_cell(f"%%script bash --bg\n{MARK}\n"),
         v4.new_code_cell(f'%%perl\nsystem("{MARK}");\n'),
         v4.new_code_cell("%run https://example.invalid/setup.py\n%run helper.py\n"),
-        v4.new_code_cell("!echo 'echo hi' >> ~/.bashrc\n!ls | tee -a ~/.profile\n!ls > out.txt"),
+        v4.new_code_cell(
+            "!echo 'echo hi' >> ~/.bashrc\n!ls | tee -a ~/.profile\n!ls > out.txt 2>&1\n"
+            "!cp -f hook.pth /usr/local/lib/python3.11/site-packages/\n!cp a.txt b.txt"
+        ),
         v4.new_code_cell("import os\n%time os.system('echo hi')\n"),
         v4.new_code_cell("%%time\n%%writefile -a ~/.zshrc\necho hi\n"),
         v4.new_code_cell("%%script python3\nimport subprocess\nsubprocess.run(['echo'])\n"),
@@ -145,6 +148,8 @@ def test_cells_that_run_or_write_elsewhere(tmp_path: Path, assert_no_marker: Non
         ("MX-REPO-104", ("cell:4", "line:1"), Severity.HIGH),
         ("MX-REPO-104", ("cell:4", "line:2"), Severity.HIGH),
         ("MX-REPO-104", ("cell:4", "line:3"), Severity.MEDIUM),
+        ("MX-REPO-104", ("cell:4", "line:4"), Severity.HIGH),
+        ("MX-REPO-104", ("cell:4", "line:5"), Severity.MEDIUM),
         ("MX-REPO-103", ("cell:5", "line:2"), Severity.HIGH),
         ("MX-REPO-201", ("cell:6", "line:2"), Severity.HIGH),
         ("MX-REPO-103", ("cell:7", "line:3"), Severity.HIGH),
@@ -291,3 +296,27 @@ def test_cell_magic_nesting_is_bounded(tmp_path: Path) -> None:
     nb.cells = [v4.new_code_cell("%%capture\n" * 40 + "x = 1\n")]
     (finding,) = _findings(_save(tmp_path, nb))
     assert finding.rule_id == "MX-REPO-105" and "nest" in finding.message
+
+
+def test_front_end_and_other_language_cells(tmp_path: Path) -> None:
+    nb = v4.new_notebook()
+    nb.cells = [
+        v4.new_code_cell("%%javascript\nIPython.notebook.kernel.execute('1')\n"),
+        v4.new_code_cell("%%html\n<b onmouseover='alert(1)'>x</b>\n"),
+        v4.new_code_cell('%%R\nsystem("echo hi")\n'),
+        v4.new_code_cell("%%latex\n$x^2$\n"),
+    ]
+    assert _seen(_save(tmp_path, nb)) == {
+        ("MX-REPO-203", ("cell:0", "line:1"), Severity.HIGH),
+        ("MX-REPO-203", ("cell:1", "line:1"), Severity.MEDIUM),
+        ("MX-REPO-202", ("cell:2", "line:1"), Severity.MEDIUM),
+    }
+
+
+def test_markup_the_tokenizer_refuses_fails_closed(tmp_path: Path) -> None:
+    """html.parser asserts on an unknown marked section: reported, never a crash or a pass."""
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_code_cell("x", outputs=[_display({"text/html": "<p>a</p><![a x"})])]
+    (finding,) = _findings(_save(tmp_path, nb))
+    assert (finding.rule_id, finding.severity) == ("MX-REPO-203", Severity.MEDIUM)
+    assert finding.evidence["kind"] == "unreadable"

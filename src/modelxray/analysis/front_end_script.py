@@ -176,8 +176,15 @@ class _Markup(HTMLParser):
 def scan_markup(text: str, depth: int = 0) -> list[ScriptHit]:
     """Every place an HTML/SVG/Markdown document runs script, nested documents included."""
     parser = _Markup(depth)
-    parser.feed(text)
-    parser.close()
+    try:
+        parser.feed(text)
+        parser.close()
+    except AssertionError as exc:  # html.parser asserts on some marked sections (<![x ...)
+        # Fail closed: what the tokenizer could not read may hold script a browser runs.
+        return [
+            *parser.hits,
+            ScriptHit("unreadable", Severity.MEDIUM, f"markup not fully read ({exc})", text[:300]),
+        ]
     hits = list(parser.hits)
     for how, doc in parser.nested:
         if depth >= MAX_NESTED_DOCUMENTS:

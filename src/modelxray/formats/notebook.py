@@ -85,6 +85,8 @@ _PLAIN_INSTALL = re.compile(
 # Where a shell command writes: redirections (> >> &> 2>>) and tee's file arguments.
 _REDIRECT = re.compile(r"(?:^|[^<>&\d])(?:\d|&)?>>?\|?\s*([^\s;|&<>()]+)")
 _TEE = re.compile(r"\btee\b((?:\s+-{1,2}[\w-]+)*)((?:\s+[^\s;|&<>()-][^\s;|&<>()]*)+)")
+# Copies, moves and links: the last argument is the destination.
+_COPY = re.compile(r"(?:^|[;&|]\s*|\bsudo\s+)(?:cp|mv|ln|install|rsync)\b([^;&|]*)")
 _ASSIGN_SHELL = re.compile(r"^(\s*)[\w.,\s\[\]]+=\s*(!|%sx\b|%system\b)(.*)$")
 _URL = re.compile(r"\b(?:https?|ftp)://", re.I)
 
@@ -102,6 +104,10 @@ def shell_write_targets(command: str) -> list[str]:
     targets = [m.group(1) for m in _REDIRECT.finditer(command)]
     for m in _TEE.finditer(command):
         targets.extend(m.group(2).split())
+    for m in _COPY.finditer(command):
+        words = [w for w in m.group(1).split() if not w.startswith("-")]
+        if len(words) >= 2:
+            targets.append(words[-1])
     return [t for t in targets if t not in ("/dev/null", "/dev/stdout", "/dev/stderr")]
 
 
