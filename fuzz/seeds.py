@@ -289,6 +289,55 @@ def hub_config_seeds() -> Seeds:
     return _files(DATA / "hubconfigs", ["**/*.json"])
 
 
+def notebook_seeds() -> Seeds:
+    """Notebooks with the constructs the notebook analyser reads (cell magics, get_ipython()
+    calls, script-bearing outputs, widget state); harmless payloads."""
+    cells = [
+        {
+            "cell_type": "code",
+            "source": "%%writefile -a ~/.bashrc\necho hi\n",
+            "outputs": [
+                {
+                    "output_type": "display_data",
+                    "data": {
+                        "text/html": "<iframe srcdoc='<script>x</script>'></iframe><img onerror=x>",
+                        "application/javascript": "IPython.notebook.kernel.execute('1')",
+                        "image/svg+xml": "<svg><a href='javascript:x'>a</a></svg>",
+                    },
+                }
+            ],
+        },
+        {"cell_type": "code", "source": "%%capture\n%%bash\necho hi >> ~/.profile\n"},
+        {
+            "cell_type": "code",
+            "source": "ip = get_ipython()\nip.run_cell_magic('sh', '', 'ls')\n"
+            "%timeit -n 1 x\n%run https://example.invalid/x.py\n",
+        },
+        {"cell_type": "markdown", "source": "[x](javascript:alert(1))"},
+    ]
+    widgets = {
+        "application/vnd.jupyter.widget-state+json": {
+            "state": {"m": {"model_module": "x-widgets", "state": {"value": "<b onclick=x>b</b>"}}}
+        }
+    }
+    v4 = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"widgets": widgets}, "cells": cells}
+    v3 = {
+        "nbformat": 3,
+        "worksheets": [
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "input": "!ls > ~/.ssh/x",
+                        "outputs": [{"html": "<script>"}],
+                    }
+                ]
+            }
+        ],
+    }
+    return {"v4": json.dumps(v4).encode(), "v3": json.dumps(v3).encode()}  # fmt: skip
+
+
 _BUILDERS = {
     "pickle": pickle_seeds,
     "marshal": marshal_seeds,
@@ -306,6 +355,7 @@ _BUILDERS = {
     "msgpack": msgpack_seeds,
     "template": template_seeds,
     "hub_config": hub_config_seeds,
+    "notebook": notebook_seeds,
 }
 
 

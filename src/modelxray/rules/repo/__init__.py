@@ -1,6 +1,7 @@
 """MX-REPO: files a model repository ships beside its weights (configs, Python, notebooks).
 
 1xx: code a loader or a reader of the repository would run.
+2xx: notebooks: files their cells write, code they run from elsewhere, script their outputs carry.
 """
 
 from modelxray.model import Confidence, Severity
@@ -52,6 +53,30 @@ EMBEDDED_POLICY = FAMILY.rule(
     Severity.HIGH,
     Confidence.HIGH,
     cwes=("CWE-15", "CWE-693"),
+)
+NOTEBOOK_WRITES_FILE = FAMILY.rule(
+    "MX-REPO-201",
+    "Notebook cell writes a file",
+    Severity.MEDIUM,
+    Confidence.HIGH,
+    formats=("jupyter-notebook",),
+    cwes=("CWE-73", "CWE-94"),
+)
+NOTEBOOK_RUNS_OTHER_CODE = FAMILY.rule(
+    "MX-REPO-202",
+    "Notebook runs code from another file, interpreter or URL",
+    Severity.MEDIUM,
+    Confidence.HIGH,
+    formats=("jupyter-notebook",),
+    cwes=("CWE-94", "CWE-829"),
+)
+NOTEBOOK_FRONT_END_SCRIPT = FAMILY.rule(
+    "MX-REPO-203",
+    "Notebook output, markdown or widget state carries script for the front end",
+    Severity.MEDIUM,
+    Confidence.MEDIUM,
+    formats=("jupyter-notebook",),
+    cwes=("CWE-79", "CWE-94"),
 )
 
 # 12x: Hub configs (diffusers, PEFT, sentence-transformers, processors) naming what to import.
