@@ -495,7 +495,8 @@ SAMPLES: dict[str, Factory] = {
     "MX-REPO-106": _bytes("modelxray.toml", "report_only = true\n"),
     # tflite (committed fixtures, made by tests/data/tflite's script), flax
     "MX-TFLITE-101": lambda tmp: _one(data_path("tflite", "custom_ops.tflite")),
-    "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),
+    "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_unlisted.tflite")),
+    "MX-TFLITE-103": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),
     "MX-FLAX-101": _flax(odd=_ext_unknown),
     "MX-FLAX-102": _flax(huge=_ext_huge_array),
     # skops

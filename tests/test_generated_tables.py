@@ -79,3 +79,22 @@ def test_dill_table_matches_dills_own_typemap() -> None:
     gen = _script("gen_dill_types")
     live = {n: gen.path_of(n, t) for n, t in dill._dill._reverse_typemap.items()}
     assert live == DILL_TYPES
+
+
+def test_tflite_flex_table_is_its_scripts_output() -> None:
+    """The table is what the script renders from its sets (not edited by hand); given the
+    source file (``MODELXRAY_TF_FLEX_SOURCE``: ``allowlisted_flex_ops.cc`` at the commit the
+    table names), the sets are the source's."""
+    import os
+
+    from modelxray.analysis._generated import tflite_flex_ops as table
+
+    gen = _script("gen_tflite_flex_ops")
+    sets = {name: getattr(table, name) for name in gen.SETS.values()}
+    path = GENERATED / "_generated" / "tflite_flex_ops.py"
+    assert gen.render(sets, table.SOURCE_COMMIT) == path.read_text(encoding="utf-8")
+    assert table.SOURCE_PATH == gen.SOURCE_PATH
+    source = os.environ.get("MODELXRAY_TF_FLEX_SOURCE")
+    if not source:
+        pytest.skip("MODELXRAY_TF_FLEX_SOURCE not set: the source file is not at hand")
+    assert gen.parse(Path(source).read_text(encoding="utf-8")) == sets
