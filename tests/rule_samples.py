@@ -597,6 +597,8 @@ SAMPLES: dict[str, Factory] = {
     "MX-TORCH-001": _torchscript(b"def forward(self, x):\n    return torch.relu(x)\n"),
     "MX-TORCH-002": _torchscript(b"def forward(self, x):\n    return torch.relu(x)\n"),
     "MX-TORCH-003": _torchscript(b"def forward(self, x):\n    return torch.ops.evil.run(x)\n"),
+    "MX-TORCH-004": lambda tmp: _one(data_path("torch_package", "extern_os_pickle.pt")),
+    "MX-TORCH-005": lambda tmp: _one(data_path("torch_package", "benign.pt")),
     # numpy
     "MX-NUMPY-001": _object_npy,
     "MX-NUMPY-002": _bytes(
