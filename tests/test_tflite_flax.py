@@ -56,6 +56,31 @@ def test_stock_flex_op_in_the_threat_catalogue_keeps_its_severity() -> None:
     assert finding.evidence["stock"] is True and finding.evidence["category"] == "checkpoint-write"
 
 
+@pytest.mark.usefixtures("assert_no_marker")
+def test_flex_op_is_judged_by_the_op_its_custom_options_run() -> None:
+    # custom code FlexRFFT (stock), custom options [WriteFile, NodeDef op=WriteFile]
+    (finding,) = modelxray.scan(str(data_path("tflite", "flex_disguised.tflite"))).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.CRITICAL)
+    assert finding.evidence["tf_op"] == "RFFT"
+    assert finding.evidence["tf_ops_run"] == ["RFFT", "WriteFile"]
+
+
+def test_flex_op_whose_node_def_names_another_op_is_judged_by_both(tmp_path: Path) -> None:
+    data = data_path("tflite", "flex_benign.tflite").read_bytes()
+    assert data.count(b"\x12\x04RFFT") == 1  # NodeDef.op (field 2) inside the custom options
+    p = tmp_path / "nodedef.tflite"
+    p.write_bytes(data.replace(b"\x12\x04RFFT", b"\x12\x04Save"))
+    (finding,) = modelxray.scan(str(p)).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.CRITICAL)
+    assert finding.evidence["tf_ops_run"] == ["RFFT", "Save"]
+
+
+def test_flex_op_without_decodable_options_is_not_taken_on_its_name() -> None:
+    (finding,) = modelxray.scan(str(data_path("tflite", "flex_no_options.tflite"))).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.MEDIUM)
+    assert finding.evidence["undecoded_operators"] == ["subgraphs[0].operators[0]"]
+
+
 def test_stock_flex_table_is_tensorflows_list() -> None:
     from modelxray.analysis._generated import tflite_flex_ops as t
 

@@ -33,7 +33,7 @@ judged against TensorFlow's own allow-list of the ops its delegate accepts
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from modelxray.analysis import threats
@@ -177,6 +177,87 @@ class OpCode:
     custom: str | None
     version: int
     uses: int = 0
+    # Flex ops: the TensorFlow op names each operator's custom options name (what the Flex
+    # kernel runs), or None for an operator whose options do not decode.
+    flex_runs: list[tuple[str, tuple[str, ...] | None]] = field(default_factory=list)
+
+    @property
+    def is_flex(self) -> bool:
+        return self.builtin == CUSTOM and (self.custom or "").startswith(FLEX_PREFIX)
+
+
+# ----------------------------------------------------------------- Flex custom options
+# The Flex kernel (tensorflow/lite/delegates/flex/kernel.cc, InitializeNodeDef) reads an
+# operator's custom options as a FlexBuffer vector [op name, serialized NodeDef] and runs the op
+# those name; the ``Flex<Op>`` custom code only routes the operator to the delegate.
+FLEX_PREFIX = "Flex"
+MAX_FLEX_OPTIONS = 1 << 20
+_FBT_STRING, _FBT_VECTOR, _FBT_VECTOR_STRING, _FBT_BLOB = 5, 10, 15, 25
+
+
+def _fx_uint(data: bytes, pos: int, width: int) -> int:
+    if pos < 0 or width not in (1, 2, 4, 8) or pos + width > len(data):
+        raise FlatBufferError("FlexBuffer offset out of range")
+    return int.from_bytes(data[pos : pos + width], "little")
+
+
+def _fx_string(data: bytes, elem: int, width: int, size_width: int) -> bytes:
+    at = elem - _fx_uint(data, elem, width)
+    n = _fx_uint(data, at - size_width, size_width)
+    if at < 0 or at + n > len(data):
+        raise FlatBufferError("FlexBuffer string out of range")
+    return data[at : at + n]
+
+
+def flex_custom_options(data: bytes) -> tuple[str, bytes]:
+    """(op name, serialized NodeDef) of a Flex operator's FlexBuffer custom options."""
+    if len(data) < 3:
+        raise FlatBufferError("FlexBuffer too short")
+    root_width = data[-1]
+    packed = data[-2]
+    root = len(data) - 2 - root_width
+    kind, width = packed >> 2, 1 << (packed & 3)
+    if kind not in (_FBT_VECTOR, _FBT_VECTOR_STRING):
+        raise FlatBufferError(f"FlexBuffer root is of type {kind}, not a vector")
+    vec = root - _fx_uint(data, root, root_width)
+    n = _fx_uint(data, vec - width, width)
+    if n < 2:
+        raise FlatBufferError("FlexBuffer vector has fewer than two elements")
+    parts: list[bytes] = []
+    for i in range(2):
+        elem = vec + i * width
+        if kind == _FBT_VECTOR:
+            etype = _fx_uint(data, vec + n * width + i, 1)
+            if etype >> 2 not in (_FBT_STRING, _FBT_BLOB):
+                raise FlatBufferError(f"FlexBuffer element {i} is of type {etype >> 2}")
+            parts.append(_fx_string(data, elem, width, 1 << (etype & 3)))
+        else:
+            parts.append(_fx_string(data, elem, width, width))
+    return parts[0].decode("utf-8", "replace"), parts[1]
+
+
+def _node_def_op(node_def: bytes, ctx: Sink) -> str:
+    from modelxray.formats.protobuf_wire import as_str, iter_fields
+
+    for num, _, value in iter_fields(node_def, ctx.budget):
+        if num == 2 and isinstance(value, memoryview):  # NodeDef.op
+            return as_str(value, MAX_STRING)
+    return ""
+
+
+def flex_ops_run(options: bytes | None, ctx: Sink) -> tuple[str, ...] | None:
+    """The TensorFlow op names a Flex operator's custom options make the kernel run (the
+    FlexBuffer's name and the NodeDef's ``op``), or None when they do not decode."""
+    from modelxray.formats.protobuf_wire import ProtobufError
+
+    if not options:
+        return None
+    try:
+        name, node_def = flex_custom_options(options)
+        op = _node_def_op(node_def, ctx)
+    except (FlatBufferError, ProtobufError):
+        return None
+    return tuple(dict.fromkeys(n for n in (name, op) if n))
 
 
 def _check_index(value: int, count: int, what: str, *, optional: bool = False) -> None:
@@ -195,6 +276,21 @@ def _read_buffers(fb: _FB, root: Table) -> int:
         if offset > 1:
             fb.span(offset, size, f"buffers[{i}]")
     return len(buffers)
+
+
+def _custom_options(fb: _FB, op: Table) -> bytes | None:
+    """An operator's custom options: its ``custom_options`` vector, or the bytes that
+    ``large_custom_options_offset``/``_size`` address (bounds-checked by the walk)."""
+    large = fb.scalar(op, 9, "Q", 0)
+    if large > 1:
+        size = fb.scalar(op, 10, "Q", 0)
+        fb.span(large, size, "large_custom_options")
+        return fb.read(large, size) if size <= MAX_FLEX_OPTIONS else None
+    vec = fb.vector(op, 5, elem=1)
+    if vec is None:
+        return None
+    start, n = vec
+    return fb.read(start, n) if n <= MAX_FLEX_OPTIONS else None
 
 
 def _read_subgraph(
@@ -223,8 +319,10 @@ def _read_subgraph(
                 f"operator {j} uses opcode_index {idx}; only {len(codes)} operator codes exist"
             )
         codes[idx].uses += 1
-        for field in (1, 2, 8):
-            for v in fb.ints(op, field, "indices"):
+        if codes[idx].is_flex:
+            codes[idx].flex_runs.append((where, flex_ops_run(_custom_options(fb, op), fb.ctx)))
+        for index_field in (1, 2, 8):
+            for v in fb.ints(op, index_field, "indices"):
                 _check_index(v, n, f"{where} tensor index", optional=True)
         fb.subtable(op, 4)  # builtin_options
         fb.vector(op, 5, elem=1)  # custom_options
@@ -298,7 +396,7 @@ class TFLiteReader(FormatReader):
                 "schema_version": version,
             }
             if name.startswith("Flex"):
-                _report_flex(ctx, loc, name[4:], evidence)
+                _report_flex(ctx, loc, code, evidence)
             else:
                 ctx.report(
                     rules.CUSTOM_OP,
@@ -309,51 +407,72 @@ class TFLiteReader(FormatReader):
                 )
 
 
-def _report_flex(ctx: Sink, loc: Location, tf_op: str, evidence: dict[str, object]) -> None:
-    """A ``Flex<Op>`` custom op: dangerous TensorFlow ops (the threat catalogue) are critical,
-    ops outside TensorFlow's own Flex allow-list medium, stock ops information only."""
+def _report_flex(ctx: Sink, loc: Location, code: OpCode, evidence: dict[str, object]) -> None:
+    """A ``Flex<Op>`` custom op, judged by the TensorFlow ops its operators' custom options make
+    the Flex kernel run (and the op its custom code names): any op in the threat catalogue is
+    critical; an op outside TensorFlow's own Flex allow-list, or an operator whose options do
+    not decode, medium; stock ops only, information."""
     from modelxray.analysis._generated.tflite_flex_ops import (
         SOURCE_COMMIT,
         SOURCE_PATH,
         STOCK_FLEX_OPS,
     )
 
-    name = f"Flex{tf_op}"
-    stock = tf_op in STOCK_FLEX_OPS
+    claimed = (code.custom or "")[len(FLEX_PREFIX) :]
+    ops = dict.fromkeys([claimed])
+    undecoded: list[str] = []
+    for where, names in code.flex_runs:
+        if names is None:
+            undecoded.append(where)
+        else:
+            ops.update(dict.fromkeys(names))
+    dangerous = [op for op in ops if op in DANGEROUS_TF_OPS]
+    unlisted = [op for op in ops if op not in STOCK_FLEX_OPS]
     evidence = {
         **evidence,
-        "tf_op": tf_op,
-        "stock": stock,
+        "tf_op": claimed,
+        "tf_ops_run": list(ops),
+        "stock": not unlisted,
         "allow_list": f"tensorflow@{SOURCE_COMMIT[:12]}:{SOURCE_PATH}",
     }
-    if tf_op in DANGEROUS_TF_OPS:
-        threat = threats.TF_OPS_BY_NAME[tf_op]
+    if undecoded:
+        evidence["undecoded_operators"] = undecoded[:20]
+    name = code.custom
+    if dangerous:
+        threat = threats.TF_OPS_BY_NAME[dangerous[0]]
         evidence["category"] = threat.category
         ctx.report(
             rules.FLEX_OP,
             loc,
-            f"custom op {name!r} runs TensorFlow op {tf_op!r} through the Flex delegate: "
-            f"{threat.reason} ({'on' if stock else 'not on'} TensorFlow's Flex allow-list)",
+            f"custom op {name!r} runs TensorFlow op {dangerous[0]!r} through the Flex "
+            f"delegate: {threat.reason} ("
+            f"{'on' if dangerous[0] in STOCK_FLEX_OPS else 'not on'} TensorFlow's Flex "
+            "allow-list)",
             evidence,
             severity=Severity.CRITICAL,
         )
-    elif stock:
-        ctx.report(
-            rules.STOCK_FLEX_OP,
-            loc,
-            f"custom op {name!r} runs the stock TensorFlow op {tf_op!r} through the Flex "
-            "delegate (on TensorFlow's own Flex allow-list)",
-            evidence,
+    elif unlisted or undecoded:
+        why = (
+            f"{', '.join(repr(op) for op in unlisted)} not on TensorFlow's own Flex allow-list "
+            "(a custom-built delegate or op library must provide it)"
+            if unlisted
+            else f"the custom options of {len(undecoded)} operator(s) do not decode as the "
+            "Flex kernel reads them, so the op they run is unknown"
         )
-    else:
         ctx.report(
             rules.FLEX_OP,
             loc,
-            f"custom op {name!r} runs TensorFlow op {tf_op!r} through the Flex delegate; "
-            "it is not on TensorFlow's own Flex allow-list (a custom-built delegate or op "
-            "library must provide it)",
+            f"custom op {name!r} runs TensorFlow ops through the Flex delegate; {why}",
             evidence,
             severity=Severity.MEDIUM,
+        )
+    else:
+        ctx.report(
+            rules.STOCK_FLEX_OP,
+            loc,
+            f"custom op {name!r} runs the stock TensorFlow op(s) {', '.join(ops)} through the "
+            "Flex delegate (on TensorFlow's own Flex allow-list)",
+            evidence,
         )
 
 

@@ -17,6 +17,12 @@ subgraph with two float32 tensors and one operator per operator code.  No kernel
   FlatBuffer, addressed by ``Buffer.offset``/``size`` from the start of the file (clean).
 - ``buffer_past_end.tflite``: the same layout with the buffer's offset past the end of the file.
 - ``bad_buffer_index.tflite``: a tensor whose buffer index points past ``buffers``.
+- ``flex_disguised.tflite``: custom code ``FlexRFFT`` (a stock op) whose custom options, which
+  the Flex kernel runs, name ``WriteFile``.
+- ``flex_no_options.tflite``: ``FlexRFFT`` without custom options (the op cannot be known).
+
+Every Flex operator (except in ``flex_no_options``) carries custom options the way the
+converter writes them: a FlexBuffer vector [op name, serialized NodeDef {name, op}].
 """
 
 from __future__ import annotations
@@ -39,9 +45,15 @@ def build(
     *,
     external: tuple[int, int] | None = None,
     tensor_buffer: int = 0,
+    options: dict[int, bytes] | None = None,
 ) -> bytes:
     """``external``: (offset, size) of a second buffer stored outside the FlatBuffer, which
-    tensor 1 uses."""
+    tensor 1 uses; ``options``: custom options by opcode index (default: Flex options naming
+    the op of a ``Flex<Op>`` custom code)."""
+    if options is None:
+        options = {
+            i: flex_options(c[4:]) for i, (_, c) in enumerate(ops) if c and c.startswith("Flex")
+        }
     OperatorCode, Operator, SubGraph, Tensor, Buffer, Model = (
         _mod(n) for n in ("OperatorCode", "Operator", "SubGraph", "Tensor", "Buffer", "Model")
     )
@@ -76,7 +88,10 @@ def build(
         Operator.StartOutputsVector(b, 1)
         b.PrependInt32(1)
         outputs = b.EndVector()
+        custom_options = b.CreateByteVector(options[idx]) if idx in options else None
         Operator.Start(b)
+        if custom_options is not None:
+            Operator.AddCustomOptions(b, custom_options)
         Operator.AddOpcodeIndex(b, idx)
         Operator.AddInputs(b, inputs)
         Operator.AddOutputs(b, outputs)
@@ -125,6 +140,24 @@ def build(
     return bytes(b.Output())
 
 
+def _proto_str(field: int, text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 128
+    return bytes([field << 3 | 2, len(data)]) + data
+
+
+def flex_options(op: str) -> bytes:
+    """What the converter writes for a Flex op: FlexBuffer [op, NodeDef{name=1, op=2}]."""
+    from flatbuffers import flexbuffers
+
+    node_def = _proto_str(1, f"node_{op}") + _proto_str(2, op)
+    fbb = flexbuffers.Builder()
+    with fbb.Vector():
+        fbb.String(op)
+        fbb.String(node_def.decode())  # the converter writes the NodeDef as a string
+    return bytes(fbb.Finish())
+
+
 def large_layout(add: int) -> bytes:
     """What the converter writes for models over 2 GB: the FlatBuffer, padding to 16 bytes, then
     the buffers' bytes; ``Buffer.offset`` counts from the start of the file."""
@@ -152,6 +185,10 @@ def main() -> None:
         "large_layout.tflite": large_layout(add),
         "buffer_past_end.tflite": build([(add, None)], external=(1 << 31, 16)),
         "bad_buffer_index.tflite": build([(add, None)], tensor_buffer=5),
+        "flex_disguised.tflite": build(
+            [(custom, "FlexRFFT")], options={0: flex_options("WriteFile")}
+        ),
+        "flex_no_options.tflite": build([(custom, "FlexRFFT")], options={}),
     }
     for name, data in fixtures.items():
         (OUT / name).write_bytes(data)
