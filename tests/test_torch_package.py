@@ -144,3 +144,16 @@ def test_a_torch_checkpoint_with_package_metadata_stays_a_torch_checkpoint() -> 
     names = ["m/data.pkl", "m/.data/version", "m/.data/extern_modules", "m/data/0"]
     assert classify_archive(names) == "pytorch-zip"  # torch.load reads data.pkl, not the package
     assert classify_archive(names[1:3] + ["m/x.pkl"]) == "torch-package"
+
+
+@pytest.mark.usefixtures("assert_no_marker")
+def test_bundled_source_is_read_as_python_whatever_it_looks_like(tmp_path: Path) -> None:
+    members = _members(data_path("torch_package", "benign.pt"))
+    # one expression statement: nothing a content sniffer would call Python source
+    members["archive/tiny_net.py"] = (
+        b"__import__('os').system('echo pwned > /tmp/modelxray_marker_torch_package')\n"
+    )
+    r = _scan(_zip(tmp_path / "oneliner.pt", members))
+    hit = next(f for f in r.findings if f.rule_id == "MX-REPO-103")
+    assert hit.severity >= Severity.HIGH and hit.location.inner[0] == "archive/tiny_net.py"
+    assert r.verdict == "blocked"
