@@ -168,6 +168,7 @@ _JSON = b'{"class_name": "Sequential", "config": {"layers": []}, "keras_version"
 
 def zip_seeds() -> Seeds:
     out = _files(EXAMPLES, ["*.keras"])
+    out.update(_files(DATA / "torch_package", ["*.pt"]))  # torch.package layouts
     out["synthetic:torch-like"] = _zip({"archive/data.pkl": _PK, "archive/version": b"3\n"})
     out["synthetic:stored"] = _zip({"config.json": _JSON, "a/../../x": b"x"}, zipfile.ZIP_STORED)
     out["synthetic:nested"] = _zip({"inner.zip": _zip({"data.pkl": _PK})})

@@ -516,7 +516,8 @@ SAMPLES: dict[str, Factory] = {
     ),
     # tflite (committed fixtures, made by tests/data/tflite's script), flax
     "MX-TFLITE-101": lambda tmp: _one(data_path("tflite", "custom_ops.tflite")),
-    "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),
+    "MX-TFLITE-102": lambda tmp: _one(data_path("tflite", "flex_unlisted.tflite")),
+    "MX-TFLITE-103": lambda tmp: _one(data_path("tflite", "flex_benign.tflite")),
     "MX-FLAX-101": _flax(odd=_ext_unknown),
     "MX-FLAX-102": _flax(huge=_ext_huge_array),
     # skops
@@ -617,6 +618,8 @@ SAMPLES: dict[str, Factory] = {
     "MX-TORCH-001": _torchscript(b"def forward(self, x):\n    return torch.relu(x)\n"),
     "MX-TORCH-002": _torchscript(b"def forward(self, x):\n    return torch.relu(x)\n"),
     "MX-TORCH-003": _torchscript(b"def forward(self, x):\n    return torch.ops.evil.run(x)\n"),
+    "MX-TORCH-004": lambda tmp: _one(data_path("torch_package", "extern_os_pickle.pt")),
+    "MX-TORCH-005": lambda tmp: _one(data_path("torch_package", "benign.pt")),
     # numpy
     "MX-NUMPY-001": _object_npy,
     "MX-NUMPY-002": _bytes(

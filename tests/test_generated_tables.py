@@ -113,3 +113,22 @@ def test_hub_classes_header_names_its_sources() -> None:
         assert lib in header
     assert "CLIPFeatureExtractor" in hub_classes.TRANSFORMERS_CLASSES  # the 4.x release's names
     assert "sentence_transformers.models.Transformer" in hub_classes.SENTENCE_TRANSFORMERS_MODULES
+
+
+def test_tflite_flex_table_is_its_scripts_output() -> None:
+    """The table is what the script renders from its sets (not edited by hand); given the
+    source file (``MODELXRAY_TF_FLEX_SOURCE``: ``allowlisted_flex_ops.cc`` at the commit the
+    table names), the sets are the source's."""
+    import os
+
+    from modelxray.analysis._generated import tflite_flex_ops as table
+
+    gen = _script("gen_tflite_flex_ops")
+    sets = {name: getattr(table, name) for name in gen.SETS.values()}
+    path = GENERATED / "_generated" / "tflite_flex_ops.py"
+    assert gen.render(sets, table.SOURCE_COMMIT) == path.read_text(encoding="utf-8")
+    assert table.SOURCE_PATH == gen.SOURCE_PATH
+    source = os.environ.get("MODELXRAY_TF_FLEX_SOURCE")
+    if not source:
+        pytest.skip("MODELXRAY_TF_FLEX_SOURCE not set: the source file is not at hand")
+    assert gen.parse(Path(source).read_text(encoding="utf-8")) == sets

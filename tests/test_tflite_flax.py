@@ -37,9 +37,96 @@ def test_custom_and_flex_ops_are_reported() -> None:
     assert flex.evidence["tf_op"] == "WriteFile" and flex.evidence["uses"] == 1
 
 
-def test_benign_flex_op_is_medium() -> None:
+def test_stock_flex_op_is_information_only() -> None:
     (finding,) = modelxray.scan(str(data_path("tflite", "flex_benign.tflite"))).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-103", Severity.INFO)
+    assert finding.evidence["tf_op"] == "RFFT" and finding.evidence["stock"] is True
+
+
+def test_flex_op_off_tensorflows_allow_list_is_medium() -> None:
+    (finding,) = modelxray.scan(str(data_path("tflite", "flex_unlisted.tflite"))).findings
     assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.MEDIUM)
+    assert finding.evidence["stock"] is False
+
+
+def test_stock_flex_op_in_the_threat_catalogue_keeps_its_severity() -> None:
+    # SaveV2 is on TensorFlow's Flex allow-list and writes files: the catalogue wins.
+    (finding,) = modelxray.scan(str(data_path("tflite", "flex_stock_save.tflite"))).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.CRITICAL)
+    assert finding.evidence["stock"] is True and finding.evidence["category"] == "checkpoint-write"
+
+
+@pytest.mark.usefixtures("assert_no_marker")
+def test_flex_op_is_judged_by_the_op_its_custom_options_run() -> None:
+    # custom code FlexRFFT (stock), custom options [WriteFile, NodeDef op=WriteFile]
+    (finding,) = modelxray.scan(str(data_path("tflite", "flex_disguised.tflite"))).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.CRITICAL)
+    assert finding.evidence["tf_op"] == "RFFT"
+    assert finding.evidence["tf_ops_run"] == ["RFFT", "WriteFile"]
+
+
+def test_flex_op_whose_node_def_names_another_op_is_judged_by_both(tmp_path: Path) -> None:
+    data = data_path("tflite", "flex_benign.tflite").read_bytes()
+    assert data.count(b"\x12\x04RFFT") == 1  # NodeDef.op (field 2) inside the custom options
+    p = tmp_path / "nodedef.tflite"
+    p.write_bytes(data.replace(b"\x12\x04RFFT", b"\x12\x04Save"))
+    (finding,) = modelxray.scan(str(p)).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.CRITICAL)
+    assert finding.evidence["tf_ops_run"] == ["RFFT", "Save"]
+
+
+def test_flex_op_without_decodable_options_is_not_taken_on_its_name() -> None:
+    (finding,) = modelxray.scan(str(data_path("tflite", "flex_no_options.tflite"))).findings
+    assert (finding.rule_id, finding.severity) == ("MX-TFLITE-102", Severity.MEDIUM)
+    assert finding.evidence["undecoded_operators"] == ["subgraphs[0].operators[0]"]
+
+
+def test_stock_flex_table_is_tensorflows_list() -> None:
+    from modelxray.analysis._generated import tflite_flex_ops as t
+
+    assert {"RFFT", "Einsum", "SaveV2", "StringSplitV2"} <= t.FLEX_ALLOWLIST
+    assert "SentencepieceOp" in t.TFTEXT_FLEX_OPS and "SentencepieceDecode" in t.STOCK_FLEX_OPS
+    # File readers and Python callbacks are not stock Flex ops.
+    assert not {"ReadFile", "WriteFile", "PyFunc", "MatchingFiles"} & t.STOCK_FLEX_OPS
+
+
+def test_large_model_layout_with_buffers_after_the_flatbuffer_is_clean() -> None:
+    report = modelxray.scan(str(data_path("tflite", "large_layout.tflite")))
+    assert report.files[0].status == "scanned" and report.findings == []
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("buffer_past_end.tflite", "buffers[1]: offset 2147483648 + size 16"),
+        ("bad_buffer_index.tflite", "tensor 0 buffer is 5"),
+    ],
+)
+def test_buffer_out_of_bounds_fails_closed(name: str, words: str) -> None:
+    (result,) = modelxray.scan(str(data_path("tflite", name))).files
+    assert result.status == "unscannable"
+    (finding,) = result.findings
+    assert finding.rule_id == "MX-SCAN-001" and words in finding.message
+
+
+def test_large_layout_cut_before_its_buffer_data_fails_closed(tmp_path: Path) -> None:
+    p = tmp_path / "cut.tflite"
+    p.write_bytes(data_path("tflite", "large_layout.tflite").read_bytes()[:-1])
+    (result,) = modelxray.scan(str(p)).files
+    assert result.status == "unscannable"
+    assert "buffers[1]" in result.findings[0].message
+
+
+def test_tensor_index_out_of_range_fails_closed(tmp_path: Path) -> None:
+    data = bytearray(data_path("tflite", "add.tflite").read_bytes())
+    # an outputs vector [1] (length 1, then tensor 1): point it past the two tensors
+    at = data.index(struct.pack("<ii", 1, 1))
+    data[at + 4 : at + 8] = struct.pack("<i", 9)
+    p = tmp_path / "bad_tensor.tflite"
+    p.write_bytes(bytes(data))
+    (result,) = modelxray.scan(str(p)).files
+    assert result.status == "unscannable"
+    assert "tensor is 9, out of range (there are 2)" in result.findings[0].message
 
 
 def test_bad_opcode_index_fails_closed() -> None:

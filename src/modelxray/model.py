@@ -83,6 +83,7 @@ class FormatName(StrEnum):
     TF_VARIABLES_INDEX = "tf-variables-index"
     TFLITE = "tflite"
     TORCHSCRIPT_CODE = "torchscript-code"
+    TORCH_PACKAGE_EXTERN = "torch-package-extern"
     XGBOOST = "xgboost"
     ZIP = "zip"
     # Zip layouts (containers.zip.classify_archive).
@@ -91,6 +92,7 @@ class FormatName(StrEnum):
     PYTORCH_ZIP = "pytorch-zip"
     SKOPS = "skops"
     TORCHSCRIPT = "torchscript"
+    TORCH_PACKAGE = "torch-package"
     TORCHSERVE_MAR = "torchserve-mar"
     # Compression codecs (containers.compressed).
     BZIP2 = "bzip2"

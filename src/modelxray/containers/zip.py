@@ -273,6 +273,8 @@ def classify_archive(names: list[str]) -> str:
         if any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names):
             return "torchscript"
         return "pytorch-zip"
+    if {".data/version", ".data/extern_modules"} <= base:
+        return "torch-package"  # torch.package.PackageExporter (read by PackageImporter)
     if "schema.json" in top and all(
         n == "schema.json" or n.endswith((".npy", ".npz")) for n in top
     ):
@@ -328,6 +330,9 @@ def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> Generator[Child, bool
     return None
 
 
+_MAX_EXTERN_LIST = 1 << 20  # a torch.package's .data/extern_modules, read for its layout
+
+
 class ZipReader(FormatReader):
     name = "zip"
 
@@ -375,6 +380,8 @@ class ZipReader(FormatReader):
         facts: dict[str, Any] = {"container": kind, "members": [m.name for m in members]}
         if kind == "keras-v3":
             facts.update(self._keras_metadata(artifact, members, offsets, ctx))
+        elif kind == "torch-package":
+            facts.update(self._torch_package_layout(artifact, members, offsets, ctx))
         for problem in directory.problems:
             ctx.report(
                 archive_rules.DIRECTORY_MISMATCH,
@@ -425,6 +432,28 @@ class ZipReader(FormatReader):
                 return f.read(4096).decode("utf-8", errors="replace")
         except (OSError, BudgetExceeded):
             return "<unreadable>"
+
+    @staticmethod
+    def _torch_package_layout(
+        artifact: Artifact, members: list[ZipMember], offsets: dict[int, int], ctx: Sink
+    ) -> dict[str, Any]:
+        """What a torch.package importer resolves names through: the bundled sources and
+        ``.data/extern_modules`` (``analysis.pickle.torch_package``), as facts for the members."""
+        from modelxray.analysis.pickle.torch_package import PackageLayout
+
+        names = [m.name for m in members if not m.is_dir]
+        root = names[0].split("/", 1)[0] if names else ""
+        extern: list[str] = []
+        for i, m in enumerate(members):
+            if m.name == f"{root}/.data/extern_modules" and i in offsets:
+                try:
+                    with member_opener(artifact, m, offsets[i], ctx.limits)() as f:
+                        text = f.read(_MAX_EXTERN_LIST).decode("utf-8", "replace")
+                except (ZipError, BudgetExceeded, OSError):
+                    break  # the member itself is reported when the walk reaches it
+                extern = [line.strip() for line in text.splitlines() if line.strip()]
+                break
+        return PackageLayout.from_members(names, extern).facts()
 
     @staticmethod
     def _keras_metadata(

@@ -77,6 +77,12 @@ _STRUCTURE = frozenset(
 
 
 def _name_ok(text: bytes) -> bool:
+    # torch.package importers mangle module names as ``<torch_package_N>.module``
+    # (analysis.pickle.torch_package, not imported here: sniffing must not load the VM).
+    if text.startswith(b"<torch_package_"):
+        end = text.find(b">")
+        if end > 15 and text[15:end].isdigit():
+            text = text[end + 1 :].lstrip(b".") or b"_"
     return bool(text) and all(c == 0x2E or c == 0x5F or chr(c).isalnum() for c in text)
 
 
@@ -268,12 +274,20 @@ def report_streams(
     In a TorchScript archive, ``__torch__.*`` names are TorchScript classes compiled from the
     archive's own code (resolved by TorchScript's C++ unpickler, not imported from Python):
     merely instantiating them is not reported (the code is, by MX-TORCH-002/003).
+    In a torch.package archive, a class whose module the importer resolves to the archive's
+    bundled source is recorded as such (MX-TORCH-005, information): that source is judged by
+    the Python source rules.
     """
     from modelxray.analysis.pickle import verdict_items
 
     policy = vm_policy(ctx, artifact)
     base = artifact.location
     torchscript = artifact.facts.get("container") == "torchscript"
+    package = None
+    if artifact.facts.get("container") == "torch-package":
+        from modelxray.analysis.pickle.torch_package import PackageLayout
+
+        package = PackageLayout.from_facts(artifact.facts)
     for k, root in enumerate(streams):
         label = f"{what}[{first_index + k}]"
         for item in verdict_items(root, policy):
@@ -282,6 +296,28 @@ def report_streams(
                 and item.severity == "medium"
                 and (item.module == "__torch__" or item.module.startswith("__torch__."))
             ):
+                continue
+            bundled = (
+                package.bundled_source(item.module)
+                if package is not None
+                and item.severity == "medium"
+                and _rule_for(item) is rules.UNKNOWN_CLASS
+                else None
+            )
+            if bundled is not None:
+                ctx.report(
+                    torch_rules.PACKAGE_BUNDLED_CLASS,
+                    _stream_loc(base, label, item.path, item.offset),
+                    f"{item.global_name} is defined by code bundled in the torch.package "
+                    f"archive ({bundled}), judged as Python source",
+                    {
+                        "global": item.global_name,
+                        "bundled_source": bundled,
+                        "kind": item.kind,
+                        "source": item.source,
+                        "stream": first_index + k,
+                    },
+                )
                 continue
             evidence: dict[str, Any] = {
                 "source": item.source,

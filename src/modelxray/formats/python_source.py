@@ -63,10 +63,23 @@ def report_hits(hits: list[CallHit], base: Location, ctx: Sink, what: str) -> No
         )
 
 
+def _bundled_in_torch_package(artifact: Artifact) -> bool:
+    """A module source a torch.package archive bundles (``containers.zip`` records the layout,
+    ``analysis.pickle.torch_package``): its importer runs it when a pickle or import names it."""
+    facts = artifact.facts
+    if facts.get("container") != "torch-package" or not artifact.location.inner:
+        return False
+    member = artifact.location.inner[-1]
+    root = facts.get("package_root", "")
+    return any(member == f"{root}/{rel}" for rel in facts.get("package_bundled", {}).values())
+
+
 class PythonSourceReader(FormatReader):
     name = "python"
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
+        if _bundled_in_torch_package(artifact):
+            return 40  # the package importer compiles and runs it, whatever it looks like
         if not _looks_like_python(head):
             return 0
         if artifact.size > SNIFF_PARSE_BYTES:

@@ -47,6 +47,10 @@ def _in_torchscript(artifact: Artifact, head: bytes) -> bool:
     return artifact.facts.get("container") == "torchscript"
 
 
+def _in_torch_package(artifact: Artifact, head: bytes) -> bool:
+    return artifact.facts.get("container") == "torch-package"
+
+
 def _legacy_tar_member(artifact: Artifact, head: bytes) -> bool:
     return artifact.facts.get("container") == "tar" and artifact.name in ("storages", "tensors")
 
@@ -109,6 +113,7 @@ READERS: tuple[ReaderEntry, ...] = (
     ReaderEntry(_F.TORCHSCRIPT_CODE, "modelxray.formats.torch", 90, _in_torchscript),
     ReaderEntry(_F.PYTORCH_LEGACY_TAR_MEMBER, "modelxray.formats.torch", 89,
                 _legacy_tar_member),
+    ReaderEntry(_F.TORCH_PACKAGE_EXTERN, "modelxray.formats.torch", 88, _in_torch_package),
 )
 # fmt: on
 

@@ -383,12 +383,14 @@ __all__ = [
     "scan_legacy_tar_member",
     "LegacyTarMemberReader",
     "torch_raw_storages",
+    "TorchPackageExternReader",
 ]
 
 
 # ------------------------------------------------------------------------- zip storage records
 
 _STORAGE_NAME = re.compile(r"(?:^|/)data/\d+$")
+_PACKAGE_STORAGE_NAME = re.compile(r"^[^/]+/\.data/\d+\.storage$")  # torch.package tensors
 _STORAGE_HEAD = 256
 
 
@@ -396,18 +398,67 @@ def torch_raw_storages(f: Any, kind: str, members: list[Any], offsets: dict[int,
     """Indices of a PyTorch zip's raw tensor-storage members (``<prefix>/data/<key>``);
     ``kind`` is the archive's layout (``containers.zip.classify_archive``).
 
-    ``torch.load`` reads these as raw bytes and never interprets them, so they need no format
+    ``torch.load`` (and a torch.package importer, ``<root>/.data/<key>.storage``) reads these
+    as raw bytes and never interprets them, so they need no format
     reader (and sniffing thousands of them costs more than the rest of the scan).  A member
     there whose first bytes parse as a pickle is still handed on and scanned.
     """
-    if kind not in ("pytorch-zip", "torchscript"):
+    if kind not in ("pytorch-zip", "torchscript", "torch-package"):
         return set()
+    pattern = _PACKAGE_STORAGE_NAME if kind == "torch-package" else _STORAGE_NAME
     out: set[int] = set()
     for i, m in enumerate(members):
-        if i not in offsets or m.method != 0 or not _STORAGE_NAME.search(m.name):
+        if i not in offsets or m.method != 0 or not pattern.search(m.name):
             continue
         f.seek(offsets[i])
         head = f.read(min(_STORAGE_HEAD, m.size))
         if pickle_score(head, m.size) == 0:
             out.add(i)
     return out
+
+
+# ------------------------------------------------------------------------- torch.package
+
+_EXTERN_MEMBER = ".data/extern_modules"
+_MAX_EXTERN_BYTES = 1 << 20
+
+
+def is_extern_list(artifact: Artifact) -> bool:
+    if artifact.facts.get("container") != "torch-package":
+        return False
+    member = _member_name(artifact)
+    return member == f"{artifact.facts.get('package_root', '')}/{_EXTERN_MEMBER}"
+
+
+class TorchPackageExternReader(FormatReader):
+    """``.data/extern_modules`` of a torch.package archive: the host modules its code and
+    pickles import.  Each is judged against the threat catalogue; what the archive does with
+    them is judged where it happens (bundled source by the Python source analyser, pickles by
+    the pickle VM)."""
+
+    name = "torch-package-extern"
+
+    def sniff(self, artifact: Artifact, head: bytes) -> int:
+        return 60 if is_extern_list(artifact) and b"\0" not in head else 0
+
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+        from modelxray.analysis import threats
+
+        text = artifact.read(_MAX_EXTERN_BYTES, "extern_modules").decode("utf-8", "replace")
+        for n, line in enumerate(text.splitlines(), 1):
+            ctx.budget.tick()
+            module = line.strip()
+            threat = threats.module_threat(module) if module else None
+            if threat is None:
+                continue
+            ctx.report(
+                rules.PACKAGE_EXTERN,
+                artifact.location.child(f"line {n}"),
+                f"torch.package archive imports {module!r} from the host environment "
+                f"({threat.category}: {threat.reason}); its use is judged in the archive's "
+                "code and pickles",
+                {"module": module, "category": threat.category, "catalogue": threat.module},
+            )
+
+
+register(TorchPackageExternReader())

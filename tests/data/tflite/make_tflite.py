@@ -10,6 +10,19 @@ subgraph with two float32 tensors and one operator per operator code.  No kernel
 - ``custom_ops.tflite``: ADD, a CUSTOM op ``EvilCustomOp`` and a Flex op ``FlexWriteFile``.
 - ``flex_benign.tflite``: a Flex op for plain math (``FlexRFFT``).
 - ``bad_opcode_index.tflite``: an operator whose opcode_index points past operator_codes.
+- ``flex_unlisted.tflite``: a Flex op that is not on TensorFlow's Flex allow-list
+  (``FlexMyOwnKernel``).
+- ``flex_stock_save.tflite``: a stock Flex op that writes files (``FlexSaveV2``).
+- ``large_layout.tflite``: the layout of models over 2 GB: a buffer's bytes stored after the
+  FlatBuffer, addressed by ``Buffer.offset``/``size`` from the start of the file (clean).
+- ``buffer_past_end.tflite``: the same layout with the buffer's offset past the end of the file.
+- ``bad_buffer_index.tflite``: a tensor whose buffer index points past ``buffers``.
+- ``flex_disguised.tflite``: custom code ``FlexRFFT`` (a stock op) whose custom options, which
+  the Flex kernel runs, name ``WriteFile``.
+- ``flex_no_options.tflite``: ``FlexRFFT`` without custom options (the op cannot be known).
+
+Every Flex operator (except in ``flex_no_options``) carries custom options the way the
+converter writes them: a FlexBuffer vector [op name, serialized NodeDef {name, op}].
 """
 
 from __future__ import annotations
@@ -26,7 +39,21 @@ def _mod(name: str):  # the generated *modules* (tflite/__init__ re-exports same
     return importlib.import_module(f"tflite.{name}")
 
 
-def build(ops: list[tuple[int, str | None]], opcode_indices: list[int] | None = None) -> bytes:
+def build(
+    ops: list[tuple[int, str | None]],
+    opcode_indices: list[int] | None = None,
+    *,
+    external: tuple[int, int] | None = None,
+    tensor_buffer: int = 0,
+    options: dict[int, bytes] | None = None,
+) -> bytes:
+    """``external``: (offset, size) of a second buffer stored outside the FlatBuffer, which
+    tensor 1 uses; ``options``: custom options by opcode index (default: Flex options naming
+    the op of a ``Flex<Op>`` custom code)."""
+    if options is None:
+        options = {
+            i: flex_options(c[4:]) for i, (_, c) in enumerate(ops) if c and c.startswith("Flex")
+        }
     OperatorCode, Operator, SubGraph, Tensor, Buffer, Model = (
         _mod(n) for n in ("OperatorCode", "Operator", "SubGraph", "Tensor", "Buffer", "Model")
     )
@@ -50,7 +77,7 @@ def build(ops: list[tuple[int, str | None]], opcode_indices: list[int] | None = 
         Tensor.Start(b)
         Tensor.AddShape(b, shape)
         Tensor.AddType(b, 0)  # FLOAT32
-        Tensor.AddBuffer(b, 0)
+        Tensor.AddBuffer(b, 1 if external is not None and i == 1 else tensor_buffer)
         Tensor.AddName(b, names[i])
         tensors.append(Tensor.End(b))
     operators = []
@@ -61,7 +88,10 @@ def build(ops: list[tuple[int, str | None]], opcode_indices: list[int] | None = 
         Operator.StartOutputsVector(b, 1)
         b.PrependInt32(1)
         outputs = b.EndVector()
+        custom_options = b.CreateByteVector(options[idx]) if idx in options else None
         Operator.Start(b)
+        if custom_options is not None:
+            Operator.AddCustomOptions(b, custom_options)
         Operator.AddOpcodeIndex(b, idx)
         Operator.AddInputs(b, inputs)
         Operator.AddOutputs(b, outputs)
@@ -90,10 +120,15 @@ def build(ops: list[tuple[int, str | None]], opcode_indices: list[int] | None = 
     SubGraph.AddName(b, sg_name)
     subgraph = SubGraph.End(b)
     Buffer.Start(b)
-    empty = Buffer.End(b)
+    buffers = [Buffer.End(b)]
+    if external is not None:
+        Buffer.Start(b)
+        Buffer.AddOffset(b, external[0])
+        Buffer.AddSize(b, external[1])
+        buffers.append(Buffer.End(b))
     codes_vec = vec(Model.StartOperatorCodesVector, codes)
     sg_vec = vec(Model.StartSubgraphsVector, [subgraph])
-    buf_vec = vec(Model.StartBuffersVector, [empty])
+    buf_vec = vec(Model.StartBuffersVector, buffers)
     desc = b.CreateString("modelxray test fixture")
     Model.Start(b)
     Model.AddVersion(b, 3)
@@ -103,6 +138,35 @@ def build(ops: list[tuple[int, str | None]], opcode_indices: list[int] | None = 
     Model.AddBuffers(b, buf_vec)
     b.Finish(Model.End(b), file_identifier=b"TFL3")
     return bytes(b.Output())
+
+
+def _proto_str(field: int, text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 128
+    return bytes([field << 3 | 2, len(data)]) + data
+
+
+def flex_options(op: str) -> bytes:
+    """What the converter writes for a Flex op: FlexBuffer [op, NodeDef{name=1, op=2}]."""
+    from flatbuffers import flexbuffers
+
+    node_def = _proto_str(1, f"node_{op}") + _proto_str(2, op)
+    fbb = flexbuffers.Builder()
+    with fbb.Vector():
+        fbb.String(op)
+        fbb.String(node_def.decode())  # the converter writes the NodeDef as a string
+    return bytes(fbb.Finish())
+
+
+def large_layout(add: int) -> bytes:
+    """What the converter writes for models over 2 GB: the FlatBuffer, padding to 16 bytes, then
+    the buffers' bytes; ``Buffer.offset`` counts from the start of the file."""
+    data = bytes(range(16))  # four float32 values
+    probe = build([(add, None)], external=(1 << 20, len(data)))  # same size, any offset
+    at = -(-len(probe) // 16) * 16
+    flat = build([(add, None)], external=(at, len(data)))
+    assert len(flat) == len(probe)
+    return flat + bytes(at - len(flat)) + data
 
 
 def main() -> None:
@@ -116,6 +180,15 @@ def main() -> None:
         ),
         "flex_benign.tflite": build([(custom, "FlexRFFT")]),
         "bad_opcode_index.tflite": build([(add, None)], opcode_indices=[7]),
+        "flex_unlisted.tflite": build([(custom, "FlexMyOwnKernel")]),
+        "flex_stock_save.tflite": build([(add, None), (custom, "FlexSaveV2")]),
+        "large_layout.tflite": large_layout(add),
+        "buffer_past_end.tflite": build([(add, None)], external=(1 << 31, 16)),
+        "bad_buffer_index.tflite": build([(add, None)], tensor_buffer=5),
+        "flex_disguised.tflite": build(
+            [(custom, "FlexRFFT")], options={0: flex_options("WriteFile")}
+        ),
+        "flex_no_options.tflite": build([(custom, "FlexRFFT")], options={}),
     }
     for name, data in fixtures.items():
         (OUT / name).write_bytes(data)
@@ -125,7 +198,11 @@ def main() -> None:
             (model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).CustomCode())
             for i in range(model.OperatorCodesLength())
         ]
-        print(name, len(data), "bytes", got)
+        bufs = [
+            (model.Buffers(i).Offset(), model.Buffers(i).Size())
+            for i in range(model.BuffersLength())
+        ]
+        print(name, len(data), "bytes", got, "buffers", bufs)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from typing import Literal
 from modelxray.analysis import threats
 
 from ._generated.allowlist import ALLOWED as GENERATED_ALLOWED
+from .torch_package import demangle
 
 Category = Literal["allowed", "dangerous", "unknown"]
 
@@ -354,6 +355,8 @@ class Policy:
         return None
 
     def _classify(self, module: str, name: str) -> Classification:
+        # A torch.package importer demangles its own ``<torch_package_N>.`` prefix.
+        module = demangle(module)
         module = _BUILTINS_ALIASES.get(module, module)
         if not module or not name:
             return Classification("unknown", "empty module or attribute name", "unknown")

@@ -23,3 +23,10 @@ FLEX_OP = FAMILY.rule(
     Confidence.HIGH,
     cwes=("CWE-73", "CWE-829"),
 )
+STOCK_FLEX_OP = FAMILY.rule(
+    "MX-TFLITE-103",
+    "TFLite model runs a stock TensorFlow op through the Flex delegate",
+    Severity.INFO,
+    Confidence.HIGH,
+    cwes=("CWE-829",),
+)

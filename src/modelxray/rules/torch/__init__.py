@@ -29,3 +29,19 @@ TORCHSCRIPT_RISKY_CALL = FAMILY.rule(
     formats=("torchscript",),
     cwes=("CWE-94", "CWE-73"),
 )
+PACKAGE_EXTERN = FAMILY.rule(
+    "MX-TORCH-004",
+    "torch.package archive imports a catalogued module from the host",
+    Severity.LOW,
+    Confidence.MEDIUM,
+    formats=("torch-package",),
+    cwes=("CWE-829",),
+)
+PACKAGE_BUNDLED_CLASS = FAMILY.rule(
+    "MX-TORCH-005",
+    "torch.package pickle uses code bundled in the archive",
+    Severity.INFO,
+    Confidence.HIGH,
+    formats=("torch-package",),
+    cwes=("CWE-94",),
+)
