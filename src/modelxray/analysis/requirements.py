@@ -33,6 +33,8 @@ Verdicts (kinds, mapped to rules by ``rules/manifest``):
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
 import shlex
 from collections.abc import Iterator
@@ -208,8 +210,9 @@ def _requirement(text: str) -> Entry:
         url = m.group("url") or ""
         return Entry(text, "requirement", value=url, name=normalise(m.group("name")),
                      pinned=pinned or bool(url), req_options=options)  # fmt: skip
-    if looks_like_path(spec.split(";")[0].strip()):
-        return Entry(text, "requirement", value=spec.split(";")[0].strip(), req_options=options)
+    path = spec.split(";")[0].strip()
+    if looks_like_path(path) and not re.search(r"\s", path):
+        return Entry(text, "requirement", value=path, req_options=options)
     return Entry(text, "unparsed", req_options=options)
 
 
@@ -235,10 +238,19 @@ def _vendor(url: str) -> str | None:
     return None
 
 
-def _is_default_index(url: str) -> bool:
-    from modelxray.analysis._generated.popular_packages import PIP_DEFAULT_INDEX_URLS
+@functools.lru_cache(maxsize=1)
+def _default_indexes() -> frozenset[str]:
+    """pip's own default index as pip names it (``pip._internal.models.index.PyPI``); empty
+    where pip cannot be imported (then naming it is judged like any other index)."""
+    try:
+        index = importlib.import_module("pip._internal.models.index").PyPI
+        return frozenset(u.rstrip("/") for u in (index.simple_url, index.url))
+    except Exception:  # noqa: BLE001 - no pip, or a pip without that model: no exemption
+        return frozenset()
 
-    return url.rstrip("/") in {u.rstrip("/") for u in PIP_DEFAULT_INDEX_URLS}
+
+def _is_default_index(url: str) -> bool:
+    return url.rstrip("/") in _default_indexes()
 
 
 def _inside(path: str) -> bool:
@@ -296,7 +308,11 @@ def _local(entry: Entry, path: str, how: str) -> Iterator[Judgement]:
         "local",
         f"{how} {path!r}"
         + (
-            ": a path in the repository, whose build script runs on install"
+            (
+                ": a wheel in the repository, whose code runs when imported"
+                if path.lower().endswith(".whl")
+                else ": a path in the repository, whose build script runs on install"
+            )
             if inside
             else ": a path outside the repository, which the scan cannot see"
         ),
