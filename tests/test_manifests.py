@@ -387,3 +387,15 @@ def test_builtin_handlers_match_the_archivers_own_table() -> None:
     from modelxray.formats.torchserve import BUILTIN_HANDLERS
 
     assert set(utils.model_handlers) == BUILTIN_HANDLERS
+
+
+def test_tool_only_pyproject_is_read_as_toml_not_json(tmp_path: Path) -> None:
+    # requests' pyproject.toml: only [tool.*] tables; its first byte "[" once made it "JSON"
+    path = tmp_path / "pyproject.toml"
+    path.write_text(
+        '[tool.isort]\nprofile = "black"\nsrc_paths = ["src/requests", "test"]\n'
+        'honor_noqa = true\n\n[tool.pytest.ini_options]\naddopts = "--doctest-modules"\n'
+    )
+    report = _scan(path)
+    assert report.files[0].formats == ["pyproject"]
+    assert report.findings == [] and report.verdict == "allowed"

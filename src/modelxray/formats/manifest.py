@@ -45,8 +45,9 @@ _CONDA_TOP = re.compile(rb"^dependencies:[ \t]*\r?$", re.M)
 _CONDA_SIBLING = re.compile(rb"^(?:channels|name|prefix):", re.M)
 _PYTHON_ENV = re.compile(rb"^python:[ \t]*\S", re.M)
 _PYTHON_ENV_DEPS = re.compile(rb"^(?:build_)?dependencies:[ \t]*\r?$", re.M)
+# The tables of pyproject.toml (PEP 518, 621, 735): a TOML file with one of them is read as one.
 _PYPROJECT_TABLE = re.compile(
-    rb"^\[(?:build-system|project|tool\.(?:poetry|setuptools|uv))\]", re.M
+    rb"^\[\[?[ \t]*(?:build-system|project|dependency-groups|tool\.[\w-]+)[\w.-]*[ \t]*\]", re.M
 )
 
 
@@ -123,11 +124,15 @@ def _folder(artifact: Artifact) -> str | None:
 
 # -- requirements files ---------------------------------------------------------------------------
 def _strong(entry: judge.Entry) -> bool:
-    """A line only a requirements file holds."""
+    """A line only a requirements file holds: an index or include option, a URL or VCS
+    requirement (a bare path is not: any text with a slash parses as one)."""
     if entry.kind == "option":
         return entry.option in ("--index-url", "--extra-index-url", "--find-links",
-                                "--requirement", "--constraint", "--editable")  # fmt: skip
-    return entry.kind == "requirement" and bool(entry.value)
+                                "--requirement", "--constraint")  # fmt: skip
+    return entry.kind == "requirement" and "://" in entry.value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def requirements_score(name: str, text: str) -> int:
@@ -137,7 +142,7 @@ def requirements_score(name: str, text: str) -> int:
     ]
     if _REQUIREMENTS_NAME.match(name):
         return 30 if len(parsed) * 2 >= len(entries) else 0
-    if not entries or len(parsed) != len(entries):
+    if not entries or len(parsed) != len(entries) or _CONTROL.search(text):
         return 0
     pinned = sum(1 for e in entries if e.pinned and not e.value)
     if any(_strong(e) for e in entries) or (pinned >= 2 and pinned * 2 >= len(entries)):
