@@ -399,3 +399,46 @@ def test_tool_only_pyproject_is_read_as_toml_not_json(tmp_path: Path) -> None:
     report = _scan(path)
     assert report.files[0].formats == ["pyproject"]
     assert report.findings == [] and report.verdict == "allowed"
+
+
+# -- setup.py ---------------------------------------------------------------------------------
+SETUP_PY = """\
+from setuptools import setup
+from setuptools.command.install import install
+
+
+class Install(install):
+    def run(self):
+        install.run(self)
+
+
+setup(
+    name="m",
+    install_requires=["numpy>=1.2", "reqeusts", "helpers @ git+https://git.evil.example/h"],
+    extras_require={"gpu": ["torch"]},
+    dependency_links=["https://packages.evil.example/links"],
+    cmdclass={"install": Install},
+)
+"""
+
+
+def test_setup_py_is_read_as_a_manifest(tmp_path: Path) -> None:
+    path = tmp_path / "setup.py"
+    path.write_text(SETUP_PY)
+    report = _scan(path)
+    got = {(f.rule_id, f.severity, " › ".join(f.location.inner)) for f in _findings(report)}
+    assert got == {
+        ("MX-MANIFEST-004", Severity.HIGH, "line:10 › install_requires[1]"),
+        ("MX-MANIFEST-002", Severity.HIGH, "line:10 › install_requires[2]"),
+        ("MX-MANIFEST-001", Severity.HIGH, "line:10 › dependency_links[0]"),
+        ("MX-MANIFEST-103", Severity.MEDIUM, "line:10 › cmdclass"),
+    }
+
+
+def test_plain_setup_py_is_clean(tmp_path: Path) -> None:
+    path = tmp_path / "setup.py"
+    path.write_text(
+        "import setuptools\n\nsetuptools.setup(name='m', version='1', packages=['m'],\n"
+        "    install_requires=['torch>=2', 'numpy'], extras_require={'dev': ['pytest']})\n"
+    )
+    assert _scan(path).findings == []

@@ -87,7 +87,7 @@ BUILD_CODE = FAMILY.rule(
     "Package build runs the repository's own code",
     Severity.MEDIUM,
     Confidence.HIGH,
-    formats=("pyproject",),
+    formats=("pyproject", "python"),
     cwes=("CWE-94",),
 )
 
@@ -101,4 +101,5 @@ BY_KIND = {
     "build-options": BUILD_OPTIONS,
     "unparsed": UNPARSED,
     "channel": CONDA_CHANNEL,
+    "build-code": BUILD_CODE,
 }
