@@ -299,7 +299,10 @@ class PyprojectReader(FormatReader):
                     f"the build backend {build.get('build-backend')!r} is imported from the "
                     f"repository itself ({backend_path!r}): building or pip-installing the "
                     "repository runs that code",
-                    {"build-backend": build.get("build-backend"), "backend-path": backend_path},
+                    {
+                        "build-backend": str(build.get("build-backend")),
+                        "backend-path": [str(p) for p in _list(backend_path)],
+                    },  # fmt: skip
                 )
         project = doc.get("project")
         if isinstance(project, dict):
@@ -342,7 +345,7 @@ class PyprojectReader(FormatReader):
                 base.child("tool.setuptools.cmdclass"),
                 "setuptools commands are replaced by the repository's own classes: building "
                 "or pip-installing the repository runs them",
-                {"cmdclass": setuptools["cmdclass"]},
+                {"cmdclass": {str(k): str(v) for k, v in _dict(setuptools["cmdclass"]).items()}},
             )
         sources: list[tuple[str, Any]] = []
         poetry = tool.get("poetry")
