@@ -120,6 +120,19 @@ def test_conda_env_of_a_real_project_shape(tmp_path: Path) -> None:
     assert got == {("MX-MANIFEST-002", Severity.HIGH), ("MX-MANIFEST-003", Severity.MEDIUM)}
 
 
+def test_conda_env_export_is_clean(tmp_path: Path) -> None:
+    # the shape `conda env export` writes: name=version=build specs, "_"-prefixed names
+    path = tmp_path / "environment.yml"
+    path.write_text(
+        "name: base\nchannels:\n  - pytorch\n  - nvidia\n  - defaults\ndependencies:\n"
+        "  - _libgcc_mutex=0.1=main\n  - _openmp_mutex=5.1=1_gnu\n"
+        "  - python=3.10.13=h955ad1f_0\n  - pytorch-cuda=12.1=ha16c6d3_5\n  - pip:\n"
+        "    - absl-py==1.0.0\nprefix: /opt/conda/envs/base\n"
+    )
+    report = _scan(path)
+    assert report.files[0].formats == ["conda-env"] and report.findings == []
+
+
 def test_conda_named_channel_is_low_and_pip_variables_are_options(tmp_path: Path) -> None:
     path = tmp_path / "environment.yml"
     path.write_text(

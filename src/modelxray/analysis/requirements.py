@@ -496,8 +496,9 @@ def judge_conda_channel(channel: str) -> Iterator[Judgement]:
     )
 
 
+# conda package names may start with "_" (_libgcc_mutex, _openmp_mutex in every export)
 _CONDA_SPEC = re.compile(
-    rf"^{_NAME}(?:\[[^\]]*\])?\s*(?:[=<>!~]=?\s*[\w.*+!,|<>=-]*\s*)*(?:\s+[\w.*]+)*$"
+    rf"^_*{_NAME}(?:\[[^\]]*\])?\s*(?:[=<>!~]=?\s*[\w.*+!,|<>=-]*\s*)*(?:\s+[\w.*]+)*$"
 )
 
 
