@@ -33,8 +33,10 @@ Verdicts (kinds, mapped to rules by ``rules/manifest``):
 
 from __future__ import annotations
 
+import ast
 import functools
-import importlib
+import importlib.util
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -240,13 +242,31 @@ def _vendor(url: str) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _default_indexes() -> frozenset[str]:
-    """pip's own default index as pip names it (``pip._internal.models.index.PyPI``); empty
-    where pip cannot be imported (then naming it is judged like any other index)."""
+    """pip's own default index, read from pip's source without importing pip
+    (``pip/_internal/models/index.py``: ``PyPI = PackageIndex("<url>", …)``, whose simple
+    index is ``<url>simple``); empty where pip is not installed (then naming that index is
+    judged like any other)."""
     try:
-        index = importlib.import_module("pip._internal.models.index").PyPI
-        return frozenset(u.rstrip("/") for u in (index.simple_url, index.url))
-    except Exception:  # noqa: BLE001 - no pip, or a pip without that model: no exemption
+        spec = importlib.util.find_spec("pip")
+        if spec is None or not spec.origin:
+            return frozenset()
+        path = os.path.join(os.path.dirname(spec.origin), "_internal", "models", "index.py")
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, ValueError, ImportError, SyntaxError):
         return frozenset()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "PyPI" for t in node.targets)
+            and isinstance(node.value, ast.Call)
+            and node.value.args
+            and isinstance(node.value.args[0], ast.Constant)
+            and isinstance(node.value.args[0].value, str)
+        ):
+            url = node.value.args[0].value.rstrip("/")
+            return frozenset({url, f"{url}/simple"})
+    return frozenset()
 
 
 def _is_default_index(url: str) -> bool:
