@@ -52,7 +52,7 @@ FILES = {
     "benign/pyproject/pyproject.toml": (
         '[build-system]\nrequires = ["setuptools>=68", "wheel"]\n'
         'build-backend = "setuptools.build_meta"\n\n[project]\nname = "demo"\nversion = "1.0"\n'
-        'dependencies = ["torch>=2", "safetensors"]\n\n[tool.ruff]\nline-length = 100\n'
+        'dependencies = ["torch>=2", "safetensors"]\n\n[tool.isort]\nprofile = "black"\n'
     ),
 }
 
