@@ -373,6 +373,7 @@ def test_mar_built_by_torch_model_archiver(tmp_path: Path) -> None:
     manifest = json.loads(zipfile.ZipFile(mar).read("MAR-INF/MANIFEST.json"))
     assert manifest["model"]["requirementsFile"] == "requirements.txt"
     report = _scan(mar)
+    assert report.files[0].formats == ["zip", "torchserve-mar"]
     got = {(f.rule_id, f.severity, f.location.inner[-1]) for f in report.findings}
     assert got == {
         ("MX-MANIFEST-101", Severity.MEDIUM, "handler"),
