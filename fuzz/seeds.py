@@ -280,6 +280,17 @@ def msgpack_seeds() -> Seeds:
     return {"flax": msgpack.packb(state), "list": msgpack.packb([1, "a", b"b", {"k": None}])}
 
 
+def manifest_seeds() -> Seeds:
+    """tests/data/manifests files, each behind the byte that picks its reader."""
+    picks = {".txt": 0, ".yaml": 1, ".yml": 1, ".toml": 2}
+    out: Seeds = {}
+    for name, data in _files(DATA / "manifests", ["**/*.txt", "**/*.yaml", "**/*.yml",
+                                                 "**/*.toml"]).items():  # fmt: skip
+        pick = 3 if name.endswith("python_env.yaml") else picks[Path(name).suffix]
+        out[name] = bytes([pick]) + data
+    return out
+
+
 def template_seeds() -> Seeds:
     """Real chat templates (llama.cpp's copies of Hugging Face repositories' files)."""
     return _files(DATA / "templates" / "llama_cpp", ["*.jinja"])
@@ -357,6 +368,7 @@ _BUILDERS = {
     "template": template_seeds,
     "hub_config": hub_config_seeds,
     "notebook": notebook_seeds,
+    "manifest": manifest_seeds,
 }
 
 

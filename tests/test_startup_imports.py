@@ -44,6 +44,8 @@ HEAVY = (
     "modelxray.formats.msgpack_flax",
     "modelxray.formats.numpy_npy",
     "modelxray.formats.torch",
+    "modelxray.formats.manifest",
+    "modelxray.analysis._generated.popular_packages",
     "modelxray.containers.sevenzip",
     "modelxray.isolate",
     "h5py",
@@ -139,7 +141,9 @@ def test_each_stand_in_loads_the_reader_of_its_name() -> None:
 
 
 _MAGICS = (b"GGUF", b"7z\xbc\xaf\x27\x1c", b"\0\0\0\0TFL3", b"\x93NUMPY", b"\x81\xa1a", b"\xde\0\1",
-           b"flavors:\n", b"artifact_path: m\nflavors:\n  python_function:\n")  # fmt: skip
+           b"flavors:\n", b"artifact_path: m\nflavors:\n  python_function:\n",
+           b"channels:\n- x\ndependencies:\n- numpy\n", b"python: 3.10\ndependencies:\n- a\n",
+           b"[build-system]\nrequires = []\n", b"numpy==1.0\nscipy==1.0\n")  # fmt: skip
 
 
 @given(

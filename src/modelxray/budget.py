@@ -54,6 +54,8 @@ class Limits:
     # Python source, notebooks, small text model descriptions (MLmodel, LightGBM headers).
     max_python_source_bytes: int = 16 * 1024 * 1024
     max_python_nodes: int = 2_000_000
+    # Requirements files a manifest reads through -r/-c (followed within its folder).
+    max_manifest_includes: int = 32
     # FlatBuffers / msgpack / UBJSON structure walks (tables, records, containers).
     max_structure_items: int = 5_000_000
     max_structure_depth: int = 128

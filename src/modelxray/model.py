@@ -60,6 +60,7 @@ class FormatName(StrEnum):
 
     # Reader names (formats.readers()).
     COMPRESSED = "compressed"
+    CONDA_ENV = "conda-env"
     FLAX_MSGPACK = "flax-msgpack"
     GGUF = "gguf"
     HDF5 = "hdf5"
@@ -71,6 +72,8 @@ class FormatName(StrEnum):
     ONNX = "onnx"
     ONNX_TENSOR = "onnx-tensor"
     PICKLE = "pickle"
+    PIP_REQUIREMENTS = "pip-requirements"
+    PYPROJECT = "pyproject"
     PYTHON = "python"
     SAFETENSORS = "safetensors"
     SEVENZIP = "7z"
@@ -110,8 +113,10 @@ class FormatName(StrEnum):
     KERAS_H5 = "keras-h5"
     KERAS_JSON = "keras-json"
     LIGHTGBM_TEXT = "lightgbm-text"
+    MLFLOW_PYTHON_ENV = "mlflow-python-env"
     PYTORCH_LEGACY = "pytorch-legacy"
     PYTORCH_LEGACY_TAR_MEMBER = "pytorch-legacy-tar-member"
+    TORCHSERVE_MANIFEST = "torchserve-manifest"
     XGBOOST_BINARY = "xgboost-binary"
     XGBOOST_JSON = "xgboost-json"
     XGBOOST_UBJ = "xgboost-ubj"

@@ -281,7 +281,7 @@ def classify_archive(names: list[str]) -> str:
         return "skops"
     if names and all(n.endswith(".npy") for n in names if not n.endswith("/")):
         return "numpy-npz"
-    if "MAR-INF/MANIFEST.json" in base:
+    if "MAR-INF/MANIFEST.json" in top | base:  # at the top (torch-model-archiver) or one down
         return "torchserve-mar"
     return "zip"
 

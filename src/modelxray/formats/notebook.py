@@ -26,6 +26,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis.python_ast import AST_FILENAME
+from modelxray.analysis.requirements import judge_pip_command
 from modelxray.artifact import Artifact
 from modelxray.formats.json_doc import register_json_analyser
 from modelxray.formats.python_source import report_hits
@@ -116,6 +117,12 @@ def judge_shell(command: str) -> tuple[Severity, str]:
 
     if _DOWNLOAD_TO_SHELL.search(command):
         return Severity.HIGH, "downloads code and runs it in a shell"
+    pip = judge_pip_command(command)  # a lone pip install: judged as its requirement lines
+    if pip is not None:
+        worst = max(pip, key=lambda j: j.severity or Severity.INFO, default=None)
+        if worst is None or worst.severity is None:
+            return Severity.INFO, "installs named packages"
+        return worst.severity, worst.message
     if _PIP_FROM_URL.search(command):
         return Severity.HIGH, "installs a package from a URL or file"
     for target in shell_write_targets(command):

@@ -19,6 +19,7 @@ from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import Location
 from modelxray.rules import repo as rules
+from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
     from modelxray.analysis.python_ast import CallHit
@@ -100,6 +101,11 @@ class PythonSourceReader(FormatReader):
         tree = ast.parse(source, filename=AST_FILENAME)
         hits = analyse_tree(tree, source, ctx.budget, ctx.limits.max_python_nodes)
         report_hits(hits, artifact.location, ctx, f"Python file {artifact.name}")
+        if "setup" in source:  # a setup(...) call: what installing the repository runs
+            from modelxray.analysis.setup_script import judge_setup_script
+            from modelxray.rules import manifest
+
+            report_judgements(ctx, manifest.BY_KIND, artifact.location, judge_setup_script(tree))
 
 
 register(PythonSourceReader())

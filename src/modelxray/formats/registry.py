@@ -55,6 +55,18 @@ def _legacy_tar_member(artifact: Artifact, head: bytes) -> bool:
     return artifact.facts.get("container") == "tar" and artifact.name in ("storages", "tensors")
 
 
+def _text(artifact: Artifact, head: bytes) -> bool:
+    return b"\x00" not in head
+
+
+def _yaml_dependencies(artifact: Artifact, head: bytes) -> bool:
+    return b"dependencies:" in head
+
+
+def _toml_table(artifact: Artifact, head: bytes) -> bool:
+    return b"[" in head and b"\x00" not in head
+
+
 # A msgpack map: fixmap with 1-15 entries, map16, map32.
 _MSGPACK_MAPS = frozenset(bytes([b]) for b in (*range(0x81, 0x90), 0xDE, 0xDF))
 
@@ -103,6 +115,12 @@ READERS: tuple[ReaderEntry, ...] = (
     ReaderEntry(_F.ONNX, "modelxray.formats.onnx", 130, extensions=(".onnx",),
                 promises=(".onnx",)),
     ReaderEntry(_F.ONNX_TENSOR, "modelxray.formats.onnx", 129, extensions=(".pb", ".tensor")),
+    ReaderEntry(_F.CONDA_ENV, "modelxray.formats.manifest", 125, _yaml_dependencies,
+                extensions=(".yaml", ".yml")),
+    ReaderEntry(_F.PYPROJECT, "modelxray.formats.manifest", 124, _toml_table,
+                extensions=(".toml",)),
+    ReaderEntry(_F.PIP_REQUIREMENTS, "modelxray.formats.manifest", 123, _text,
+                extensions=(".txt", ".in")),
     ReaderEntry(_F.JINJA_TEMPLATE, "modelxray.formats.chat_template", 120,
                 extensions=(".jinja", ".jinja2", ".j2")),
     ReaderEntry(_F.PICKLE, "modelxray.formats.pickle", 110, extensions=_PICKLE_EXTENSIONS,
@@ -124,6 +142,7 @@ JSON_ANALYSERS: tuple[str, ...] = (
     "modelxray.formats.notebook",
     "modelxray.formats.skops",
     "modelxray.formats.xgboost",
+    "modelxray.formats.torchserve",
 )
 
 BY_NAME: dict[str, ReaderEntry] = {entry.name: entry for entry in READERS}
