@@ -79,3 +79,11 @@ def test_dill_table_matches_dills_own_typemap() -> None:
     gen = _script("gen_dill_types")
     live = {n: gen.path_of(n, t) for n, t in dill._dill._reverse_typemap.items()}
     assert live == DILL_TYPES
+
+
+def test_pickle_opcode_table_is_what_its_script_makes_from_pickletools() -> None:
+    gen = _script("gen_pickle_opcodes")
+    assert gen.OUT.read_text(encoding="utf-8") == gen.render()
+    from modelxray.analysis._generated.pickle_opcodes import OPCODES
+
+    assert OPCODES == gen.rows()

@@ -45,7 +45,14 @@ HEAVY = (
     "modelxray.formats.numpy_npy",
     "modelxray.formats.torch",
     "modelxray.containers.sevenzip",
+    # Readers behind a first-byte lead (issue 15 §2) that a pickle's first byte never offers.
+    "modelxray.formats.onnx",
+    "modelxray.containers.compressed",
     "modelxray.isolate",
+    # Standard-library modules a one-pickle scan has no use for (issue 15 §3): the opcode
+    # table is literal data, logging is set up only for ``--verbose``.
+    "pickletools",
+    "logging",
     "h5py",
     "numpy",
     "jinja2",

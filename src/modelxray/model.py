@@ -7,6 +7,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 LOCATION_SEP = " › "
+_WORDS: dict[type, frozenset[str]] = {}  # StrEnum.values(), by vocabulary
 
 
 class StrEnum(str, Enum):
@@ -20,8 +21,11 @@ class StrEnum(str, Enum):
 
     @classmethod
     def values(cls) -> frozenset[str]:
-        """Every word of the vocabulary, as plain strings."""
-        return frozenset(str(m.value) for m in cls)
+        """Every word of the vocabulary, as plain strings (computed once per vocabulary)."""
+        words = _WORDS.get(cls)
+        if words is None:
+            words = _WORDS[cls] = frozenset(str(m.value) for m in cls)
+        return words
 
     @classmethod
     def parse(cls, text: str, what: str) -> str:

@@ -247,9 +247,9 @@ class _Parser:
             s.pos = start + off
             s.f.seek(s.pos)
             if i < n and off == 0:
-                _, elem = self.string(f"element {i} of {key!r}", 512)
-                if elem is not None and (b"{{" in elem or b"{%" in elem):
-                    self._candidate(f"{key}[{i}]", elem.decode("utf-8", "replace"), info)
+                _, one = self.string(f"element {i} of {key!r}", 512)
+                if one is not None and (b"{{" in one or b"{%" in one):
+                    self._candidate(f"{key}[{i}]", one.decode("utf-8", "replace"), info)
                 i += 1
 
     def _candidate(self, label: str, text: str, info: GGUFInfo) -> None:
