@@ -26,6 +26,8 @@ from modelxray.sources import SourceFile, open_regular, selected_sources
 
 @dataclass(frozen=True)
 class ScanOptions:
+    """What a scan is run with: limits, policy and output choices."""
+
     limits: Limits = Limits()
     policy: Policy = Policy()
     compute_hash: bool = False

@@ -186,6 +186,8 @@ class Judgement:
 
 @dataclass
 class Finding:
+    """One rule's finding at one location, with its evidence."""
+
     rule_id: str
     severity: Severity
     confidence: Confidence
@@ -235,6 +237,8 @@ class FileStatus(StrEnum):
 
 @dataclass
 class FileResult:
+    """Everything a scan found about one file given to it."""
+
     path: str
     size: int
     sha256: str
@@ -282,6 +286,8 @@ class Gate:
 
 @dataclass
 class Report:
+    """The results of one scan, in source order, and the gate they were judged by."""
+
     files: list[FileResult] = field(default_factory=list)
     gate: Gate | None = None  # None: the built-in defaults
     seconds: float = 0.0

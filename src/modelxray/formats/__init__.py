@@ -17,8 +17,6 @@ from modelxray.formats.base import FormatReader, LazyReader, identify, readers, 
 
 
 def _register_all() -> None:
-    for module in registry.JSON_ANALYSERS:
-        importlib.import_module(module)
     for entry in registry.READERS:
         if entry.magic is None and entry.lead is None:
             importlib.import_module(entry.module)

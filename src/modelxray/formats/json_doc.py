@@ -30,11 +30,29 @@ _SNIFF_PARSE_BYTES = 1 << 20
 # (doc, artifact, ctx) -> None, or the children it yields; called for every parsed JSON document.
 JsonAnalyser = Callable[[Any, Artifact, "Sink"], "Reading | None"]
 _ANALYSERS: list[JsonAnalyser] = []
+_LOADED = False
 
 
 def register_json_analyser(analyser: JsonAnalyser) -> JsonAnalyser:
     _ANALYSERS.append(analyser)
     return analyser
+
+
+def json_analysers() -> list[JsonAnalyser]:
+    """Every JSON analyser, in order: this module's, then those of ``registry.JSON_ANALYSERS``
+    (imported here, when the first JSON document is read: start-up never pays for them)."""
+    global _LOADED
+    if not _LOADED:
+        import importlib
+
+        from modelxray.formats.registry import JSON_ANALYSERS
+
+        for module in JSON_ANALYSERS:
+            importlib.import_module(module)
+        _LOADED = True
+        rank = {module: i for i, module in enumerate((__name__, *JSON_ANALYSERS))}
+        _ANALYSERS.sort(key=lambda a: rank.get(a.__module__, len(rank)))
+    return _ANALYSERS
 
 
 # A complete JSON string (escapes included), and the rest of one whose start was seen before.
@@ -238,7 +256,7 @@ class JsonReader(FormatReader):
 
     def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         doc = read_json_document(artifact, "JSON document", ctx.limits)
-        for analyser in _ANALYSERS:
+        for analyser in json_analysers():
             reading = analyser(doc, artifact, ctx)
             if reading is not None:
                 yield from reading

@@ -31,6 +31,8 @@ Magic = Callable[["Artifact", bytes], bool]
 
 @dataclass(frozen=True)
 class ReaderEntry:
+    """One reader's row: where it lives and how sniffing reaches it."""
+
     name: FormatName
     module: str
     # Breaks exact ties (same sniff score, same extension match): the higher wins.
@@ -134,7 +136,8 @@ READERS: tuple[ReaderEntry, ...] = (
 )
 # fmt: on
 
-# Modules that add analysers to the JSON reader (``register_json_analyser``), in the order the
+# Modules that add analysers to the JSON reader (``register_json_analyser``; imported when the
+# first JSON document is read, ``formats.json_doc.json_analysers``), in the order the
 # analysers run (after the Keras, HF config and tokenizer-config walks that ``formats.json_doc``
 # itself registers).
 JSON_ANALYSERS: tuple[str, ...] = (

@@ -174,6 +174,8 @@ class _Ctx:
 
 @dataclass
 class _Outcome:
+    """One interpreted pickle and where the loader leaves the file after it."""
+
     stream: PickleStream
     file_end: int  # where a pure-Python unpickler leaves the file (end of frame if inside one)
     frame_violation: bool
