@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                  f"minimum over {args.runs} runs, microseconds; load average "
                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", ""]  # fmt: skip
         top_level = sum(c for _, c, lvl in best.values() if lvl == 0)
-        ours = sorted((n for n in best if n.split(".")[0] == "modelxray"), key=lambda n: -best[n][0])
+        ours = sorted(
+            (n for n in best if n.split(".")[0] == "modelxray"), key=lambda n: -best[n][0]
+        )
         lines.append(f"modules imported: {len(best)} ({len(ours)} of modelxray)")
         lines.append(f"sum of top-level cumulative times: {top_level} us")
         lines.append(f"modelxray self time: {sum(best[n][0] for n in ours)} us")

@@ -7,7 +7,8 @@ picklescan as ``picklescan -p FILE``; modelxray as a wheel of this checkout
 (``modelxray scan --no-policy FILE``, and ``python -m modelxray``), so neither pays for the
 development interpreter's ``.pth`` files or an editable install.  Each round runs every command
 once, in a rotating order; the medians of wall and CPU seconds are printed with the load
-average.  ``--install`` (re)installs both venvs first.
+average.  ``--install`` (re)installs both venvs first; ``--before PYTHON`` adds an earlier
+modelxray (``PYTHON -m modelxray``) to the rounds.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--runs", type=int, default=15)
     ap.add_argument("--install", action="store_true")
+    ap.add_argument("--before", metavar="PYTHON", help="also run PYTHON -m modelxray (a venv "
+                    "holding an earlier modelxray, to compare)")  # fmt: skip
     args = ap.parse_args(argv)
     if args.install or not MODELXRAY_VENV.installed():
         MODELXRAY_VENV.install()
@@ -46,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             "python -m modelxray scan": [python, "-m", "modelxray", "scan", "--no-policy",
                                          str(pkl)],
         }  # fmt: skip
+        if args.before:
+            commands["before: python -m modelxray"] = [args.before, "-m", "modelxray", "scan",
+                                                       "--no-policy", str(pkl)]  # fmt: skip
         for cmd in commands.values():  # warm the caches (bytecode is compiled at install)
             _run(cmd, env)
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
