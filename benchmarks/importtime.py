@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         if args.entry == "script":
-            script = shutil.which("modelxray")
+            beside = Path(sys.executable).with_name("modelxray")
+            script = str(beside) if beside.exists() else shutil.which("modelxray")
             if script is None:
                 print("no modelxray console script on PATH", file=sys.stderr)
                 return 2
