@@ -132,3 +132,11 @@ def test_tflite_flex_table_is_its_scripts_output() -> None:
     if not source:
         pytest.skip("MODELXRAY_TF_FLEX_SOURCE not set: the source file is not at hand")
     assert gen.parse(Path(source).read_text(encoding="utf-8")) == sets
+
+
+def test_pickle_opcode_table_is_what_its_script_makes_from_pickletools() -> None:
+    gen = _script("gen_pickle_opcodes")
+    assert gen.OUT.read_text(encoding="utf-8") == gen.render()
+    from modelxray.analysis._generated.pickle_opcodes import OPCODES
+
+    assert OPCODES == gen.rows()

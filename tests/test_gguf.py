@@ -211,3 +211,51 @@ def test_big_endian_header_is_read(tmp_path: Path) -> None:
     data = b"GGUF" + struct.pack(">IQQ", 3, 0, 1) + struct.pack(">Q", 4) + b"name"
     data += struct.pack(">I", 8) + struct.pack(">Q", 2) + b"ok"
     assert scan(write(tmp_path, data)).findings == []
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+
+def _vocab_with_templates(n: int, marked: dict[int, str]) -> list[str]:
+    return [marked.get(i, f"tok{i}_" + "x" * (i % 40)) for i in range(n)]
+
+
+@pytest.mark.parametrize("shift", [0, 3, 11])
+def test_template_tokens_found_anywhere_in_a_large_vocabulary(tmp_path: Path, shift: int) -> None:
+    """A vocabulary spans several read chunks: a template token at either end, on a chunk
+    boundary or in a string too long for one chunk is still judged, by the real writer."""
+    import gguf
+
+    from modelxray.formats import gguf as reader
+
+    n = 90_000 + shift
+    tokens = _vocab_with_templates(n, {})
+    # the element that holds the first chunk's last bytes, made longer: it straddles the chunk
+    start, edge = 0, 0
+    while start + 8 + len(tokens[edge]) <= reader._ARRAY_CHUNK - shift:
+        start += 8 + len(tokens[edge])
+        edge += 1
+    marked = {0: SSTI, edge: SSTI, n - 1: SSTI, 500: "{{ '" + "y" * 600 + "' }}"}
+    tokens = _vocab_with_templates(n, marked)
+    tokens[700] = "z" * (reader._ARRAY_CHUNK + 5)  # longer than a chunk: read on its own
+    path = tmp_path / "vocab.gguf"
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    w.add_token_list(tokens)
+    w.add_string("general.description", "after the vocabulary")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    result = scan(path)
+    where = {f.location.inner[0] for f in result.findings if f.severity == Severity.CRITICAL}
+    # the 600-byte element is over the 512-byte candidate bound, as before
+    assert where == {f"kv:tokenizer.ggml.tokens[{i}]" for i in (0, edge, n - 1)}
+    assert result.status.value == "scanned"
+
+
+def test_vocabulary_element_running_past_the_end_is_malformed(tmp_path: Path) -> None:
+    body = s("a") * 50_000 + struct.pack("<Q", 1000) + b"short"
+    arr = s("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 50_001) + body
+    result = scan(write(tmp_path, build([arr], [])))
+    f = result.findings[0]
+    assert f.rule_id == "MX-GGUF-001" and "element 50000 of 'tokenizer.ggml.tokens'" in f.message

@@ -405,3 +405,28 @@ def test_nested_items_carry_the_nesting_path() -> None:
     assert inner[0].path[0].startswith("pickle.loads@") and inner[0].path[1].startswith(
         "dill.loads@"
     )
+
+
+# ------------------------------------------------------------------ repeated calls
+
+
+def _repeated(head: bytes, times: int, then: bytes) -> bytes:
+    """``head`` pushes a callable memoised at 0; it is called ``times`` times (the results
+    collected in a list), then ``then`` runs on the same stack."""
+    calls = (ps.binget(0) + ps.push((1,)) + ps.REDUCE) * times
+    return ps.p4(ps.EMPTY_LIST + head + ps.binput(0) + b"0" + ps.MARK + calls + b"e" + then)
+
+
+def test_calls_of_one_allowed_global_are_judged_once_and_others_still_each() -> None:
+    """Thousands of calls of one allowed global (a checkpoint's ``_rebuild_tensor_v2``) are
+    judged as one; a dangerous call after them, and a call of an allowed global that invokes
+    its argument, still are."""
+    clean = _repeated(ps.sg("collections", "OrderedDict"), 5000, b"0")
+    assert items_of(clean) == []
+    partial_sys = ps.sg("functools", "partial") + ps.MARK + ps.sg("os", "system") + b"t" + ps.REDUCE
+    for then in (ps.sg("os", "system") + ps.push(("echo",)) + ps.REDUCE + b"0",
+                 partial_sys + b"0",
+                 ps.sg("collections", "defaultdict") + ps.MARK + ps.sg("os", "system") + b"t"
+                 + ps.REDUCE + b"0"):  # fmt: skip
+        items = items_of(_repeated(ps.sg("collections", "OrderedDict"), 5000, then))
+        assert any(i.module in ("os", "posix") and i.name == "system" for i in items), items

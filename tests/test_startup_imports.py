@@ -47,7 +47,18 @@ HEAVY = (
     "modelxray.formats.manifest",
     "modelxray.analysis._generated.popular_packages",
     "modelxray.containers.sevenzip",
+    # Readers behind a first-byte lead (issue 15 §2) that a pickle's first byte never offers.
+    "modelxray.formats.onnx",
+    "modelxray.containers.compressed",
+    # JSON analysers load with the first JSON document, and Python's AST judge with Python.
+    "modelxray.formats.notebook",
+    "modelxray.formats.skops",
+    "modelxray.analysis.python_ast",
     "modelxray.isolate",
+    # Standard-library modules a one-pickle scan has no use for (issue 15 §3): the opcode
+    # table is literal data, logging is set up only for ``--verbose``.
+    "pickletools",
+    "logging",
     "h5py",
     "numpy",
     "jinja2",

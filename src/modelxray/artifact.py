@@ -25,6 +25,8 @@ HEAD_BYTES = 4096
 
 @dataclass
 class Artifact:
+    """Bytes to scan: a file, an archive member or a payload, opened on demand."""
+
     location: Location
     size: int
     opener: Callable[[], BinaryStream]

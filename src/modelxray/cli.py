@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -254,11 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="modelxray: %(levelname)s: %(message)s",
-    )
+    if args.verbose:  # logging is imported only to show debug messages (start-up cost)
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="modelxray: %(levelname)s: %(message)s"
+        )
     handlers = {"scan": _cmd_scan, "rules": _cmd_rules, "explain": _cmd_explain}
     handlers["convert"] = _cmd_convert
     try:
@@ -266,7 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - internal error: exit 2, never a false "clean"
-        logging.getLogger("modelxray").debug("internal error", exc_info=True)
+        if args.verbose:
+            import logging
+
+            logging.getLogger("modelxray").debug("internal error", exc_info=True)
         print(f"modelxray: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -24,11 +23,11 @@ from modelxray.rules import scan as scan_rules
 from modelxray.scanning import AnalysisSettings, Child, Collector, Reading
 from modelxray.sources import SourceFile, open_regular, selected_sources
 
-log = logging.getLogger("modelxray")
-
 
 @dataclass(frozen=True)
 class ScanOptions:
+    """What a scan is run with: limits, policy and output choices."""
+
     limits: Limits = Limits()
     policy: Policy = Policy()
     compute_hash: bool = False
@@ -159,7 +158,11 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
             {"limit": "memory", "format": reader.name},
         )
     except Exception as exc:  # noqa: BLE001 - fail closed: any parser failure is a finding
-        log.debug("reader %s failed on %s", reader.name, artifact.location, exc_info=True)
+        import logging  # only on this path: start-up never pays for it
+
+        logging.getLogger("modelxray").debug(
+            "reader %s failed on %s", reader.name, artifact.location, exc_info=True
+        )
         ctx.report(
             scan_rules.UNPARSEABLE,
             artifact.location,

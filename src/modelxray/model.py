@@ -7,6 +7,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 LOCATION_SEP = " › "
+_WORDS: dict[type, frozenset[str]] = {}  # StrEnum.values(), by vocabulary
 
 
 class StrEnum(str, Enum):
@@ -20,8 +21,11 @@ class StrEnum(str, Enum):
 
     @classmethod
     def values(cls) -> frozenset[str]:
-        """Every word of the vocabulary, as plain strings."""
-        return frozenset(str(m.value) for m in cls)
+        """Every word of the vocabulary, as plain strings (computed once per vocabulary)."""
+        words = _WORDS.get(cls)
+        if words is None:
+            words = _WORDS[cls] = frozenset(str(m.value) for m in cls)
+        return words
 
     @classmethod
     def parse(cls, text: str, what: str) -> str:
@@ -189,6 +193,8 @@ class Judgement:
 
 @dataclass
 class Finding:
+    """One rule's finding at one location, with its evidence."""
+
     rule_id: str
     severity: Severity
     confidence: Confidence
@@ -238,6 +244,8 @@ class FileStatus(StrEnum):
 
 @dataclass
 class FileResult:
+    """Everything a scan found about one file given to it."""
+
     path: str
     size: int
     sha256: str
@@ -285,6 +293,8 @@ class Gate:
 
 @dataclass
 class Report:
+    """The results of one scan, in source order, and the gate they were judged by."""
+
     files: list[FileResult] = field(default_factory=list)
     gate: Gate | None = None  # None: the built-in defaults
     seconds: float = 0.0

@@ -40,6 +40,8 @@ Problem = tuple[Rule, str, dict[str, Any]]
 
 @dataclass
 class SourceFile:
+    """One file named on the command line or found in a folder, and its problems."""
+
     display: str
     path: str | None  # the regular file to read; None: nothing to read, see problems
     size: int

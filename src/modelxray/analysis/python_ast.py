@@ -43,6 +43,8 @@ MAX_HITS = 200
 
 @dataclass(frozen=True)
 class CallHit:
+    """A call of a dangerous callable found in Python source."""
+
     name: str  # the resolved dotted name, e.g. "subprocess.run"
     written: str  # how the call target is spelled in the source, e.g. "sp.run"
     category: str

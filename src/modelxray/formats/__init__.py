@@ -2,8 +2,9 @@
 
 Importing this package registers every reader listed in :mod:`modelxray.formats.registry`.
 Readers import heavy libraries (h5py, numpy) and their analysers only inside ``scan``, so
-start-up stays cheap.  A reader whose row has a cheap ``magic`` check is registered as a
-:class:`LazyReader` stand-in: its module loads only when a file passes that check.  Ties
+start-up stays cheap.  A reader whose row has a cheap ``magic`` check or a ``lead`` (the first
+bytes it can claim) is registered as a :class:`LazyReader` stand-in: its module loads only when
+a file passes that check.  Ties
 between equal sniff scores are broken by the extension, then the row's explicit priority.
 """
 
@@ -16,10 +17,8 @@ from modelxray.formats.base import FormatReader, LazyReader, identify, readers, 
 
 
 def _register_all() -> None:
-    for module in registry.JSON_ANALYSERS:
-        importlib.import_module(module)
     for entry in registry.READERS:
-        if entry.magic is None:
+        if entry.magic is None and entry.lead is None:
             importlib.import_module(entry.module)
         else:
             register(LazyReader(entry))

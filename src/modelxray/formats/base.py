@@ -2,35 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from modelxray.formats.registry import BY_NAME, ReaderEntry
+from modelxray.formats.registry import BY_NAME, READERS, ReaderEntry
 from modelxray.scanning import FormatReader, Reading
 
 if TYPE_CHECKING:
     from modelxray.artifact import Artifact
     from modelxray.scanning import Sink
 
-__all__ = ["FormatReader", "LazyReader", "identify", "readers", "register"]
+__all__ = [
+    "FormatReader",
+    "LazyReader",
+    "best_reader",
+    "candidates",
+    "identify",
+    "readers",
+    "register",
+]
+
+
+# Each lead as the set of one-byte strings it holds (``head[:1]`` is b"" for an empty file).
+_LEAD_BYTES: dict[bytes, frozenset[bytes]] = {
+    e.lead: frozenset(bytes([b]) for b in e.lead) for e in READERS if e.lead is not None
+}
 
 
 class LazyReader(FormatReader):
     """Stands in for a reader whose module is imported only when a file may be its format.
 
-    ``entry.magic`` is a cheap necessary condition for the real sniffer to score above 0 (a
-    magic number, a container fact); only when it holds is ``entry.module`` imported, and its
+    ``entry.magic`` and ``entry.lead`` are cheap necessary conditions for the real sniffer to
+    score above 0 (a magic number, a container fact, the first byte); only when they hold is
+    ``entry.module`` imported, and its
     ``register`` call then puts the real reader in this stand-in's place in the registry.
     """
 
     def __init__(self, entry: ReaderEntry) -> None:
-        if entry.magic is None:
-            raise ValueError(f"reader {entry.name!r} has no magic to load it lazily")
+        if entry.magic is None and entry.lead is None:
+            raise ValueError(f"reader {entry.name!r} has no magic or lead to load it lazily")
         self.entry = entry
         self.module = entry.module
         self.name = entry.name
         self.extensions = entry.extensions
-        self.may_match = entry.magic
         self._real: FormatReader | None = None
+
+    def may_match(self, artifact: Artifact, head: bytes) -> bool:
+        """The row's cheap necessary conditions: its first byte (``lead``) and ``magic``."""
+        lead, magic = self.entry.lead, self.entry.magic
+        if lead is not None and head[:1] not in _LEAD_BYTES[lead]:
+            return False
+        return magic is None or magic(artifact, head)
 
     def load(self) -> FormatReader:
         if self._real is None:
@@ -54,6 +76,12 @@ class LazyReader(FormatReader):
 
 
 _REGISTRY: list[FormatReader] = []
+# Sniffing dispatch: for each first byte (and, last, for an empty file), the readers that can
+# claim such a file -- those whose registry row's ``lead`` holds the byte and those without a
+# lead.  Rebuilt after any ``register``.
+_DISPATCH: list[tuple[FormatReader, ...]] | None = None
+_DISPATCH_FOR: tuple[FormatReader, ...] = ()  # the registry it was built from
+_EMPTY = 256
 
 
 def register(reader: FormatReader) -> FormatReader:
@@ -61,6 +89,8 @@ def register(reader: FormatReader) -> FormatReader:
 
     A reader named in ``formats.registry`` takes its extensions from its row there.
     """
+    global _DISPATCH
+    _DISPATCH = None
     entry = BY_NAME.get(reader.name)
     if entry is not None and not isinstance(reader, LazyReader):
         reader.extensions = entry.extensions
@@ -85,16 +115,43 @@ def readers() -> tuple[FormatReader, ...]:
     return tuple(_REGISTRY)
 
 
+def _dispatch() -> list[tuple[FormatReader, ...]]:
+    global _DISPATCH, _DISPATCH_FOR
+    if _DISPATCH is None or _DISPATCH_FOR != tuple(_REGISTRY):  # (tests swap the registry)
+        _DISPATCH_FOR = tuple(_REGISTRY)
+        slots: list[list[FormatReader]] = [[] for _ in range(_EMPTY + 1)]
+        for reader in _REGISTRY:
+            entry = BY_NAME.get(reader.name)
+            lead = entry.lead if entry is not None else None
+            for byte in range(_EMPTY + 1) if lead is None else lead:
+                slots[byte].append(reader)
+        _DISPATCH = [tuple(slot) for slot in slots]
+    return _DISPATCH
+
+
+def candidates(head: bytes) -> tuple[FormatReader, ...]:
+    """The readers that can claim a file starting with ``head`` (by its first byte)."""
+    return _dispatch()[head[0] if head else _EMPTY]
+
+
 def identify(artifact: Artifact, exclude: tuple[str, ...] = ()) -> FormatReader | None:
     """The reader whose sniffer scores the content highest (a matching extension breaks ties,
     then the registry's explicit priority; never the order readers were registered in).
 
+    Only the :func:`candidates` for the first byte are asked; the rest would score 0.
     ``exclude`` names readers to pass over: another view of the same bytes (e.g. what a loader
     that does not read archives sees from byte 0 of a zip with a prefix).
     """
     head = artifact.head()
+    return best_reader(artifact, head, candidates(head), exclude)
+
+
+def best_reader(
+    artifact: Artifact, head: bytes, offered: Iterable[FormatReader], exclude: tuple[str, ...]
+) -> FormatReader | None:
+    """The best of ``offered`` by sniff score, extension, then registry priority."""
     best: tuple[int, int, int, FormatReader] | None = None
-    for reader in _REGISTRY:
+    for reader in offered:
         if reader.name in exclude:
             continue
         score = reader.sniff(artifact, head)

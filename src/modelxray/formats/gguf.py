@@ -56,6 +56,8 @@ GGML_TYPES: dict[int, tuple[str, int, int]] = {
 _MAX_SNIFFED_STRING = 64 * 1024
 _MAX_TEMPLATE_CANDIDATES = 1000
 _MAX_REPORTED = 50
+# Bytes of a string array (a vocabulary) read at a time.
+_ARRAY_CHUNK = 1 << 20
 
 
 class GGUFMalformed(ValueError):
@@ -196,12 +198,7 @@ class _Parser:
                 return None
             if etype == _STRING:
                 s.need(n * self.len_size, f"{n} string elements of {key!r}")
-                for i in range(n):
-                    if i % 4096 == 0:
-                        self.ctx.budget.check_time()
-                    _, elem = self.string(f"element {i} of {key!r}", 512)
-                    if elem is not None and (b"{{" in elem or b"{%" in elem):
-                        self._candidate(f"{key}[{i}]", elem.decode("utf-8", "replace"), info)
+                self._string_array(key, n, info)
                 return None
             if etype == _ARRAY:
                 # Each nested array needs at least its type and count.
@@ -211,6 +208,49 @@ class _Parser:
                 return None
             raise GGUFMalformed(f"unknown array element type {etype} in {key!r}", s.pos)
         raise GGUFMalformed(f"unknown value type {vtype} for {key!r}", s.pos)
+
+    def _string_array(self, key: str, n: int, info: GGUFInfo) -> None:
+        """Step over ``n`` length-prefixed strings (a vocabulary: data), a chunk at a time.
+
+        Each length is checked against the bytes the chunk (and so the file) holds; only an
+        element of at most 512 bytes in a chunk that holds ``{{`` or ``{%`` is looked at as a
+        template candidate.  An element that does not fit in a chunk (a long string, the end of
+        the file) is read by :meth:`string`, which bounds it and names what is malformed.
+        """
+        s = self.s
+        width = self.len_size
+        unpack = struct.Struct(s.e + self.len_fmt).unpack_from
+        i = 0
+        while i < n:
+            self.ctx.budget.check_time()
+            start = s.pos
+            buf = s.f.read(min(_ARRAY_CHUNK, s.remaining))
+            marked = b"{{" in buf or b"{%" in buf
+            end = len(buf)
+            last = end - width  # the last offset a length can start at
+            off = 0
+            k = i
+            for k in range(i, n):  # noqa: B007 - k is the first element not stepped over
+                if off > last:
+                    break
+                nxt = off + width + unpack(buf, off)[0]
+                if nxt > end:
+                    break
+                if marked and nxt - off - width <= 512:
+                    elem = buf[off + width : nxt]
+                    if b"{{" in elem or b"{%" in elem:
+                        self._candidate(f"{key}[{k}]", elem.decode("utf-8", "replace"), info)
+                off = nxt
+            else:
+                k = n
+            i = k
+            s.pos = start + off
+            s.f.seek(s.pos)
+            if i < n and off == 0:
+                _, one = self.string(f"element {i} of {key!r}", 512)
+                if one is not None and (b"{{" in one or b"{%" in one):
+                    self._candidate(f"{key}[{i}]", one.decode("utf-8", "replace"), info)
+                i += 1
 
     def _candidate(self, label: str, text: str, info: GGUFInfo) -> None:
         from modelxray.analysis.jinja_template import looks_like_template

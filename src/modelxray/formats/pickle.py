@@ -18,10 +18,10 @@ pickles with raw tensor data in ``storages`` and ``tensors``; those members are 
 from __future__ import annotations
 
 import functools
-import pickletools
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from modelxray.analysis._generated.pickle_opcodes import LENGTH_PREFIX, OPCODES, UP_TO_NEWLINE
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import Location, Severity
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from modelxray.scanning import Sink
 
 # The VM (modelxray.analysis.pickle) is imported by the functions that run it: sniffing needs
-# only pickletools, so start-up and non-pickle files never load it.
+# only the literal opcode table, so start-up and non-pickle files never load it.
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_LEGACY_STREAMS = 5
@@ -45,28 +45,8 @@ _SEVERITY = {"critical": Severity.CRITICAL, "high": Severity.HIGH, "medium": Sev
 
 # ------------------------------------------------------------------------------------ sniffing
 
-_MARK = pickletools.markobject
-
-
-def _op_table() -> dict[int, tuple[str, int | None, int, int, int]]:
-    """code -> (name, arg.n, items needed above the mark / on the stack, pushes, mark index)."""
-    out: dict[int, tuple[str, int | None, int, int, int]] = {}
-    for op in pickletools.opcodes:
-        before = op.stack_before
-        mark_at = before.index(_MARK) if _MARK in before else -1
-        need = mark_at if mark_at >= 0 else len(before)
-        pushes = 0 if op.name == "MARK" else len(op.stack_after)
-        out[ord(op.code)] = (op.name, op.arg.n if op.arg else None, need, pushes, mark_at)
-    return out
-
-
-_OPS = _op_table()
-_LEN_PREFIX = {
-    pickletools.TAKEN_FROM_ARGUMENT1: 1,
-    pickletools.TAKEN_FROM_ARGUMENT4: 4,
-    pickletools.TAKEN_FROM_ARGUMENT4U: 4,
-    pickletools.TAKEN_FROM_ARGUMENT8U: 8,
-}
+_OPS = OPCODES
+_LEN_PREFIX = LENGTH_PREFIX
 
 
 # Opcodes real pickles use beyond a bare scalar (a text file that happens to parse rarely does).
@@ -126,7 +106,7 @@ def sniff_pickle(head: bytes, size: int) -> tuple[int, bool, bool, bool]:
             pass
         elif argn >= 0:
             pos += argn
-        elif argn == pickletools.UP_TO_NEWLINE:
+        elif argn == UP_TO_NEWLINE:
             lines = 2 if name in ("GLOBAL", "INST") else 1
             for _k in range(lines):
                 limit = pos + _MAX_SNIFF_LINE if lines == 2 or name != "UNICODE" else n_head

@@ -14,7 +14,6 @@ import re
 import tokenize
 from typing import TYPE_CHECKING
 
-from modelxray.analysis.python_ast import AST_FILENAME
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import Location
@@ -85,6 +84,8 @@ class PythonSourceReader(FormatReader):
             return 0
         if artifact.size > SNIFF_PARSE_BYTES:
             return 10
+        from modelxray.analysis.python_ast import AST_FILENAME
+
         try:
             ast.parse(decode_source(artifact.read(SNIFF_PARSE_BYTES)), filename=AST_FILENAME)
         except Exception:  # noqa: BLE001 - anything the parser refuses is not Python to us
@@ -92,7 +93,7 @@ class PythonSourceReader(FormatReader):
         return 15
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
-        from modelxray.analysis.python_ast import analyse_tree
+        from modelxray.analysis.python_ast import AST_FILENAME, analyse_tree
 
         if artifact.depth == 0:
             ctx.add_format(self.name)

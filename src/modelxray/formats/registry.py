@@ -1,11 +1,13 @@
 """Every reader, registered in one table (data only; like bandit's entry points).
 
-One :class:`ReaderEntry` per reader: its name, the module that defines it, a cheap necessary
-condition for its sniffer to claim a file (``magic``), the file extensions that break ties
-between equal sniff scores, the extensions whose name promises a model of this format, and
-an explicit ``priority`` for ties that remain.  ``formats/__init__.py`` reads the table:
-a reader with ``magic`` is registered as a :class:`~modelxray.formats.base.LazyReader` whose
-module loads only when a file passes the check; one without is imported with the package.
+One :class:`ReaderEntry` per reader: its name, the module that defines it, cheap necessary
+conditions for its sniffer to claim a file (``magic``; ``lead``, the first bytes it can claim),
+the file extensions that break ties between equal sniff scores, the extensions whose name
+promises a model of this format, and an explicit ``priority`` for ties that remain.
+``formats/__init__.py`` reads the table: a reader with ``magic`` or ``lead`` is registered as a
+:class:`~modelxray.formats.base.LazyReader` whose module loads only when a file passes the
+checks; one without is imported with the package.  ``formats.base.identify`` offers a file
+only to the readers whose ``lead`` holds its first byte, and to those without a lead.
 
 A reader module defines its reader class and ends with ``register(Reader())``; it declares
 neither its extensions nor its place among the others -- both live here.  Adding a format
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modelxray.analysis._generated.pickle_opcodes import OPCODES
 from modelxray.model import FormatName
 
 if TYPE_CHECKING:
@@ -28,6 +31,8 @@ Magic = Callable[["Artifact", bytes], bool]
 
 @dataclass(frozen=True)
 class ReaderEntry:
+    """One reader's row: where it lives and how sniffing reaches it."""
+
     name: FormatName
     module: str
     # Breaks exact ties (same sniff score, same extension match): the higher wins.
@@ -41,6 +46,11 @@ class ReaderEntry:
     # (``formats.loaders.PROMISES`` says what such a name invites when no reader claims it);
     # not necessarily tie-breakers (``.model`` is XGBoost's to break ties, pickle's to promise).
     promises: tuple[str, ...] = ()
+    # The first bytes the sniffer can claim a file with (another first byte, or an empty file,
+    # scores 0); None: any (a signature further in, at the end, in a name or a fact).  Sniffing
+    # dispatches on it: a file is offered only to the rows whose lead holds its first byte and
+    # to those without one (tests/test_sniff_dispatch.py checks each lead against its sniffer).
+    lead: bytes | None = None
 
 
 def _in_torchscript(artifact: Artifact, head: bytes) -> bool:
@@ -68,7 +78,17 @@ def _toml_table(artifact: Artifact, head: bytes) -> bool:
 
 
 # A msgpack map: fixmap with 1-15 entries, map16, map32.
-_MSGPACK_MAPS = frozenset(bytes([b]) for b in (*range(0x81, 0x90), 0xDE, 0xDF))
+_MSGPACK_MAP_BYTES = bytes((*range(0x81, 0x90), 0xDE, 0xDF))
+_MSGPACK_MAPS = frozenset(bytes([b]) for b in _MSGPACK_MAP_BYTES)
+
+# First bytes (``lead``), from each sniffer's own first check.
+_JSON_LEAD = b"{[ \t\r\n\xef\xbb\xbf"  # a bracket after whitespace or a UTF-8 BOM
+_PICKLE_LEAD = bytes(sorted(OPCODES))  # a pickle starts with an opcode
+# ONNX ModelProto fields / TensorProto fields a model or tensor starts with.
+_ONNX_LEAD = bytes((0x08, 0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA, 0xD2))
+_ONNX_TENSOR_LEAD = bytes((0x08, 0x0A, 0x10, 0x42))
+# gzip, bzip2, xz, lz4, zstd, lzma-alone, joblib ZF, and a zlib header (CM 8, CINFO <= 7).
+_COMPRESSED_LEAD = b"\x1fB\xfd\x04\x28\x5dZ" + bytes(0x08 | k << 4 for k in range(8))
 
 _F = FormatName
 _TF = "modelxray.formats.savedmodel"
@@ -84,12 +104,15 @@ READERS: tuple[ReaderEntry, ...] = (
                 promises=(".keras", ".mar")),
     ReaderEntry(_F.HDF5, "modelxray.formats.hdf5", 260,
                 extensions=(".h5", ".hdf5", ".keras"), promises=(".h5", ".hdf5")),
-    ReaderEntry(_F.JSON, "modelxray.formats.json_doc", 250, extensions=(".json",)),
-    ReaderEntry(_F.KERAS_METADATA_PB, _TF, 240, extensions=(".pb",)),
-    ReaderEntry(_F.TF_SAVEDMODEL, _TF, 239, extensions=(".pb",), promises=(".pb",)),
+    ReaderEntry(_F.JSON, "modelxray.formats.json_doc", 250, extensions=(".json",),
+                lead=_JSON_LEAD),
+    ReaderEntry(_F.KERAS_METADATA_PB, _TF, 240, extensions=(".pb",), lead=b"\x0a"),
+    ReaderEntry(_F.TF_SAVEDMODEL, _TF, 239, extensions=(".pb",), promises=(".pb",),
+                lead=b"\x08\x12"),
     ReaderEntry(_F.TF_SAVEDMODEL_TEXT, _TF, 238, extensions=(".pbtxt",), promises=(".pbtxt",)),
-    ReaderEntry(_F.TF_GRAPHDEF, _TF, 237, extensions=(".pb",)),
-    ReaderEntry(_F.TF_SAVEDMODEL_FINGERPRINT, _TF, 236, extensions=(".pb",)),
+    ReaderEntry(_F.TF_GRAPHDEF, _TF, 237, extensions=(".pb",), lead=b"\x0a\x12\x18\x22\x2a"),
+    ReaderEntry(_F.TF_SAVEDMODEL_FINGERPRINT, _TF, 236, extensions=(".pb",),
+                lead=b"\x08\x10\x18\x20\x28\x32\x3a"),
     ReaderEntry(_F.TF_VARIABLES_INDEX, _TF, 235, extensions=(".index",)),
     ReaderEntry(_F.TF_VARIABLES, _TF, 234),
     ReaderEntry(_F.TFLITE, "modelxray.formats.tflite", 230, lambda a, h: h[4:8] == b"TFL3",
@@ -97,7 +120,7 @@ READERS: tuple[ReaderEntry, ...] = (
     ReaderEntry(_F.PYTHON, "modelxray.formats.python_source", 220, extensions=(".py", ".pyw")),
     ReaderEntry(_F.FLAX_MSGPACK, "modelxray.formats.msgpack_flax", 210,
                 lambda a, h: h[:1] in _MSGPACK_MAPS,
-                extensions=(".msgpack", ".flax"), promises=(".msgpack",)),
+                extensions=(".msgpack", ".flax"), promises=(".msgpack",), lead=_MSGPACK_MAP_BYTES),
     ReaderEntry(_F.MLFLOW_MLMODEL, "modelxray.formats.mlflow", 200, lambda a, h: b"flavors:" in h,
                 extensions=("",)),
     ReaderEntry(_F.XGBOOST, "modelxray.formats.xgboost", 190,
@@ -105,16 +128,17 @@ READERS: tuple[ReaderEntry, ...] = (
     ReaderEntry(_F.TAR, "modelxray.containers.tar", 180, extensions=(".tar",)),
     ReaderEntry(_F.COMPRESSED, "modelxray.containers.compressed", 170,
                 extensions=(".gz", ".tgz", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd",
-                            ".joblib")),
+                            ".joblib"), lead=_COMPRESSED_LEAD),
     ReaderEntry(_F.SEVENZIP, "modelxray.containers.sevenzip", 160,
-                lambda a, h: h[:6] == b"7z\xbc\xaf\x27\x1c", extensions=(".7z",)),
+                lambda a, h: h[:6] == b"7z\xbc\xaf\x27\x1c", extensions=(".7z",), lead=b"7"),
     ReaderEntry(_F.SAFETENSORS, "modelxray.formats.safetensors", 150,
                 extensions=(".safetensors",), promises=(".safetensors",)),
     ReaderEntry(_F.GGUF, "modelxray.formats.gguf", 140, lambda a, h: h[:4] == b"GGUF",
-                extensions=(".gguf",), promises=(".gguf",)),
+                extensions=(".gguf",), promises=(".gguf",), lead=b"G"),
     ReaderEntry(_F.ONNX, "modelxray.formats.onnx", 130, extensions=(".onnx",),
-                promises=(".onnx",)),
-    ReaderEntry(_F.ONNX_TENSOR, "modelxray.formats.onnx", 129, extensions=(".pb", ".tensor")),
+                promises=(".onnx",), lead=_ONNX_LEAD),
+    ReaderEntry(_F.ONNX_TENSOR, "modelxray.formats.onnx", 129, extensions=(".pb", ".tensor"),
+                lead=_ONNX_TENSOR_LEAD),
     ReaderEntry(_F.CONDA_ENV, "modelxray.formats.manifest", 125, _yaml_dependencies,
                 extensions=(".yaml", ".yml")),
     ReaderEntry(_F.PYPROJECT, "modelxray.formats.manifest", 124, _toml_table,
@@ -125,9 +149,9 @@ READERS: tuple[ReaderEntry, ...] = (
                 extensions=(".jinja", ".jinja2", ".j2")),
     ReaderEntry(_F.PICKLE, "modelxray.formats.pickle", 110, extensions=_PICKLE_EXTENSIONS,
                 promises=(".pkl", ".pickle", ".dill", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
-                          ".sav", ".model")),
+                          ".sav", ".model"), lead=_PICKLE_LEAD),
     ReaderEntry(_F.NUMPY, "modelxray.formats.numpy_npy", 100, lambda a, h: h[:6] == b"\x93NUMPY",
-                extensions=(".npy",), promises=(".npy", ".npz")),
+                extensions=(".npy",), promises=(".npy", ".npz"), lead=b"\x93"),
     ReaderEntry(_F.TORCHSCRIPT_CODE, "modelxray.formats.torch", 90, _in_torchscript),
     ReaderEntry(_F.PYTORCH_LEGACY_TAR_MEMBER, "modelxray.formats.torch", 89,
                 _legacy_tar_member),
@@ -135,7 +159,8 @@ READERS: tuple[ReaderEntry, ...] = (
 )
 # fmt: on
 
-# Modules that add analysers to the JSON reader (``register_json_analyser``), in the order the
+# Modules that add analysers to the JSON reader (``register_json_analyser``; imported when the
+# first JSON document is read, ``formats.json_doc.json_analysers``), in the order the
 # analysers run (after the Keras, HF config and tokenizer-config walks that ``formats.json_doc``
 # itself registers).
 JSON_ANALYSERS: tuple[str, ...] = (

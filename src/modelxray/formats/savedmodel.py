@@ -59,7 +59,7 @@ class KerasMetadataReader(FormatReader):
         nodes = tf_savedmodel.read_keras_metadata(data, ctx.budget)
         for node in nodes:
             loc = artifact.location.child(f"node:{node.node_id}:{node.node_path}")
-            doc = parse_json_text(node.metadata, f"metadata of node {node.node_id}")
+            doc = parse_json_text(node.metadata, f"metadata of node {node.node_id}", ctx.limits)
             yield from report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
 
 
@@ -173,7 +173,7 @@ def _scan_saved_model(
             if not metadata.strip():
                 continue
             loc = graph_loc.child(f"object_graph.node[{node_index}]:{identifier}")
-            doc = parse_json_text(metadata, f"user object {node_index} metadata")
+            doc = parse_json_text(metadata, f"user object {node_index} metadata", ctx.limits)
             yield from report_config(KerasDoc(loc, doc, generation="tf.keras"), ctx)
         report_graph(graph, graph_loc, ctx, assets[g] if g < len(assets) else None)
 

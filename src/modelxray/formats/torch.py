@@ -392,6 +392,7 @@ __all__ = [
 _STORAGE_NAME = re.compile(r"(?:^|/)data/\d+$")
 _PACKAGE_STORAGE_NAME = re.compile(r"^[^/]+/\.data/\d+\.storage$")  # torch.package tensors
 _STORAGE_HEAD = 256
+_STORAGE_WINDOW = 1 << 16
 
 
 def torch_raw_storages(f: Any, kind: str, members: list[Any], offsets: dict[int, int]) -> set[int]:
@@ -406,13 +407,25 @@ def torch_raw_storages(f: Any, kind: str, members: list[Any], offsets: dict[int,
     if kind not in ("pytorch-zip", "torchscript", "torch-package"):
         return set()
     pattern = _PACKAGE_STORAGE_NAME if kind == "torch-package" else _STORAGE_NAME
+    stored = [
+        (offsets[i], i, m.size)
+        for i, m in enumerate(members)
+        if i in offsets and m.method == 0 and pattern.search(m.name)
+    ]
+    stored.sort()
     out: set[int] = set()
-    for i, m in enumerate(members):
-        if i not in offsets or m.method != 0 or not pattern.search(m.name):
-            continue
-        f.seek(offsets[i])
-        head = f.read(min(_STORAGE_HEAD, m.size))
-        if pickle_score(head, m.size) == 0:
+    # Storages lie back to back: their first bytes are read a window at a time, not one
+    # seek and read per member (a checkpoint has one storage per tensor).
+    window = b""
+    start = 0
+    for offset, i, size in stored:
+        n = min(_STORAGE_HEAD, size)
+        if not (start <= offset and offset + n <= start + len(window)):
+            f.seek(offset)
+            window = f.read(max(n, _STORAGE_WINDOW))
+            start = offset
+        head = window[offset - start : offset - start + n]
+        if pickle_score(head, size) == 0:
             out.add(i)
     return out
 

@@ -51,6 +51,8 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class RuleSetting:
+    """A rule's disposition in the policy."""
+
     state: Disposition = Disposition.BLOCK
 
     def __post_init__(self) -> None:
@@ -61,12 +63,16 @@ class RuleSetting:
 
 @dataclass(frozen=True)
 class AllowEntry:
+    """An allow-list entry and the reason it was added."""
+
     target: str  # "module.name" for pickle globals, "module" (prefix) for Keras modules
     reason: str
 
 
 @dataclass(frozen=True)
 class Suppression:
+    """A finding suppressed for one file (by hash) and rule, with its reason."""
+
     sha256: str
     rule: str  # a rule ID or "*"
     reason: str
@@ -78,6 +84,8 @@ class Suppression:
 
 @dataclass(frozen=True)
 class Policy:
+    """What blocks, what is allowed and what is suppressed (``.modelxray.toml``)."""
+
     fail_on: Severity | None = Severity.HIGH
     report_only: bool = False
     fail_on_unscannable: bool = True

@@ -75,6 +75,8 @@ _EXPONENT = re.compile(r"[eE]\s*([-+]?[0-9_]+)\s*$")
 
 @dataclass(frozen=True, slots=True)
 class _Est:
+    """What evaluating a value allocates, as far as its constants tell."""
+
     nbytes: int
     count: int | None  # elements of the result when iterated (None: unknown)
     big_ints: bool = False  # its elements are int objects outside the small-int cache
@@ -280,6 +282,8 @@ def _method(
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
+    """The estimated allocation of one call of an allowed constructor."""
+
     nbytes: int  # estimated bytes the call allocates
     digits: int  # decimal digits of a big int it computes (0: none)
     what: str  # short description: callee and element count

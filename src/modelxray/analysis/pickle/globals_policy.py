@@ -38,6 +38,8 @@ Category = Literal["allowed", "dangerous", "unknown"]
 
 @dataclass(frozen=True, slots=True)
 class Classification:
+    """How the policy judges a global: allowed, dangerous or unknown, and why."""
+
     category: Category
     reason: str
     family: str

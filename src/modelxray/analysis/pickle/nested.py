@@ -313,7 +313,23 @@ def find_nested(stream: PickleStream, ctx: C, depth: int, scan: ScanFn[C]) -> No
     limits = ctx.budget.limits
     seen = 0
     judged = 0
+    # An allowed global that is no listed loader never receives a payload to decode: calls of
+    # it (a checkpoint's thousands of ``_rebuild_tensor_v2``) are passed over after the first.
+    inert: dict[int, bool] = {}
     for call in stream.calls:
+        f = call.func
+        if type(f) is Global:
+            skip = inert.get(id(f))
+            if skip is None:
+                path = global_path(f)
+                skip = inert[id(f)] = (
+                    path is not None
+                    and path not in LOADERS
+                    and path not in CONTENT_JUDGED_LOADERS
+                    and policy.classify(f.module, f.name).category == "allowed"
+                )
+            if skip:
+                continue
         loader = effective_callee(call)
         if loader in CONTENT_JUDGED_LOADERS:
             if judged >= MAX_CONTENT_JUDGED:

@@ -262,6 +262,20 @@ def _item(
     return VerdictItem(severity, kind, offset, opcode, module, name, c.family, reason, source, path)
 
 
+def _plain_allowed_callee(f: Global, policy: Policy) -> bool:
+    """Calling ``f`` is judged "allowed" and nothing more, whatever its arguments: an allowed
+    global that is no ``getattr``, content-judged loader, type lookup, inert resolver or
+    callable whose arguments are judged as callables (``DERIVED``)."""
+    if f.name == "getattr":
+        return False
+    path = global_path(f)
+    if path is None or DERIVED.get(path):
+        return False
+    if path in CONTENT_JUDGED_LOADERS or path in TYPE_LOOKUPS or path in INERT_RESOLVERS:
+        return False
+    return classify_global(f, policy).category == "allowed"
+
+
 def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
     path = s.path
     touched: set[int] = set()
@@ -350,7 +364,18 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         and n.error is None
         and (n.kind == "archive" or (n.kind == "pickle" and all(st.ok for st in n.streams)))
     }
+    # Calls of the same allowed global (a checkpoint's thousands of ``_rebuild_tensor_v2``)
+    # are judged once: whether the global needs more than "allowed" depends on it alone.
+    plain: dict[int, bool] = {}
     for call in s.calls:
+        f = call.func
+        if type(f) is Global:
+            quiet = plain.get(id(f))
+            if quiet is None:
+                quiet = plain[id(f)] = _plain_allowed_callee(f, policy)
+            if quiet:
+                touched.add(id(f))
+                continue
         mr = method_ref(call)
         mc = classify_method(mr, policy) if mr is not None else None
         if mr is not None and mc is not None:

@@ -51,6 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn
 
+from modelxray.analysis._generated.pickle_opcodes import OPCODES
 from modelxray.budget import Budget, BudgetExceeded
 
 from .globals_policy import Policy
@@ -97,24 +98,7 @@ _U32 = struct.Struct("<I").unpack_from
 _U64 = struct.Struct("<Q").unpack_from
 _F64 = struct.Struct(">d").unpack_from
 
-# fmt: off
-OPNAMES: dict[int, str] = {
-    0x28: "MARK", 0x2E: "STOP", 0x30: "POP", 0x31: "POP_MARK", 0x32: "DUP", 0x46: "FLOAT",
-    0x49: "INT", 0x4A: "BININT", 0x4B: "BININT1", 0x4C: "LONG", 0x4D: "BININT2", 0x4E: "NONE",
-    0x50: "PERSID", 0x51: "BINPERSID", 0x52: "REDUCE", 0x53: "STRING", 0x54: "BINSTRING",
-    0x55: "SHORT_BINSTRING", 0x56: "UNICODE", 0x58: "BINUNICODE", 0x61: "APPEND",
-    0x62: "BUILD", 0x63: "GLOBAL", 0x64: "DICT", 0x7D: "EMPTY_DICT", 0x65: "APPENDS",
-    0x67: "GET", 0x68: "BINGET", 0x69: "INST", 0x6A: "LONG_BINGET", 0x6C: "LIST",
-    0x5D: "EMPTY_LIST", 0x6F: "OBJ", 0x70: "PUT", 0x71: "BINPUT", 0x72: "LONG_BINPUT",
-    0x73: "SETITEM", 0x74: "TUPLE", 0x29: "EMPTY_TUPLE", 0x75: "SETITEMS", 0x47: "BINFLOAT",
-    0x80: "PROTO", 0x81: "NEWOBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 0x85: "TUPLE1",
-    0x86: "TUPLE2", 0x87: "TUPLE3", 0x88: "NEWTRUE", 0x89: "NEWFALSE", 0x8A: "LONG1",
-    0x8B: "LONG4", 0x42: "BINBYTES", 0x43: "SHORT_BINBYTES", 0x8C: "SHORT_BINUNICODE",
-    0x8D: "BINUNICODE8", 0x8E: "BINBYTES8", 0x8F: "EMPTY_SET", 0x90: "ADDITEMS",
-    0x91: "FROZENSET", 0x92: "NEWOBJ_EX", 0x93: "STACK_GLOBAL", 0x94: "MEMOIZE", 0x95: "FRAME",
-    0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
-}
-# fmt: on
+OPNAMES: dict[int, str] = {code: row[0] for code, row in OPCODES.items()}
 
 # Opcodes a pickle can plausibly start with (push something without popping).
 _PLAUSIBLE_FIRST = frozenset(
@@ -190,6 +174,8 @@ class _Ctx:
 
 @dataclass
 class _Outcome:
+    """One interpreted pickle and where the loader leaves the file after it."""
+
     stream: PickleStream
     file_end: int  # where a pure-Python unpickler leaves the file (end of frame if inside one)
     frame_violation: bool

@@ -1,0 +1,114 @@
+"""Large structures, whole process (issue 15 §4): many tensors, a big vocabulary, a wide JSON.
+
+    python benchmarks/large_structures.py [-n RUNS] [--python PY ...] [--out FILE]
+
+Builds, with the real libraries, into a temporary folder:
+
+* ``sd20k.pt``: ``torch.save`` of a state dict of 20 000 small tensors (a zip of 20 006 members
+  whose ``data.pkl`` runs 600 000 opcodes);
+* ``vocab.gguf``: a GGUF (``gguf.GGUFWriter``) with a 250 000-token vocabulary, its scores and
+  types, and a chat template;
+* ``config.json``: a 62 MiB JSON array of zeros (just under the 64 MiB ``max_json_bytes``);
+* ``small.pkl``: a small pickle, the baseline for peak memory.
+
+Each ``--python`` (default: this interpreter) runs ``PY -m modelxray scan --no-policy FILE``;
+the runs are interleaved and the medians of wall seconds, CPU seconds, peak RSS (and peak RSS
+over the small pickle's) and the engine's own ``scanned in`` seconds are printed, with the load
+average.  Not a test: a record to keep in ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def build(folder: Path) -> dict[str, Path]:
+    import gguf
+    import torch
+
+    files = {
+        "torch 20k tensors": folder / "sd20k.pt",
+        "gguf 250k vocabulary": folder / "vocab.gguf",
+        "json 62 MiB zeros": folder / "config.json",
+        "small pickle": folder / "small.pkl",
+    }
+    torch.save(
+        {f"layer{i}.weight": torch.zeros(2) for i in range(20_000)}, files["torch 20k tensors"]
+    )
+    w = gguf.GGUFWriter(str(files["gguf 250k vocabulary"]), "llama")
+    tokens = [
+        f"tok{i}_" + "abcdefghijklmnopqrstuvwxyz0123456789"[: 14 + i % 30] for i in range(250_000)
+    ]
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores([0.0] * len(tokens))
+    w.add_token_types([1] * len(tokens))
+    w.add_chat_template("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with open(files["json 62 MiB zeros"], "w", encoding="ascii") as f:
+        f.write("[" + ",".join(["0"] * (31 * 1024 * 1024)) + "]")
+    files["small pickle"].write_bytes(pickle.dumps({"a": [1, 2, 3]}, protocol=4))
+    return files
+
+
+def run(python: str, target: Path) -> tuple[float, float, int, float]:
+    """(wall s, CPU s, peak RSS KiB, engine seconds) of one scan."""
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%e %U %S %M", python, "-m", "modelxray", "scan", "--no-policy",
+         str(target)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wall, user, system, rss = done.stderr.strip().splitlines()[-1].split()
+    engine = re.search(r"scanned in ([\d.]+)s", done.stdout)
+    return float(wall), float(user) + float(system), int(rss), float(engine[1]) if engine else -1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", "--runs", type=int, default=5)
+    ap.add_argument("--python", action="append", help="interpreter with modelxray (repeatable)")
+    ap.add_argument("--out", help="also write the table to this file")
+    args = ap.parse_args(argv)
+    pythons = args.python or [sys.executable]
+    with tempfile.TemporaryDirectory(prefix="mx-large-") as tmp:
+        files = build(Path(tmp))
+        results: dict[tuple[str, str], list[tuple[float, float, int, float]]] = {}
+        for _ in range(args.runs):
+            for label, path in files.items():
+                for py in pythons:
+                    results.setdefault((py, label), []).append(run(py, path))
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [f"median of {args.runs} interleaved runs; load average {load}", "",
+             "| interpreter | file | wall s | CPU s | engine s | peak RSS MiB "
+             "| over small pickle MiB |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for py in pythons:
+        base = statistics.median(r[2] for r in results[(py, "small pickle")])
+        for label in files:
+            rs = results[(py, label)]
+            wall = statistics.median(r[0] for r in rs)
+            cpu = statistics.median(r[1] for r in rs)
+            rss = statistics.median(r[2] for r in rs)
+            engine = statistics.median(r[3] for r in rs)
+            lines.append(f"| {py} | {label} | {wall:.2f} | {cpu:.2f} | {engine:.2f} | "
+                         f"{rss / 1024:.0f} | {(rss - base) / 1024:.0f} |")  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
