@@ -84,6 +84,7 @@ class FormatName(StrEnum):
     TFLITE = "tflite"
     TORCHSCRIPT_CODE = "torchscript-code"
     XGBOOST = "xgboost"
+    YAML_CONFIG = "yaml-config"
     ZIP = "zip"
     # Zip layouts (containers.zip.classify_archive).
     KERAS_V3 = "keras-v3"

@@ -101,6 +101,8 @@ READERS: tuple[ReaderEntry, ...] = (
     ReaderEntry(_F.ONNX_TENSOR, "modelxray.formats.onnx", 129, extensions=(".pb", ".tensor")),
     ReaderEntry(_F.JINJA_TEMPLATE, "modelxray.formats.chat_template", 120,
                 extensions=(".jinja", ".jinja2", ".j2")),
+    ReaderEntry(_F.YAML_CONFIG, "modelxray.formats.yaml_config", 125,
+                extensions=(".yaml", ".yml")),
     ReaderEntry(_F.PICKLE, "modelxray.formats.pickle", 110, extensions=_PICKLE_EXTENSIONS,
                 promises=(".pkl", ".pickle", ".dill", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
                           ".sav", ".model")),
@@ -119,6 +121,7 @@ JSON_ANALYSERS: tuple[str, ...] = (
     "modelxray.formats.notebook",
     "modelxray.formats.skops",
     "modelxray.formats.xgboost",
+    "modelxray.formats.yaml_config",
 )
 
 BY_NAME: dict[str, ReaderEntry] = {entry.name: entry for entry in READERS}

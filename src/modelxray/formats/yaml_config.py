@@ -1,0 +1,127 @@
+"""YAML configs that a framework instantiates: Hydra/OmegaConf ``config.yaml``, NeMo's
+``model_config.yaml`` (inside ``.nemo`` tars), Hydra override lists, YAML with Python tags.
+
+YAML has no magic number, and most YAML files (CI workflows, compose files, Helm charts) are not
+model configs, so a file is claimed by what it holds: its first meaningful line is YAML (a
+``key:``, a ``- `` item, a directive or document marker) and somewhere in the text there is a
+construct a loader turns into code -- a ``_target_`` key, a NeMo ``target:``/``cls:`` naming a
+dotted path, a Python tag (``!!python/...``), a ``key._target_=...`` override or an OmegaConf
+resolver that is built in or that the threat catalogue names.  The name of the file plays no
+part (a ``.yaml`` extension only breaks ties).  A claimed file is decoded by
+:mod:`modelxray.formats.yaml_doc` (bounded, never constructing objects) and judged by
+:mod:`modelxray.analysis.yaml_config`; a file that does not decode is a finding (MX-SCAN-001).
+
+JSON is YAML: a JSON document with a ``_target_`` key is judged the same way by the JSON
+analyser registered here (the JSON reader keeps JSON documents).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from modelxray.formats.base import FormatReader, register
+from modelxray.formats.json_doc import register_json_analyser
+from modelxray.model import FormatName
+from modelxray.rules import config as rules
+from modelxray.scanning import report_judgements
+
+if TYPE_CHECKING:
+    from modelxray.artifact import Artifact
+    from modelxray.scanning import Sink
+
+YAML_FORMAT = FormatName.YAML_CONFIG
+# Files up to this size are searched whole for a marker when sniffed; larger ones by their head.
+SNIFF_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+
+# The first meaningful line of a YAML document: a block mapping key, a sequence item, a
+# directive, a document start, an explicit key or a tagged node.
+_FIRST_LINE = re.compile(
+    rb"""^(?:---(?:[ \t].*)?|%YAML[ \t].*|%TAG[ \t].*|-(?:[ \t].*)?|\?(?:[ \t].*)?|!.*"""
+    rb"""|(?:"[^"\n]*"|'[^'\n]*'|[^\s#:\-?!\[\]{},&*|>'"%@`][^:\n]*?)[ \t]*:(?:[ \t].*)?)$"""
+)
+_MARKERS = re.compile(
+    rb"""^[ \t]*(?:-[ \t]+)*["']?_target_["']?[ \t]*:"""  # a _target_ key
+    rb"""|^[ \t]*(?:-[ \t]+)*["']?(?:target|cls)["']?[ \t]*:[ \t]*["']?"""
+    rb"""[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+["']?[ \t]*$"""  # NeMo target: a.b.C
+    rb"""|!!python/|tag:yaml\.org,2002:python/"""  # Python tags
+    rb"""|^[ \t]*-[ \t]+["']?[~+]{0,2}[\w./@\-\[\]]*_target_[ \t]*="""  # a Hydra override
+    rb"""|\$\{[ \t]*([A-Za-z_][\w.\-]*)[ \t]*:""",  # an OmegaConf resolver
+    re.M,
+)
+
+
+def _resolver_marks(name: str) -> bool:
+    from modelxray.analysis import threats
+    from modelxray.analysis.yaml_config import BUILTIN_RESOLVERS
+
+    if name in BUILTIN_RESOLVERS or name.startswith("oc."):
+        return True
+    return threats.lookup("builtins", name) is not None if "." not in name else (
+        threats.lookup(*name.rsplit(".", 1)) is not None
+    )  # fmt: skip
+
+
+def _first_line(text: bytes) -> bytes | None:
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        return raw.rstrip()
+    return None
+
+
+def looks_like_config(data: bytes) -> bool:
+    """Whether ``data`` (a head or a whole file) is a YAML config with code-bearing markers."""
+    if b"\0" in data:
+        return False
+    start = data[len(_BOM) :] if data.startswith(_BOM) else data
+    first = _first_line(start[:65536])
+    if first is None or first[:1] in (b" ", b"\t") or not _FIRST_LINE.match(first):
+        return False
+    for m in _MARKERS.finditer(start):
+        name = m.group(1)
+        if name is None or _resolver_marks(name.decode("ascii", "replace")):
+            return True
+    return False
+
+
+class YamlConfigReader(FormatReader):
+    """A YAML document judged for what Hydra, OmegaConf, NeMo and PyYAML would run."""
+
+    name = YAML_FORMAT
+
+    def sniff(self, artifact: Artifact, head: bytes) -> int:
+        if b"\0" in head or head.lstrip(_BOM + b" \t\r\n")[:1] in (b"{", b"["):
+            return 0  # JSON documents are the JSON reader's (its analyser judges _target_)
+        if _first_line(head) is None and artifact.size <= len(head):
+            return 0
+        data = artifact.read(SNIFF_BYTES, "YAML") if artifact.size <= SNIFF_BYTES else head
+        return 18 if looks_like_config(data) else 0
+
+    def scan(self, artifact: Artifact, ctx: Sink) -> None:
+        from modelxray.analysis.yaml_config import judge_config
+        from modelxray.formats.yaml_doc import parse_yaml
+
+        if artifact.depth == 0:
+            ctx.add_format(YAML_FORMAT)
+        data = artifact.read(ctx.limits.max_yaml_bytes, "YAML config")
+        text = data.decode("utf-8-sig", errors="replace")
+        docs = parse_yaml(text, ctx.budget, ctx.limits)
+        report_judgements(ctx, rules.BY_KIND, artifact.location, judge_config(docs, ctx.budget))
+
+
+def _json_config_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
+    """A JSON document with ``_target_`` keys is a Hydra-style config (JSON is YAML)."""
+    from modelxray.analysis.yaml_config import has_target_key, judge_config
+    from modelxray.formats.yaml_doc import from_python
+
+    if not has_target_key(doc, ctx.budget, ctx.limits.max_yaml_nodes):
+        return
+    root = from_python(doc, ctx.budget, ctx.limits)
+    report_judgements(ctx, rules.BY_KIND, artifact.location, judge_config([root], ctx.budget))
+
+
+register_json_analyser(_json_config_analyser)
+register(YamlConfigReader())
