@@ -7,9 +7,11 @@ model configs, so a file is claimed by what it holds: its first meaningful line 
 construct a loader turns into code -- a ``_target_`` key, a NeMo ``target:``/``cls:`` naming a
 dotted path, a Python tag (``!!python/...``), a ``key._target_=...`` override or an OmegaConf
 resolver that is built in or that the threat catalogue names.  The name of the file plays no
-part (a ``.yaml`` extension only breaks ties).  A claimed file is decoded by
-:mod:`modelxray.formats.yaml_doc` (bounded, never constructing objects) and judged by
-:mod:`modelxray.analysis.yaml_config`; a file that does not decode is a finding (MX-SCAN-001).
+part (a ``.yaml`` extension only breaks ties).  A file up to 1 MiB is claimed only when it
+parses as YAML with a collection at its root (text that no YAML loader accepts loads nothing);
+a larger one is claimed on its head, and then failing to decode it is a finding (MX-SCAN-001).
+A claimed file is decoded by :mod:`modelxray.formats.yaml_doc` (bounded, never constructing
+objects) and judged by :mod:`modelxray.analysis.yaml_config`.
 
 JSON is YAML: a JSON document with a ``_target_`` key is judged the same way by the JSON
 analyser registered here (the JSON reader keeps JSON documents).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from modelxray.budget import Budget, BudgetExceeded, Limits
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import register_json_analyser
 from modelxray.model import FormatName
@@ -42,11 +45,11 @@ _FIRST_LINE = re.compile(
     rb"""|(?:"[^"\n]*"|'[^'\n]*'|[^\s#:\-?!\[\]{},&*|>'"%@`][^:\n]*?)[ \t]*:(?:[ \t].*)?)$"""
 )
 _MARKERS = re.compile(
-    rb"""^[ \t]*(?:-[ \t]+)*["']?_target_["']?[ \t]*:"""  # a _target_ key
+    rb"""["']?\b_target_["']?[ \t]*:"""  # a _target_ key (block or flow)
     rb"""|^[ \t]*(?:-[ \t]+)*["']?(?:target|cls)["']?[ \t]*:[ \t]*["']?"""
     rb"""[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+["']?[ \t]*$"""  # NeMo target: a.b.C
     rb"""|!!python/|tag:yaml\.org,2002:python/"""  # Python tags
-    rb"""|^[ \t]*-[ \t]+["']?[~+]{0,2}[\w./@\-\[\]]*_target_[ \t]*="""  # a Hydra override
+    rb"""|^[ \t]*-[ \t]+["']?[~+]{0,2}[\w./@\-\[\]]*(?:_target_[ \t]*=|=.*_target_)"""  # a Hydra override
     rb"""|\$\{[ \t]*([A-Za-z_][\w.\-]*)[ \t]*:""",  # an OmegaConf resolver
     re.M,
 )
@@ -87,6 +90,22 @@ def looks_like_config(data: bytes) -> bool:
     return False
 
 
+def _parses(data: bytes) -> bool:
+    """The text is YAML with a mapping or sequence at its root, as the loaders need: what no
+    YAML loader accepts (prose with a colon) is not claimed, since nothing would load it.  A
+    document that reaches a limit is claimed (the scan reports the limit)."""
+    from modelxray.formats.yaml_doc import SCALAR, YamlError, parse_yaml
+
+    limits = Limits()
+    try:
+        docs = parse_yaml(data.decode("utf-8-sig", errors="replace"), Budget(limits), limits)
+    except BudgetExceeded:
+        return True
+    except YamlError:
+        return False
+    return any(doc.kind != SCALAR for doc in docs)
+
+
 class YamlConfigReader(FormatReader):
     """A YAML document judged for what Hydra, OmegaConf, NeMo and PyYAML would run."""
 
@@ -97,8 +116,11 @@ class YamlConfigReader(FormatReader):
             return 0  # JSON documents are the JSON reader's (its analyser judges _target_)
         if _first_line(head) is None and artifact.size <= len(head):
             return 0
-        data = artifact.read(SNIFF_BYTES, "YAML") if artifact.size <= SNIFF_BYTES else head
-        return 18 if looks_like_config(data) else 0
+        whole = artifact.size <= SNIFF_BYTES
+        data = artifact.read(SNIFF_BYTES, "YAML") if whole else head
+        if not looks_like_config(data):
+            return 0
+        return 18 if not whole or _parses(data) else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis.yaml_config import judge_config
