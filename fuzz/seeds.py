@@ -284,6 +284,23 @@ def template_seeds() -> Seeds:
     return _files(DATA / "templates" / "llama_cpp", ["*.jinja"])
 
 
+def yaml_config_seeds() -> Seeds:
+    """Hydra/NeMo-style configs: _target_ keys, interpolations, resolvers, Python tags, aliases,
+    a Hydra override list (the shapes formats/yaml_config.py claims)."""
+    return {
+        "hydra": b"defaults:\n  - _self_\nmodel:\n  _target_: torch.nn.Linear\n"
+        b"  in_features: ${trainer.n}\n  _partial_: true\ntrainer:\n  n: 4\n"
+        b"  home: ${oc.env:HOME,/tmp}\n",
+        "flow": b"a: &x {_target_: x.Y, l: [1, 2, {b: c}]}\nb: *x\nc: ${eval:'1+1'}\n",
+        "tags": b"--- !!python/object/apply:os.path.join ['a', 'b']\n...\n"
+        b"--- {t: !!python/tuple [1, 2], n: !!python/name:builtins.len}\n",
+        "overrides": b"- model._target_=x.Y\n- '+cb={_target_: a.B}'\n- trainer.max_epochs=3\n",
+        "nemo": b"target: nemo.collections.asr.models.EncDecCTCModel\nencoder:\n"
+        b"  _target_: nemo.collections.asr.modules.ConformerEncoder\n  feat_in: 80\n"
+        b"  text: |\n    block ${a.b}\n",
+    }
+
+
 _BUILDERS = {
     "pickle": pickle_seeds,
     "marshal": marshal_seeds,
@@ -300,6 +317,7 @@ _BUILDERS = {
     "tflite": tflite_seeds,
     "msgpack": msgpack_seeds,
     "template": template_seeds,
+    "yaml_config": yaml_config_seeds,
 }
 
 

@@ -283,6 +283,10 @@ def fuzz_template(data: bytes) -> None:
     _run_reader("jinja-template", data, "chat_template.jinja")
 
 
+def fuzz_yaml_config(data: bytes) -> None:
+    _run_reader("yaml-config", data, "config.yaml")
+
+
 def fuzz_safetensors(data: bytes) -> None:
     _run_reader("safetensors", data, "fuzz.safetensors")
 
@@ -369,6 +373,7 @@ HARNESSES: dict[str, tuple[Target, tuple[str, ...]]] = {
     "tflite": (fuzz_tflite, ("tflite",)),
     "msgpack": (fuzz_msgpack, ("msgpack",)),
     "template": (fuzz_template, ("template",)),
+    "yaml_config": (fuzz_yaml_config, ("yaml_config",)),
     "engine": (fuzz_engine, ("*",)),
 }
 

@@ -1,4 +1,4 @@
-"""Regenerate src/modelxray/analysis/_generated/import_aliases.py: public aliases of allowed objects.
+"""Regenerate analysis/_generated/import_aliases.py: public aliases of allowed objects.
 
 A config names a class by its public path (``_target_: torch.nn.Linear``); a pickle names it by
 where it is defined (``torch.nn.modules.linear.Linear``), which is what the pickle allow-list
@@ -69,8 +69,7 @@ def main() -> None:
         "",
         "Public paths under which a library binds an object the pickle allow-list names by its",
         "defining module (``torch.nn.Linear`` is ``torch.nn.modules.linear.Linear``).",
-        "Generated with: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        "Generated with: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         '"""',
         "",
         "# ruff: noqa: E501",

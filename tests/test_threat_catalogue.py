@@ -14,8 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from modelxray.analysis import callables, jinja_template, lambda_code, python_ast, tf_graph, threats
-from modelxray.analysis import yaml_config
+from modelxray.analysis import (
+    callables,
+    jinja_template,
+    lambda_code,
+    python_ast,
+    tf_graph,
+    threats,
+    yaml_config,
+)
 from modelxray.analysis.pickle import globals_policy
 from modelxray.analysis.pickle.globals_policy import DENY, Policy
 from modelxray.formats import tflite, torch

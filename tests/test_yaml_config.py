@@ -358,7 +358,7 @@ def test_resolvers(tmp_path: Path) -> None:
     p = tmp_path / "config.yaml"
     p.write_text(
         "model:\n  _target_: torch.nn.Linear\n"
-        "  in_features: ${eval:'__import__(\"os\").system(\"" + CMD + "\")'}\n"
+        '  in_features: ${eval:\'__import__("os").system("' + CMD + "\")'}\n"
         "  out_features: ${mul:2,3}\n"
         "  home: ${oc.env:HOME}\n"
         "  size: ${oc.select:model.x,4}\n"

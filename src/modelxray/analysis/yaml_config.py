@@ -306,12 +306,12 @@ class _Judge:
     def _scalar(self, node: YamlNode, where: tuple[str, ...]) -> None:
         value = node.value
         if "${" in value:
-            for m in _RESOLVER.finditer(value):
-                self._resolver(m.group(1), value, where)
+            for call in _RESOLVER.finditer(value):
+                self._resolver(call.group(1), value, where)
         if "_target_" in value:
-            m = _OVERRIDE.match(value)
-            if m is not None:
-                key, rhs = m.group(1), m.group(2).strip()
+            override = _OVERRIDE.match(value)
+            if override is not None:
+                key, rhs = override.group(1), override.group(2).strip()
                 if key.split(".")[-1] == TARGET_KEY or key.endswith("/_target_"):
                     self._override(rhs.strip("'\""), value, where)
                 for inline in _INLINE_TARGET.finditer(rhs):

@@ -49,7 +49,8 @@ _MARKERS = re.compile(
     rb"""|^[ \t]*(?:-[ \t]+)*["']?(?:target|cls)["']?[ \t]*:[ \t]*["']?"""
     rb"""[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+["']?[ \t]*$"""  # NeMo target: a.b.C
     rb"""|!!python/|tag:yaml\.org,2002:python/"""  # Python tags
-    rb"""|^[ \t]*-[ \t]+["']?[~+]{0,2}[\w./@\-\[\]]*(?:_target_[ \t]*=|=.*_target_)"""  # a Hydra override
+    # a Hydra override setting a _target_
+    rb"""|^[ \t]*-[ \t]+["']?[~+]{0,2}[\w./@\-\[\]]*(?:_target_[ \t]*=|=.*_target_)"""
     rb"""|\$\{[ \t]*([A-Za-z_][\w.\-]*)[ \t]*:""",  # an OmegaConf resolver
     re.M,
 )
