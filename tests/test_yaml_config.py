@@ -472,3 +472,26 @@ def test_decoder_builds_no_objects() -> None:
     assert node is not None and node.tag == "tag:yaml.org,2002:python/object/apply:os.system"
     assert [i.value for i in node.items] == [CMD]
     assert not MARKER.exists()
+
+
+# -- the committed fixtures (tests/data/yaml_config/make_yaml_fixtures.py) -----------------------
+
+
+def test_committed_fixtures() -> None:
+    from tests.conftest import data_path
+
+    root = data_path("yaml_config")
+    report = _scan(root)
+    verdicts = {
+        Path(f.path).relative_to(root).as_posix(): str(f.verdict)
+        for f in report.files
+        if not f.path.endswith(".py")
+    }
+    malicious = {k for k in verdicts if k.startswith("malicious/")}
+    assert len(malicious) == 5
+    assert {k: v for k, v in verdicts.items() if v != "allowed"} == dict.fromkeys(
+        malicious, "blocked"
+    )
+    formats = {Path(f.path).name: f.formats for f in report.files}
+    assert formats["model_config.yaml"] == ["yaml-config"]
+    assert formats["hydra.yaml"] == ["yaml-config"]
