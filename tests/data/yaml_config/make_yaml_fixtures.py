@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 
 from omegaconf import OmegaConf
-
 from tests.test_yaml_config import (
     CMD,
     LIGHTNING_HYDRA_CALLBACK,
