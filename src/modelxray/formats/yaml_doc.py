@@ -176,3 +176,62 @@ def from_python(value: Any, budget: Budget, limits: Limits) -> YamlNode:
         else:
             node.value = str(item)
     return root
+
+
+_TYPED = ("int", "float", "bool", "null")
+
+
+def to_python(node: YamlNode, budget: Budget, limits: Limits) -> Any:
+    """A node tree as plain data, as ``yaml.safe_load`` would give it for YAML's core types:
+    plain scalars typed by PyYAML's resolver as ``int``/``float``/``bool``/``null`` become those,
+    every other scalar (timestamps, any other tag) stays text; nothing else is constructed.  An
+    alias is the same object (shared, never copied); a non-scalar key is named by its kind."""
+    import yaml
+
+    resolver = yaml.resolver.Resolver()
+    constructor = yaml.constructor.SafeConstructor()
+    done: dict[int, Any] = {}
+    count = 0
+
+    def scalar(n: YamlNode) -> Any:
+        tag = n.tag or (
+            resolver.resolve(yaml.ScalarNode, n.value, (True, False)) if n.plain else None
+        )
+        kind = tag[len(YAML_TAG_PREFIX) :] if tag and tag.startswith(YAML_TAG_PREFIX) else ""
+        if kind not in _TYPED:
+            return n.value
+        try:
+            method = getattr(constructor, f"construct_yaml_{kind}")
+            return method(yaml.ScalarNode(tag, n.value))
+        except (ValueError, yaml.YAMLError):
+            return n.value
+
+    def convert(n: YamlNode, depth: int) -> Any:
+        nonlocal count
+        if id(n) in done:
+            return done[id(n)]
+        count += 1
+        budget.tick()
+        if count > limits.max_yaml_nodes or depth > limits.max_yaml_depth:
+            raise BudgetExceeded("max_yaml_nodes", "YAML document too large to convert")
+        if n.kind == SCALAR:
+            value = scalar(n)
+        elif n.kind == SEQUENCE:
+            value = done[id(n)] = []
+            value.extend(convert(i, depth + 1) for i in n.items)
+        else:
+            value = done[id(n)] = {}
+            for k, v in n.pairs:
+                key = scalar(k) if k.kind == SCALAR else key_text(k)
+                value[key if isinstance(key, (str, int, float, bool)) or key is None
+                      else str(key)] = convert(v, depth + 1)  # fmt: skip
+        done[id(n)] = value
+        return value
+
+    return convert(node, 0)
+
+
+def load_yaml_data(text: str, budget: Budget, limits: Limits) -> Any:
+    """The first document of ``text`` as plain data (``{}`` for an empty stream)."""
+    docs = parse_yaml(text, budget, limits)
+    return to_python(docs[0], budget, limits) if docs else {}
