@@ -495,3 +495,12 @@ def test_committed_fixtures() -> None:
     formats = {Path(f.path).name: f.formats for f in report.files}
     assert formats["model_config.yaml"] == ["yaml-config"]
     assert formats["hydra.yaml"] == ["yaml-config"]
+
+
+def test_yaml_that_is_also_python_is_judged_as_both(tmp_path: Path) -> None:
+    p = tmp_path / "settings.yaml"
+    p.write_text(f"x: int = __import__('os').system('{CMD}')\n_target_: torch.nn.Linear\n")
+    report = _scan(p)
+    assert report.files[0].formats == ["yaml-config"]
+    assert "MX-REPO-103" in {f.rule_id for f in report.findings}
+    assert report.verdict == "blocked"

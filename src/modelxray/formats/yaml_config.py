@@ -133,6 +133,26 @@ class YamlConfigReader(FormatReader):
         text = data.decode("utf-8-sig", errors="replace")
         docs = parse_yaml(text, ctx.budget, ctx.limits)
         report_judgements(ctx, rules.BY_KIND, artifact.location, judge_config(docs, ctx.budget))
+        _also_python(data, artifact, ctx)
+
+
+def _also_python(data: bytes, artifact: Artifact, ctx: Sink) -> None:
+    """A YAML config that is also valid Python (``x: int = f()`` is both) is judged as Python
+    too: the same bytes imported as a module run as code."""
+    import ast
+
+    from modelxray.analysis.python_ast import AST_FILENAME, analyse_tree
+    from modelxray.formats.python_source import decode_source, report_hits
+
+    if len(data) > ctx.limits.max_python_source_bytes:
+        return
+    source = decode_source(data)
+    try:
+        tree = ast.parse(source, filename=AST_FILENAME)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return
+    hits = analyse_tree(tree, source, ctx.budget, ctx.limits.max_python_nodes)
+    report_hits(hits, artifact.location, ctx, f"{artifact.name} (also valid Python)")
 
 
 def _json_config_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
