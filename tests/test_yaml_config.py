@@ -328,6 +328,8 @@ def test_pyyaml_python_data_tags_and_allowed_objects_are_not_findings(tmp_path: 
         ("m: !!python/module:os\n", "MX-CONFIG-004", "os"),
         ("- model._target_=os.system\n- trainer.max_epochs=3\n", "MX-CONFIG-001", "os.system"),
         ("- '+cb={_target_: posix.system}'\n", "MX-CONFIG-001", "posix.system"),
+        ("{model: {_target_: os.system, _args_: [echo]}}\n", "MX-CONFIG-001", "os.system"),
+        ("[{_target_: subprocess.call}]\n", "MX-CONFIG-001", "subprocess.call"),
         ("target: nemo.x.Model\nsub:\n  cls: subprocess.call\n", "MX-CONFIG-001",
          "subprocess.call"),
     ],

@@ -19,6 +19,7 @@ analyser registered here (the JSON reader keeps JSON documents).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ _BOM = b"\xef\xbb\xbf"
 # The first meaningful line of a YAML document: a block mapping key, a sequence item, a
 # directive, a document start, an explicit key or a tagged node.
 _FIRST_LINE = re.compile(
-    rb"""^(?:---(?:[ \t].*)?|%YAML[ \t].*|%TAG[ \t].*|-(?:[ \t].*)?|\?(?:[ \t].*)?|!.*"""
+    rb"""^(?:---(?:[ \t].*)?|%YAML[ \t].*|%TAG[ \t].*|-(?:[ \t].*)?|\?(?:[ \t].*)?|!.*|[\[{].*"""
     rb"""|(?:"[^"\n]*"|'[^'\n]*'|[^\s#:\-?!\[\]{},&*|>'"%@`][^:\n]*?)[ \t]*:(?:[ \t].*)?)$"""
 )
 _MARKERS = re.compile(
@@ -91,6 +92,18 @@ def looks_like_config(data: bytes) -> bool:
     return False
 
 
+def _is_json(data: bytes, whole: bool) -> bool:
+    """Flow-style YAML (``{_target_: os.system}``) is not JSON; a JSON document is.  A large
+    document is left to the JSON reader, whose sniff scores above this one."""
+    if not whole:
+        return True
+    try:
+        json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def _parses(data: bytes) -> bool:
     """The text is YAML with a mapping or sequence at its root, as the loaders need: what no
     YAML loader accepts (prose with a colon) is not claimed, since nothing would load it.  A
@@ -100,8 +113,8 @@ def _parses(data: bytes) -> bool:
     limits = Limits()
     try:
         docs = parse_yaml(data.decode("utf-8-sig", errors="replace"), Budget(limits), limits)
-    except BudgetExceeded:
-        return True
+    except (BudgetExceeded, ImportError):
+        return True  # the scan reports the limit (or the missing parser)
     except YamlError:
         return False
     return any(doc.kind != SCALAR for doc in docs)
@@ -113,15 +126,19 @@ class YamlConfigReader(FormatReader):
     name = YAML_FORMAT
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
-        if b"\0" in head or head.lstrip(_BOM + b" \t\r\n")[:1] in (b"{", b"["):
-            return 0  # JSON documents are the JSON reader's (its analyser judges _target_)
-        if _first_line(head) is None and artifact.size <= len(head):
+        if b"\0" in head or (_first_line(head) is None and artifact.size <= len(head)):
             return 0
         whole = artifact.size <= SNIFF_BYTES
         data = artifact.read(SNIFF_BYTES, "YAML") if whole else head
         if not looks_like_config(data):
             return 0
-        return 18 if not whole or _parses(data) else 0
+        flow = head.lstrip(_BOM + b" \t\r\n")[:1] in (b"{", b"[")
+        if flow and _is_json(data, whole):
+            return 0  # JSON documents are the JSON reader's (its analyser judges _target_)
+        if whole and not _parses(data):
+            return 0
+        # Flow-style YAML that is not JSON: above the JSON reader's score (it would fail on it).
+        return 22 if flow else 18
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.analysis.yaml_config import judge_config
