@@ -133,6 +133,39 @@ model_checkpoint:
   mode: "max"
   save_last: True
 """
+# SAM 2 (facebookresearch/sam2, PyPI sam2 1.1.0): sam2/configs/sam2.1/sam2.1_hiera_t.yaml and a
+# line of sam2.1_training/sam2.1_hiera_b+_MOSE_finetune.yaml (reduced).
+SAM2_CONFIG = """\
+# @package _global_
+
+# Model
+model:
+  _target_: sam2.modeling.sam2_base.SAM2Base
+  image_encoder:
+    _target_: sam2.modeling.backbones.image_encoder.ImageEncoder
+    scalp: 1
+    trunk:
+      _target_: sam2.modeling.backbones.hieradet.Hiera
+      embed_dim: 96
+      num_heads: 1
+      stages: [1, 2, 7, 2]
+      global_att_blocks: [5, 7, 9]
+      window_pos_embed_bkg_spatial_size: [7, 7]
+    neck:
+      _target_: sam2.modeling.backbones.image_encoder.FpnNeck
+      position_encoding:
+        _target_: sam2.modeling.position_encoding.PositionEmbeddingSine
+        num_pos_feats: 256
+        normalize: true
+        scale: null
+        temperature: 10000
+      d_model: 256
+      backbone_channel_list: [768, 384, 192, 96]
+      fpn_top_down_levels: [2, 3]  # output level 0 and 1 directly use the backbone features
+      fpn_interp_model: nearest
+trainer:
+  max_epochs: ${times:${scratch.num_epochs},${scratch.phases_per_epoch}}
+"""
 # Files that are YAML but no model config: never claimed.
 GITHUB_WORKFLOW = """\
 name: Tests
@@ -506,3 +539,15 @@ def test_yaml_that_is_also_python_is_judged_as_both(tmp_path: Path) -> None:
     assert report.files[0].formats == ["yaml-config"]
     assert "MX-REPO-103" in {f.rule_id for f in report.findings}
     assert report.verdict == "blocked"
+
+
+def test_published_sam2_config(tmp_path: Path) -> None:
+    p = tmp_path / "sam2.1_hiera_t.yaml"
+    p.write_text(SAM2_CONFIG)
+    report = _scan(p)
+    assert report.files[0].formats == ["yaml-config"] and report.verdict == "allowed"
+    assert {(f.rule_id, f.severity) for f in report.findings} == {
+        ("MX-CONFIG-002", Severity.MEDIUM),
+        ("MX-CONFIG-005", Severity.LOW),  # the training config's custom ${times:...}
+    }
+    assert len(_targets(report, "MX-CONFIG-002")) == 5

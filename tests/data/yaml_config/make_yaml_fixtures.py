@@ -5,6 +5,7 @@
 * ``hydra_run/.hydra/{config,hydra,overrides}.yaml``: what a real Hydra 1.3 run writes (a tiny
   ``@hydra.main`` app with a ``torch.nn.Linear`` target and one command-line override).
 * ``lightning_hydra/*.yaml``: lightning-hydra-template's published configs (reduced).
+* ``sam2/sam2.1_hiera_t.yaml``: SAM 2's published Hydra config (PyPI sam2 1.1.0, reduced).
 * ``malicious/*.yaml``: hand-written attacks whose payload only echoes into a marker file; never
   loaded, resolved or instantiated by anything here.
 
@@ -27,6 +28,7 @@ from tests.test_yaml_config import (
     LIGHTNING_HYDRA_MODEL,
     LIGHTNING_HYDRA_PATHS,
     NEMO_CONFIG,
+    SAM2_CONFIG,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -84,6 +86,10 @@ def main() -> None:
         ("model_checkpoint.yaml", LIGHTNING_HYDRA_CALLBACK),
     ):
         (lightning / name).write_text(text)
+
+    sam2 = HERE / "sam2"
+    sam2.mkdir(exist_ok=True)
+    (sam2 / "sam2.1_hiera_t.yaml").write_text(SAM2_CONFIG)
 
     malicious = HERE / "malicious"
     malicious.mkdir(exist_ok=True)
