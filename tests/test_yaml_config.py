@@ -551,3 +551,20 @@ def test_published_sam2_config(tmp_path: Path) -> None:
         ("MX-CONFIG-005", Severity.LOW),  # the training config's custom ${times:...}
     }
     assert len(_targets(report, "MX-CONFIG-002")) == 5
+
+
+def test_scan_policy_pickle_globals_apply_to_targets(tmp_path: Path) -> None:
+    from modelxray import ScanOptions
+    from modelxray.policy import AllowEntry, Policy
+
+    p = tmp_path / "config.yaml"
+    p.write_text("model:\n  _target_: my_company.models.Net\nx: {_target_: my_company.X}\n")
+    assert _targets(_scan(p), "MX-CONFIG-002") == {"my_company.models.Net", "my_company.X"}
+    policy = Policy(
+        allow_pickle_globals=(AllowEntry("my_company.models.Net", "ours"),),
+        deny_pickle_globals=(AllowEntry("my_company.X", "no"),),
+    )
+    report = modelxray.scan([str(p)], ScanOptions(policy=policy))
+    assert [(f.rule_id, f.evidence["target"]) for f in report.findings] == [
+        ("MX-CONFIG-001", "my_company.X")
+    ]

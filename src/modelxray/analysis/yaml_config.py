@@ -33,13 +33,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis import threats
 from modelxray.budget import Budget
 from modelxray.formats.yaml_doc import MAPPING, SCALAR, SEQUENCE, YAML_TAG_PREFIX, YamlNode
 from modelxray.formats.yaml_doc import key_text as _key
 from modelxray.model import Judgement, Severity
+
+if TYPE_CHECKING:
+    from modelxray.analysis.pickle.globals_policy import Policy
 
 TARGET_KEY = "_target_"
 # Keys hydra.utils.instantiate reads beside _target_ (hydra/_internal/instantiate/_instantiate2.py
@@ -114,29 +117,33 @@ class _Collector:
             yield judgement
 
 
-def classify_target(path: str) -> tuple[str, str, str]:
+def classify_target(path: str, policy: Policy | None = None) -> tuple[str, str, str]:
     """(category, reason, family) of a dotted path a loader imports the way ``_locate`` does:
-    the pickle policy's verdict on it, a public alias judged as the object it names."""
+    the pickle policy's verdict on it (with the scan policy's pickle-global additions when
+    given), a public alias judged as the object it names."""
     from modelxray.analysis._generated.import_aliases import ALIASES
     from modelxray.analysis.pickle.globals_policy import DEFAULT_POLICY
 
-    c = DEFAULT_POLICY.classify_path(path)
+    policy = policy or DEFAULT_POLICY
+    c = policy.classify_path(path)
     if c.category == "unknown":
         defined = ALIASES.get(path)
         if defined is not None:
-            d = DEFAULT_POLICY.classify(*defined)
+            d = policy.classify(*defined)
             if d.category == "allowed":
                 return "allowed", f"{path} is {'.'.join(defined)}: {d.reason}", "allowed"
     return c.category, c.reason, c.family
 
 
-def _classify_python_name(name: str, module_tag: bool) -> tuple[str, str, str]:
+def _classify_python_name(
+    name: str, module_tag: bool, policy: Policy | None
+) -> tuple[str, str, str]:
     from modelxray.analysis.pickle.globals_policy import DEFAULT_POLICY
 
     if module_tag:
-        return classify_target(name)
+        return classify_target(name, policy)
     module, dot, attr = name.rpartition(".")
-    c = DEFAULT_POLICY.classify(module if dot else "builtins", attr)
+    c = (policy or DEFAULT_POLICY).classify(module if dot else "builtins", attr)
     return c.category, c.reason, c.family
 
 
@@ -150,9 +157,10 @@ def _scalar_preview(node: YamlNode) -> Any:
 
 
 class _Judge:
-    def __init__(self, roots: list[YamlNode], budget: Budget) -> None:
+    def __init__(self, roots: list[YamlNode], budget: Budget, policy: Policy | None) -> None:
         self.roots = roots
         self.budget = budget
+        self.policy = policy
         self.out = _Collector()
 
     # -- the walk ---------------------------------------------------------------------------
@@ -208,7 +216,7 @@ class _Judge:
         for key in NEMO_TARGET_KEYS:
             value = node.get(key)
             if value is not None and value.kind == SCALAR and _DOTTED.match(value.value.strip()):
-                category, reason, family = classify_target(value.value.strip())
+                category, reason, family = classify_target(value.value.strip(), self.policy)
                 if category == "dangerous":
                     self._report_target(
                         value.value.strip(), (*where, key), {"key": key}, category, reason,
@@ -243,7 +251,7 @@ class _Judge:
                 return
             evidence = {**evidence, "interpolation": path}
             path = resolved.strip()
-        category, reason, family = classify_target(path)
+        category, reason, family = classify_target(path, self.policy)
         self._report_target(
             path, where, evidence, category, reason, family,
             f"hydra.utils.instantiate would {how}",
@@ -320,7 +328,7 @@ class _Judge:
     def _override(self, path: str, override: str, where: tuple[str, ...]) -> None:
         if not path or "${" in path:
             return
-        category, reason, family = classify_target(path)
+        category, reason, family = classify_target(path, self.policy)
         self._report_target(
             path, where, {"override": override[:_MAX_ARG_PREVIEW]}, category, reason, family,
             "a Hydra override sets _target_: hydra.utils.instantiate would import and call",
@@ -350,7 +358,7 @@ class _Judge:
         category, reason, family = (
             ("dangerous", f"{name}: {hit.reason}", hit.category)
             if hit is not None
-            else classify_target(name)
+            else classify_target(name, self.policy)
             if "." in name
             else ("unknown", "", "")
         )
@@ -406,7 +414,7 @@ class _Judge:
                 ),
             )
             return
-        category, reason, family = _classify_python_name(name, kind == "python/module")
+        category, reason, family = _classify_python_name(name, kind == "python/module", self.policy)
         if category == "allowed":
             return
         evidence.update(target=name, category=family, reason=reason)
@@ -426,9 +434,12 @@ class _Judge:
         )
 
 
-def judge_config(roots: list[YamlNode], budget: Budget) -> Iterator[Judgement]:
-    """Judgements on the documents of one YAML (or JSON) config, merged by target."""
-    yield from _Judge(roots, budget).run()
+def judge_config(
+    roots: list[YamlNode], budget: Budget, policy: Policy | None = None
+) -> Iterator[Judgement]:
+    """Judgements on the documents of one YAML (or JSON) config, merged by target; ``policy``
+    is the pickle policy with the scan's pickle-global additions (the default one when None)."""
+    yield from _Judge(roots, budget, policy).run()
 
 
 def has_target_key(value: Any, budget: Budget, limit: int) -> bool:

@@ -19,6 +19,7 @@ analyser registered here (the JSON reader keeps JSON documents).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from modelxray.rules import config as rules
 from modelxray.scanning import report_judgements
 
 if TYPE_CHECKING:
+    from modelxray.analysis.pickle.globals_policy import Policy
     from modelxray.artifact import Artifact
     from modelxray.scanning import Sink
 
@@ -149,8 +151,23 @@ class YamlConfigReader(FormatReader):
         data = artifact.read(ctx.limits.max_yaml_bytes, "YAML config")
         text = data.decode("utf-8-sig", errors="replace")
         docs = parse_yaml(text, ctx.budget, ctx.limits)
-        report_judgements(ctx, rules.BY_KIND, artifact.location, judge_config(docs, ctx.budget))
+        judgements = judge_config(docs, ctx.budget, _policy(ctx))
+        report_judgements(ctx, rules.BY_KIND, artifact.location, judgements)
         _also_python(data, artifact, ctx)
+
+
+def _policy(ctx: Sink) -> Policy | None:
+    """The pickle policy with the scan policy's pickle-global additions (None: the default),
+    so a config's target gets the verdict a pickle global naming it gets under this policy."""
+    allow, deny = ctx.settings.allow_pickle_globals, ctx.settings.deny_pickle_globals
+    return _configured_policy(allow, deny) if allow or deny else None
+
+
+@functools.lru_cache(maxsize=16)
+def _configured_policy(allow: tuple[str, ...], deny: tuple[str, ...]) -> Policy:
+    from modelxray.analysis.pickle.globals_policy import Policy
+
+    return Policy(allow, deny)
 
 
 def _also_python(data: bytes, artifact: Artifact, ctx: Sink) -> None:
@@ -180,7 +197,8 @@ def _json_config_analyser(doc: Any, artifact: Artifact, ctx: Sink) -> None:
     if not has_target_key(doc, ctx.budget, ctx.limits.max_yaml_nodes):
         return
     root = from_python(doc, ctx.budget, ctx.limits)
-    report_judgements(ctx, rules.BY_KIND, artifact.location, judge_config([root], ctx.budget))
+    judgements = judge_config([root], ctx.budget, _policy(ctx))
+    report_judgements(ctx, rules.BY_KIND, artifact.location, judgements)
 
 
 register_json_analyser(_json_config_analyser)
