@@ -350,6 +350,23 @@ def notebook_seeds() -> Seeds:
     return {"v4": json.dumps(v4).encode(), "v3": json.dumps(v3).encode()}  # fmt: skip
 
 
+def yaml_config_seeds() -> Seeds:
+    """Hydra/NeMo-style configs: _target_ keys, interpolations, resolvers, Python tags, aliases,
+    a Hydra override list (the shapes formats/yaml_config.py claims)."""
+    return {
+        "hydra": b"defaults:\n  - _self_\nmodel:\n  _target_: torch.nn.Linear\n"
+        b"  in_features: ${trainer.n}\n  _partial_: true\ntrainer:\n  n: 4\n"
+        b"  home: ${oc.env:HOME,/tmp}\n",
+        "flow": b"a: &x {_target_: x.Y, l: [1, 2, {b: c}]}\nb: *x\nc: ${eval:'1+1'}\n",
+        "tags": b"--- !!python/object/apply:os.path.join ['a', 'b']\n...\n"
+        b"--- {t: !!python/tuple [1, 2], n: !!python/name:builtins.len}\n",
+        "overrides": b"- model._target_=x.Y\n- '+cb={_target_: a.B}'\n- trainer.max_epochs=3\n",
+        "nemo": b"target: nemo.collections.asr.models.EncDecCTCModel\nencoder:\n"
+        b"  _target_: nemo.collections.asr.modules.ConformerEncoder\n  feat_in: 80\n"
+        b"  text: |\n    block ${a.b}\n",
+    }
+
+
 _BUILDERS = {
     "pickle": pickle_seeds,
     "marshal": marshal_seeds,
@@ -369,6 +386,7 @@ _BUILDERS = {
     "hub_config": hub_config_seeds,
     "notebook": notebook_seeds,
     "manifest": manifest_seeds,
+    "yaml_config": yaml_config_seeds,
 }
 
 

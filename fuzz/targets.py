@@ -326,6 +326,10 @@ def fuzz_manifest(data: bytes) -> None:
     _run_reader(_MANIFEST_READERS[pick], data[1:], _MANIFEST_NAMES[pick])
 
 
+def fuzz_yaml_config(data: bytes) -> None:
+    _run_reader("yaml-config", data, "config.yaml")
+
+
 def fuzz_safetensors(data: bytes) -> None:
     _run_reader("safetensors", data, "fuzz.safetensors")
 
@@ -414,6 +418,7 @@ HARNESSES: dict[str, tuple[Target, tuple[str, ...]]] = {
     "msgpack": (fuzz_msgpack, ("msgpack",)),
     "template": (fuzz_template, ("template",)),
     "manifest": (fuzz_manifest, ("manifest",)),
+    "yaml_config": (fuzz_yaml_config, ("yaml_config",)),
     "engine": (fuzz_engine, ("*",)),
 }
 

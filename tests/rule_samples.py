@@ -541,6 +541,18 @@ SAMPLES: dict[str, Factory] = {
     "MX-SKOPS-101": _skops(_skops_os_system),
     "MX-SKOPS-102": _skops(None, "attrgetter"),
     "MX-SKOPS-103": _skops(method_node_mismatch),
+    # YAML/OmegaConf/Hydra configs
+    "MX-CONFIG-001": _bytes(
+        "config.yaml", f"model:\n  _target_: subprocess.run\n  args: [{MARKER_CMD!r}]\n"
+    ),
+    "MX-CONFIG-002": _bytes("config.yaml", "model:\n  _target_: some_package.models.Net\n"),
+    "MX-CONFIG-003": _bytes("config.yaml", "model:\n  _target_: ${oc.env:MODEL_CLASS}\n"),
+    "MX-CONFIG-004": _bytes(
+        "params.yaml", f"cmd: !!python/object/apply:os.system [{MARKER_CMD!r}]\n"
+    ),
+    "MX-CONFIG-005": _bytes(
+        "config.yaml", "model:\n  _target_: torch.nn.Linear\n  in_features: ${eval:'2*8'}\n"
+    ),
     # mlflow
     "MX-MLFLOW-101": _mlflow(),
     "MX-MLFLOW-102": _mlflow(("loader_module: mlflow.pyfunc.model", "loader_module: my_loader")),

@@ -140,3 +140,24 @@ def test_pickle_opcode_table_is_what_its_script_makes_from_pickletools() -> None
     from modelxray.analysis._generated.pickle_opcodes import OPCODES
 
     assert OPCODES == gen.rows()
+
+
+def test_import_aliases_name_the_same_object() -> None:
+    """Every alias of an installed library (torch here) is the object the allow-list names
+    (scripts/gen_import_aliases.py), and every target is on the allow-list."""
+    import importlib
+
+    from modelxray.analysis._generated.import_aliases import ALIASES
+    from modelxray.analysis.pickle._generated.allowlist import ALLOWED
+
+    allowed = {(module, name) for module, name, _ in ALLOWED}
+    assert set(ALIASES.values()) <= allowed
+    torch_aliases = {a: t for a, t in ALIASES.items() if a.startswith("torch.")}
+    assert "torch.nn.Linear" in torch_aliases
+    pytest.importorskip("torch")
+    for alias, (module, name) in torch_aliases.items():
+        package, _, attr = alias.rpartition(".")
+        assert attr == name
+        assert getattr(importlib.import_module(package), attr) is getattr(
+            importlib.import_module(module), name
+        ), alias

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from modelxray.analysis import callables, jinja_template, lambda_code, python_ast, tf_graph, threats
+from modelxray.analysis import (
+    callables,
+    jinja_template,
+    lambda_code,
+    python_ast,
+    tf_graph,
+    threats,
+    yaml_config,
+)
 from modelxray.analysis.pickle import globals_policy
 from modelxray.analysis.pickle.globals_policy import DENY, Policy
 from modelxray.formats import tflite, torch
@@ -176,6 +184,9 @@ def test_same_category_in_every_format(rec: threats.Threat) -> None:
     ref = callables.judge_config_reference(module, name, None, {}, "keras3")
     assert ref is not None and ref.kind == callables.DANGEROUS and ref.category == rec.category
     assert callables.judge_reference(module, name).severity == Severity.CRITICAL
+    # a Hydra/OmegaConf config's _target_ (hydra's _locate walks the path like find_class)
+    category, _reason, family = yaml_config.classify_target(f"{module}.{name}")
+    assert category == "dangerous" and family == rec.category
     # a Python source call: flagged with this category when the record says so, never another
     called = python_ast.categorise(f"{module}.{name}")
     if rec.source:

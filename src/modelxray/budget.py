@@ -66,6 +66,10 @@ class Limits:
     max_template_depth: int = 64
     # SafeTensors JSON header (the format's own limit is 100 MB).
     max_safetensors_header_bytes: int = 100 * 1000 * 1000
+    # YAML configs (formats/yaml_doc.py): text size, parser events, nesting.
+    max_yaml_bytes: int = 16 * 1024 * 1024
+    max_yaml_nodes: int = 2_000_000
+    max_yaml_depth: int = 200
     # GGUF metadata: key/value pairs + array elements + tensor infos, all counted together.
     max_gguf_items: int = 20_000_000
 

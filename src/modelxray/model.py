@@ -92,6 +92,7 @@ class FormatName(StrEnum):
     TORCHSCRIPT_CODE = "torchscript-code"
     TORCH_PACKAGE_EXTERN = "torch-package-extern"
     XGBOOST = "xgboost"
+    YAML_CONFIG = "yaml-config"
     ZIP = "zip"
     # Zip layouts (containers.zip.classify_archive).
     KERAS_V3 = "keras-v3"

@@ -599,6 +599,14 @@ CALLABLES: tuple[Threat, ...] = (
     *_n("sys", ("modules",), "interpreter", "the table of loaded modules", bare=True),
     *_n("pkgutil", ("resolve_name",), "resolver", "returns any object by name", bare=True),
     *_n("pydoc", ("locate",), "resolver", "returns any object by name", bare=True),
+    # Hydra: a dotted path in a string becomes the object (``_locate``); instantiate/call call it.
+    *_n(
+        "hydra.utils",
+        ("get_method", "get_class", "get_object", "instantiate", "call", "_locate"),
+        "resolver",
+        "Hydra imports any dotted path a string names (instantiate/call also call it)",
+    ),
+    *_n("hydra._internal.utils", ("_locate",), "resolver", "Hydra's import of any dotted path"),
     *_n("ctypes", ("CDLL", "cdll"), "native", "loads shared libraries", bare=True),
     *_n(
         "pickle",

@@ -187,8 +187,11 @@ class CondaEnvReader(FormatReader):
 
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
         from modelxray.formats.mlflow import YamlSubsetError, parse_yaml_subset
+        from modelxray.formats.yaml_config import looks_like_config, report_config_yaml
 
         data = artifact.read(ctx.limits.max_python_source_bytes, "environment file")
+        if looks_like_config(data):  # also loadable by Hydra/OmegaConf: judged as that too
+            report_config_yaml(artifact, ctx)
         doc = parse_yaml_subset(data.decode("utf-8-sig", errors="replace"))
         if not isinstance(doc, dict):
             raise YamlSubsetError("an environment file is a mapping")

@@ -147,6 +147,8 @@ READERS: tuple[ReaderEntry, ...] = (
                 extensions=(".txt", ".in")),
     ReaderEntry(_F.JINJA_TEMPLATE, "modelxray.formats.chat_template", 120,
                 extensions=(".jinja", ".jinja2", ".j2")),
+    ReaderEntry(_F.YAML_CONFIG, "modelxray.formats.yaml_config", 122,
+                extensions=(".yaml", ".yml")),
     ReaderEntry(_F.PICKLE, "modelxray.formats.pickle", 110, extensions=_PICKLE_EXTENSIONS,
                 promises=(".pkl", ".pickle", ".dill", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
                           ".sav", ".model"), lead=_PICKLE_LEAD),
@@ -168,6 +170,7 @@ JSON_ANALYSERS: tuple[str, ...] = (
     "modelxray.formats.skops",
     "modelxray.formats.xgboost",
     "modelxray.formats.torchserve",
+    "modelxray.formats.yaml_config",
 )
 
 BY_NAME: dict[str, ReaderEntry] = {entry.name: entry for entry in READERS}
