@@ -51,6 +51,8 @@ class Limits:
     # A dataset declaring more data than this is reported as a shape bomb (never allocated).
     max_hdf5_declared_bytes: int = 64 * 1024 * 1024 * 1024
     max_attribute_bytes: int = 64 * 1024 * 1024
+    # HDF5 metadata (object headers, B-trees, heaps) the structure reader fetches, all told.
+    max_hdf5_metadata_bytes: int = 256 * 1024 * 1024
     # Python source, notebooks, small text model descriptions (MLmodel, LightGBM headers).
     max_python_source_bytes: int = 16 * 1024 * 1024
     max_python_nodes: int = 2_000_000
