@@ -364,7 +364,7 @@ class _StructureWalk:
             elements *= n
         # The stored type's size, whether or not NumPy has an equivalent (time types,
         # quad precision): h5py cannot read those, but the declared size still counts.
-        itemsize = dtype.size
+        itemsize = dtype.memory_size
         declared = elements * itemsize
         limit = self.ctx.limits.max_hdf5_declared_bytes
         size = max(self.artifact.size, 1)
@@ -381,7 +381,7 @@ class _StructureWalk:
                     shape=list(shape),
                     itemsize=itemsize,
                     declared_bytes=declared,
-                    stored_bytes=h5.storage_size(layout, shape, itemsize),
+                    stored_bytes=h5.storage_size(layout, shape, dtype.size, bool(files)),
                     file_bytes=self.artifact.size,
                 ),
             )

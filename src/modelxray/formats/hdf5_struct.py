@@ -86,6 +86,9 @@ class Datatype:
     bits: int  # the class bit field (24 bits)
     size: int
     base: Datatype | None = None  # variable-length: the element type
+    # The size libhdf5 gives the type in memory (H5Dget_type): a variable-length string is a
+    # pointer (8), a sequence an hvl_t (16), and compounds / arrays holding them change with it.
+    memory_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class Link:
     target: bytes = b""  # soft: the path; external: the object path in the other file
     filename: bytes = b""  # external links
     link_type: int = 0
+    order: int | None = None  # creation order, where the group tracks it
 
 
 @dataclass(frozen=True)
@@ -376,7 +380,7 @@ class Hdf5File:
         c.skip(6)  # message count (continuations and padding included), reference count
         size = c.u32()
         blocks = [(addr + 16, size)]
-        seen = {addr}
+        seen = {addr, addr + 16}
         while blocks:
             at, n = blocks.pop(0)
             blk = self._exact(at, n, "object header block")
@@ -411,7 +415,7 @@ class Hdf5File:
         size = c.uint(1 << (flags & 3))
         track = bool(flags & 0x04)
         blocks = [(addr + c.pos, size, False)]
-        seen = {addr}
+        seen = {addr, addr + c.pos}
         while blocks:
             at, n, is_cont = blocks.pop(0)
             blk = self._exact(at, n, "object header chunk")
@@ -468,16 +472,71 @@ class Hdf5File:
 
     def _datatype(self, data: bytes, depth: int = 0) -> Datatype:
         c = _Cursor(data, self.o, self.l, "datatype")
+        return self._read_datatype(c, depth)
+
+    def _read_datatype(self, c: _Cursor, depth: int) -> Datatype:
+        """One datatype message at the cursor (left just after it)."""
+        if depth > 16:
+            raise Hdf5FormatError("datatype nests too deeply")
+        self._charge()
         cv = c.u8()
         bits = c.uint(3)
         size = c.u32()
-        cls = cv & 0x0F
+        cls, version = cv & 0x0F, cv >> 4
         base = None
-        if cls == DT_VLEN:
-            if depth > 8:
-                raise Hdf5FormatError("datatype nests too deeply")
-            base = self._datatype(data[c.pos :], depth + 1)
-        return Datatype(cls, bits, size, base)
+        memory = size
+        if cls in (0, 4):  # fixed-point, bitfield: offset, precision
+            c.skip(4)
+        elif cls == 1:  # floating point
+            c.skip(12)
+        elif cls == 2:  # time
+            c.skip(2)
+        elif cls == 5:  # opaque: an ASCII tag, NUL-padded to a multiple of 8
+            c.skip(bits & 0xFF)
+        elif cls == 6:  # compound
+            memory += self._compound_members(c, bits & 0xFFFF, version, size, depth)
+        elif cls == 8:  # enumeration: base type, names, values
+            base = self._read_datatype(c, depth + 1)
+            n = bits & 0xFFFF
+            for _ in range(n):
+                name = c.cstring()
+                if version < 3:
+                    c.skip(_pad8(len(name) + 1) - len(name) - 1)
+            c.skip(n * base.size)
+            base = None
+        elif cls == DT_VLEN:
+            base = self._read_datatype(c, depth + 1)
+            memory = 8 if bits & 0x0F == 1 else 16
+        elif cls == 10:  # array
+            rank = c.u8()
+            if version < 3:
+                c.skip(3)
+            count = 1
+            for _ in range(rank):
+                count *= c.u32()
+            if version < 3:
+                c.skip(4 * rank)
+            inner = self._read_datatype(c, depth + 1)
+            memory = size + count * (inner.memory_size - inner.size)
+        elif cls not in (3, 7):  # string and reference have no properties
+            raise Hdf5FormatError(f"unknown datatype class {cls}")
+        return Datatype(cls, bits, size, base, memory)
+
+    def _compound_members(self, c: _Cursor, n: int, version: int, size: int, depth: int) -> int:
+        """Step over a compound's members; returns how much bigger it is in memory."""
+        delta = 0
+        for _ in range(n):
+            name = c.cstring()
+            if version < 3:
+                c.skip(_pad8(len(name) + 1) - len(name) - 1)
+                c.skip(4)  # byte offset
+                if version == 1:
+                    c.skip(1 + 3 + 4 + 4 + 16)  # dimensionality, permutation, dimensions
+            else:
+                c.skip(_enc_size(size) if size else 1)
+            member = self._read_datatype(c, depth + 1)
+            delta += member.memory_size - member.size
+        return delta
 
     def _dataspace(self, data: bytes) -> Dataspace:
         c = _Cursor(data, self.o, self.l, "dataspace")
@@ -622,11 +681,13 @@ class Hdf5File:
     # ------------------------------------------------------------------ links
 
     def links(self, group: ObjectHeader) -> list[Link]:
-        """Every link of a group, sorted by name (h5py's default iteration order)."""
+        """Every link of a group in h5py's iteration order: by creation order where the group
+        tracks it, else by name."""
         cached = self._links.get(group.address)
         if cached is not None:
             return cached
         out: list[Link] = []
+        tracked = False
         for _, body in group.find(MSG_SYMBOL_TABLE):
             c = _Cursor(body, self.o, self.l, "symbol table message")
             btree, heap = c.addr(), c.addr()
@@ -637,6 +698,7 @@ class Hdf5File:
             c = _Cursor(body, self.o, self.l, "link info message")
             c.skip(1)
             flags = c.u8()
+            tracked = tracked or bool(flags & 1)
             if flags & 1:
                 c.skip(8)
             heap, names = c.addr(), c.addr()
@@ -647,7 +709,10 @@ class Hdf5File:
                 out.append(self._link_message(fh.get(rec[4:])))
         if len(out) > self.limits.max_hdf5_objects:
             raise BudgetExceeded("max_hdf5_objects", f"a group holds {len(out)} links")
-        out.sort(key=lambda k: k.name)
+        if tracked and all(k.order is not None for k in out):
+            out.sort(key=lambda k: (k.order or 0, k.name))
+        else:
+            out.sort(key=lambda k: k.name)
         self._links[group.address] = out
         return out
 
@@ -657,8 +722,7 @@ class Hdf5File:
             raise Hdf5FormatError("unsupported link message version")
         flags = c.u8()
         ltype = c.u8() if flags & 0x08 else 0
-        if flags & 0x04:
-            c.skip(8)
+        order = c.uint(8) if flags & 0x04 else None
         if flags & 0x10:
             c.skip(1)
         name = c.take(c.uint(1 << (flags & 3)))
@@ -666,16 +730,18 @@ class Hdf5File:
             at = c.addr()
             if at is None:
                 raise Hdf5FormatError("hard link with an undefined address")
-            return Link(name, LINK_HARD, address=at)
+            return Link(name, LINK_HARD, address=at, order=order)
         value = c.take(c.u16())
         if ltype == 1:
-            return Link(name, LINK_SOFT, target=value, link_type=1)
+            return Link(name, LINK_SOFT, target=value, link_type=1, order=order)
         if ltype == 64:
             v = _Cursor(value, self.o, self.l, "external link", pos=1)
             filename = v.cstring()
             path = v.cstring() if v.left() else b""
-            return Link(name, LINK_EXTERNAL, target=path, filename=filename, link_type=64)
-        return Link(name, LINK_USER, target=value, link_type=ltype)
+            return Link(
+                name, LINK_EXTERNAL, target=path, filename=filename, link_type=64, order=order
+            )
+        return Link(name, LINK_USER, target=value, link_type=ltype, order=order)
 
     def _local_heap(self, addr: int | None) -> bytes:
         if addr is None:
@@ -853,8 +919,7 @@ class Hdf5File:
             c.skip(5)
             at = c.addr() if cls != LAYOUT_COMPACT else None
             dims = tuple(c.u32() for _ in range(rank))
-            if cls == LAYOUT_CHUNKED:
-                c.u32()
+            if cls == LAYOUT_CHUNKED:  # the last dimension is the element size
                 return Layout(cls, at, chunk=dims)
             if cls == LAYOUT_COMPACT:
                 return Layout(cls, None, size=c.u32())
@@ -895,13 +960,16 @@ class Hdf5File:
             return Layout(cls, at, heap_index=c.u32())
         raise Hdf5FormatError(f"unsupported layout class {cls}")
 
-    def storage_size(self, layout: Layout, shape: tuple[int, ...], itemsize: int) -> int | None:
-        """Bytes the dataset's data occupies in the file, where the layout says it cheaply
-        (libhdf5's H5Dget_storage_size); None for chunk indexes not walked."""
+    def storage_size(
+        self, layout: Layout, shape: tuple[int, ...], itemsize: int, external: bool = False
+    ) -> int | None:
+        """Bytes the dataset's data occupies (libhdf5's H5Dget_storage_size; with external
+        storage, the bytes it maps from other files), where the layout says it cheaply; None
+        for chunk indexes not walked."""
         if layout.cls == LAYOUT_COMPACT:
             return layout.size
         if layout.cls == LAYOUT_CONTIGUOUS:
-            if layout.address is None:
+            if layout.address is None and not external:
                 return 0
             if layout.size >= 0:
                 return layout.size
@@ -962,9 +1030,11 @@ class Hdf5File:
         for _ in range(n):
             self._charge()
             flags = c.u8() if version == 1 else 0
-            if flags & ~0x03:
+            if flags & ~0x07:
                 raise Hdf5FormatError("unsupported virtual dataset mapping flags")
-            if flags & 0x01:  # the source file name is that of an earlier mapping
+            if flags & 0x04:  # the source is in this same file (no name stored)
+                filename = b"."
+            elif flags & 0x01:  # the source file name is that of an earlier mapping
                 i = c.length()
                 if i >= len(out):
                     raise Hdf5FormatError("virtual mapping refers to a later file name")
