@@ -172,9 +172,9 @@ def test_dense_attributes_and_links_are_read() -> None:
     assert len(ours["links"]) == 3000 and len(ours["attrs"]) == 41
 
 
-names = st.text(
-    alphabet=st.sampled_from("abcXYZ_09.\u00e9 "), min_size=1, max_size=6
-).filter(lambda s: s not in (".", ".."))
+names = st.text(alphabet=st.sampled_from("abcXYZ_09.\u00e9 "), min_size=1, max_size=6).filter(
+    lambda s: s not in (".", "..")
+)
 
 
 @st.composite
@@ -190,9 +190,7 @@ def trees(draw: Any) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
         )
     )
     options = draw(
-        st.sampled_from(
-            [{}, {"libver": "latest"}, {"track_order": True}, {"userblock_size": 1024}]
-        )
+        st.sampled_from([{}, {"libver": "latest"}, {"track_order": True}, {"userblock_size": 1024}])
     )
     return ops, options
 
@@ -367,9 +365,9 @@ def test_a_user_defined_link_is_a_finding(tmp_path: Path) -> None:
     assert at >= 0
     data[at + 2] = 65
     findings = _engine(bytes(data), tmp_path).findings
-    assert any(
-        f.rule_id == "MX-KERAS-301" and "user-defined" in f.message for f in findings
-    ), [(f.rule_id, f.message) for f in findings]
+    assert any(f.rule_id == "MX-KERAS-301" and "user-defined" in f.message for f in findings), [
+        (f.rule_id, f.message) for f in findings
+    ]
 
 
 def test_hdf5_is_read_without_a_process(

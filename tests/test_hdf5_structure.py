@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import modelxray
 from modelxray.budget import Limits
 from modelxray.engine import ScanOptions

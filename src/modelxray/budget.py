@@ -18,8 +18,6 @@ class Limits:
     """Hard bounds applied to every file.  All sizes are bytes."""
 
     max_seconds_per_file: float = 60.0
-    # Native parsers (libhdf5) run in a forked child that is killed after this long.
-    max_native_seconds: float = 20.0
     # Structured text (JSON configs, HDF5 attributes, protobuf metadata strings).
     max_json_bytes: int = 64 * 1024 * 1024
     max_json_depth: int = 200

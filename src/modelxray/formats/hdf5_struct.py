@@ -795,9 +795,7 @@ class Hdf5File:
 
     # ------------------------------------------------------------------ B-trees
 
-    def _btree1_children(
-        self, root: int | None, node_type: int, key_size: int
-    ) -> list[int]:
+    def _btree1_children(self, root: int | None, node_type: int, key_size: int) -> list[int]:
         """Leaf children of a version 1 B-tree (symbol table nodes, or chunk addresses)."""
         return [child for _, child in self._btree1_entries(root, node_type, key_size)]
 
@@ -1198,9 +1196,12 @@ class _FractalHeap:
         if entry < direct_rows * self.width:
             at = iblock + header + entry * o
         else:
-            at = iblock + header + direct_rows * self.width * o + (
-                entry - direct_rows * self.width
-            ) * o
+            at = (
+                iblock
+                + header
+                + direct_rows * self.width * o
+                + (entry - direct_rows * self.width) * o
+            )
         c = self.h5._exact(at, o, "fractal heap indirect block")
         child = c.addr()
         if child is None:
