@@ -36,6 +36,7 @@ reading it anyway only means judging what it claims).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import IO
 
@@ -144,12 +145,15 @@ class Layout:
 class ObjectHeader:
     address: int
     messages: tuple[tuple[int, int, bytes], ...]  # (type, flags, body)
+    types: frozenset[int] = frozenset()  # the message types present
 
     def find(self, mtype: int) -> list[tuple[int, bytes]]:
+        if mtype not in self.types:
+            return []
         return [(flags, body) for t, flags, body in self.messages if t == mtype]
 
     def has(self, mtype: int) -> bool:
-        return any(t == mtype for t, _, _ in self.messages)
+        return mtype in self.types
 
     @property
     def kind(self) -> str:
@@ -217,6 +221,11 @@ class _Cursor:
         return len(self.data) - self.pos
 
 
+_V1_MSG = struct.Struct("<HHB3x")  # object header v1 message: type, size, flags
+# symbol table entry: link name offset, object header address, cache type, reserved, scratch
+_ENTRY = {o: struct.Struct(f"<{c}{c}I4xI12x") for o, c in ((2, "H"), (4, "I"), (8, "Q"))}
+
+
 def _enc_size(n: int) -> int:
     """libhdf5's H5VM_limit_enc_size: bytes that hold values up to ``n``."""
     return (max(n, 1).bit_length() - 1) // 8 + 1
@@ -268,33 +277,36 @@ class Hdf5File:
             raise Hdf5FormatError(
                 f"structure at byte {pos} ({n} bytes) lies beyond the end of the file"
             )
-        if n > _MAX_BLOCK:
-            raise BudgetExceeded(
-                "max_hdf5_metadata_bytes", f"one HDF5 structure claims {n} bytes of metadata"
-            )
-        first, last = pos // _PAGE, (pos + n - 1) // _PAGE if n else pos // _PAGE
-        parts = []
-        for p in range(first, last + 1):
-            page = self._pages.get(p)
-            if page is None:
-                self._read_bytes += _PAGE
-                if self._read_bytes > self.limits.max_hdf5_metadata_bytes:
-                    raise BudgetExceeded(
-                        "max_hdf5_metadata_bytes",
-                        f"HDF5 metadata read exceeds {self.limits.max_hdf5_metadata_bytes} bytes",
-                    )
-                if len(self._pages) >= _MAX_PAGES:
-                    self._pages.clear()
-                self._f.seek(p * _PAGE)
-                page = self._f.read(_PAGE)
-                self._pages[p] = page
-            parts.append(page)
-        blob = parts[0] if len(parts) == 1 else b"".join(parts)
+        first = pos // _PAGE
         start = pos - first * _PAGE
-        out = blob[start : start + n]
+        if start + n <= _PAGE:  # within one page: the common case
+            page = self._pages.get(first) or self._page(first)
+            out = page[start : start + n]
+        else:
+            if n > _MAX_BLOCK:
+                raise BudgetExceeded(
+                    "max_hdf5_metadata_bytes", f"one HDF5 structure claims {n} bytes of metadata"
+                )
+            last = (pos + n - 1) // _PAGE
+            blob = b"".join(self._pages.get(p) or self._page(p) for p in range(first, last + 1))
+            out = blob[start : start + n]
         if len(out) != n:
             raise Hdf5FormatError(f"file ends inside a structure at byte {pos}")
         return out
+
+    def _page(self, p: int) -> bytes:
+        self._read_bytes += _PAGE
+        if self._read_bytes > self.limits.max_hdf5_metadata_bytes:
+            raise BudgetExceeded(
+                "max_hdf5_metadata_bytes",
+                f"HDF5 metadata read exceeds {self.limits.max_hdf5_metadata_bytes} bytes",
+            )
+        if len(self._pages) >= _MAX_PAGES:
+            self._pages.clear()
+        self._f.seek(p * _PAGE)
+        page = self._f.read(_PAGE)
+        self._pages[p] = page
+        return page
 
     def _read(self, addr: int | None, n: int, what: str) -> bytes:
         if addr is None:
@@ -370,7 +382,7 @@ class Hdf5File:
             self._header_v1(addr, first, messages)
         else:
             raise Hdf5FormatError(f"bad object header at address {addr}")
-        oh = ObjectHeader(addr, tuple(messages))
+        oh = ObjectHeader(addr, tuple(messages), frozenset(t for t, _, _ in messages))
         self._headers[addr] = oh
         return oh
 
@@ -383,12 +395,16 @@ class Hdf5File:
         seen = {addr, addr + 16}
         while blocks:
             at, n = blocks.pop(0)
-            blk = self._exact(at, n, "object header block")
-            while blk.left() >= 8:
+            data = self._exact(at, n, "object header block").data
+            pos = 0
+            while len(data) - pos >= 8:
                 self._charge()
-                mtype, msize, flags = blk.u16(), blk.u16(), blk.u8()
-                blk.skip(3)
-                body = blk.take(msize)
+                mtype, msize, flags = _V1_MSG.unpack_from(data, pos)
+                pos += 8
+                if pos + msize > len(data):
+                    raise Hdf5FormatError("object header message runs past its block")
+                body = data[pos : pos + msize]
+                pos += msize
                 if mtype == MSG_CONTINUATION:
                     blocks.append(self._continuation(body, seen))
                 else:
@@ -775,19 +791,17 @@ class Hdf5File:
                 raise Hdf5FormatError("bad symbol table node signature")
             head.skip(2)
             n = head.u16()
-            body = self._exact(snod + 8, n * entry, "symbol table node")
-            for _ in range(n):
-                self._charge()
-                name_off = body.uint(self.o)
-                at = body.addr()
-                cache = body.u32()
-                body.skip(4)
-                scratch = body.take(16)
+            body = self._exact(snod + 8, n * entry, "symbol table node").data
+            self._charge(n)
+            fmt = _ENTRY[self.o]
+            undefined = (1 << (8 * self.o)) - 1
+            for i in range(n):
+                name_off, at, cache, scratch = fmt.unpack_from(body, i * entry)
                 name = self.local_heap_string(heap, name_off)
                 if cache == 2:  # a soft link: its value is in the local heap
-                    target = self.local_heap_string(heap, int.from_bytes(scratch[:4], "little"))
+                    target = self.local_heap_string(heap, scratch)
                     out.append(Link(name, LINK_SOFT, target=target, link_type=1))
-                elif at is None:
+                elif at == undefined:
                     raise Hdf5FormatError("symbol table entry with an undefined address")
                 else:
                     out.append(Link(name, LINK_HARD, address=at))
