@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = {label: measure(path, args.repeat) for label, path in files.items()}
     print(f"modelxray from {Path(modelxray.__file__).parent}; load {os.getloadavg()[0]:.2f}")
-    print(f"| file | bytes | verdict | median ms | p10-p90 ms | CPU ms/scan |")
+    print("| file | bytes | verdict | median ms | p10-p90 ms | CPU ms/scan |")
     print("|---|---:|---|---:|---:|---:|")
     for label, r in rows.items():
         size = files[label].stat().st_size
