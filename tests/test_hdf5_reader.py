@@ -391,3 +391,20 @@ def test_hdf5_is_read_without_a_process(
     assert {"MX-KERAS-303", "MX-KERAS-304"} <= {f.rule_id for f in legacy.findings}
     clean = modelxray.scan(str(cve_h5["base_keras"].path))
     assert clean.verdict == "allowed" and not clean.failed
+
+
+def test_agrees_with_h5py_on_the_real_world_hdf5_files() -> None:
+    """Every HDF5 file of the real-world corpus the suite scans (PyTables' test files: old
+    formats, big-endian and compound types, dense groups, user blocks; Keras weights)."""
+    from tests.test_realworld import FAST, _folder
+
+    blobs = []
+    for key in FAST:
+        for p in sorted(_folder(key).rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                with p.open("rb") as f:
+                    head = f.read(8)
+                if head == MAGIC:
+                    blobs.extend(_hdf5_blobs(p))
+    assert len(blobs) >= 40
+    _assert_agree(blobs)

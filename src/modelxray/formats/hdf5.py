@@ -285,10 +285,10 @@ class _StructureWalk:
             cur = "/" if absolute else base_path
             redirected = False
             for i, part in enumerate(parts):
-                self.ctx.budget.tick()
+                self.h5.charge()
                 if part == b"..":
                     return "uses '..', which HDF5 does not resolve (dangling)"
-                link = self._member(group, part)
+                link = self.h5.member(group, part)
                 if link is None:
                     return "dangles (its target does not exist in this file)"
                 cur = cur.rstrip("/") + "/" + _text(part)
@@ -306,15 +306,6 @@ class _StructureWalk:
                 group = self.h5.header(link.address)
             if not redirected:
                 return None
-
-    def _member(self, group: ObjectHeader, name: bytes) -> Link | None:
-        """The link ``name`` of ``group``, or None (also when ``group`` is not a group)."""
-        if group.kind != "group":
-            return None
-        for link in self.h5.links(group):
-            if link.name == name:
-                return link
-        return None
 
     def _dataset(self, path: str, dset: ObjectHeader) -> None:
         from modelxray.formats.hdf5_struct import LAYOUT_VIRTUAL, Hdf5FormatError

@@ -72,8 +72,8 @@ LAYOUT_CONTIGUOUS = 1
 LAYOUT_CHUNKED = 2
 LAYOUT_VIRTUAL = 3
 
-_PAGE = 1 << 14
-_MAX_PAGES = 1024  # 16 MiB of cached metadata pages at most
+_PAGE = 1 << 12
+_MAX_PAGES = 4096  # 16 MiB of cached metadata pages at most
 _MAX_BLOCK = 1 << 26  # no single metadata structure is read whole beyond 64 MiB
 
 
@@ -255,11 +255,16 @@ class Hdf5File:
         self._items = 0
         self._headers: dict[int, ObjectHeader] = {}
         self._links: dict[int, list[Link]] = {}
+        self._names: dict[int, dict[bytes, Link]] = {}
         self._local_heaps: dict[int, bytes] = {}
         self.base = superblock_at
         self._superblock(superblock_at)
 
     # ------------------------------------------------------------------ bytes and bounds
+
+    def charge(self, n: int = 1) -> None:
+        """Count ``n`` structure items (a caller's own steps through the structure)."""
+        self._charge(n)
 
     def _charge(self, n: int = 1) -> None:
         self._items += n
@@ -732,6 +737,15 @@ class Hdf5File:
         self._links[group.address] = out
         return out
 
+    def member(self, group: ObjectHeader, name: bytes) -> Link | None:
+        """The link called ``name`` in ``group`` (None if there is none, or no group)."""
+        if group.kind != "group":
+            return None
+        names = self._names.get(group.address)
+        if names is None:
+            names = self._names[group.address] = {k.name: k for k in self.links(group)}
+        return names.get(name)
+
     def _link_message(self, body: bytes) -> Link:
         c = _Cursor(body, self.o, self.l, "link message")
         if c.u8() != 1:
@@ -1143,7 +1157,7 @@ class _FractalHeap:
             raise Hdf5FormatError("unsupported: filtered fractal heap")
         if not self.width or not self.start or self.start & (self.start - 1):
             raise Hdf5FormatError("bad fractal heap doubling table")
-        if self.max_bits > 64 or self.max_direct < self.start:
+        if self.max_bits > 64 or self.max_direct < self.start or self.root_rows > 64:
             raise Hdf5FormatError("bad fractal heap sizes")
         self.off_size = (self.max_bits + 7) // 8
         self.len_size = _enc_size(min(self.max_direct, self.max_obj))
