@@ -103,6 +103,8 @@ def own_structure(data: bytes, limits: Limits | None = None) -> Structure:
     at = 0
     while data[at : at + 8] != b"\x89HDF\r\n\x1a\n":
         at = 512 if at == 0 else at * 2
+        if at >= len(data):
+            raise Hdf5FormatError("no superblock")
     h5 = Hdf5File(io.BytesIO(data), len(data), at, limits or Limits())
     out: Structure = {"attrs": {}, "links": {}, "datasets": {}}
     root = h5.header(h5.root)
