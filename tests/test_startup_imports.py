@@ -37,6 +37,7 @@ HEAVY = (
     "modelxray.containers.checks",
     "modelxray.containers.stream",
     "modelxray.convert",
+    "modelxray.formats.hdf5_struct",  # the HDF5 reader imports it inside scan
     # Readers behind a signature check (LazyReader stand-ins).
     "modelxray.formats.gguf",
     "modelxray.formats.tflite",
@@ -44,7 +45,6 @@ HEAVY = (
     "modelxray.formats.msgpack_flax",
     "modelxray.formats.numpy_npy",
     "modelxray.formats.torch",
-    "modelxray.formats.hdf5_struct",
     "modelxray.containers.sevenzip",
     "modelxray.isolate",
     "h5py",
