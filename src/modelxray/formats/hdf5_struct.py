@@ -75,6 +75,7 @@ LAYOUT_VIRTUAL = 3
 _PAGE = 1 << 12
 _MAX_PAGES = 4096  # 16 MiB of cached metadata pages at most
 _MAX_BLOCK = 1 << 26  # no single metadata structure is read whole beyond 64 MiB
+_MAX_EVIDENCE_ENTRIES = 1 << 20  # chunk index entries walked for a stored-size figure
 
 
 class Hdf5FormatError(ValueError):
@@ -991,7 +992,7 @@ class Hdf5File:
     ) -> int | None:
         """Bytes the dataset's data occupies (libhdf5's H5Dget_storage_size; with external
         storage, the bytes it maps from other files), where the layout says it cheaply; None
-        for chunk indexes not walked."""
+        for the chunk indexes not walked (extensible array, v2 B-tree) and past a small cap."""
         if layout.cls == LAYOUT_COMPACT:
             return layout.size
         if layout.cls == LAYOUT_CONTIGUOUS:
@@ -1023,7 +1024,50 @@ class Hdf5File:
             for dim, ch in zip(shape, layout.chunk, strict=False):
                 n *= -(-dim // ch) if ch else 0
             return n
+        if layout.index == 3:
+            return self._fixed_array_bytes(layout.address, chunk_bytes)
         return None
+
+    def _fixed_array_bytes(self, header: int, chunk_bytes: int) -> int | None:
+        """Stored bytes of the chunks a fixed-array chunk index lists (None past a small cap:
+        this is evidence, never worth a limit)."""
+        c = self._exact(header, 8 + self.l + self.o, "fixed array header")
+        if c.take(4) != b"FAHD":
+            raise Hdf5FormatError("bad fixed array header signature")
+        c.skip(1)
+        client, entry, page_bits = c.u8(), c.u8(), c.u8()
+        count, block = c.length(), c.addr()
+        if block is None:
+            return 0
+        if count > _MAX_EVIDENCE_ENTRIES or entry < self.o or page_bits > 32:
+            return None
+        page = 1 << page_bits
+        head = 6 + self.o
+        if count <= page:
+            pages = [(block + head, count)]
+        else:
+            npages = -(-count // page)
+            bitmap = self._exact(block + head, (npages + 7) // 8, "fixed array bitmap").data
+            at = block + head + len(bitmap) + 4
+            pages = []
+            for i in range(npages):
+                n = min(page, count - i * page)
+                if bitmap[i // 8] & (0x80 >> (i % 8)):
+                    pages.append((at, n))
+                at += n * entry + 4
+        undefined = (1 << (8 * self.o)) - 1
+        total = 0
+        for at, n in pages:
+            self._charge(n)
+            data = self._exact(at, n * entry, "fixed array elements").data
+            for i in range(0, n * entry, entry):
+                if int.from_bytes(data[i : i + self.o], "little") == undefined:
+                    continue
+                if client == 0:
+                    total += chunk_bytes
+                else:
+                    total += int.from_bytes(data[i + self.o : i + entry - 4], "little")
+        return total
 
     def external_files(self, oh: ObjectHeader) -> list[tuple[bytes, int, int]]:
         """The External Data Files message: (file name, offset, size) per slot."""
