@@ -5,8 +5,8 @@ object), only metadata: the superblock (versions 0-3, after a user block), objec
 (versions 1 and 2, with continuation blocks), group links (old-style symbol tables: v1 B-tree
 group nodes + local heap; new-style: link messages, and dense storage in a fractal heap indexed
 by a v2 B-tree), hard / soft / external / user-defined links, attributes (compact and dense;
-fixed-length strings and variable-length strings from the global heap), dataspaces, datatypes
-(class and size), data layouts (compact, contiguous, chunked, virtual with its source-file
+fixed-length strings and variable-length strings from the global heap, decoded as h5py
+returns them), dataspaces, datatypes (class, size on disk and in memory), data layouts (compact, contiguous, chunked, virtual with its source-file
 list) and the External Data Files message.  Dataset contents are never read.
 
 Why not a library
@@ -21,6 +21,9 @@ Why not a library
   no virtual-dataset layout, and it walks without limits (no object / byte / depth budget, no
   cycle guard across B-tree nodes or continuation blocks).  Patching all of that in would be
   a fork of most of it.
+* Keeping libhdf5 in the standing worker, fed through a memfd or a temporary file, keeps the
+  process, the copy of every member, the IPC and the native hang (a worker killed at the
+  deadline), and cannot read a remote file by ranges.
 * The structure needed here is small and fully specified (HDF5 File Format Specification
   v3), so an own reader of ~1,000 lines, bounded everywhere, is the smaller thing to trust.
 
@@ -32,6 +35,10 @@ visited once (cycles end as a format error).  Exceeding a limit raises
 malformed or not supported raises :class:`Hdf5FormatError` (a ``ValueError``: the engine
 reports the file unparseable).  Checksums are not verified (libhdf5 would refuse such a file;
 reading it anyway only means judging what it claims).
+
+Not read, and so a format error (fail closed; no libhdf5 fallback: a structure not read here is
+unparseable, never judged by a library that may hang on it): messages kept in the shared-message
+heap, huge or I/O-filtered fractal-heap objects, unknown message or layout versions.
 """
 
 from __future__ import annotations
@@ -562,7 +569,8 @@ class Hdf5File:
 
     def _dataspace(self, data: bytes) -> Dataspace:
         c = _Cursor(data, self.o, self.l, "dataspace")
-        version, rank, flags = c.u8(), c.u8(), c.u8()
+        version, rank = c.u8(), c.u8()
+        c.skip(1)  # flags: maximum dimensions follow (not needed)
         if version == 1:
             c.skip(5)
             kind = "simple" if rank else "scalar"
@@ -576,7 +584,6 @@ class Hdf5File:
         if rank > 32:
             raise Hdf5FormatError(f"dataspace of rank {rank}")
         dims = tuple(c.length() for _ in range(rank))
-        _ = flags
         return Dataspace(kind, dims if kind == "simple" else ())
 
     def datatype(self, oh: ObjectHeader) -> Datatype | None:
