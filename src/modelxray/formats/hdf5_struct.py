@@ -6,8 +6,9 @@ object), only metadata: the superblock (versions 0-3, after a user block), objec
 group nodes + local heap; new-style: link messages, and dense storage in a fractal heap indexed
 by a v2 B-tree), hard / soft / external / user-defined links, attributes (compact and dense;
 fixed-length strings and variable-length strings from the global heap, decoded as h5py
-returns them), dataspaces, datatypes (class, size on disk and in memory), data layouts (compact, contiguous, chunked, virtual with its source-file
-list) and the External Data Files message.  Dataset contents are never read.
+returns them), dataspaces, datatypes (class, size on disk and in memory), data layouts
+(compact, contiguous, chunked, virtual with its source-file list) and the External Data Files
+message.  Dataset contents are never read.
 
 Why not a library
 -----------------
