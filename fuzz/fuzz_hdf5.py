@@ -1,4 +1,4 @@
-"""Atheris harness -- HDF5 reader (formats/hdf5.py) on a real temp file; libhdf5 is native, inputs
+"""Atheris harness -- HDF5 reader (formats/hdf5.py, pure-Python structure reader); inputs
 capped at 1 MiB.
 
 Run: python fuzz/fuzz_hdf5.py CORPUS_DIR -timeout=30 -rss_limit_mb=2048

@@ -6,6 +6,7 @@ import glob
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,16 @@ def keras_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     from tests.factories.keras_models import build_keras_corpus
 
     return dict(build_keras_corpus(tmp_path_factory.mktemp("keras")))
+
+
+@pytest.fixture(scope="session")
+def cve_h5(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The Keras CVE corpus (``.keras`` / ``.h5`` files edited into each advisory's shape)."""
+    from tests.factories.keras_cves import build_cve_corpus
+    from tests.factories.keras_models import quiet_keras
+
+    with quiet_keras():
+        return build_cve_corpus(tmp_path_factory.mktemp("keras_h5"))
 
 
 @pytest.fixture()

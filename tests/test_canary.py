@@ -51,7 +51,6 @@ from modelxray.analysis.python_ast import AST_FILENAME
 from modelxray.analysis.pickle import scan_bytes, verdict_items, render_program
 from modelxray.analysis.lambda_code import judge_code
 from modelxray.budget import Budget
-from modelxray.native import _Worker, call_in_child
 
 events = []
 busy = False
@@ -78,11 +77,7 @@ def hook(event, args):
     busy = True
     try:
         bad = None
-        if event == "os.fork" and sys._getframe(1).f_code in (
-            call_in_child.__code__, _Worker.__init__.__code__
-        ):
-            pass  # the scanner forks itself to run libhdf5 under a deadline; no exec follows
-        elif event.startswith(PROCESS) or event.startswith("socket.") or event in (
+        if event.startswith(PROCESS) or event.startswith("socket.") or event in (
             "pickle.find_class", "urllib.Request", "ctypes.dlopen", "webbrowser.open",
         ):
             bad = repr(args)[:300]

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import modelxray
 from modelxray.budget import Limits
 from modelxray.engine import ScanOptions
@@ -21,15 +19,6 @@ def _findings(path: object, limits: Limits | None = None) -> list[Finding]:
 
 def _rules(findings: list[Finding]) -> set[str]:
     return {f.rule_id for f in findings}
-
-
-@pytest.fixture(scope="session")
-def cve_h5(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from tests.factories.keras_cves import build_cve_corpus
-    from tests.factories.keras_models import quiet_keras
-
-    with quiet_keras():
-        return build_cve_corpus(tmp_path_factory.mktemp("keras_h5"))
 
 
 def test_keras_weights_member_links_are_reported(cve_h5: dict[str, Any]) -> None:

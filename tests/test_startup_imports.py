@@ -37,6 +37,7 @@ HEAVY = (
     "modelxray.containers.checks",
     "modelxray.containers.stream",
     "modelxray.convert",
+    "modelxray.formats.hdf5_struct",  # the HDF5 reader imports it inside scan
     # Readers behind a signature check (LazyReader stand-ins).
     "modelxray.formats.gguf",
     "modelxray.formats.tflite",
@@ -174,3 +175,17 @@ def test_a_stand_in_never_rejects_what_its_reader_would_claim(
     for stand_in in _STAND_INS:
         if not stand_in.may_match(artifact, head):
             assert stand_in.load().sniff(artifact, head) == 0, stand_in.name
+
+
+def test_hdf5_scan_imports_neither_h5py_nor_numpy(tmp_path: Path) -> None:
+    """HDF5 is read by the pure-Python structure reader: no libhdf5, no numpy."""
+    import h5py
+
+    path = tmp_path / "w.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("layers/dense/vars/0", data=[1.0, 2.0])
+        f.attrs["keras_version"] = "3.10.0"
+    code, modules = _modules_after("scan", "--no-policy", str(path))
+    assert code == 0
+    assert "modelxray.formats.hdf5_struct" in modules
+    assert sorted(m for m in ("h5py", "numpy") if m in modules) == []

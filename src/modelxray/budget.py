@@ -18,8 +18,6 @@ class Limits:
     """Hard bounds applied to every file.  All sizes are bytes."""
 
     max_seconds_per_file: float = 60.0
-    # Native parsers (libhdf5) run in a forked child that is killed after this long.
-    max_native_seconds: float = 20.0
     # Structured text (JSON configs, HDF5 attributes, protobuf metadata strings).
     max_json_bytes: int = 64 * 1024 * 1024
     max_json_depth: int = 200
@@ -51,6 +49,8 @@ class Limits:
     # A dataset declaring more data than this is reported as a shape bomb (never allocated).
     max_hdf5_declared_bytes: int = 64 * 1024 * 1024 * 1024
     max_attribute_bytes: int = 64 * 1024 * 1024
+    # HDF5 metadata (object headers, B-trees, heaps) the structure reader fetches, all told.
+    max_hdf5_metadata_bytes: int = 256 * 1024 * 1024
     # Python source, notebooks, small text model descriptions (MLmodel, LightGBM headers).
     max_python_source_bytes: int = 16 * 1024 * 1024
     max_python_nodes: int = 2_000_000

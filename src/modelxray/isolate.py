@@ -253,7 +253,7 @@ def child_main() -> int:
     # measures the parse, not the interpreter's start-up.
     import modelxray.formats  # noqa: F401
 
-    for lib in ("numpy", "h5py"):
+    for lib in ("numpy",):
         try:
             __import__(lib)
         except ImportError:
