@@ -46,6 +46,8 @@ HEAVY = (
     "modelxray.formats.torch",
     "modelxray.containers.sevenzip",
     "modelxray.isolate",
+    "modelxray.reports.cyclonedx",
+    "cyclonedx",
     "h5py",
     "numpy",
     "jinja2",
