@@ -22,6 +22,7 @@ Written with ``cyclonedx-python-lib`` (Apache-2.0), an optional extra
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import TYPE_CHECKING, Any, TextIO
@@ -107,6 +108,18 @@ def _component(r: FileResult, ref: str) -> Component:
     )
 
 
+@functools.cache
+def _rule_facts(rule_id: str) -> tuple[str | None, tuple[int, ...], tuple[str, ...], str | None]:
+    """A rule's page URL, CWE numbers, CVEs and summary (None/empty for an unknown rule)."""
+    from modelxray.rules import ALL_RULES
+
+    rule = ALL_RULES.get(rule_id)
+    if rule is None:
+        return None, (), (), None
+    cwes = tuple(int(n) for c in rule.cwes if (n := c.rpartition("-")[2]).isdigit())
+    return rule.page_url, cwes, rule.cves, rule.summary()
+
+
 def _vulnerability(f: Finding, ref: str, target: str) -> Vulnerability:
     from cyclonedx.model import XsUri
     from cyclonedx.model.vulnerability import (
@@ -120,18 +133,13 @@ def _vulnerability(f: Finding, ref: str, target: str) -> Vulnerability:
         VulnerabilitySource,
     )
 
-    from modelxray.rules import ALL_RULES
-
-    rule = ALL_RULES.get(f.rule_id)
-    source = VulnerabilitySource(
-        name="modelxray", url=XsUri(rule.page_url) if rule is not None else None
-    )
-    cwes = [int(c.split("-")[-1]) for c in rule.cwes if c.split("-")[-1].isdigit()] if rule else []
+    page_url, cwes, cves, summary = _rule_facts(f.rule_id)
+    source = VulnerabilitySource(name="modelxray", url=XsUri(page_url) if page_url else None)
     references = [
         VulnerabilityReference(
             id=cve, source=VulnerabilitySource(name="NVD", url=XsUri(NVD_URL + cve))
         )
-        for cve in (rule.cves if rule is not None else ())
+        for cve in cves
     ]
     properties = [
         _prop("location", f.location),
@@ -159,7 +167,7 @@ def _vulnerability(f: Finding, ref: str, target: str) -> Vulnerability:
         ],
         cwes=cwes,
         description=clean_text(f.message) or f.rule_id,
-        detail=rule.summary() if rule is not None else None,
+        detail=summary,
         analysis=analysis,
         affects=[BomTarget(ref=target)],
         properties=properties,
@@ -187,11 +195,15 @@ def to_bom(report: Report) -> Bom:
             _prop("policy_fingerprint", policy.fingerprint),
         ]
     )
+    components, vulnerabilities = [], []
     for i, r in enumerate(report.files, 1):
         target = f"file-{i}"
-        bom.components.add(_component(r, target))
+        components.append(_component(r, target))
         for j, f in enumerate([*r.findings, *r.suppressed], 1):
-            bom.vulnerabilities.add(_vulnerability(f, f"{target}-finding-{j}", target))
+            vulnerabilities.append(_vulnerability(f, f"{target}-finding-{j}", target))
+    # The library keeps both in sorted sets (the document lists them in its own order).
+    bom.components = components
+    bom.vulnerabilities = vulnerabilities
     return bom
 
 
