@@ -92,7 +92,7 @@ def _hostile_report() -> Report:
 
 
 def test_render_dispatches_every_format(examples_report: Report):
-    assert FORMATS == ("console", "json", "sarif", "html")
+    assert FORMATS == ("console", "json", "sarif", "html", "cyclonedx")
     for fmt in FORMATS:
         assert _render(examples_report, fmt).strip()
     with pytest.raises(ValueError, match="unknown report format"):

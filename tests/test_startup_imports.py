@@ -60,6 +60,8 @@ HEAVY = (
     # table is literal data, logging is set up only for ``--verbose``.
     "pickletools",
     "logging",
+    "modelxray.reports.cyclonedx",
+    "cyclonedx",
     "h5py",
     "numpy",
     "jinja2",

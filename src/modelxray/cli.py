@@ -28,7 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scan", help="scan files and folders")
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument(
-        "-f", "--format", choices=("console", "json", "sarif", "html"), default="console"
+        "-f",
+        "--format",
+        choices=("console", "json", "sarif", "html", "cyclonedx"),
+        default="console",
     )
     s.add_argument(
         "-q", "--quiet", action="store_true", help="console: only failing files and the summary"
@@ -136,8 +139,13 @@ def _policy(args: argparse.Namespace) -> Policy:
 def _cmd_scan(args: argparse.Namespace) -> int:
     from modelxray.engine import ScanOptions, scan
     from modelxray.policy import PolicyError
-    from modelxray.reports import render
+    from modelxray.reports import ReportUnavailable, check_available, render
 
+    try:
+        check_available(args.format)
+    except ReportUnavailable as exc:
+        print(f"modelxray: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     missing = [p for p in args.paths if not os.path.lexists(p)]
     if missing:
         print(f"modelxray: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -158,7 +166,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         args.paths,
         ScanOptions(
             policy=policy,
-            compute_hash=args.hash,
+            compute_hash=args.hash or args.format == "cyclonedx",  # an SBOM lists hashes
             jobs=max(0, args.jobs),
             show_code=args.show_code,
         ),

@@ -21,7 +21,7 @@ from modelxray.model import (
 from modelxray.policy import POLICY_FILE_NAMES, Policy, embedded_policy, file_verdict
 from modelxray.rules import scan as scan_rules
 from modelxray.scanning import AnalysisSettings, Child, Collector, Reading
-from modelxray.sources import SourceFile, open_regular, selected_sources
+from modelxray.sources import SourceFile, selected_sources, sha256_file
 
 
 @dataclass(frozen=True)
@@ -217,16 +217,6 @@ def _judge_embedded_policy(path: str, display: str, ctx: ScanContext) -> None:
         )
 
 
-def _sha256(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open_regular(path) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     """Scan one file from a source; never raises for anything the file contains."""
     started = time.perf_counter()
@@ -241,7 +231,7 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
         _judge_embedded_policy(source.path, source.display, ctx)
         try:
             if options.compute_hash or options.policy.needs_hashes:
-                result.sha256 = _sha256(source.path)
+                result.sha256 = sha256_file(source.path)
             artifact = Artifact.from_file(source.path, display=source.display)
         except OSError as exc:
             ctx.report(scan_rules.UNREADABLE, Location(source.display), f"could not read: {exc}")

@@ -76,6 +76,17 @@ def open_regular(path: str) -> IO[bytes]:
         raise
 
 
+def sha256_file(path: str) -> str:
+    """The SHA-256 of a regular file's content (opened with :func:`open_regular`), hex."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open_regular(path) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _kind(mode: int) -> str:
     for test, name in (
         (stat.S_ISFIFO, "FIFO (named pipe)"),

@@ -1,18 +1,32 @@
 """Report renderers: each turns a Report into text for one audience.
 
 ``console`` (people at a terminal), ``json`` (machines; schema in ``modelxray/data``),
-``sarif`` (SARIF 2.1.0 for GitHub code scanning and other SARIF viewers) and ``html`` (one
-self-contained page to read or attach).
+``sarif`` (SARIF 2.1.0 for GitHub code scanning and other SARIF viewers), ``html`` (one
+self-contained page to read or attach) and ``cyclonedx`` (a CycloneDX 1.6 ML-BOM; needs the
+``sbom`` extra).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
+from modelxray.reports.common import ReportUnavailable
+
+__all__ = ["FORMATS", "ReportUnavailable", "check_available", "render"]
+
 if TYPE_CHECKING:
     from modelxray.model import Report
 
-FORMATS = ("console", "json", "sarif", "html")
+FORMATS = ("console", "json", "sarif", "html", "cyclonedx")
+
+
+def check_available(fmt: str) -> None:
+    """Raise ``ReportUnavailable`` (with the install command) if ``fmt`` needs a library that
+    is not installed; call it before scanning so a missing extra fails before any work."""
+    if fmt == "cyclonedx":
+        from modelxray.reports import cyclonedx
+
+        cyclonedx.require()
 
 
 def render(
@@ -45,5 +59,9 @@ def render(
         from modelxray.reports import html
 
         html.write(report, out)
+    elif fmt == "cyclonedx":
+        from modelxray.reports import cyclonedx
+
+        cyclonedx.write(report, out)
     else:
         raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")

@@ -38,6 +38,10 @@ _UNSAFE_WITH_WS = re.compile(
 )
 
 
+class ReportUnavailable(RuntimeError):
+    """A report format needs a library that is not installed (a usage error, exit 2)."""
+
+
 def clean_text(text: str) -> str:
     """``text`` made safe to encode as UTF-8; undecodable bytes become ``\\xNN``."""
     try:

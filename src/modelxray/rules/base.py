@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from modelxray.model import Confidence, FormatName, Severity
 
 DOCS_BASE = "docs/rules"
+# Where the rule pages are published (the repository's docs tree on its default branch).
+PAGES_URL = "https://github.com/modelxray/modelxray/blob/main/" + DOCS_BASE
 
 # Every rule declared so far, by ID: filled by RuleFamily.rule, read by modelxray.rules.
 REGISTRY: dict[str, Rule] = {}
@@ -45,6 +47,11 @@ class Rule:
     def help_uri(self) -> str:
         """Stable relative link to the rule page in the repository's docs tree."""
         return f"{DOCS_BASE}/{self.id}.md"
+
+    @property
+    def page_url(self) -> str:
+        """Absolute URL of the rule page (for reports read away from the repository)."""
+        return f"{PAGES_URL}/{self.id}.md"
 
     def page(self) -> str:
         """The rule's Markdown page, read from the package beside its declaration."""
