@@ -7,6 +7,11 @@ child and sends back its JSON-serialisable result.  The parent waits until the f
 a child that is still running is killed, and a child that dies is reported, as
 :class:`NativeFailure`.  Forking copies the already-imported interpreter, so it costs
 milliseconds, not an interpreter start.
+
+No child outlives the scanner: on Linux every child asks the kernel to SIGKILL it when its parent
+dies (``prctl(PR_SET_PDEATHSIG)``), and every child limits its own CPU time (``RLIMIT_CPU``) to
+what its request may take, so a parse spinning in native code ends even where the parent-death
+signal is not available.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import select
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,11 +38,51 @@ class NativeFailure(Exception):
         self.limit = limit  # the limit a BudgetExceeded in the child named
 
 
+def die_with_parent(parent: int, signal_on_death: bool = True) -> None:
+    """In a freshly forked child of ``parent``: be killed when the parent dies (Linux:
+    ``PR_SET_PDEATHSIG``, which fires when the *thread* that forked ends: ``signal_on_death``
+    False for a child that must outlive its forking thread), and exit now if it already has."""
+    if signal_on_death and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def limit_cpu(seconds: float) -> None:
+    """Let this process use at most ``seconds`` more CPU time (``RLIMIT_CPU``: SIGXCPU, then
+    SIGKILL at the hard limit); the soft limit is raised again for each new request."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + seconds) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY and soft > hard:
+        soft = hard
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (ValueError, OSError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def call_in_child(fn: Callable[[], Any], timeout: float) -> Any:
     """``fn()`` computed in a forked child; its result must be JSON-serialisable."""
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child
+        die_with_parent(parent)
+        limit_cpu(timeout + 1)
         os.close(read_fd)
         answer = _answer(fn)
         try:
@@ -111,8 +157,16 @@ class _Worker:
     def __init__(self) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        import threading
+
+        parent = os.getpid()
+        # A worker outlives the thread that forked it; the parent-death signal fires when that
+        # thread ends, so it is asked for only from the main thread (elsewhere the worker's
+        # CPU limit per request and the end of its request pipe end it).
+        main = threading.current_thread() is threading.main_thread()
         pid = os.fork()
         if pid == 0:  # worker
+            die_with_parent(parent, signal_on_death=main)
             os.close(to_child_w)
             os.close(from_child_r)
             _serve(to_child_r, from_child_w)
@@ -152,6 +206,7 @@ def _serve(recv_fd: int, send_fd: int) -> None:
         with os.fdopen(recv_fd, "rb") as requests, os.fdopen(send_fd, "wb") as answers:
             for line in requests:
                 request = json.loads(line)
+                limit_cpu(float(request.get("timeout", 60.0)) + 1)
                 answer = _answer(functools.partial(_call_registered, request))
                 answers.write(json.dumps(answer, default=repr).encode("utf-8") + b"\n")
                 answers.flush()
@@ -173,7 +228,8 @@ def call_in_worker(name: str, args: dict[str, Any], timeout: float) -> Any:
         _worker = _Worker()
     worker = _worker
     try:
-        os.write(worker.send_fd, json.dumps({"fn": name, "args": args}).encode("utf-8") + b"\n")
+        request = {"fn": name, "args": args, "timeout": timeout}
+        os.write(worker.send_fd, json.dumps(request).encode("utf-8") + b"\n")
         deadline = time.monotonic() + timeout
         while b"\n" not in worker.buffer:
             left = deadline - time.monotonic()
