@@ -3,8 +3,8 @@
 Every input must end in a finding within 10 s and 256 MB (issue 15 §6).  Inputs:
 
 * ``nested.zip``      -- 42.zip-style: 16 copies per level, five levels, deflated zeros at the
-                         bottom (1 GiB each at the bottom: 1.1 PB in all; zlib's deflate of its own output
-                         compresses less than PKZIP's did, so the file is larger than 42.zip).
+                         bottom (1 GiB each: 1.1 PB in all; zlib's deflate of its own output
+                         compresses less than PKZIP's did, so the file is 60 KB, not 42).
 * ``keys.gguf``       -- a GGUF whose header declares 10 M metadata keys and holds them (each a
                          distinct short key with a UINT8 value; about 200 MB).
 * ``overlap.zip``     -- David Fifield's overlapping-entry zip bomb ("A better zip bomb",

@@ -102,10 +102,12 @@ def ordered_map(
                 following += 1
             if following >= len(items):
                 break
-            for conn in wait(list(busy)):
+            ready: list[Any] = wait(list(busy))
+            for conn in ready:
                 proc, index = busy.pop(conn)
                 try:
                     got, result = conn.recv()
+                    got = int(got)
                 except (EOFError, OSError, ValueError, TypeError, AttributeError):
                     # The worker died holding ``index`` (or sent what cannot be read).
                     done[index] = on_death(items[index], stop(conn, proc, kill=True))

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact, BinaryStream
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
-from modelxray.rules import scan as scan_rules
 from modelxray.rules import gguf as rules
+from modelxray.rules import scan as scan_rules
 from modelxray.rules import template as template_rules
 from modelxray.scanning import report_judgements
 

@@ -40,8 +40,8 @@ from modelxray.formats.protobuf_wire import (
     iter_fields,
 )
 from modelxray.model import Location, Severity
-from modelxray.rules import scan as scan_rules
 from modelxray.rules import onnx as rules
+from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
