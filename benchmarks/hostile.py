@@ -367,6 +367,7 @@ def _run(argv: list[str], timeout: float) -> dict[str, object]:
     out.seek(0)
     return {
         "wall": round(wall, 2),
+        "cpu": round(usage.ru_utime + usage.ru_stime, 2),
         "rss_mb": round(usage.ru_maxrss / 1024, 1),
         "rc": os.waitstatus_to_exitcode(status),
         "timed_out": timed_out,
@@ -408,7 +409,7 @@ def main() -> int:
         verdict, rules, nbytes = _summary(str(r["stdout"]))
         size = path.stat().st_size if path.is_file() else 0
         rows.append(
-            f"| {name} | {size:,} | {r['wall']} | {r['rss_mb']} | {r['rc']}"
+            f"| {name} | {size:,} | {r['wall']} | {r['cpu']} | {r['rss_mb']} | {r['rc']}"
             f"{' (killed at timeout)' if r['timed_out'] else ''} | {verdict} | {rules} "
             f"| {nbytes:,} |"
         )
@@ -417,10 +418,14 @@ def main() -> int:
         if args.only and not any(s in f"sigkill-{how}" for s in args.only.split(",")):
             continue
         r2 = sigkill_orphan(how, args.work)
+        fate = (
+            "child still running 5 s later (killed by the harness)"
+            if r2["child_survived"]
+            else f"child gone {r2['seconds_to_exit']} s after the scanner"
+        )
         rows.append(
-            f"| scanner SIGKILLed while its native {how} spins | - | "
-            f"{r2['seconds_to_exit']} (child gone after) | - | - | "
-            f"{'child SURVIVED' if r2['child_survived'] else 'child ended'} | - | - |"
+            f"| scanner SIGKILLed while its native {how} spins "
+            f"| - | - | - | - | - | {fate} | - | - |"
         )
         print(rows[-1], file=sys.stderr, flush=True)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -429,9 +434,9 @@ def main() -> int:
             f"### {args.label or 'run'}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
             f"load average {load}, {os.cpu_count()} CPUs, timeout {args.timeout:g} s",
             "",
-            "| input | bytes on disk | wall s | peak RSS MB | exit | verdict | findings "
+            "| input | bytes on disk | wall s | CPU s | peak RSS MB | exit | verdict | findings "
             "| report bytes |",
-            "|---|---:|---:|---:|---|---|---|---:|",
+            "|---|---:|---:|---:|---:|---|---|---|---:|",
             *rows,
             "",
         ]
