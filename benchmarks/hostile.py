@@ -205,11 +205,12 @@ def _tar_header(name: bytes) -> bytes:
 
 
 def tar_members(path: Path, members: int = 1_000_000) -> None:
-    """``members`` empty regular files (all named alike but for a counter)."""
+    """``members`` empty regular files named like pickles (alike but for a counter): each is a
+    model name with no model in it, the same finding a million times over."""
     with open(path, "wb") as f:
         batch = []
         for i in range(members):
-            batch.append(_tar_header(b"m%07d" % i))
+            batch.append(_tar_header(b"m%07d.pkl" % i))
             if len(batch) >= 10_000:
                 f.write(b"".join(batch))
                 batch.clear()
@@ -383,10 +384,16 @@ def _summary(stdout: str) -> tuple[str, str, int]:
     except (ValueError, KeyError, IndexError):
         return "-", "-", len(stdout)
     counts: dict[str, int] = {}
+    places: dict[str, int] = {}  # repeats counted on a finding (evidence "occurrences")
     for finding in f.get("findings", []):
-        n = int(finding.get("evidence", {}).get("count", 1))
-        counts[finding["rule_id"]] = counts.get(finding["rule_id"], 0) + n
-    rules = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in sorted(counts.items()))
+        rule = finding["rule_id"]
+        counts[rule] = counts.get(rule, 0) + 1
+        seen = int(finding.get("evidence", {}).get("occurrences", 0))
+        places[rule] = max(places.get(rule, 0), seen)
+    rules = ", ".join(
+        (f"{k}×{v}" if v > 1 else k) + (f" ({places[k]:,} places)" if places.get(k) else "")
+        for k, v in sorted(counts.items())
+    )
     return str(f.get("verdict")), rules, len(stdout)
 
 
