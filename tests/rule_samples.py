@@ -42,6 +42,7 @@ from tests.test_archive_rules import _link, _tar, _zip
 from tests.test_gguf import build as gguf_file
 from tests.test_gguf import tensor as gguf_tensor
 from tests.test_hdf5_structure import _make as h5_file
+from tests.test_hostile import small_input
 from tests.test_keras_config_refs import _json_model
 from tests.test_legacy_formats import _wrapper_pickle
 from tests.test_loader_regions import _lying_npz
@@ -591,6 +592,7 @@ SAMPLES: dict[str, Factory] = {
     "MX-ARCHIVE-007": _7z_encrypted,
     "MX-ARCHIVE-008": _prefixed_npz,
     "MX-ARCHIVE-009": lambda tmp: _one(_write(tmp / "lying.npz", _lying_npz())),
+    "MX-ARCHIVE-010": lambda tmp: _one(small_input(tmp, "overlapping-entry zip bomb")),
     # tensorflow graphs
     "MX-TF-101": _saved_model(pb.node("pyfunc_0", "PyFunc", ["x"])),
     "MX-TF-102": _saved_model(

@@ -33,9 +33,14 @@ class Limits:
     max_nested_payload_depth: int = 4
     # Containers.
     max_container_depth: int = 6
-    max_members: int = 200_000
+    # Archive members (a zip's declared count is checked before any entry is read).
+    max_members: int = 65_536
     max_member_bytes: int = 8 * 1024 * 1024 * 1024
     max_decompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    # Decompressed bytes produced for one top-level file, across all its members and nesting
+    # levels (a nested or overlapping zip bomb costs this, not this per member).
+    # (Sniffing a member reads its end, so a deflated member is decoded about twice.)
+    max_decompressed_bytes_per_file: int = 1024 * 1024 * 1024
     max_compression_ratio: float = 200.0
     # Expansion below this many bytes is never called a bomb, whatever the ratio.
     bomb_min_bytes: int = 1024 * 1024
@@ -72,6 +77,16 @@ class Limits:
     max_yaml_depth: int = 200
     # GGUF metadata: key/value pairs + array elements + tensor infos, all counted together.
     max_gguf_items: int = 20_000_000
+    # GGUF key/value pairs and tensor infos, checked against the header's counts before any is
+    # read (real files: tens of keys, thousands of tensors).
+    max_gguf_keys: int = 65_536
+    max_gguf_tensors: int = 262_144
+    # ONNX graph nodes (all graphs and functions together); counted before any is decoded.
+    max_onnx_nodes: int = 250_000
+
+
+# Limits on a whole top-level file: reaching one stops the file, not just the member at hand.
+PER_FILE_LIMITS = frozenset({"max_seconds_per_file", "max_decompressed_bytes_per_file"})
 
 
 class BudgetExceeded(Exception):
@@ -82,6 +97,11 @@ class BudgetExceeded(Exception):
         self.limit = limit
         self.detail = detail
 
+    @property
+    def per_file(self) -> bool:
+        """Whether the limit is the whole file's (nothing more of it may be read)."""
+        return self.limit in PER_FILE_LIMITS
+
 
 class Budget:
     """The per-file meter: a wall-clock deadline plus counters parsers charge."""
@@ -90,6 +110,8 @@ class Budget:
         self.limits = limits or Limits()
         self._deadline = time.monotonic() + self.limits.max_seconds_per_file
         self._ticks = 0
+        # Decompressed bytes produced for this file so far, across members and nesting levels.
+        self.decompressed = 0
 
     def check_time(self) -> None:
         if time.monotonic() > self._deadline:
@@ -108,6 +130,17 @@ class Budget:
         if self._ticks >= 4096:
             self._ticks = 0
             self.check_time()
+
+    def charge_decompressed(self, n: int) -> None:
+        """Count ``n`` decompressed bytes against the file's ``max_decompressed_bytes_per_file``."""
+        self.decompressed += n
+        limit = self.limits.max_decompressed_bytes_per_file
+        if self.decompressed > limit:
+            raise BudgetExceeded(
+                "max_decompressed_bytes_per_file",
+                f"more than {limit} bytes decompressed for this file (all members and nesting "
+                "levels together)",
+            )
 
     @staticmethod
     def require(condition: bool, limit: str, detail: str) -> None:

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from modelxray import formats
 from modelxray.artifact import Artifact
@@ -84,7 +85,7 @@ class ScanContext(Collector):
         try:
             recognised = scan_artifact(artifact, self, child.exclude)
         except BudgetExceeded as exc:
-            if exc.limit == "max_seconds_per_file":
+            if exc.per_file:  # the file's own limit: its top level reports it, once
                 raise
             self.report(
                 scan_rules.INCOMPLETE,
@@ -117,6 +118,24 @@ def _status(ctx: ScanContext, recognised: bool) -> FileStatus:
     return FileStatus.SCANNED if recognised else FileStatus.UNSUPPORTED
 
 
+def _check_file_limits(ctx: ScanContext, location: Location) -> None:
+    """A per-file limit reached where a reader caught it (a sniffer that gave up on the
+    artifact) still leaves the file incomplete: say so once."""
+    limit = ctx.limits.max_decompressed_bytes_per_file
+    if ctx.budget.decompressed > limit and not any(
+        f.rule_id == scan_rules.INCOMPLETE.id
+        and f.evidence.get("limit") == "max_decompressed_bytes_per_file"
+        for f in ctx.findings
+    ):
+        ctx.report(
+            scan_rules.INCOMPLETE,
+            location,
+            f"scan stopped at a safety limit (max_decompressed_bytes_per_file): more than "
+            f"{limit} bytes decompressed for this file",
+            {"limit": "max_decompressed_bytes_per_file"},
+        )
+
+
 def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...] = ()) -> bool:
     """Sniff and read one artifact; returns False when no reader recognised it."""
     try:
@@ -137,6 +156,8 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...]
         if artifact.depth == 0 and reader.transparent and ctx.unrecognised_child:
             return False  # a wrapper of content no reader knows: the file is unsupported
     except BudgetExceeded as exc:
+        if exc.per_file and artifact.depth > 0:
+            raise  # the whole file stops: reported once, at its top level
         ctx.report(
             scan_rules.INCOMPLETE,
             artifact.location,
@@ -237,6 +258,7 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
             ctx.report(scan_rules.UNREADABLE, Location(source.display), f"could not read: {exc}")
         else:
             recognised = scan_artifact(artifact, ctx)
+            _check_file_limits(ctx, artifact.location)
     result.status = _status(ctx, recognised)
     result.verdict = file_verdict(options.policy, result)
     result.seconds = time.perf_counter() - started
@@ -252,7 +274,9 @@ def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> Fi
     result = FileResult(path=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
     ctx = ScanContext(result, options)
     artifact = Artifact.from_bytes(data, Location(name), os.path.basename(name) or name)
-    result.status = _status(ctx, scan_artifact(artifact, ctx))
+    recognised = scan_artifact(artifact, ctx)
+    _check_file_limits(ctx, artifact.location)
+    result.status = _status(ctx, recognised)
     result.verdict = file_verdict(options.policy, result)
     result.seconds = time.perf_counter() - started
     return result
@@ -291,30 +315,94 @@ def link_model_data(files: list[FileResult], policy: Policy) -> None:
         r.verdict = file_verdict(policy, r)
 
 
-def _scan_one(args: tuple[SourceFile, ScanOptions]) -> FileResult:
-    return scan_file(*args)
+def failed_result(
+    source: SourceFile, options: ScanOptions, why: str, evidence: dict[str, Any], seconds: float
+) -> FileResult:
+    """The result of a file whose scanning process died or was stopped (MX-SCAN-008): the
+    file is unscannable (verdict error), and the run goes on."""
+    rule = scan_rules.ISOLATED_FAILURE
+    result = FileResult(path=source.display, size=source.size, sha256="")
+    result.findings.append(
+        Finding(
+            rule_id=rule.id,
+            severity=rule.severity,
+            confidence=rule.confidence,
+            location=Location(source.display),
+            message=why,
+            evidence=evidence,
+            help_uri=rule.help_uri,
+        )
+    )
+    result.status = FileStatus.UNSCANNABLE
+    result.verdict = file_verdict(options.policy, result)
+    result.seconds = seconds
+    return result
+
+
+def describe_exit(code: int) -> str:
+    """A process's exit code (negative: the signal that killed it) in words."""
+    if code < 0:
+        import signal
+
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+# A pool pays for its start (a fork per worker, a pipe round trip per file) only with enough
+# work: at least this many files per worker, or this many bytes in all.
+_POOL_FILES_PER_JOB = 4
+_POOL_BYTES = 16 * 1024 * 1024
+
+
+def pool_pays(sources: list[SourceFile], jobs: int) -> bool:
+    """Whether spreading ``sources`` over ``jobs`` processes is worth starting them."""
+    if jobs <= 1 or len(sources) < 2:
+        return False
+    readable = [s for s in sources if s.path is not None]
+    if len(readable) < 2:
+        return False
+    return (
+        len(readable) >= _POOL_FILES_PER_JOB * jobs or sum(s.size for s in readable) >= _POOL_BYTES
+    )
+
+
+def _worker_died(source: SourceFile, options: ScanOptions, code: int | None) -> FileResult:
+    how = "ended" if code is None else describe_exit(code)
+    return failed_result(
+        source,
+        options,
+        f"the worker process scanning this file {how} (killed for memory or CPU time, or "
+        "crashed); the file was not scanned",
+        {"exit": code, "cause": "worker died", "jobs": options.jobs},
+        0.0,
+    )
 
 
 def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
-    """Results in source order; files are spread over ``options.jobs`` processes."""
+    """Results in source order; files are spread over ``options.jobs`` processes when that
+    pays (:func:`pool_pays`)."""
     sources: Iterable[SourceFile] = selected_sources(paths, options.policy)
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
-    if jobs > 1:
+    if jobs > 1 and hasattr(os, "fork"):
         batch = list(sources)
-        sources = batch
-    # A process pool costs more than it saves on a few files.
-    if jobs <= 1 or len(batch) < 2 * jobs:
-        for source in sources:
-            yield scan_file(source, options)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+        if pool_pays(batch, jobs):
+            from modelxray.pool import ordered_map
 
-    # fork: workers inherit the imported readers, so a worker starts in microseconds.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        chunk = max(1, min(32, len(batch) // (jobs * 8)))
-        yield from pool.map(_scan_one, ((s, options) for s in batch), chunksize=chunk)
+            yield from ordered_map(
+                batch,
+                lambda source: scan_file(source, options),
+                min(jobs, len(batch)),
+                lambda source, code: _worker_died(source, options, code),
+                # what the per-file time limit allows, twice over (as --isolate's default)
+                cpu_seconds=options.limits.max_seconds_per_file * 2 + 10,
+            )
+            return
+        sources = batch
+    for source in sources:
+        yield scan_file(source, options)
 
 
 def scan(

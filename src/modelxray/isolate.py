@@ -24,13 +24,12 @@ from datetime import date
 from typing import Any
 
 from modelxray.budget import Limits
-from modelxray.engine import ScanOptions, scan_file
+from modelxray.engine import ScanOptions, describe_exit, failed_result, scan_file
 from modelxray.model import (
     Disposition,
     FileResult,
     FileStatus,
     Finding,
-    Location,
     Report,
     Verdict,
 )
@@ -88,34 +87,7 @@ def result_from_dict(d: dict[str, Any]) -> FileResult:
 def _crash_result(
     source: SourceFile, options: ScanOptions, why: str, evidence: dict[str, Any], seconds: float
 ) -> FileResult:
-    rule = scan_rules.ISOLATED_FAILURE
-    result = FileResult(path=source.display, size=source.size, sha256="")
-    result.findings.append(
-        Finding(
-            rule_id=rule.id,
-            severity=rule.severity,
-            confidence=rule.confidence,
-            location=Location(source.display),
-            message=why,
-            evidence=evidence,
-            help_uri=rule.help_uri,
-        )
-    )
-    result.status = FileStatus.UNSCANNABLE
-    result.verdict = file_verdict(options.policy, result, date.today())
-    result.seconds = seconds
-    return result
-
-
-def _describe_exit(code: int) -> str:
-    if code < 0:
-        import signal
-
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with status {code}"
+    return failed_result(source, options, why, evidence, seconds)
 
 
 def scan_file_isolated(
@@ -136,6 +108,7 @@ def scan_file_isolated(
         "show_code": bool(getattr(options, "show_code", False)),
         "memory_mb": settings.memory_mb,
         "cpu_seconds": settings.cpu_limit(options.limits),
+        "parent": os.getpid(),
     }
     wall = settings.cpu_limit(options.limits) * 2 + 30
     started = time.perf_counter()
@@ -180,7 +153,7 @@ def scan_file_isolated(
     return _crash_result(
         source,
         options,
-        f"the parser {_describe_exit(code)} in isolation "
+        f"the parser {describe_exit(code)} in isolation "
         f"(limits: {settings.memory_mb} MB address space, {request['cpu_seconds']} CPU seconds)",
         {**evidence, "exit": code, "cause": hit, "stderr": stderr_tail},
         seconds,
@@ -249,6 +222,10 @@ def _limit_self(memory_mb: int, cpu_seconds: int) -> None:
 
 def child_main() -> int:
     request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    if request.get("parent"):  # no child outlives the scanner
+        from modelxray.children import die_with_parent
+
+        die_with_parent(int(request["parent"]))
     # Import what parsing needs before the address-space limit applies, so the limit
     # measures the parse, not the interpreter's start-up.
     import modelxray.formats  # noqa: F401

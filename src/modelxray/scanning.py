@@ -122,6 +122,12 @@ def report_judgements(
         )
 
 
+# The same finding at this many places is listed at each; at more, the rest are counted.
+MAX_REPEATS = 10
+# Places beyond those named in the first finding's evidence (``more_locations``).
+MAX_LOCATIONS = 20
+
+
 class Collector:
     """A sink that keeps what it is told: the engine's per-file context builds on it, and a
     reader's worker process (HDF5) uses it alone to collect findings to send back."""
@@ -144,6 +150,8 @@ class Collector:
         # file's status from it).
         self.incomplete = False
         self._seen: set[tuple[str, str, str]] = set()
+        # The findings listed for each (rule, severity, message); repeats are counted on the first.
+        self._first: dict[tuple[str, str, str], list[Finding]] = {}
 
     @property
     def findings(self) -> list[Finding]:
@@ -175,12 +183,38 @@ class Collector:
         )
 
     def add_finding(self, finding: Finding) -> None:
-        """Record a finding; the same rule at the same place saying the same thing is one."""
-        key = (finding.rule_id, str(finding.location), finding.message)
+        """Record a finding; the same rule at the same place saying the same thing is one.
+
+        The same rule saying the same thing at more than :data:`MAX_REPEATS` places is listed
+        at the first ones; further places are counted on the first finding (evidence
+        ``occurrences``: how many places in all, ``more_locations``: the first
+        :data:`MAX_LOCATIONS` of those not listed): a hostile archive of a million alike
+        members yields a few findings, not a million."""
+        where = str(finding.location)
+        key = (finding.rule_id, where, finding.message)
         if key in self._seen:
             return
-        self._seen.add(key)
-        self._findings.append(finding)
+        said = (finding.rule_id, str(finding.severity), finding.message)
+        group = self._first.get(said)
+        if group is None or len(group) < MAX_REPEATS:
+            if group is None:
+                self._first[said] = group = []
+            group.append(finding)
+            self._seen.add(key)
+            self._findings.append(finding)
+            return
+        first = group[0]
+        evidence = first.evidence
+        if "occurrences" not in evidence:
+            evidence = first.evidence = {
+                **evidence,
+                "occurrences": len(group),
+                "more_locations": [],
+            }
+        evidence["occurrences"] += 1
+        if len(evidence["more_locations"]) < MAX_LOCATIONS:
+            evidence["more_locations"].append(where)
+            self._seen.add(key)
 
     def add_format(self, name: str) -> None:
         if name not in self.formats:

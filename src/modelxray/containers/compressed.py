@@ -227,6 +227,7 @@ class CompressedReader(FormatReader):
                 size=size,
                 tail=tail,
                 end_at_size=True,
+                budget=ctx.budget,
             ),
             name=name,
             depth=artifact.depth + 1,
@@ -247,7 +248,7 @@ class CompressedReader(FormatReader):
         from modelxray.containers.stream import DecompressingStream, DecompressionError
 
         limit = ctx.limits.max_decompressed_bytes
-        stream = DecompressingStream(raw, codec, limit)
+        stream = DecompressingStream(raw, codec, limit, budget=ctx.budget)
         size = 0
         tail = b""
         try:

@@ -201,6 +201,7 @@ def _factory(py7zr: Any, ctx: Sink, on_member: Callable[[str, bytes, bool], None
 
         def write(self, s: bytes | bytearray) -> int:
             ctx.budget.check_time()
+            ctx.budget.charge_decompressed(len(s))  # the file's budget, across nesting levels
             written[0] += len(s)
             if written[0] > ctx.limits.max_decompressed_bytes:
                 raise BudgetExceeded(

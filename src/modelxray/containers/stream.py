@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from modelxray.artifact import BinaryStream
-from modelxray.budget import BudgetExceeded
+from modelxray.budget import Budget, BudgetExceeded
 
 
 class DecompressionError(OSError):
@@ -201,6 +201,21 @@ def check_codec(codec: str) -> None:
         _ZstdReader(io.BytesIO())
 
 
+# The end of a stream kept once it has been decoded to the end: sniffers look at the end of
+# every artifact (a zip's end record, 64 KiB back), which would otherwise mean decoding it all
+# again on every open.
+_TAIL_KEPT = 22 + 0xFFFF + 1024
+
+
+class _EndMemo:
+    """What one pass learnt about a stream's end (its size and last bytes), shared by every
+    stream an opener makes."""
+
+    def __init__(self) -> None:
+        self.size: int | None = None
+        self.tail = b""
+
+
 class DecompressingStream(io.RawIOBase):
     """A forward-reading, restartable stream of decompressed bytes, bounded in output.
 
@@ -221,8 +236,14 @@ class DecompressingStream(io.RawIOBase):
         size: int | None = None,
         tail: bytes = b"",
         end_at_size: bool = False,
+        budget: Budget | None = None,
+        memo: _EndMemo | None = None,
     ) -> None:
         super().__init__()
+        # The top-level file's budget: every byte decoded (again after a restart, too) counts.
+        self._budget = budget
+        self._memo = memo
+        self._recent = b""  # the last bytes decoded, for ``memo``
         if codec not in CODECS:
             raise DecompressionError(f"unknown codec {codec!r}")
         self._opener = opener
@@ -293,15 +314,31 @@ class DecompressingStream(io.RawIOBase):
                 raise
             except Exception as exc:  # noqa: BLE001 - zlib.error, LZMAError, zstd/lz4 errors
                 raise DecompressionError(f"corrupt {self._codec} stream: {exc}") from exc
+            if self._memo is not None:
+                self._remember(self._buf)
         k = min(n, len(self._buf))
         if self._pos + k > self._limit:
             raise BudgetExceeded(
                 "max_decompressed_bytes", f"{self._codec} stream expands beyond {self._limit} bytes"
             )
+        if self._budget is not None:
+            self._budget.charge_decompressed(k)
         if discard:
             self._buf = self._buf[k:]
             self._pos += k
         return k
+
+    def _remember(self, chunk: bytes) -> None:
+        """Keep the last bytes decoded; at the end, tell the memo the size and the tail."""
+        assert self._memo is not None
+        if chunk:
+            if len(chunk) >= _TAIL_KEPT:
+                self._recent = chunk[-_TAIL_KEPT:]
+            else:
+                self._recent = (self._recent + chunk)[-_TAIL_KEPT:]
+            return
+        if self._memo.size is None and (self._size is None or self._size == self._pos):
+            self._memo.size, self._memo.tail = self._pos, self._recent
 
     def readinto(self, b: Any) -> int:
         if self._tail_pos is not None:
@@ -334,12 +371,25 @@ def decompressing_opener(
     size: int | None = None,
     tail: bytes = b"",
     end_at_size: bool = False,
+    budget: Budget | None = None,
 ) -> Callable[[], BinaryStream]:
-    """An opener for a buffered :class:`DecompressingStream` over ``raw``."""
+    """An opener for a buffered :class:`DecompressingStream` over ``raw``; ``budget`` (the
+    top-level file's) is charged every decompressed byte."""
+
+    memo = _EndMemo()
 
     def _open() -> BinaryStream:
+        known = memo.size is not None and not tail
         stream = DecompressingStream(
-            raw, codec, limit, strict_end=strict_end, size=size, tail=tail, end_at_size=end_at_size
+            raw,
+            codec,
+            limit,
+            strict_end=strict_end,
+            size=memo.size if known else size,
+            tail=memo.tail if known else tail,
+            end_at_size=end_at_size,
+            budget=budget,
+            memo=None if tail else memo,
         )
         return io.BufferedReader(stream, buffer_size=_READ)
 

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 BLOCK = 512
 _ZERO = bytes(BLOCK)
+_LOW_BYTES = bytes(range(128))  # deleted to count the bytes a signed checksum sees negative
+# Members up to this size are read as the walk passes them, also from a file on disk (one read
+# instead of an open per member).
+_SMALL_MEMBER = 64 * 1024
 _MAX_LONG_NAME = 1 << 20  # GNU long names/links and PAX headers beyond this are refused
 _MAX_PAX = 16 << 20
 
@@ -74,7 +78,7 @@ def checksum_ok(block: bytes) -> bool:
         return False
     rest = block[:148] + block[156:]
     unsigned = 256 + sum(rest)
-    signed = unsigned - 256 * sum(1 for b in rest if b > 127)
+    signed = unsigned - 256 * len(rest.translate(None, _LOW_BYTES))
     return stored in (unsigned, signed)
 
 
@@ -152,7 +156,8 @@ class TarReader(FormatReader):
                         "extractor rebuilds from them was not",
                         {"format": "tar", "member_type": member.type.decode("latin-1")},
                     )
-                if in_memory_ok and member.size <= ctx.limits.max_buffered_member_bytes:
+                small = member.size <= _SMALL_MEMBER
+                if small or (in_memory_ok and member.size <= ctx.limits.max_buffered_member_bytes):
                     f.seek(member.offset)
                     data = f.read(member.size)
                     if len(data) < member.size:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact, BinaryStream, window_opener
-from modelxray.budget import BudgetExceeded, Limits
+from modelxray.budget import Budget, BudgetExceeded, Limits
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import Severity
 from modelxray.rules import archive as archive_rules
@@ -246,7 +246,11 @@ _METHODS = {8: "deflate", 12: "bzip2", 93: "zstd", 95: "xz"}
 
 
 def member_opener(
-    archive: Artifact, member: ZipMember, data_offset: int, limits: Limits
+    archive: Artifact,
+    member: ZipMember,
+    data_offset: int,
+    limits: Limits,
+    budget: Budget | None = None,
 ) -> Callable[[], BinaryStream]:
     raw = window_opener(archive.opener, data_offset, member.compressed_size)
     if member.method == 0:
@@ -257,7 +261,9 @@ def member_opener(
         # Loaders stop at the declared size and do not insist on a clean end of stream.
         from modelxray.containers.stream import decompressing_opener
 
-        return decompressing_opener(raw, codec, limit, strict_end=False, size=member.size)
+        return decompressing_opener(
+            raw, codec, limit, strict_end=False, size=member.size, budget=budget
+        )
     raise ZipError(f"{member.name}: unsupported compression method {member.method}")
 
 
@@ -331,6 +337,41 @@ def judge_from_byte_zero(artifact: Artifact, ctx: Sink) -> Generator[Child, bool
 
 
 _MAX_EXTERN_LIST = 1 << 20  # a torch.package's .data/extern_modules, read for its layout
+# Overlapping pairs listed in the finding's evidence.
+_MAX_OVERLAPS_SHOWN = 10
+
+
+def _report_overlaps(
+    artifact: Artifact, members: list[ZipMember], offsets: dict[int, int], ctx: Sink
+) -> set[int]:
+    """Entries whose bytes (local header through compressed data) overlap another's: no zip
+    writer makes them; an overlapping-entry bomb (Fifield, 2019) does, so that one small file
+    decompresses to the shared bytes once per entry.  Returns the entries that start inside
+    an earlier one's bytes."""
+    spans = sorted(
+        (m.header_offset, offsets[i] + m.compressed_size, i)
+        for i, m in enumerate(members)
+        if i in offsets
+    )
+    pairs: list[list[str]] = []
+    overlapping: set[int] = set()
+    reach, reach_i = -1, -1
+    for start, end, i in spans:
+        if start < reach:
+            overlapping.add(i)
+            if len(pairs) < _MAX_OVERLAPS_SHOWN:
+                pairs.append([members[reach_i].name, members[i].name])
+        if end > reach:
+            reach, reach_i = end, i
+    if overlapping:
+        ctx.report(
+            archive_rules.OVERLAP,
+            artifact.location,
+            f"{len(overlapping)} of the archive's {len(spans)} entries start inside another "
+            "entry's bytes: each is decompressed from shared data (an overlapping-entry zip bomb)",
+            {"overlapping_entries": len(overlapping), "entries": len(spans), "pairs": pairs},
+        )
+    return overlapping
 
 
 class ZipReader(FormatReader):
@@ -382,6 +423,7 @@ class ZipReader(FormatReader):
             facts.update(self._keras_metadata(artifact, members, offsets, ctx))
         elif kind == "torch-package":
             facts.update(self._torch_package_layout(artifact, members, offsets, ctx))
+        overlapping = _report_overlaps(artifact, members, offsets, ctx)
         for problem in directory.problems:
             ctx.report(
                 archive_rules.DIRECTORY_MISMATCH,
@@ -397,11 +439,13 @@ class ZipReader(FormatReader):
             ctx.budget.check_time()
             loc = checks.location(m.name, copy)
             try:
-                opener = member_opener(artifact, m, offsets[i], ctx.limits)
+                opener = member_opener(artifact, m, offsets[i], ctx.limits, ctx.budget)
             except ZipError as exc:
                 # the member is not read: the file is not fully scanned
                 ctx.report(scan_rules.UNPARSEABLE, loc, str(exc))
                 continue
+            if i in overlapping:
+                continue  # not decompressed again (reported below: the file is not fully read)
             if m.method != 0:
                 checks.expansion(m.name, m.size, m.compressed_size, declared=True)
                 try:
@@ -423,6 +467,14 @@ class ZipReader(FormatReader):
                 facts=facts,
             )
             yield Child(child)
+        if overlapping:
+            ctx.report(
+                scan_rules.INCOMPLETE,
+                artifact.location,
+                f"{len(overlapping)} entries that start inside another entry's bytes were not "
+                "scanned (each would decompress the shared bytes again)",
+                {"limit": "overlapping_entries", "entries": len(overlapping)},
+            )
 
     @staticmethod
     def _link_target(opener: Callable[[], BinaryStream], member: ZipMember) -> str:
@@ -462,7 +514,7 @@ class ZipReader(FormatReader):
         for i, m in enumerate(members):
             if m.name == "metadata.json" and m.size < 1 << 20:
                 try:
-                    with member_opener(artifact, m, offsets[i], ctx.limits)() as f:
+                    with member_opener(artifact, m, offsets[i], ctx.limits, ctx.budget)() as f:
                         meta = json.loads(f.read(1 << 20))
                 except (ValueError, ZipError, BudgetExceeded, OSError):
                     return {}

@@ -21,6 +21,7 @@ from modelxray.artifact import Artifact, BinaryStream
 from modelxray.budget import Budget, BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.rules import gguf as rules
+from modelxray.rules import scan as scan_rules
 from modelxray.rules import template as template_rules
 from modelxray.scanning import report_judgements
 
@@ -290,6 +291,17 @@ def read_gguf(f: BinaryStream, size: int, ctx: Sink, info: GGUFInfo) -> None:
             f"need at least {needed} bytes; the file has {s.remaining} after the header",
             8,
         )
+    limits = ctx.limits
+    Budget.require(
+        info.n_kv <= limits.max_gguf_keys,
+        "max_gguf_keys",
+        f"header declares {info.n_kv} key/value pairs (limit {limits.max_gguf_keys})",
+    )
+    Budget.require(
+        info.n_tensors <= limits.max_gguf_tensors,
+        "max_gguf_tensors",
+        f"header declares {info.n_tensors} tensors (limit {limits.max_gguf_tensors})",
+    )
     p.count(info.n_kv + info.n_tensors)
     seen: set[str] = set()
     for i in range(info.n_kv):
@@ -393,12 +405,23 @@ class GGUFReader(FormatReader):
     def scan(self, artifact: Artifact, ctx: Sink) -> None:
         info = GGUFInfo()
         malformed: GGUFMalformed | None = None
+        loc = artifact.location
         with artifact.open() as f:
             try:
                 read_gguf(f, artifact.size, ctx, info)
             except GGUFMalformed as exc:
                 malformed = exc
-        loc = artifact.location
+            except BudgetExceeded as exc:
+                if exc.per_file:
+                    raise
+                # What was read before the limit (templates) is still judged below.
+                ctx.report(
+                    scan_rules.INCOMPLETE,
+                    loc,
+                    f"GGUF header not read past a safety limit ({exc.limit}): {exc.detail}",
+                    {"limit": exc.limit, "format": "gguf", "keys_read": len(info.keys)},
+                )
+                info.tensors.clear()
         if malformed is not None:
             ctx.report(
                 rules.HEADER_MALFORMED,

@@ -41,6 +41,7 @@ from modelxray.formats.protobuf_wire import (
 )
 from modelxray.model import Location, Severity
 from modelxray.rules import onnx as rules
+from modelxray.rules import scan as scan_rules
 
 if TYPE_CHECKING:
     from modelxray.scanning import Sink
@@ -170,6 +171,10 @@ class _Walker:
                 sparse_i += 1
 
     def node(self, v: Value, path: str, depth: int) -> None:
+        limit = self.budget.limits.max_onnx_nodes
+        Budget.require(
+            len(self.model.nodes) < limit, "max_onnx_nodes", f"more than {limit} graph nodes"
+        )
         name = op_type = domain = ""
         attrs: list[Value] = []
         for num, _, x in self.msg(v, depth):
@@ -358,6 +363,16 @@ class OnnxReader(FormatReader):
         with _model_bytes(artifact, ctx) as view:
             try:
                 walker.model_proto(view)
+            except BudgetExceeded as exc:
+                if exc.per_file:
+                    raise
+                # The nodes read before the limit are still judged below.
+                ctx.report(
+                    scan_rules.INCOMPLETE,
+                    artifact.location,
+                    f"ONNX model not read past a safety limit ({exc.limit}): {exc.detail}",
+                    {"limit": exc.limit, "format": "onnx", "nodes_read": len(walker.model.nodes)},
+                )
             finally:
                 del view
         model = walker.model

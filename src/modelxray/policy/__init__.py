@@ -453,6 +453,9 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
 def load_policy(path: str) -> Policy:
     """Read a ``modelxray.toml`` or a ``pyproject.toml`` (its ``[tool.modelxray]`` table)."""
     tomllib = _tomllib()
+    if os.path.exists(path) and not os.path.isfile(path):
+        # A FIFO or device would block the read (or never end): never opened.
+        raise PolicyError(f"{path}: not a regular file")
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)

@@ -79,3 +79,11 @@ DIRECTORY_MISMATCH = FAMILY.rule(
     formats=("zip",),
     cwes=("CWE-436",),
 )
+OVERLAP = FAMILY.rule(
+    "MX-ARCHIVE-010",
+    "Archive entries overlap (overlapping-entry zip bomb)",
+    Severity.HIGH,
+    Confidence.HIGH,
+    formats=("zip",),
+    cwes=("CWE-409", "CWE-400", "CWE-436"),
+)

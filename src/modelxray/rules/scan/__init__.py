@@ -55,7 +55,7 @@ FORMAT_NOT_APPROVED = FAMILY.rule(
 
 ISOLATED_FAILURE = FAMILY.rule(
     "MX-SCAN-008",
-    "Parser crashed or exceeded limits in isolation",
+    "Parser crashed or exceeded limits in a child process",
     Severity.HIGH,
     Confidence.HIGH,
     cwes=("CWE-400",),
