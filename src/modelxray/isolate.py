@@ -215,14 +215,19 @@ class _Pool:
 
 
 def _preload_readers() -> None:
-    """Import every reader (and the native libraries they use) before the first fork, so a
-    worker's memory limit measures parsing, not imports, and a fresh worker costs a fork."""
+    """Import every reader, container and analyser (and the native libraries they use) before
+    the first fork, so a worker's memory limit measures parsing, not imports, and a fresh
+    worker costs a fork, not a re-import of what the previous one had loaded."""
     import importlib
+    import pkgutil
 
-    from modelxray.formats import registry
-
-    for entry in registry.READERS:
-        importlib.import_module(entry.module)
+    for package in ("formats", "containers", "analysis"):
+        root = importlib.import_module(f"modelxray.{package}")
+        for info in pkgutil.walk_packages(root.__path__, f"modelxray.{package}."):
+            try:
+                importlib.import_module(info.name)
+            except ImportError:  # an optional reader's library is missing: imported on use
+                pass
     for lib in ("numpy", "h5py"):
         try:
             importlib.import_module(lib)
