@@ -37,6 +37,7 @@ def test_cpu_limit_is_a_finding_and_the_run_continues(files: dict[str, Path]) ->
     heavy, small = report.files
     assert [f.rule_id for f in heavy.findings] == ["MX-SCAN-008"]
     assert heavy.findings[0].evidence["cause"] == "cpu"
+    assert heavy.findings[0].evidence["exit"] == -24  # SIGXCPU
     assert heavy.status == "unscannable" and heavy.verdict == "error"
     assert small.status == "scanned" and small.verdict == "allowed"
 
@@ -208,6 +209,7 @@ def test_a_killed_worker_costs_only_its_file(
     assert [f.rule_id for f in killed.findings] == ["MX-SCAN-008"]
     assert "SIGKILL" in killed.findings[0].message
     assert killed.findings[0].evidence["cause"] == "crash"
+    assert killed.findings[0].evidence["exit"] == -9
     assert killed.status == "unscannable" and killed.verdict == "error"
     assert [r.verdict for r in by_name.values()] == ["allowed"] * 4
     assert [r.status for r in by_name.values()] == ["scanned"] * 4

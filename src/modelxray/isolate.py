@@ -120,16 +120,18 @@ def _crash_result(
     return result
 
 
-def _describe_status(status: int) -> tuple[str, str]:
-    """What ended a worker (from ``waitpid``), and the limit it points at."""
+def _describe_status(status: int) -> tuple[str, str, int]:
+    """What ended a worker (from ``waitpid``), the limit it points at, and its exit code
+    (negative: the signal, as :mod:`subprocess` reports it)."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        return f"was killed by {name}", "cpu" if sig == signal.SIGXCPU else "crash"
-    return f"exited with status {os.WEXITSTATUS(status)}", "crash"
+        return f"was killed by {name}", "cpu" if sig == signal.SIGXCPU else "crash", -sig
+    code = os.WEXITSTATUS(status)
+    return f"exited with status {code}", "crash", code
 
 
 @dataclass
@@ -294,13 +296,13 @@ def _pooled(
                 chunk = os.read(worker.recv_fd, 1 << 16)
                 if not chunk:  # the worker died with this file
                     pool.retire(worker, kill=True)
-                    why, cause = _describe_status(worker.status or 0)
+                    why, cause, code = _describe_status(worker.status or 0)
                     died(
                         index,
                         worker,
                         f"the parser {why} in isolation (limits: {settings.memory_mb} MB "
                         f"address space, {cpu} CPU seconds per file)",
-                        {"exit": worker.status, "cause": cause},
+                        {"exit": code, "cause": cause},
                     )
                     continue
                 worker.buffer += chunk
