@@ -268,12 +268,18 @@ def _pooled(
             idle = [w for w in pool.workers if w.index is None]
             while queue and (idle or len(pool.workers) < jobs):
                 worker = idle.pop() if idle else pool.fork()
+                index = queue.pop()
                 try:
-                    worker.send(queue[-1], wall)
-                except OSError:  # died between files: replace it, the file waits
+                    worker.send(index, wall)
+                except OSError as exc:  # the worker is gone: this file is charged, not retried
                     pool.retire(worker, kill=True)
-                    continue
-                queue.pop()
+                    why, cause, code = _describe_status(worker.status or 0)
+                    died(
+                        index,
+                        worker,
+                        f"the isolated parser {why} before it could read the file ({exc})",
+                        {"exit": code, "cause": cause},
+                    )
             busy = [w for w in pool.workers if w.index is not None]
             now = time.monotonic()
             for worker in [w for w in busy if w.deadline <= now]:
