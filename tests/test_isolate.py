@@ -37,6 +37,7 @@ def test_cpu_limit_is_a_finding_and_the_run_continues(files: dict[str, Path]) ->
     heavy, small = report.files
     assert [f.rule_id for f in heavy.findings] == ["MX-SCAN-008"]
     assert heavy.findings[0].evidence["cause"] == "cpu"
+    assert heavy.findings[0].evidence["exit"] == -24  # SIGXCPU
     assert heavy.status == "unscannable" and heavy.verdict == "error"
     assert small.status == "scanned" and small.verdict == "allowed"
 
@@ -148,3 +149,96 @@ def test_isolated_scan_uses_the_policy(tmp_path: Path) -> None:
     # one expired-suppression finding, not one from the child and one from the parent
     rule_ids = [f.rule_id for f in iso.files[2].findings]
     assert rule_ids.count("MX-SCAN-006") == 1
+
+
+def _comparable(report: modelxray.Report) -> list[dict[str, object]]:
+    return [r.to_dict() | {"seconds": 0} for r in report.files]
+
+
+@pytest.mark.parametrize("folder", ["examples", "tests/data"])
+def test_pool_matches_the_plain_scan_on_a_folder(folder: str) -> None:
+    """Every file of a real folder: same findings, statuses, verdicts and model-data links."""
+    root = Path(__file__).resolve().parent.parent / folder
+    options = ScanOptions(jobs=2)
+    plain = modelxray.scan(str(root), options)
+    iso = scan_isolated(str(root), options, IsolationSettings(recycle_after=3))
+    assert len(iso.files) > 3
+    assert _comparable(iso) == _comparable(plain)
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, log: Path, kill_name: str = "") -> None:
+    """Wrap the worker's scan_file (before the pool forks): note the worker's pid per file and
+    kill the worker outright on the file named ``kill_name``."""
+    import os
+    import signal
+
+    import modelxray.isolate as isolate
+
+    real = isolate.scan_file
+
+    def spy(source: modelxray.engine.SourceFile, options: ScanOptions) -> FileResult:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        if Path(source.display).name == kill_name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(source, options)
+
+    monkeypatch.setattr(isolate, "scan_file", spy)
+
+
+def _small_files(tmp_path: Path, n: int) -> list[str]:
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"f{i}.json"
+        p.write_text(json.dumps({"i": i}))
+        paths.append(str(p))
+    return paths
+
+
+def test_a_killed_worker_costs_only_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    paths = _small_files(tmp_path, 5)
+    log = tmp_path / "pids.log"
+    _spy(monkeypatch, log, kill_name="f2.json")
+    iso = scan_isolated(paths, ScanOptions(jobs=1), IsolationSettings(recycle_after=100))
+    by_name = {Path(r.path).name: r for r in iso.files}
+    killed = by_name.pop("f2.json")
+    assert [f.rule_id for f in killed.findings] == ["MX-SCAN-008"]
+    assert "SIGKILL" in killed.findings[0].message
+    assert killed.findings[0].evidence["cause"] == "crash"
+    assert killed.findings[0].evidence["exit"] == -9
+    assert killed.status == "unscannable" and killed.verdict == "error"
+    assert [r.verdict for r in by_name.values()] == ["allowed"] * 4
+    assert [r.status for r in by_name.values()] == ["scanned"] * 4
+    pids = log.read_text().split()
+    assert len(pids) == 5 and os.getpid() not in map(int, pids)
+    # the worker that died on f2 is replaced: f3 and f4 are read by a fresh one
+    assert pids[0] == pids[1] == pids[2] != pids[3] == pids[4]
+
+
+def test_workers_are_recycled_after_n_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _small_files(tmp_path, 7)
+    log = tmp_path / "pids.log"
+    _spy(monkeypatch, log)
+    iso = scan_isolated(paths, ScanOptions(jobs=1), IsolationSettings(recycle_after=3))
+    assert [r.verdict for r in iso.files] == ["allowed"] * 7
+    pids = log.read_text().split()
+    assert [len(set(pids[i : i + 3])) for i in (0, 3, 6)] == [1, 1, 1]
+    assert len(set(pids)) == 3
+
+
+def test_no_worker_outlives_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    paths = _small_files(tmp_path, 6)
+    log = tmp_path / "pids.log"
+    _spy(monkeypatch, log)
+    scan_isolated(paths, ScanOptions(jobs=2), IsolationSettings(recycle_after=2))
+    for pid in set(map(int, log.read_text().split())):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -1,30 +1,42 @@
-"""Isolated inspection: parse each file in a child process under memory and CPU limits.
+"""Isolated inspection: parse every file in a limited worker process.
 
-A native parser (HDF5, protobuf, a decompressor) that crashes, leaks or spins on a
-hostile file takes down only its child: the parent records an MX-SCAN-008 finding for
-that file and goes on with the next one.
+A native parser (HDF5, protobuf, a decompressor) that crashes, leaks or spins on a hostile
+file takes down only its worker: the parent records an MX-SCAN-008 finding for that file and
+goes on with the next one.
 
-The child is ``python -m modelxray.isolate``: it reads one JSON request on stdin
-(path, display name, limits, the policy as data), imports the readers, sets ``RLIMIT_AS`` and
-``RLIMIT_CPU`` on itself, runs :func:`modelxray.engine.scan_file` and writes
-``FileResult.to_dict()`` as JSON on stdout.  The parent rebuilds the result and applies
-its own policy.  Only modelxray's own data crosses the boundary (JSON, never pickle).
+The workers are a pool forked from the scanning process, so they start with the readers and
+the policy already in memory (nothing about the policy is re-read or re-built).  Each worker
+limits itself as it starts: ``RLIMIT_AS`` (its size at fork plus ``memory_mb``) and, before
+every file, ``RLIMIT_CPU`` (its CPU time so far plus ``cpu_seconds``); it serves one file per
+request (the index of the source, in) and answers with ``FileResult.to_dict()`` as one JSON
+line (out), and is replaced after ``recycle_after`` files, so what one parse leaks cannot
+reach the next worker's files.  A worker that dies, is killed, or overruns the wall-clock
+deadline costs only the file it was reading.  Only modelxray's own data crosses the boundary
+(JSON, never pickle).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import select
+import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from modelxray.budget import Limits
-from modelxray.engine import ScanOptions, describe_exit, failed_result, scan_file
+from modelxray.children import die_with_parent, limit_cpu
+from modelxray.engine import (
+    ScanOptions,
+    describe_exit,
+    failed_result,
+    link_model_data,
+    scan_file,
+)
 from modelxray.model import (
     Disposition,
     FileResult,
@@ -33,25 +45,32 @@ from modelxray.model import (
     Report,
     Verdict,
 )
-from modelxray.policy import file_verdict, policy_from_dict, policy_to_dict
+from modelxray.policy import file_verdict
 from modelxray.rules import scan as scan_rules
 from modelxray.sources import SourceFile, selected_sources
 
 DEFAULT_MEMORY_MB = 4096
+DEFAULT_RECYCLE_AFTER = 64
 _POLICY_MADE = frozenset({scan_rules.SUPPRESSION_EXPIRED.id, scan_rules.FORMAT_NOT_APPROVED.id})
 
 
 @dataclass(frozen=True)
 class IsolationSettings:
-    # Address space the parse may add on top of the child's start-up (interpreter + readers).
+    # Address space a worker may add on top of its size when forked (interpreter + readers).
     memory_mb: int = DEFAULT_MEMORY_MB
-    # CPU seconds per file; None: twice the per-file time limit, plus start-up.
+    # CPU seconds per file; None: twice the per-file time limit, plus a margin.
     cpu_seconds: float | None = None
+    # Files a worker serves before it is replaced by a fresh one.
+    recycle_after: int = DEFAULT_RECYCLE_AFTER
 
     def cpu_limit(self, limits: Limits) -> int:
         if self.cpu_seconds is not None:
             return max(1, int(self.cpu_seconds + 0.999))
         return int(limits.max_seconds_per_file * 2 + 10)
+
+    def wall_limit(self, limits: Limits) -> float:
+        """Wall-clock seconds a file may take before its worker is killed."""
+        return self.cpu_limit(limits) * 2 + 30
 
 
 # ------------------------------------------------------------------------------ rebuild
@@ -74,6 +93,7 @@ def result_from_dict(d: dict[str, Any]) -> FileResult:
         findings=findings + suppressed,  # the parent's policy decides again
         seconds=float(d.get("seconds", 0.0)),
         verdict=Verdict(d.get("verdict", Verdict.ALLOWED)),
+        references=list(d.get("references", [])),
     )
     for f in r.findings:
         f.disposition = Disposition.BLOCK
@@ -84,96 +104,225 @@ def result_from_dict(d: dict[str, Any]) -> FileResult:
 # ------------------------------------------------------------------------------ parent
 
 
-def _crash_result(
-    source: SourceFile, options: ScanOptions, why: str, evidence: dict[str, Any], seconds: float
-) -> FileResult:
-    return failed_result(source, options, why, evidence, seconds)
+def _describe_status(status: int) -> tuple[str, str, int]:
+    """What ended a worker (from ``waitpid``), the limit it points at, and its exit code
+    (negative: the signal, as :mod:`subprocess` reports it)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return describe_exit(-sig), "cpu" if sig == signal.SIGXCPU else "crash", -sig
+    code = os.WEXITSTATUS(status)
+    return describe_exit(code), "crash", code
 
 
-def scan_file_isolated(
-    source: SourceFile, options: ScanOptions, settings: IsolationSettings
-) -> FileResult:
-    """Scan one file in a child process; a crash or a limit becomes an MX-SCAN-008 finding."""
-    if source.path is None:  # nothing to parse: problems only (links, unreadable)
-        return scan_file(source, options)
-    request = {
-        "path": source.path,
-        "display": source.display,
-        "size": source.size,
-        "limits": asdict(options.limits),
-        # The child analyses under the same policy (allow/deny lists, rule states, severities).
-        "policy": policy_to_dict(options.policy),
-        "policy_source": options.policy.source,
-        "compute_hash": options.compute_hash or options.policy.needs_hashes,
-        "show_code": bool(getattr(options, "show_code", False)),
-        "memory_mb": settings.memory_mb,
-        "cpu_seconds": settings.cpu_limit(options.limits),
-        "parent": os.getpid(),
-    }
-    wall = settings.cpu_limit(options.limits) * 2 + 30
-    started = time.perf_counter()
-    evidence: dict[str, Any] = {
-        "memory_mb": settings.memory_mb,
-        "cpu_seconds": request["cpu_seconds"],
-    }
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "modelxray.isolate"],
-            input=json.dumps(request).encode(),
-            capture_output=True,
-            timeout=wall,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-        )
-    except subprocess.TimeoutExpired:
-        return _crash_result(
-            source,
-            options,
-            f"the isolated parser did not finish within {wall}s of wall-clock time",
-            {**evidence, "limit": "wall_clock", "seconds": wall},
-            time.perf_counter() - started,
-        )
-    seconds = time.perf_counter() - started
-    stderr_tail = proc.stderr.decode("utf-8", "replace")[-800:]
-    if proc.returncode == 0:
+@dataclass
+class _Worker:
+    """The parent's handle on one forked worker."""
+
+    pid: int
+    send_fd: int
+    recv_fd: int
+    buffer: bytes = b""
+    served: int = 0
+    index: int | None = None  # the source being read
+    started: float = 0.0
+    deadline: float = 0.0
+    status: int | None = field(default=None)
+
+    def send(self, index: int, wall: float) -> None:
+        self.index = index
+        self.started = time.monotonic()
+        self.deadline = self.started + wall
+        os.write(self.send_fd, f"{index}\n".encode("ascii"))
+
+    def close(self, kill: bool) -> None:
+        """Stop the worker (at once when ``kill``, else at its next read) and reap it."""
+        if kill:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for fd in (self.send_fd, self.recv_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.status is None:
+            try:
+                _, self.status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                self.status = 0
+
+
+class _Pool:
+    """Workers forked on demand, at most ``size`` at once, each replaced after ``recycle``
+    files or when it dies."""
+
+    def __init__(
+        self, sources: list[SourceFile], options: ScanOptions, settings: IsolationSettings
+    ) -> None:
+        self.sources = sources
+        self.options = options
+        self.settings = settings
+        self.workers: list[_Worker] = []
+
+    def fork(self) -> _Worker:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # worker: never returns
+            os.close(to_child_w)
+            os.close(from_child_r)
+            for w in self.workers:  # the other workers' pipes are not this worker's business
+                for fd in (w.send_fd, w.recv_fd):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            _serve(to_child_r, from_child_w, self.sources, self.options, self.settings, parent)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        worker = _Worker(pid, to_child_w, from_child_r)
+        self.workers.append(worker)
+        return worker
+
+    def retire(self, worker: _Worker, kill: bool) -> None:
+        worker.close(kill)
+        self.workers.remove(worker)
+
+    def close(self) -> None:
+        for worker in list(self.workers):
+            self.retire(worker, kill=True)
+
+
+def _preload_readers() -> None:
+    """Import every reader, container and analyser (and the native libraries they use) before
+    the first fork, so a worker's memory limit measures parsing, not imports, and a fresh
+    worker costs a fork, not a re-import of what the previous one had loaded."""
+    import importlib
+    import pkgutil
+
+    for package in ("formats", "containers", "analysis"):
+        root = importlib.import_module(f"modelxray.{package}")
+        for info in pkgutil.walk_packages(root.__path__, f"modelxray.{package}."):
+            try:
+                importlib.import_module(info.name)
+            except ImportError:  # an optional reader's library is missing: imported on use
+                pass
+    for lib in ("numpy", "h5py"):
         try:
-            payload = json.loads(proc.stdout.decode("utf-8"))
-            result = result_from_dict(payload)
-        except (ValueError, KeyError, TypeError) as exc:
-            return _crash_result(
-                source,
-                options,
-                f"the isolated parser returned no usable result ({type(exc).__name__})",
-                {**evidence, "stderr": stderr_tail},
-                seconds,
-            )
-        result.verdict = file_verdict(options.policy, result, date.today())
-        return result
-    code = proc.returncode
-    hit = "cpu" if code == -24 else ("memory" if "MemoryError" in stderr_tail else "crash")
-    return _crash_result(
-        source,
-        options,
-        f"the parser {describe_exit(code)} in isolation "
-        f"(limits: {settings.memory_mb} MB address space, {request['cpu_seconds']} CPU seconds)",
-        {**evidence, "exit": code, "cause": hit, "stderr": stderr_tail},
-        seconds,
-    )
+            importlib.import_module(lib)
+        except ImportError:
+            pass
+
+
+def _pooled(
+    sources: list[SourceFile], options: ScanOptions, settings: IsolationSettings, jobs: int
+) -> Iterator[FileResult]:
+    """Every source's result, in source order; files with content are read by the pool."""
+    _preload_readers()
+    pool = _Pool(sources, options, settings)
+    wall = settings.wall_limit(options.limits)
+    cpu = settings.cpu_limit(options.limits)
+    evidence = {"memory_mb": settings.memory_mb, "cpu_seconds": cpu}
+    results: dict[int, FileResult] = {}
+    queue = [i for i, s in enumerate(sources) if s.path is not None]
+    queue.reverse()  # pop() takes the next in source order
+    done = 0
+
+    def died(index: int, worker: _Worker, why: str, more: dict[str, Any]) -> None:
+        results[index] = failed_result(
+            sources[index], options, why, {**evidence, **more}, time.monotonic() - worker.started
+        )
+
+    try:
+        while done < len(sources):
+            if done in results:
+                yield results.pop(done)
+                done += 1
+                continue
+            if sources[done].path is None:  # nothing to parse: problems only (links, unreadable)
+                results[done] = scan_file(sources[done], options)
+                continue
+            idle = [w for w in pool.workers if w.index is None]
+            while queue and (idle or len(pool.workers) < jobs):
+                worker = idle.pop() if idle else pool.fork()
+                index = queue.pop()
+                try:
+                    worker.send(index, wall)
+                except OSError as exc:  # the worker is gone: this file is charged, not retried
+                    pool.retire(worker, kill=True)
+                    why, cause, code = _describe_status(worker.status or 0)
+                    died(
+                        index,
+                        worker,
+                        f"the isolated parser {why} before it could read the file ({exc})",
+                        {"exit": code, "cause": cause},
+                    )
+            busy = [w for w in pool.workers if w.index is not None]
+            now = time.monotonic()
+            for worker in [w for w in busy if w.deadline <= now]:
+                pool.retire(worker, kill=True)
+                assert worker.index is not None
+                died(
+                    worker.index,
+                    worker,
+                    f"the isolated parser did not finish within {wall:g}s of wall-clock time",
+                    {"limit": "wall_clock", "seconds": wall},
+                )
+                busy.remove(worker)
+            if not busy:
+                continue
+            timeout = max(0.0, min(w.deadline for w in busy) - now)
+            ready, _, _ = select.select([w.recv_fd for w in busy], [], [], min(timeout, 1.0))
+            for worker in [w for w in busy if w.recv_fd in ready]:
+                assert worker.index is not None
+                index = worker.index
+                chunk = os.read(worker.recv_fd, 1 << 16)
+                if not chunk:  # the worker died with this file
+                    pool.retire(worker, kill=True)
+                    why, cause, code = _describe_status(worker.status or 0)
+                    died(
+                        index,
+                        worker,
+                        f"the parser {why} in isolation (limits: {settings.memory_mb} MB "
+                        f"address space, {cpu} CPU seconds per file)",
+                        {"exit": code, "cause": cause},
+                    )
+                    continue
+                worker.buffer += chunk
+                if b"\n" not in worker.buffer:
+                    continue
+                line, _, worker.buffer = worker.buffer.partition(b"\n")
+                worker.index = None
+                worker.served += 1
+                answer = json.loads(line.decode("utf-8"))
+                if "ok" in answer:
+                    result = result_from_dict(answer["ok"])
+                    result.verdict = file_verdict(options.policy, result, date.today())
+                    results[index] = result
+                else:
+                    died(
+                        index,
+                        worker,
+                        f"the isolated parser failed ({answer['error']}: {answer['message']})",
+                        {"cause": "memory" if answer["error"] == "MemoryError" else "crash"},
+                    )
+                if "ok" not in answer or worker.served >= settings.recycle_after:
+                    pool.retire(worker, kill=False)
+    finally:
+        pool.close()
 
 
 def iter_results_isolated(
     paths: Iterable[str], options: ScanOptions, settings: IsolationSettings
 ) -> Iterator[FileResult]:
-    """Like :func:`modelxray.engine.iter_results`, one child process per file."""
+    """Like :func:`modelxray.engine.iter_results`, every file parsed by a limited worker."""
     sources = list(selected_sources(paths, options.policy))
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
-    if jobs <= 1 or len(sources) < 2:
-        for s in sources:
-            yield scan_file_isolated(s, options, settings)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(lambda s: scan_file_isolated(s, options, settings), sources)
+    yield from _pooled(sources, options, settings, max(1, min(jobs, len(sources))))
 
 
 def scan_isolated(
@@ -181,7 +330,7 @@ def scan_isolated(
     options: ScanOptions | None = None,
     settings: IsolationSettings | None = None,
 ) -> Report:
-    """:func:`modelxray.scan`, with every file parsed in its own limited child process."""
+    """:func:`modelxray.scan`, with every file parsed in a limited worker process."""
     options = options or ScanOptions()
     settings = settings or IsolationSettings()
     if isinstance(paths, (str, os.PathLike)):
@@ -189,11 +338,12 @@ def scan_isolated(
     started = time.perf_counter()
     report = Report(gate=options.policy.gate())
     report.files.extend(iter_results_isolated([os.fspath(p) for p in paths], options, settings))
+    link_model_data(report.files, options.policy)
     report.seconds = time.perf_counter() - started
     return report
 
 
-# ------------------------------------------------------------------------------ child
+# ------------------------------------------------------------------------------ worker
 
 
 def _vm_size() -> int:
@@ -208,48 +358,47 @@ def _vm_size() -> int:
     return 0
 
 
-def _limit_self(memory_mb: int, cpu_seconds: int) -> None:
-    """Limit what the parse may add: address space and CPU time on top of start-up."""
+def _limit_memory(memory_mb: int) -> None:
+    """Limit the address space to what the worker has now plus ``memory_mb``; no core dumps."""
     import resource
 
     mem = _vm_size() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = int(usage.ru_utime + usage.ru_stime) + 1 + cpu_seconds
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def child_main() -> int:
-    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    if request.get("parent"):  # no child outlives the scanner
-        from modelxray.children import die_with_parent
-
-        die_with_parent(int(request["parent"]))
-    # Import what parsing needs before the address-space limit applies, so the limit
-    # measures the parse, not the interpreter's start-up.
-    import modelxray.formats  # noqa: F401
-
-    for lib in ("numpy",):
-        try:
-            __import__(lib)
-        except ImportError:
-            pass
-    limits = Limits(**request["limits"])
-    options = ScanOptions(
-        limits=limits,
-        policy=policy_from_dict(request["policy"], source=request.get("policy_source")),
-        compute_hash=bool(request["compute_hash"]),
-        show_code=bool(request.get("show_code", False)),
-    )
-    source = SourceFile(request["display"], request["path"], int(request["size"]))
-    _limit_self(int(request["memory_mb"]), int(request["cpu_seconds"]))
-    result = scan_file(source, options)
-    out = json.dumps(result.to_dict(), default=str)
-    sys.stdout.write(out)
-    sys.stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(child_main())
+def _serve(
+    recv_fd: int,
+    send_fd: int,
+    sources: list[SourceFile],
+    options: ScanOptions,
+    settings: IsolationSettings,
+    parent: int,
+) -> None:
+    """A worker's life: limit itself, then read one source index per line and answer one JSON
+    line each (``{"ok": result}`` or ``{"error": type, "message": text}``) until told to stop."""
+    code = 0
+    try:
+        die_with_parent(parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+        _limit_memory(settings.memory_mb)
+        cpu = settings.cpu_limit(options.limits)
+        with os.fdopen(recv_fd, "rb") as requests, os.fdopen(send_fd, "wb") as answers:
+            for line in requests:
+                limit_cpu(cpu)
+                try:
+                    result = scan_file(sources[int(line)], options)
+                    answer: dict[str, Any] = {
+                        "ok": {**result.to_dict(), "references": result.references}
+                    }
+                    out = json.dumps(answer, default=str)
+                except BaseException as exc:  # noqa: BLE001 - the parent records it for the file
+                    out = json.dumps(
+                        {"error": type(exc).__name__, "message": str(exc)[:300]}, default=repr
+                    )
+                answers.write(out.encode("utf-8") + b"\n")
+                answers.flush()
+    except BaseException:  # noqa: BLE001 - the parent sees the worker die
+        code = 1
+    finally:
+        os._exit(code)
