@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from modelxray import formats
 from modelxray.artifact import Artifact
@@ -302,9 +303,42 @@ def _scan_one(args: tuple[SourceFile, ScanOptions]) -> FileResult:
     return scan_file(*args)
 
 
-def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
-    """Results in source order; files are spread over ``options.jobs`` processes."""
-    sources: Iterable[SourceFile] = selected_sources(paths, options.policy)
+def plan(paths: Iterable[str], options: ScanOptions) -> list[SourceFile]:
+    """The files a scan of ``paths`` will judge, in source order, listed before any is read
+    (so a progress display knows the total)."""
+    return list(selected_sources(paths, options.policy))
+
+
+def _worker_init() -> None:
+    """A pool worker leaves signals to the parent: Ctrl-C on a terminal reaches the whole
+    process group, and the parent stops the workers (:func:`_stop_workers`).  A forked worker
+    would otherwise inherit the CLI's handlers."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_workers(pool: Any) -> None:
+    """The run stops early (Ctrl-C, SIGTERM, the consumer went away): kill the workers now,
+    not after their current files, and reap them, so none outlives the caller."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.kill()
+    for proc in processes:
+        proc.join()
+
+
+def iter_results(
+    paths: Iterable[str], options: ScanOptions, sources: Sequence[SourceFile] | None = None
+) -> Iterator[FileResult]:
+    """Results in source order, each as soon as it and those before it are judged; files are
+    spread over ``options.jobs`` processes.  ``sources``: the files to judge when already
+    listed (:func:`plan`); ``paths`` are then not walked again.  Closing the iterator early,
+    or an exception (KeyboardInterrupt) while it waits, stops the workers at once."""
+    if sources is None:
+        sources = plan(paths, options)
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
     if jobs > 1:
         batch = list(sources)
@@ -319,9 +353,15 @@ def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileRes
 
     # fork: workers inherit the imported readers, so a worker starts in microseconds.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_worker_init
+    ) as pool:
         chunk = max(1, min(32, len(batch) // (jobs * 8)))
-        yield from pool.map(_scan_one, ((s, options) for s in batch), chunksize=chunk)
+        try:
+            yield from pool.map(_scan_one, ((s, options) for s in batch), chunksize=chunk)
+        except BaseException:
+            _stop_workers(pool)
+            raise
 
 
 def scan(

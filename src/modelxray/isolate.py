@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
@@ -188,10 +188,14 @@ def scan_file_isolated(
 
 
 def iter_results_isolated(
-    paths: Iterable[str], options: ScanOptions, settings: IsolationSettings
+    paths: Iterable[str],
+    options: ScanOptions,
+    settings: IsolationSettings,
+    sources: Sequence[SourceFile] | None = None,
 ) -> Iterator[FileResult]:
     """Like :func:`modelxray.engine.iter_results`, one child process per file."""
-    sources = list(selected_sources(paths, options.policy))
+    if sources is None:
+        sources = list(selected_sources(paths, options.policy))
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
     if jobs <= 1 or len(sources) < 2:
         for s in sources:

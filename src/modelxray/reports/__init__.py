@@ -1,6 +1,7 @@
 """Report renderers: each turns a Report into text for one audience.
 
 ``console`` (people at a terminal), ``json`` (machines; schema in ``modelxray/data``),
+``jsonl`` (the same, one line per file as the scan goes, then a summary line),
 ``sarif`` (SARIF 2.1.0 for GitHub code scanning and other SARIF viewers) and ``html`` (one
 self-contained page to read or attach).
 """
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from modelxray.model import Report
 
-FORMATS = ("console", "json", "sarif", "html")
+FORMATS = ("console", "json", "jsonl", "sarif", "html")
 
 
 def render(
@@ -33,6 +34,10 @@ def render(
         from modelxray.reports import json_report
 
         json_report.write(report, out)
+    elif fmt == "jsonl":
+        from modelxray.reports import jsonl
+
+        jsonl.write(report, out)
     elif fmt == "console":
         from modelxray.reports import console
 
