@@ -6,7 +6,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from modelxray import __version__
@@ -35,12 +36,35 @@ class _Interrupted(BaseException):
         self.signum = signum
 
 
-def _on_signal(signum: int, frame: object) -> None:
-    import signal
+class _Stopper:
+    """Turns SIGINT and SIGTERM into :class:`_Interrupted` where the main thread is (waiting
+    for a worker, or parsing), except inside :meth:`hold`: a report line being written is
+    finished first, so no output is cut mid-line.  One signal stops the run; later ones are
+    ignored while the partial report is written."""
 
-    for sig in (signal.SIGINT, signal.SIGTERM):  # one stop; the partial report is written
-        signal.signal(sig, signal.SIG_IGN)
-    raise _Interrupted(signum)
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self.holding = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        if self.holding:
+            self.pending = signum
+            return
+        raise _Interrupted(signum)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.pending is not None:
+            raise _Interrupted(self.pending)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -264,10 +288,11 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     policy = _policy(args)
     out = _open_output(args.output)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopper = _Stopper()
     try:
         for sig in handlers:
-            signal.signal(sig, _on_signal)
-        return _run_scan(args, policy, out)
+            signal.signal(sig, stopper)
+        return _run_scan(args, policy, out, stopper)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -275,7 +300,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             out.close()
 
 
-def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO) -> int:
+def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO, stopper: _Stopper) -> int:
     """Judge every file, reporting each as it is judged (progress, JSON Lines); on SIGINT or
     SIGTERM stop the workers, report what was judged (marked incomplete) and exit 128+N."""
     import signal
@@ -328,13 +353,15 @@ def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO) -> int:
         results = iterate(paths, options, sources=sources)
         try:
             for i, result in enumerate(results):
-                report.files.append(result)
-                if writer is not None:
+                with stopper.hold():
+                    report.files.append(result)
+                    if writer is not None:
+                        if bar is not None:
+                            bar.clear()
+                        writer.file(result)
                     if bar is not None:
-                        bar.clear()
-                    writer.file(result)
-                if bar is not None:
-                    bar.advance(result, sources[i + 1].display if i + 1 < len(sources) else "")
+                        following = sources[i + 1].display if i + 1 < len(sources) else ""
+                        bar.advance(result, following)
         finally:  # stops the workers now when the loop ends early (signal, broken pipe)
             getattr(results, "close", lambda: None)()
     except _Interrupted as exc:
@@ -345,17 +372,18 @@ def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO) -> int:
             bar.clear()
         if stdin_file is not None:
             os.unlink(stdin_file)
-    unsupported = [r for r in report.files if r.status == FileStatus.UNSUPPORTED]
-    link_model_data(report.files, policy)
-    report.seconds = time.perf_counter() - started
-    if writer is not None:
-        for r in unsupported:
-            if r.status != FileStatus.UNSUPPORTED:
-                writer.file(r, revised=True)
-        writer.summary(report)
-    else:
-        render(report, args.format, out, color=color, quiet=args.quiet)
-    out.flush()
+    with stopper.hold():  # the report is written whole; a signal now ends the run after it
+        unsupported = [r for r in report.files if r.status == FileStatus.UNSUPPORTED]
+        link_model_data(report.files, policy)
+        report.seconds = time.perf_counter() - started
+        if writer is not None:
+            for r in unsupported:
+                if r.status != FileStatus.UNSUPPORTED:
+                    writer.file(r, revised=True)
+            writer.summary(report)
+        else:
+            render(report, args.format, out, color=color, quiet=args.quiet)
+        out.flush()
     if report.interrupted is not None:
         from modelxray.reports.common import interrupted_text
 
@@ -463,7 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"scan": _cmd_scan, "rules": _cmd_rules, "explain": _cmd_explain}
     handlers["convert"] = _cmd_convert
     try:
-        return handlers[args.command](args)
+        code = handlers[args.command](args)
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return code
     except UsageError as exc:
         print(f"modelxray: {exc}", file=sys.stderr)
         return EXIT_ERROR

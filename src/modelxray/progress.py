@@ -3,8 +3,8 @@
 One line, redrawn in place: files judged / total, the share done, findings and blocked files so
 far, and the file being judged.  It is a few lines of stdlib on purpose: ``rich.progress`` and
 ``tqdm`` each add tens of milliseconds of import time (``python -X importtime``) and a
-dependency, for one line of text.  The CLI imports this module only when the line is shown
-(:func:`wanted`): on a terminal, outside CI, without ``--no-progress``.
+dependency, for one line of text.  The CLI imports this module only when the line is shown: on a
+terminal, outside CI, without ``--no-progress``.
 
 File names come from the scanned content: they go through
 :func:`~modelxray.reports.common.visible`, so a name cannot smuggle escape sequences into the
@@ -13,7 +13,6 @@ terminal.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from typing import TextIO
@@ -25,17 +24,6 @@ _CLEAR = "\r\x1b[K"
 _INTERVAL = 0.1  # seconds between redraws; the last state is always drawn on close
 
 
-def wanted(stream: TextIO, disabled: bool) -> bool:
-    """Whether to show progress on ``stream``: a terminal, not CI (``$CI``), not dumb, not
-    switched off (``--no-progress``)."""
-    if disabled or os.environ.get("CI") or os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 class Progress:
     """Files done / total, findings so far, the current file; drawn on ``stream``."""
 
@@ -45,6 +33,7 @@ class Progress:
         self.done = 0
         self.findings = 0
         self.blocked = 0
+        self.errors = 0
         self.current = ""
         self._drawn_at = 0.0
         self._shown = False
@@ -57,8 +46,11 @@ class Progress:
         """One more file judged; ``current`` is the next file (empty after the last)."""
         self.done += 1
         self.findings += len(result.findings)
-        if str(result.verdict) != str(Verdict.ALLOWED):
+        verdict = str(result.verdict)
+        if verdict == str(Verdict.BLOCKED):
             self.blocked += 1
+        elif verdict != str(Verdict.ALLOWED):
+            self.errors += 1
         self.current = current
         self.draw()
 
@@ -67,7 +59,7 @@ class Progress:
         head = (
             f"modelxray {self.done}/{self.total} files {share}  "
             f"{self.findings} finding{'s' if self.findings != 1 else ''}, "
-            f"{self.blocked} not allowed  "
+            f"{self.blocked} blocked, {self.errors} error  "
         )
         room = width - len(head) - 1
         name = visible(self.current)
