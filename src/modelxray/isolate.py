@@ -204,7 +204,11 @@ def iter_results_isolated(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(lambda s: scan_file_isolated(s, options, settings), sources)
+        try:
+            yield from pool.map(lambda s: scan_file_isolated(s, options, settings), sources)
+        except BaseException:  # interrupted: drop the queued files, finish only running ones
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def scan_isolated(
