@@ -283,11 +283,14 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     import signal
+    import threading
 
     _check_scan_args(args)
     policy = _policy(args)
     out = _open_output(args.output)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if threading.current_thread() is not threading.main_thread():
+        handlers = {}  # only the main thread may set handlers: the caller's stay in force
     stopper = _Stopper()
     try:
         for sig in handlers:
@@ -295,7 +298,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         return _run_scan(args, policy, out, stopper)
     finally:
         for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+            if handler is not None:  # None: set outside Python, nothing to restore
+                signal.signal(sig, handler)
         if out is not sys.stdout:
             out.close()
 
