@@ -527,3 +527,24 @@ def test_stdin_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert list(tmp_path.iterdir()) == []
     result = engine.scan_file(over, engine.ScanOptions())
     assert result.verdict == "error"
+
+
+def test_a_signal_while_a_line_is_written_stops_the_run_once() -> None:
+    """A signal during :meth:`_Stopper.hold` waits for the line, then stops the run, once."""
+    from modelxray.cli import _Interrupted, _Stopper
+
+    stopper = _Stopper()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    written = []
+    try:
+        with pytest.raises(_Interrupted) as stopped:
+            with stopper.hold():
+                stopper(signal.SIGTERM, None)  # what the signal does, mid-line
+                written.append("the whole line")
+        assert stopped.value.signum == signal.SIGTERM and written == ["the whole line"]
+        with stopper.hold():  # writing the partial report: not stopped again
+            written.append("the report")
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # later signals are ignored
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -63,8 +63,9 @@ class _Stopper:
             yield
         finally:
             self.holding = False
-        if self.pending is not None:
-            raise _Interrupted(self.pending)
+        signum, self.pending = self.pending, None
+        if signum is not None:
+            raise _Interrupted(signum)
 
 
 def _parser() -> argparse.ArgumentParser:
