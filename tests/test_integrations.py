@@ -133,7 +133,7 @@ def test_blocked_files_still_upload_sarif_and_the_gate_fails(
                **{"sarif-file": "out dir/reports/modelxray.sarif"})  # fmt: skip
     scan, upload, gate = run.step("Scan"), run.step("Upload SARIF"), run.step("Gate")
     assert scan.code == 0 and scan.outputs == {"exit-code": "1", "sarif-written": "true"}
-    assert "FAIL models/evil.pkl" in " ".join(scan.stdout.split()), scan.log  # the readable log
+    assert "blocked models/evil.pkl" in " ".join(scan.stdout.split()), scan.log  # the readable log
     assert upload.ran and upload.code == 0, upload.log
     assert upload.uses == "github/codeql-action/upload-sarif@v4"
     assert upload.with_ == {
@@ -201,7 +201,7 @@ def test_an_explicit_policy_applies_to_every_run(
     assert scan.outputs["exit-code"] == "1" and run.code == 1
     # the readable log comes from the same policy: it blocks the file and names the policy
     log = " ".join(scan.stdout.split())
-    assert "FAIL ./estimator.pkl" in log and "policy: ci config/strict.toml" in log, scan.log
+    assert "blocked ./estimator.pkl" in log and "policy: ci config/strict.toml" in log, scan.log
 
 
 def test_a_scan_error_is_surfaced_where_it_happens(

@@ -92,7 +92,7 @@ def _hostile_report() -> Report:
 
 
 def test_render_dispatches_every_format(examples_report: Report):
-    assert FORMATS == ("console", "json", "sarif", "html", "cyclonedx")
+    assert FORMATS == ("console", "json", "jsonl", "sarif", "html", "cyclonedx")
     for fmt in FORMATS:
         assert _render(examples_report, fmt).strip()
     with pytest.raises(ValueError, match="unknown report format"):
@@ -123,7 +123,7 @@ def test_cli_writes_every_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_json_report_of_examples_matches_the_schema(examples_report: Report):
     doc = json.loads(_render(examples_report, "json"))
     validate_json_report(doc)
-    assert doc["schema_version"] == json_report.SCHEMA_VERSION == "1.0"
+    assert doc["schema_version"] == json_report.SCHEMA_VERSION == "1.1"
     by_name = {Path(f["path"]).name: f for f in doc["files"]}
     mal = by_name["malicious_lambda.h5"]
     assert mal["verdict"] == "blocked"
@@ -410,7 +410,7 @@ def test_unreadable_and_unsupported_files_are_worded(tmp_path: Path):
     assert statuses["notes.txt"] == (FileStatus.UNSUPPORTED, "allowed")
     assert statuses["broken.h5"][1] == "error"
     text = _render(report, "console")
-    assert re.search(r"ERROR .*broken\.h5", text) and re.search(r"unsupported .*notes\.txt", text)
+    assert re.search(r"error .*broken\.h5", text) and re.search(r"unsupported .*notes\.txt", text)
     page = html_report.to_html(report)
     assert "error: could not be fully checked (fail closed)" in page
     assert "allowed, but in no model format modelxray knows" in page

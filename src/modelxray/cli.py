@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
 
 from modelxray import __version__
 
@@ -14,6 +15,56 @@ if TYPE_CHECKING:
     from modelxray.policy import Policy
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# Stopped by a signal: 128 + its number, as a shell reports it (130 SIGINT, 143 SIGTERM).  A
+# reader that went away (``| head``) ends the run quietly with 141, 128 + SIGPIPE: what a shell
+# reports for a program the broken pipe killed.  Never 0: the report was not delivered, so a
+# pipeline under ``set -o pipefail`` must not pass.
+EXIT_SIGNAL_BASE = 128
+EXIT_BROKEN_PIPE = EXIT_SIGNAL_BASE + 13
+
+
+class UsageError(Exception):
+    """A command line that cannot work, found before any file is read (exit 2, one line)."""
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: stop scanning, report what was judged."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Stopper:
+    """Turns SIGINT and SIGTERM into :class:`_Interrupted` where the main thread is (waiting
+    for a worker, or parsing), except inside :meth:`hold`: a report line being written is
+    finished first, so no output is cut mid-line.  One signal stops the run; later ones are
+    ignored while the partial report is written."""
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self.holding = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        if self.holding:
+            self.pending = signum
+            return
+        raise _Interrupted(signum)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        signum, self.pending = self.pending, None
+        if signum is not None:
+            raise _Interrupted(signum)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,12 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("scan", help="scan files and folders")
-    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="files and folders to scan; '-' scans what is piped in on standard input",
+    )
     s.add_argument(
         "-f",
         "--format",
-        choices=("console", "json", "sarif", "html", "cyclonedx"),
+        choices=("console", "json", "jsonl", "sarif", "html", "cyclonedx"),
         default="console",
+        help="report format; jsonl writes one line per file as it is judged, then a summary; "
+        "cyclonedx writes a CycloneDX 1.6 ML-BOM (the 'sbom' extra)",
     )
     s.add_argument(
         "-q", "--quiet", action="store_true", help="console: only failing files and the summary"
@@ -41,9 +99,20 @@ def _parser() -> argparse.ArgumentParser:
         "--policy",
         metavar="FILE",
         help="policy file (modelxray.toml or a pyproject.toml with [tool.modelxray]); "
-        "default: the one in the current folder, if any",
+        "default: the nearest one from the working directory up to the project root",
     )
     s.add_argument("--no-policy", action="store_true", help="ignore policy files")
+    s.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="console colours (default auto: on a terminal, unless NO_COLOR is set)",
+    )
+    s.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress line on stderr (it is shown only on a terminal, never under CI)",
+    )
     s.add_argument(
         "--fail-on",
         metavar="SEVERITY",
@@ -86,8 +155,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="parse each file in a child process with memory and CPU limits (MX-SCAN-008)",
     )
-    s.add_argument("--isolate-memory-mb", type=int, default=4096, metavar="MB")
-    s.add_argument("--isolate-cpu-seconds", type=float, default=None, metavar="S")
+    s.add_argument(
+        "--isolate-memory-mb",
+        type=int,
+        default=4096,
+        metavar="MB",
+        help="--isolate: address-space limit of each child process (default 4096)",
+    )
+    s.add_argument(
+        "--isolate-cpu-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="--isolate: CPU-time limit of each child process (default: from the time limit)",
+    )
     c = sub.add_parser(
         "convert", help="convert PyTorch/NumPy/Keras weights to SafeTensors, executing nothing"
     )
@@ -119,15 +200,28 @@ def _policy(args: argparse.Namespace) -> Policy:
     from modelxray.model import Severity
     from modelxray.policy import Policy, PolicyError, find_policy, load_policy
 
-    if args.policy:
-        policy = load_policy(args.policy)
-    else:
-        policy = (None if args.no_policy else find_policy(".")) or Policy()
     if args.fail_on is not None:
         try:
             fail_on = None if args.fail_on.lower() == "none" else Severity.parse(args.fail_on)
-        except ValueError as exc:
-            raise PolicyError(f"--fail-on: {exc}") from None
+        except ValueError:
+            words = ", ".join(str(v) for v in reversed(Severity))
+            raise UsageError(
+                f"--fail-on: unknown severity {args.fail_on!r} (expected one of {words}, none)"
+            ) from None
+    try:
+        if args.policy:
+            if not os.path.lexists(args.policy):
+                raise UsageError(f"--policy {args.policy}: no such policy file")
+            if not os.path.isfile(args.policy):  # a FIFO or device is never opened
+                raise UsageError(f"--policy {args.policy}: not a regular file")
+            policy = load_policy(args.policy)
+        else:
+            policy = (None if args.no_policy else find_policy(".")) or Policy()
+    except PolicyError as exc:
+        raise UsageError(f"policy: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"policy: {exc.filename}: {exc.strerror}") from None
+    if args.fail_on is not None:
         policy = replace(policy, fail_on=fail_on)
     if args.fail_on_unsupported is not None:
         policy = replace(policy, fail_on_unsupported=args.fail_on_unsupported)
@@ -136,47 +230,181 @@ def _policy(args: argparse.Namespace) -> Policy:
     return policy
 
 
-def _cmd_scan(args: argparse.Namespace) -> int:
-    from modelxray.engine import ScanOptions, scan
-    from modelxray.policy import PolicyError
-    from modelxray.reports import ReportUnavailable, check_available, render
+def _check_scan_args(args: argparse.Namespace) -> None:
+    """What can be known wrong before any file is read: conflicting options, paths."""
+    if args.policy and args.no_policy:
+        raise UsageError("--policy and --no-policy cannot be used together")
+    if args.paths.count("-") > 1:
+        raise UsageError("'-' (standard input) can be named once")
+    from modelxray.reports import ReportUnavailable, check_available
 
     try:
-        check_available(args.format)
+        check_available(args.format)  # a report format that needs a missing extra
     except ReportUnavailable as exc:
-        print(f"modelxray: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    missing = [p for p in args.paths if not os.path.lexists(p)]
+        raise UsageError(str(exc)) from None
+    missing = [p for p in args.paths if p != "-" and not os.path.lexists(p)]
     if missing:
-        print(f"modelxray: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return EXIT_ERROR
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+
+
+def _open_output(path: str | None) -> TextIO:
+    """The report's destination, opened before the scan: a path that cannot be written is a
+    usage error now, not an internal error after the scan."""
+    if path is None or path == "-":
+        return sys.stdout
+    if os.path.isdir(path):
+        raise UsageError(f"-o {path}: is a folder, not a file")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"-o {path}: the folder {parent} does not exist")
     try:
-        policy = _policy(args)
-    except PolicyError as exc:
-        print(f"modelxray: policy: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"-o {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _color(choice: str, out: TextIO) -> bool:
+    """``--color``: always / never, or auto: a terminal, unless ``NO_COLOR`` (no-color.org) or
+    a dumb terminal says otherwise; ``FORCE_COLOR`` turns it on."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return out.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
+
+
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    """A progress line on stderr: folder scans on a terminal, not under CI, not switched off."""
+    if args.no_progress or os.environ.get("CI") or os.environ.get("TERM") == "dumb":
+        return False
+    if not any(p != "-" and os.path.isdir(p) for p in args.paths):
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    _check_scan_args(args)
+    policy = _policy(args)
+    out = _open_output(args.output)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if threading.current_thread() is not threading.main_thread():
+        handlers = {}  # only the main thread may set handlers: the caller's stay in force
+    stopper = _Stopper()
+    try:
+        for sig in handlers:
+            signal.signal(sig, stopper)
+        return _run_scan(args, policy, out, stopper)
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:  # None: set outside Python, nothing to restore
+                signal.signal(sig, handler)
+        if out is not sys.stdout:
+            out.close()
+
+
+def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO, stopper: _Stopper) -> int:
+    """Judge every file, reporting each as it is judged (progress, JSON Lines); on SIGINT or
+    SIGTERM stop the workers, report what was judged (marked incomplete) and exit 128+N."""
+    import signal
+    import time
+
+    from modelxray.engine import ScanOptions, iter_results, link_model_data, plan
+    from modelxray.model import FileStatus, Report
+    from modelxray.reports import render
+    from modelxray.sources import SourceFile, spool_stdin
+
+    options = ScanOptions(
+        policy=policy,
+        compute_hash=args.hash or args.format == "cyclonedx",  # an SBOM lists hashes
+        jobs=max(0, args.jobs),
+        show_code=args.show_code,
+    )
+    iterate = iter_results
     if args.isolate:  # same scan, each file parsed in a limited child process
         from functools import partial
 
-        from modelxray.isolate import IsolationSettings, scan_isolated
+        from modelxray.isolate import IsolationSettings, iter_results_isolated
 
         settings = IsolationSettings(args.isolate_memory_mb, args.isolate_cpu_seconds)
-        scan = partial(scan_isolated, settings=settings)
-    report = scan(
-        args.paths,
-        ScanOptions(
-            policy=policy,
-            compute_hash=args.hash or args.format == "cyclonedx",  # an SBOM lists hashes
-            jobs=max(0, args.jobs),
-            show_code=args.show_code,
-        ),
-    )
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            render(report, args.format, out, quiet=args.quiet)
-    else:
-        color = args.format == "console" and sys.stdout.isatty()
-        render(report, args.format, sys.stdout, color=color, quiet=args.quiet)
+        iterate = partial(iter_results_isolated, settings=settings)
+    if args.format == "console" and out is sys.stdout and hasattr(out, "reconfigure"):
+        out.reconfigure(errors="backslashreplace")  # a name the locale cannot encode
+    color = args.format == "console" and _color(args.color, out)
+    paths = [p for p in args.paths if p != "-"]
+    report = Report(gate=policy.gate())
+    writer = None
+    if args.format == "jsonl":
+        from modelxray.reports.jsonl import JsonLinesWriter
+
+        writer = JsonLinesWriter(out)
+    bar = None
+    stdin_file: str | None = None
+    started = time.perf_counter()
+    code = 0
+    try:
+        sources: list[SourceFile] = []
+        if "-" in args.paths:
+            source = spool_stdin(sys.stdin.buffer, options.limits.max_member_bytes)
+            stdin_file = source.path
+            sources.append(source)
+        if paths:
+            sources.extend(plan(paths, options))
+        report.total = len(sources)
+        if _progress_wanted(args):
+            from modelxray.progress import Progress
+
+            bar = Progress(sys.stderr, len(sources))
+            bar.start(sources[0].display if sources else "")
+        results = iterate(paths, options, sources=sources)
+        try:
+            for i, result in enumerate(results):
+                with stopper.hold():
+                    report.files.append(result)
+                    if writer is not None:
+                        if bar is not None:
+                            bar.clear()
+                        writer.file(result)
+                    if bar is not None:
+                        following = sources[i + 1].display if i + 1 < len(sources) else ""
+                        bar.advance(result, following)
+        finally:  # stops the workers now when the loop ends early (signal, broken pipe)
+            getattr(results, "close", lambda: None)()
+    except _Interrupted as exc:
+        report.interrupted = signal.Signals(exc.signum).name
+        code = EXIT_SIGNAL_BASE + exc.signum
+    finally:
+        if bar is not None:
+            bar.clear()
+        if stdin_file is not None:
+            os.unlink(stdin_file)
+    with stopper.hold():  # the report is written whole; a signal now ends the run after it
+        unsupported = [r for r in report.files if r.status == FileStatus.UNSUPPORTED]
+        link_model_data(report.files, policy)
+        report.seconds = time.perf_counter() - started
+        if writer is not None:
+            for r in unsupported:
+                if r.status != FileStatus.UNSUPPORTED:
+                    writer.file(r, revised=True)
+            writer.summary(report)
+        else:
+            render(report, args.format, out, color=color, quiet=args.quiet)
+        out.flush()
+    if report.interrupted is not None:
+        from modelxray.reports.common import interrupted_text
+
+        print(f"modelxray: {interrupted_text(report)}", file=sys.stderr)
+        return code
     return EXIT_FINDINGS if report.failed else EXIT_OK
 
 
@@ -255,6 +483,16 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quiet_stdout() -> None:
+    """The reader of stdout went away (``| head``): send what is left to /dev/null, so the
+    flush at exit raises nothing either (the recipe in Python's ``signal`` docs)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file descriptor (captured in tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
@@ -270,9 +508,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"scan": _cmd_scan, "rules": _cmd_rules, "explain": _cmd_explain}
     handlers["convert"] = _cmd_convert
     try:
-        return handlers[args.command](args)
-    except KeyboardInterrupt:
+        code = handlers[args.command](args)
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return code
+    except UsageError as exc:
+        print(f"modelxray: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except (KeyboardInterrupt, _Interrupted) as exc:
+        import signal
+
+        signum = exc.signum if isinstance(exc, _Interrupted) else signal.SIGINT
+        print("modelxray: interrupted", file=sys.stderr)
+        return EXIT_SIGNAL_BASE + signum
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - internal error: exit 2, never a false "clean"
         if args.verbose:
             import logging

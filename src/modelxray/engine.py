@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -381,10 +381,22 @@ def _worker_died(source: SourceFile, options: ScanOptions, code: int | None) -> 
     )
 
 
-def iter_results(paths: Iterable[str], options: ScanOptions) -> Iterator[FileResult]:
-    """Results in source order; files are spread over ``options.jobs`` processes when that
-    pays (:func:`pool_pays`)."""
-    sources: Iterable[SourceFile] = selected_sources(paths, options.policy)
+def plan(paths: Iterable[str], options: ScanOptions) -> list[SourceFile]:
+    """The files a scan of ``paths`` will judge, in source order, listed before any is read
+    (so a progress display knows the total)."""
+    return list(selected_sources(paths, options.policy))
+
+
+def iter_results(
+    paths: Iterable[str], options: ScanOptions, sources: Sequence[SourceFile] | None = None
+) -> Iterator[FileResult]:
+    """Results in source order, each as soon as it and those before it are judged; files are
+    spread over ``options.jobs`` processes when that pays (:func:`pool_pays`).  ``sources``:
+    the files to judge when already listed (:func:`plan`); ``paths`` are then not walked
+    again.  Closing the iterator early, or an exception (KeyboardInterrupt) while it waits,
+    stops the workers at once (``pool.ordered_map``)."""
+    if sources is None:
+        sources = plan(paths, options)
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
     if jobs > 1 and hasattr(os, "fork"):
         batch = list(sources)

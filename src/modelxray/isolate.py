@@ -23,7 +23,7 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -317,12 +317,19 @@ def _pooled(
 
 
 def iter_results_isolated(
-    paths: Iterable[str], options: ScanOptions, settings: IsolationSettings
+    paths: Iterable[str],
+    options: ScanOptions,
+    settings: IsolationSettings,
+    sources: Sequence[SourceFile] | None = None,
 ) -> Iterator[FileResult]:
-    """Like :func:`modelxray.engine.iter_results`, every file parsed by a limited worker."""
-    sources = list(selected_sources(paths, options.policy))
+    """Like :func:`modelxray.engine.iter_results`, every file parsed by a limited worker;
+    ``sources``: the files when already listed (``engine.plan``).  Closing the iterator early
+    (an interrupted run) stops the workers at once."""
+    if sources is None:
+        sources = list(selected_sources(paths, options.policy))
+    todo = list(sources)
     jobs = options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
-    yield from _pooled(sources, options, settings, max(1, min(jobs, len(sources))))
+    yield from _pooled(todo, options, settings, max(1, min(jobs, len(todo))))
 
 
 def scan_isolated(
@@ -381,6 +388,7 @@ def _serve(
     try:
         die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler, inherited
         _limit_memory(settings.memory_mb)
         cpu = settings.cpu_limit(options.limits)
         with os.fdopen(recv_fd, "rb") as requests, os.fdopen(send_fd, "wb") as answers:

@@ -299,6 +299,16 @@ class Report:
     files: list[FileResult] = field(default_factory=list)
     gate: Gate | None = None  # None: the built-in defaults
     seconds: float = 0.0
+    # Set when the run stopped before every file was judged (the signal's name, e.g.
+    # "SIGINT"): ``files`` holds what was judged so far, the verdict is error and the gate
+    # fails.  ``total`` is how many files the run set out to judge (None: not known).
+    interrupted: str | None = None
+    total: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every file the run set out to judge was judged."""
+        return self.interrupted is None
 
     @property
     def findings(self) -> list[Finding]:
@@ -314,7 +324,10 @@ class Report:
 
     @property
     def verdict(self) -> Verdict:
-        """The run's verdict: the worst file verdict (error > blocked > allowed)."""
+        """The run's verdict: the worst file verdict (error > blocked > allowed); error when
+        the run was interrupted (what was not judged cannot be allowed)."""
+        if not self.complete:
+            return Verdict.ERROR
         verdicts = {r.verdict for r in self.files}
         for v in (Verdict.ERROR, Verdict.BLOCKED):
             if v in verdicts:
@@ -323,7 +336,11 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        """Whether the gate fails: any file blocked or in error, unless report-only."""
+        """Whether the gate fails: any file blocked or in error, unless report-only; an
+        interrupted run always fails (report-only vouches for findings, not for files never
+        judged)."""
+        if not self.complete:
+            return True
         return not self.report_only and self.verdict != Verdict.ALLOWED
 
     def counts(self) -> dict[str, int]:

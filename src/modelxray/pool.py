@@ -17,6 +17,7 @@ never scanned content.
 from __future__ import annotations
 
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -36,6 +37,10 @@ def _serve(
     from modelxray.children import die_with_parent, limit_cpu
 
     die_with_parent(parent)
+    # Signals are the parent's to act on: Ctrl-C on a terminal reaches the whole process
+    # group, and the parent stops the workers (forked workers would inherit its handlers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
     try:
         while True:

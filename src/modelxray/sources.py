@@ -282,6 +282,36 @@ def iter_sources(paths: Iterable[str]) -> Iterator[SourceFile]:
             yield SourceFile(p, None, 0, [(scan_rules.UNREADABLE, "no such file or folder", {})])
 
 
+STDIN_NAME = "<stdin>"
+
+
+def spool_stdin(stream: IO[bytes], max_bytes: int) -> SourceFile:
+    """What was piped in (``modelxray scan -``), copied to a private temporary file so every
+    reader sees it as it sees a file on disk.  At most ``max_bytes`` are kept; more is a
+    finding (MX-SCAN-002) and nothing is judged, never a silent cut.  The caller removes
+    ``path`` when the scan is done."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="modelxray-stdin-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while size <= max_bytes:
+                chunk = stream.read(min(1 << 20, max_bytes + 1 - size))
+                if not chunk:
+                    return SourceFile(STDIN_NAME, path, size)
+                out.write(chunk)
+                size += len(chunk)
+    except BaseException:
+        os.unlink(path)
+        raise
+    os.unlink(path)
+    message = f"standard input is larger than {max_bytes} bytes (max_member_bytes): not judged"
+    return SourceFile(
+        STDIN_NAME, None, 0, [(scan_rules.INCOMPLETE, message, {"limit": "max_member_bytes"})]
+    )
+
+
 # ------------------------------------------------------------------------------ selection
 
 

@@ -1,6 +1,7 @@
 """Report renderers: each turns a Report into text for one audience.
 
 ``console`` (people at a terminal), ``json`` (machines; schema in ``modelxray/data``),
+``jsonl`` (the same, one line per file as the scan goes, then a summary line),
 ``sarif`` (SARIF 2.1.0 for GitHub code scanning and other SARIF viewers), ``html`` (one
 self-contained page to read or attach) and ``cyclonedx`` (a CycloneDX 1.6 ML-BOM; needs the
 ``sbom`` extra).
@@ -17,7 +18,7 @@ __all__ = ["FORMATS", "ReportUnavailable", "check_available", "render"]
 if TYPE_CHECKING:
     from modelxray.model import Report
 
-FORMATS = ("console", "json", "sarif", "html", "cyclonedx")
+FORMATS = ("console", "json", "jsonl", "sarif", "html", "cyclonedx")
 
 
 def check_available(fmt: str) -> None:
@@ -47,6 +48,10 @@ def render(
         from modelxray.reports import json_report
 
         json_report.write(report, out)
+    elif fmt == "jsonl":
+        from modelxray.reports import jsonl
+
+        jsonl.write(report, out)
     elif fmt == "console":
         from modelxray.reports import console
 

@@ -19,9 +19,10 @@ from typing import Any
 from modelxray.model import FileResult, FileStatus, Finding, Gate, Report, Severity, Verdict
 
 # Per-file verdicts (set by the policy) in the order reports list them, and the short labels
-# the console and HTML show.
+# the console and HTML show: the verdicts' own words (an allowed file is "allowed", never "ok":
+# under --fail-on none a file with a critical finding is allowed, not fine).
 VERDICTS = (Verdict.BLOCKED, Verdict.ERROR, Verdict.ALLOWED)
-LABEL_FAIL, LABEL_ERROR, LABEL_OK = "FAIL", "ERROR", "ok"
+LABEL_FAIL, LABEL_ERROR, LABEL_OK = str(Verdict.BLOCKED), str(Verdict.ERROR), str(Verdict.ALLOWED)
 LABEL_UNSUPPORTED, LABEL_UNSCANNABLE = str(FileStatus.UNSUPPORTED), str(FileStatus.UNSCANNABLE)
 
 # Bounds for converting evidence: a hostile file cannot make a report explode.
@@ -114,7 +115,7 @@ def file_verdict(result: FileResult) -> Verdict:
 
 
 def file_label(result: FileResult) -> str:
-    """Short label: FAIL (blocked), ERROR, or for allowed files ok / unsupported / unscannable."""
+    """Short label: blocked, error, or for allowed files allowed / unsupported / unscannable."""
     verdict = file_verdict(result)
     if verdict == Verdict.BLOCKED:
         return LABEL_FAIL
@@ -147,7 +148,13 @@ def policy_text(report: Report) -> str:
     """Which policy decided: its file (or the built-in defaults) and its fingerprint."""
     policy = policy_of(report)
     where = clean_text(policy.source) if policy.source else "built-in defaults"
-    return f"{where} (sha256 {policy.fingerprint[:16]})"
+    return f"{where} (sha256 {policy.fingerprint})"
+
+
+def interrupted_text(report: Report) -> str:
+    """One line for a run that stopped early: how many files were judged, and why it stopped."""
+    total = "?" if report.total is None else str(report.total)
+    return f"interrupted: {len(report.files)} of {total} files judged ({report.interrupted})"
 
 
 def gate_text(report: Report) -> str:
@@ -163,6 +170,8 @@ def gate_text(report: Report) -> str:
     if policy.fail_on_unsupported:
         rules.append("unsupported files are blocked")
     why = "; ".join(rules)
+    if not report.complete:
+        return f"FAILED: incomplete, {interrupted_text(report)} ({why})"
     if report.report_only:
         would = "would have failed" if report.verdict != Verdict.ALLOWED else "would have passed"
         return f"report only, never fails ({would}: {why})"

@@ -1,8 +1,9 @@
 """The human-readable console report: one block per file, then a compact summary table.
 
-Plain text unless ``color`` (the CLI turns it on only when stdout is a terminal).  Every string
-that comes from a scanned file goes through :func:`~modelxray.reports.common.visible`, so a file
-name or evidence string cannot smuggle terminal escape sequences or bidi overrides.
+Plain text unless ``color`` (the CLI's ``--color``: by default only on a terminal, and never
+with ``NO_COLOR`` set).  Every string that comes from a scanned file goes through
+:func:`~modelxray.reports.common.visible`, so a file name or evidence string cannot smuggle
+terminal escape sequences or bidi overrides.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from modelxray.model import FileResult, Finding, Report, Severity, Verdict
+from modelxray.model import FileResult, FileStatus, Finding, Report, Severity, Verdict
 from modelxray.reports.common import (
     LABEL_ERROR,
     LABEL_FAIL,
@@ -79,6 +80,8 @@ def _file_block(r: FileResult, paint: _Painter) -> list[str]:
     label = file_label(r)
     style = _LABEL_STYLE.get(label, _OTHER_LABEL)
     fmt = visible(", ".join(r.formats) or "-")
+    if r.status != FileStatus.SCANNED and label != str(r.status):
+        fmt += f"; {r.status}"  # why a file in no known format is blocked, say
     lines = [f"{paint(style, f'{label:>11}')} {visible(r.path)}  {paint(_DIM, f'({fmt})')}"]
     for f in sorted_findings(r.findings):
         sev = str(f.severity).upper()

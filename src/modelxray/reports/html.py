@@ -88,9 +88,9 @@ font-size:12px;font-weight:700;text-transform:uppercase;color:#fff}
 .card.medium .n{color:var(--medium)}.card.low .n{color:var(--low)}
 .verdict{display:inline-block;min-width:104px;text-align:center;padding:1px 8px;border-radius:6px;
 font-size:12px;font-weight:700;border:1px solid}
-.verdict.l-FAIL,.verdict.v-blocked{color:#82071e;background:#ffebe9;border-color:#ff8182}
-.verdict.l-ERROR,.verdict.v-error{color:#fff;background:#82071e;border-color:#82071e}
-.verdict.l-ok,.verdict.v-allowed{color:#116329;background:#dafbe1;border-color:#4ac26b}
+.verdict.l-blocked,.verdict.v-blocked{color:#82071e;background:#ffebe9;border-color:#ff8182}
+.verdict.l-error,.verdict.v-error{color:#fff;background:#82071e;border-color:#82071e}
+.verdict.l-allowed,.verdict.v-allowed{color:#116329;background:#dafbe1;border-color:#4ac26b}
 .verdict.l-unsupported{color:var(--muted);background:var(--bg);border-color:var(--line)}
 .verdict.l-unscannable{color:#7d4e00;background:#fff8c5;border-color:#d4a72c}
 table{border-collapse:collapse;width:100%}
@@ -109,9 +109,9 @@ border-radius:6px;background:#fff;cursor:pointer}
 .file{margin:18px 0;border:1px solid var(--line);border-radius:8px;overflow:hidden}
 .file>header{padding:10px 14px;background:var(--bg);border-bottom:1px solid var(--line)}
 .file>header .meta{margin:4px 0 0;font-size:13px}
-.file.l-FAIL>header{border-left:6px solid var(--high)}
-.file.l-ERROR>header{border-left:6px solid var(--critical)}
-.file.l-ok>header{border-left:6px solid var(--ok)}
+.file.l-blocked>header{border-left:6px solid var(--high)}
+.file.l-error>header{border-left:6px solid var(--critical)}
+.file.l-allowed>header{border-left:6px solid var(--ok)}
 .file.l-unscannable>header{border-left:6px solid var(--warn)}
 .file.l-unsupported>header{border-left:6px solid var(--line)}
 .file .tag{font-size:12px;padding:0 6px;border:1px solid var(--line);border-radius:10px}

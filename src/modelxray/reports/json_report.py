@@ -22,7 +22,7 @@ from modelxray.reports.common import (
     verdict_counts,
 )
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_RESOURCE = "report.schema.json"
 
 
@@ -54,7 +54,8 @@ def _finding(f: Finding) -> dict[str, Any]:
     return out
 
 
-def _file(r: FileResult) -> dict[str, Any]:
+def file_dict(r: FileResult) -> dict[str, Any]:
+    """One file's entry (``$defs/file`` in the schema; the JSON Lines report streams them)."""
     d = r.to_dict()
     out: dict[str, Any] = {
         "path": clean_text(d["path"]),
@@ -73,6 +74,16 @@ def _file(r: FileResult) -> dict[str, Any]:
     return out
 
 
+def _interrupted(report: Report) -> dict[str, Any] | None:
+    if report.complete:
+        return None
+    return {
+        "signal": report.interrupted,
+        "files_judged": len(report.files),
+        "files_total": report.total,
+    }
+
+
 def to_dict(report: Report) -> dict[str, Any]:
     policy = policy_of(report)
     return {
@@ -81,6 +92,8 @@ def to_dict(report: Report) -> dict[str, Any]:
         "fail_on": str(report.fail_on) if report.fail_on is not None else None,
         "failed": report.failed,
         "verdict": report.verdict,
+        "complete": report.complete,
+        "interrupted": _interrupted(report),
         "policy": {
             "source": clean_text(policy.source) if policy.source else None,
             "fingerprint": policy.fingerprint,
@@ -95,7 +108,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "verdicts": verdict_counts(report),
             "suppressed": sum(len(r.suppressed) for r in report.files),
         },
-        "files": [_file(r) for r in report.files],
+        "files": [file_dict(r) for r in report.files],
     }
 
 

@@ -31,7 +31,14 @@ from urllib.parse import quote
 
 from modelxray import __version__
 from modelxray.model import LOCATION_SEP, Disposition, FileResult, Finding, Report, Severity
-from modelxray.reports.common import clean_text, file_verdict, gate_text, jsonable, policy_of
+from modelxray.reports.common import (
+    clean_text,
+    file_verdict,
+    gate_text,
+    interrupted_text,
+    jsonable,
+    policy_of,
+)
 from modelxray.rules.base import Rule
 
 SARIF_VERSION = "2.1.0"
@@ -265,7 +272,7 @@ def to_dict(report: Report, *, root: str | None = None) -> dict[str, Any]:
                         "rules": descriptors,
                     }
                 },
-                "invocations": [{"executionSuccessful": True}],
+                "invocations": [_invocation(report)],
                 "originalUriBaseIds": {ROOT_ID: {"uri": locator.root_uri()}},
                 "artifacts": artifacts,
                 "results": results,
@@ -278,9 +285,25 @@ def to_dict(report: Report, *, root: str | None = None) -> dict[str, Any]:
                     "gate": gate_text(report),
                     "policy": policy_of(report).source,
                     "policyFingerprint": policy_of(report).fingerprint,
+                    "complete": report.complete,
+                    "filesJudged": len(report.files),
+                    "filesTotal": report.total,
                     "findings": report.counts(),
                 },
             }
+        ],
+    }
+
+
+def _invocation(report: Report) -> dict[str, Any]:
+    """Whether the run finished; an interrupted one names its signal and says how far it got."""
+    if report.complete:
+        return {"executionSuccessful": True}
+    return {
+        "executionSuccessful": False,
+        "exitSignalName": report.interrupted,
+        "toolExecutionNotifications": [
+            {"level": "error", "message": {"text": f"incomplete: {interrupted_text(report)}"}}
         ],
     }
 
