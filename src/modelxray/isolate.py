@@ -75,6 +75,8 @@ def result_from_dict(d: dict[str, Any]) -> FileResult:
         findings=findings + suppressed,  # the parent's policy decides again
         seconds=float(d.get("seconds", 0.0)),
         verdict=Verdict(d.get("verdict", Verdict.ALLOWED)),
+        bytes_fetched=d.get("bytes_fetched"),
+        revision=d.get("revision"),
     )
     for f in r.findings:
         f.disposition = Disposition.BLOCK

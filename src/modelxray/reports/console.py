@@ -80,6 +80,9 @@ def _file_block(r: FileResult, paint: _Painter) -> list[str]:
     style = _LABEL_STYLE.get(label, _OTHER_LABEL)
     fmt = visible(", ".join(r.formats) or "-")
     lines = [f"{paint(style, f'{label:>11}')} {visible(r.path)}  {paint(_DIM, f'({fmt})')}"]
+    if r.bytes_fetched is not None:  # a remote file: what judging it cost
+        at = f" at {r.revision}" if r.revision else ""
+        lines.append(paint(_DIM, f"{_INDENT}fetched {r.bytes_fetched:,} of {r.size:,} bytes{at}"))
     for f in sorted_findings(r.findings):
         sev = str(f.severity).upper()
         lines.append(
