@@ -271,6 +271,7 @@ def _scan_remote(source: SourceFile, ctx: ScanContext, options: ScanOptions) -> 
             result.sha256 = blob.sha256()
         name = posixpath.basename(obj.key.split("?", 1)[0])
         artifact = Artifact(Location(source.display), obj.size, blob.open, name)
+        artifact.facts["loader_folder"] = blob.folder()  # for sibling files (joblib sidecars)
         recognised = scan_artifact(artifact, ctx)
     except OSError:
         pass  # kept on the blob, reported below

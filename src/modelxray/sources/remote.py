@@ -147,7 +147,7 @@ class HubStore:
                 raise _Permanent("the hub named no commit for this revision")
             return str(info.sha)
 
-        return _retrying(f"hf://{self.spec.root} revision {revision or 'main'}", call)
+        return _retrying(f"{display_base(self.spec)} revision {revision or 'main'}", call)
 
     def walk(self, prefix: str) -> Iterator[RemoteObject]:
         from huggingface_hub.hf_api import RepoFile
@@ -173,7 +173,7 @@ class HubStore:
             except Exception as exc:
                 _raise_hub(exc)
 
-        entries = _retrying(f"listing hf://{self.spec.root}/{prefix}", listing)
+        entries = _retrying(f"listing {display_base(self.spec)}/{prefix}", listing)
         files = sorted((e for e in entries if isinstance(e, RepoFile)), key=lambda e: e.path)
         for e in files:
             sha = e.lfs.sha256 if e.lfs is not None else None
@@ -380,12 +380,14 @@ class HttpStore:
             raise _status_failure(exc.code, "") from None
 
 
-_STORES: dict[tuple[StoreSpec, int], Store] = {}
+_STORES: dict[tuple[Any, ...], Store] = {}
+# The variables a client's endpoint comes from: a client is reused only under the same ones.
+_ENDPOINT_VARIABLES = ("HF_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 
 
 def store_for(spec: StoreSpec) -> Store:
     """This process's client for ``spec`` (a forked worker makes its own)."""
-    key = (spec, os.getpid())
+    key = (spec, os.getpid(), *(os.environ.get(v) for v in _ENDPOINT_VARIABLES))
     store = _STORES.get(key)
     if store is None:
         store = _make_store(spec)
@@ -421,7 +423,7 @@ def parse_hf(uri: str) -> tuple[str, str, str | None, str]:
     return repo_type, f"{parts[0]}/{name}", unquote(revision) or None, "/".join(parts[2:])
 
 
-def _display_base(spec: StoreSpec) -> str:
+def display_base(spec: StoreSpec) -> str:
     if spec.scheme == "hf":
         repo_type, repo_id = spec.root.split("/", 1)
         return f"hf://{'' if repo_type == 'model' else repo_type + 's/'}{repo_id}"
@@ -433,8 +435,8 @@ def _display_base(spec: StoreSpec) -> str:
 def display_name(obj: RemoteObject) -> str:
     """The name a remote file is reported under (no revision, credentials or query)."""
     if obj.spec.scheme in ("http", "https"):
-        return scrub(_display_base(obj.spec) + obj.key.split("?", 1)[0])
-    return f"{_display_base(obj.spec)}/{obj.key}"
+        return scrub(display_base(obj.spec) + obj.key.split("?", 1)[0])
+    return f"{display_base(obj.spec)}/{obj.key}"
 
 
 def _problem(display: str, message: str, evidence: dict[str, Any]) -> SourceFile:
@@ -511,11 +513,14 @@ class RemoteBlob:
     the last read error (scrubbed); a child's failure is flagged there too.
     """
 
-    def __init__(self, obj: RemoteObject) -> None:
+    def __init__(self, obj: RemoteObject, shared: mmap.mmap | None = None) -> None:
         self.obj = obj
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
-        self._shared = mmap.mmap(-1, 16)
+        # bytes fetched (8 bytes) and a failure flag, shared with forked children and with the
+        # blobs of sibling files read for this one (their bytes count for this file)
+        self._shared = shared if shared is not None else mmap.mmap(-1, 16)
         self._failure: str | None = None
+        self._siblings: list[RemoteBlob] = []
 
     @property
     def fetched(self) -> int:
@@ -523,9 +528,16 @@ class RemoteBlob:
 
     @property
     def failure(self) -> str | None:
-        if self._failure is None and self._shared[8]:
+        for blob in (self, *self._siblings):
+            if blob._failure is not None:
+                return blob._failure
+        if self._shared[8]:
             return "a read failed in a worker process"
-        return self._failure
+        return None
+
+    def folder(self) -> RemoteFolder:
+        """The remote folder this file sits in, for readers of sibling files."""
+        return RemoteFolder(self)
 
     def _fetch(self, start: int, end: int) -> bytes:
         store = store_for(self.obj.spec)
@@ -574,11 +586,58 @@ class RemoteBlob:
         return io.BufferedReader(_RangeStream(self), buffer_size=8192)
 
     def sha256(self, chunk: int = 1 << 20) -> str:
-        """Hash the whole file (read once, uncached): for files the source gives no hash of."""
+        """Hash the whole file, for files the source gives no hash of.  A file that fits the
+        cache is hashed through it, so the readers then judge the very bytes hashed."""
         h = hashlib.sha256()
-        for pos in range(0, self.obj.size, chunk):
-            h.update(self._fetch(pos, min(self.obj.size, pos + chunk)))
+        size = self.obj.size
+        if size <= CACHE_BLOCKS * BLOCK:
+            step = (CACHE_BLOCKS // 2) * BLOCK
+            for pos in range(0, size, step):
+                h.update(self.read(pos, step))
+            return h.hexdigest()
+        for pos in range(0, size, chunk):
+            h.update(self._fetch(pos, min(size, pos + chunk)))
         return h.hexdigest()
+
+
+class RemoteFolder:
+    """``artifact.Folder`` for a remote file: siblings looked up in the same store (one
+    listing request each) and read by range requests, counted with the file that named them."""
+
+    def __init__(self, blob: RemoteBlob) -> None:
+        self._blob = blob
+        key = blob.obj.key.split("?", 1)[0]
+        self._prefix = key[: key.rfind("/") + 1]
+
+    def _key(self, name: str) -> str:
+        return self._prefix + quote(name) if self._blob.obj.spec.scheme.startswith("http") else (
+            self._prefix + name
+        )
+
+    def reference(self, name: str) -> str:
+        return display_name(RemoteObject(self._blob.obj.spec, self._key(name), 0))
+
+    def file(self, name: str) -> Any:
+        from modelxray.artifact import Artifact
+        from modelxray.model import Location
+
+        if not name or "/" in name or name in (".", ".."):
+            return None
+        key = self._key(name)
+        try:
+            found = [o for o in store_for(self._blob.obj.spec).walk(key) if o.key == key]
+        except RemoteReadError as exc:
+            if "HTTP 404" in str(exc) or "no file or folder" in str(exc):
+                return None
+            self._blob._failure = str(exc)
+            raise
+        if len(found) != 1:
+            return None
+        sibling = RemoteBlob(found[0], self._blob._shared)
+        self._blob._siblings.append(sibling)
+        artifact = Artifact(Location(display_name(found[0])), found[0].size, sibling.open, name)
+        artifact.facts["loader_folder"] = self
+        return artifact
 
 
 class _RangeStream(io.RawIOBase):
