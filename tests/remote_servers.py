@@ -429,7 +429,9 @@ class FakeHub(_Running):
         self.cdn = _Server(_HubHandler)
         self.cdn.owner = self  # type: ignore[attr-defined]
         self.cdn.served, self.cdn.lock, self.cdn.requests = (
-            self.httpd.served, self.httpd.lock, self.httpd.requests
+            self.httpd.served,
+            self.httpd.lock,
+            self.httpd.requests,
         )
         self.cdn_thread = threading.Thread(target=self.cdn.serve_forever, daemon=True)
         self.cdn_thread.start()

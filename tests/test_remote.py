@@ -336,9 +336,7 @@ def s3() -> Iterator[str]:
         yield endpoint
 
 
-def test_s3_folder_verdicts_equal_local_verdicts(
-    s3: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_s3_folder_verdicts_equal_local_verdicts(s3: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in rs.s3_env(s3).items():
         monkeypatch.setenv(k, v)
     for top in CORPUS:
@@ -395,8 +393,10 @@ def test_hub_repo_verdicts_equal_local_and_lfs_sha256_is_recorded(hub: rs.FakeHu
 
 def test_hub_revision_subfolder_and_include_exclude(hub: rs.FakeHub) -> None:
     repo = hub.add(rs.hub_repo("org/data", ROOT / "tests" / "data"))
-    report = scan(f"hf://org/data@main/joblib_legacy", _opts())
-    assert report.files and all(r.path.startswith("hf://org/data/joblib_legacy/") for r in report.files)
+    report = scan("hf://org/data@main/joblib_legacy", _opts())
+    assert report.files and all(
+        r.path.startswith("hf://org/data/joblib_legacy/") for r in report.files
+    )
     assert {r.revision for r in report.files} == {repo.commit}
     local = scan(str(ROOT / "tests" / "data"), _opts())
     blocked = next(r for r in local.files if r.verdict == Verdict.BLOCKED)
@@ -443,7 +443,11 @@ def _good_repo(tmp: Path) -> Path:
 
 
 def _files_under(p: Path) -> list[str]:
-    return sorted(x.relative_to(p).as_posix() for x in p.rglob("*") if x.is_file()) if p.exists() else []
+    return (
+        sorted(x.relative_to(p).as_posix() for x in p.rglob("*") if x.is_file())
+        if p.exists()
+        else []
+    )
 
 
 def test_pull_downloads_an_allowed_repo_and_verifies_it(hub: rs.FakeHub, tmp_path: Path) -> None:
@@ -500,7 +504,9 @@ def test_pull_refuses_bytes_that_changed_between_scan_and_download(
     hub.swap_when_downloaded("org/good", changed, swapped)
     cached = pull("hf://org/good", cache_dir=str(tmp_path / "hf-cache"))
     assert not cached.ok
-    assert [p for p in _files_under(tmp_path / "hf-cache") if "/snapshots/" in p and changed in p] == []
+    assert [
+        p for p in _files_under(tmp_path / "hf-cache") if "/snapshots/" in p and changed in p
+    ] == []
     blob = hashlib.sha256(swapped.read_bytes()).hexdigest()
     assert not any(blob in p for p in _files_under(tmp_path / "hf-cache"))
 

@@ -16,7 +16,7 @@ from typing import IO, Any, Protocol
 
 from modelxray.budget import BudgetExceeded
 from modelxray.model import Location
-from modelxray.sources import open_regular
+from modelxray.sources.local import open_regular
 
 BinaryStream = IO[bytes]
 

@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser(
-        "scan", help="scan files and folders, or remote sources (hf://, s3://, gs://, az://, https://)"
+        "scan",
+        help="scan files and folders, or remote sources (hf://, s3://, gs://, az://, https://)",
     )
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument(
@@ -155,7 +156,6 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from modelxray.engine import ScanOptions, scan
     from modelxray.policy import PolicyError
     from modelxray.reports import render
-
     from modelxray.sources import uri_scheme
 
     missing = [p for p in args.paths if uri_scheme(p) is None and not os.path.lexists(p)]

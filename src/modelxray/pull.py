@@ -131,6 +131,7 @@ def _download(
         for key in keys:
             for ext in (".metadata", ".lock"):
                 _remove(os.path.join(meta, *key.split("/")) + ext)
+
     for key, sha in sorted(keys.items()):
         if local_dir is not None:
             existed = os.path.lexists(os.path.join(local_dir, *key.split("/")))

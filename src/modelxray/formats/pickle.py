@@ -550,7 +550,6 @@ def _sidecar_names(streams: list[PickleStream]) -> list[tuple[str, object, int]]
 
 def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStream]) -> Reading:
     """Scan the sibling files joblib's legacy placeholders make ``joblib.load`` read."""
-    import os
 
     from modelxray.rules import numpy as numpy_rules
 

@@ -90,4 +90,3 @@ def _pattern_path(source: SourceFile, policy: Policy) -> str:
     import os
 
     return os.path.join(policy.pattern_base(), *source.remote.key.split("/"))
-

@@ -38,7 +38,7 @@ import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from modelxray.rules import scan as scan_rules
@@ -188,7 +188,8 @@ class HubStore:
         )  # fmt: skip
 
     def read(self, obj: RemoteObject, start: int, end: int) -> bytes:
-        from huggingface_hub.utils import build_hf_headers, get_session
+        from huggingface_hub import get_session
+        from huggingface_hub.utils._headers import build_hf_headers
 
         headers = build_hf_headers()
         headers.update({"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"})
@@ -197,7 +198,7 @@ class HubStore:
         return _ranged_body(r.status_code, r.content, start, end, obj.size)
 
 
-def _raise_hub(exc: Exception) -> Any:
+def _raise_hub(exc: Exception) -> NoReturn:
     """Map a ``huggingface_hub`` error to permanent (4xx but 408/429) or retryable."""
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
@@ -223,7 +224,7 @@ class S3Store:
     """An S3 bucket through ``boto3`` and its standard credential chain."""
 
     def __init__(self, spec: StoreSpec) -> None:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
 
         self.spec = spec
         self.client: Any = boto3.client("s3")
@@ -278,11 +279,15 @@ def _s3_status(exc: Exception) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def _raise_s3(exc: Exception) -> Any:
+def _raise_s3(exc: Exception) -> NoReturn:
     status = _s3_status(exc)
     if status is not None:
         raise _status_failure(status, type(exc).__name__) from None
-    if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError", "ParamValidationError"):
+    if type(exc).__name__ in (
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "ParamValidationError",
+    ):
         raise _Permanent(type(exc).__name__) from None
     raise exc
 
@@ -291,7 +296,7 @@ class FsspecStore:
     """Any other fsspec file system (``gcsfs``, ``adlfs``) with its default credentials."""
 
     def __init__(self, spec: StoreSpec) -> None:
-        import fsspec
+        import fsspec  # type: ignore[import-untyped]
 
         self.spec = spec
         self.fs: Any = fsspec.filesystem(spec.scheme)
@@ -610,8 +615,10 @@ class RemoteFolder:
         self._prefix = key[: key.rfind("/") + 1]
 
     def _key(self, name: str) -> str:
-        return self._prefix + quote(name) if self._blob.obj.spec.scheme.startswith("http") else (
-            self._prefix + name
+        return (
+            self._prefix + quote(name)
+            if self._blob.obj.spec.scheme.startswith("http")
+            else (self._prefix + name)
         )
 
     def reference(self, name: str) -> str:
