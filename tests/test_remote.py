@@ -521,3 +521,39 @@ def test_pull_cli_exit_codes(hub: rs.FakeHub, tmp_path: Path) -> None:
     assert main(["pull", "--no-policy", "hf://org/good", "--local-dir", str(tmp_path / "b")]) == 0
     assert set(_files_under(tmp_path / "b")) >= {"config.json", "model.keras", "sub/lambda.keras"}
     assert main(["pull", "--no-policy", "s3://bucket/x"]) == 2
+
+
+def test_pull_rescans_what_it_wrote(hub: rs.FakeHub, tmp_path: Path) -> None:
+    """A hub that serves harmless ranges while the scan reads and the blob its LFS oid names
+    at download: the hashes match, the bytes written are scanned again and refused."""
+    from modelxray.pull import pull
+
+    marker = tmp_path / "marker"
+    evil = b"\x80\x04cos\nsystem\n(V" + f"echo pwned > {marker}".encode() + b"\ntR."
+    benign = b"\x80\x04V" + b"a" * (len(evil) - 5) + b"\n."
+    assert len(benign) == len(evil)
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(evil)
+    repo = hub.add(rs.hub_repo("org/sly", folder))
+    assert repo.files["model.pkl"].lfs_sha256 == hashlib.sha256(evil).hexdigest()
+    (tmp_path / "benign.pkl").write_bytes(benign)
+    hub.swap("org/sly", "model.pkl", tmp_path / "benign.pkl")
+    hub.swap_when_downloaded("org/sly", "model.pkl", folder / "model.pkl")
+    out = tmp_path / "out"
+    result = pull("hf://org/sly", local_dir=str(out), cache_dir=str(tmp_path / "hf-cache"))
+    (scanned,) = result.report.files
+    assert scanned.verdict == Verdict.ALLOWED  # what the range reads saw
+    assert not result.ok and "do not pass the scan" in (result.refused or "")
+    assert not out.exists() and not marker.exists()
+
+
+def test_remote_folder_over_worker_processes_matches_one_process(hub: rs.FakeHub) -> None:
+    """Forked workers rebuild their own clients from the picklable spec."""
+    hub.add(rs.hub_repo("org/data", ROOT / "tests" / "data"))
+    one = scan("hf://org/data", _opts())
+    two = scan("hf://org/data", ScanOptions(policy=Policy(), jobs=2))
+    assert [(r.path, r.verdict, _rules(r), r.sha256) for r in two.files] == [
+        (r.path, r.verdict, _rules(r), r.sha256) for r in one.files
+    ]
+    assert all(r.bytes_fetched is not None for r in two.files)

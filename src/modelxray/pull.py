@@ -9,6 +9,7 @@ only when the policy allows every file, and keep only bytes whose SHA-256 is the
 3. Nothing is written unless every scanned file is ``allowed`` (and only the scanned files are
    downloaded: what the policy's include/exclude left out is not fetched).
 4. Each file written is hashed; one mismatch deletes everything this pull wrote and fails.
+5. The files written are scanned again, locally: every one must still be ``allowed``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def pull(
     keys = {f.path[len(base) :]: f.sha256 for f in report.files}
     if any(not k or not sha for k, sha in keys.items()):
         return PullResult(report, commit, (), "not downloaded: a file has no scanned SHA-256")
-    return _download(report, spec.root, commit, keys, local_dir, cache_dir)
+    return _download(report, spec.root, commit, keys, local_dir, cache_dir, options)
 
 
 def _download(
@@ -105,6 +106,7 @@ def _download(
     keys: dict[str, str],
     local_dir: str | None,
     cache_dir: str | None,
+    options: ScanOptions,
 ) -> PullResult:
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
@@ -166,4 +168,16 @@ def _download(
                 f"{key}: the bytes downloaded (sha256 {actual}) are not the bytes scanned "
                 f"(sha256 {sha}); everything this pull wrote was removed",
             )
+    # The hashes prove the files are the blobs listed; scanning what was written proves the
+    # bytes on disk are judged as the range reads were (a hub serving other ranges during the
+    # scan than in the blob it names would otherwise go unseen).
+    mine = replace(options.policy, include=(), exclude=())  # the paths are local ones now
+    again = scan(written, replace(options, policy=mine))
+    wrong = [f for f in again.files if f.verdict != Verdict.ALLOWED]
+    if wrong:
+        undo()
+        names = ", ".join(f"{f.path} ({f.verdict})" for f in wrong[:5])
+        return PullResult(
+            report, commit, (), f"the files written do not pass the scan: {names}; removed"
+        )
     return PullResult(report, commit, tuple(written))
