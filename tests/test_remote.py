@@ -195,6 +195,10 @@ def _sparse_keras(path: Path, tmp: Path) -> None:
                 crc = zlib.crc32(chunk, crc)
         offset = local(b"model.weights.h5", size, crc)
         assert _copy_sparse(h5, f) == crc
+        h5_copy = tmp / "weights_1gb.h5"  # also scanned on its own
+        with h5_copy.open("wb") as standalone:
+            _copy_sparse(h5, standalone)
+            standalone.truncate(size)
         members.append((b"model.weights.h5", size, crc, offset))
         cd_start = f.tell()
         for name, size, crc, offset in members:
@@ -231,7 +235,7 @@ def test_big_sparse_files_fetch_only_their_structure(big: Path) -> None:
     server = rs.StaticServer(big)
     try:
         names = sorted(p.name for p in big.iterdir())
-        assert len(names) == 3
+        assert len(names) == 4
         local = {Path(r.path).name: r for r in scan([str(big / n) for n in names], _opts()).files}
         report = scan([f"{server.url}/{n}" for n in names], _opts())
         for r in report.files:
@@ -557,3 +561,53 @@ def test_remote_folder_over_worker_processes_matches_one_process(hub: rs.FakeHub
         (r.path, r.verdict, _rules(r), r.sha256) for r in one.files
     ]
     assert all(r.bytes_fetched is not None for r in two.files)
+
+
+def test_fsspec_store_walks_and_reads_ranges() -> None:
+    """The generic fsspec path (what gs:// and az:// use through gcsfs/adlfs), on fsspec's
+    in-memory file system: listing with sizes, exact range reads through the block cache."""
+    import fsspec
+
+    from modelxray.sources.interface import StoreSpec
+
+    fs = fsspec.filesystem("memory")
+    data = (ROOT / "examples" / "clean_dense.keras").read_bytes()
+    fs.pipe("/bucket-x/models/a/clean.keras", data)
+    fs.pipe("/bucket-x/models/b.txt", b"hello")
+    try:
+        store = remote.FsspecStore(StoreSpec("memory", "/bucket-x"))
+        found = list(store.walk("models"))
+        assert [(o.key, o.size) for o in found] == [
+            ("models/a/clean.keras", len(data)),
+            ("models/b.txt", 5),
+        ]
+        blob = remote.RemoteBlob(found[0])
+        assert blob.read(100, 5000) == data[100:5100]
+        assert blob.read(len(data) - 22, 100) == data[-22:]
+        with blob.open() as f:
+            f.seek(30)
+            assert f.read(10) == data[30:40]
+        assert blob.fetched <= len(data)
+        assert blob.sha256() == hashlib.sha256(data).hexdigest()
+    finally:
+        fs.rm("/bucket-x", recursive=True)
+
+
+def test_a_policy_file_in_a_remote_repo_is_reported_as_a_local_one_is(
+    hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "modelxray.toml").write_text('fail_on = "none"\n')
+    shutil.copy(ROOT / "examples" / "clean_dense.keras", folder / "model.keras")
+    hub.add(rs.hub_repo("org/lenient", folder))
+    local = {Path(r.path).name: r for r in scan(str(folder), _opts()).files}
+    there = {r.path.rsplit("/", 1)[1]: r for r in scan("hf://org/lenient", _opts()).files}
+    assert "MX-REPO-106" in _rules(local["modelxray.toml"])
+    for name, r in local.items():
+        assert (there[name].verdict, _rules(there[name])) == (r.verdict, _rules(r)), name
+    finding = next(f for f in there["modelxray.toml"].findings if f.rule_id == "MX-REPO-106")
+    assert str(finding.location).startswith("hf://org/lenient/modelxray.toml")
+    import tempfile
+
+    assert os.path.join(tempfile.gettempdir(), "tmp") not in str(finding.to_dict())  # no copy

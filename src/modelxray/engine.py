@@ -270,6 +270,14 @@ def _scan_remote(source: SourceFile, ctx: ScanContext, options: ScanOptions) -> 
         elif options.compute_hash or options.policy.needs_hashes:
             result.sha256 = blob.sha256()
         name = posixpath.basename(obj.key.split("?", 1)[0])
+        if name in POLICY_FILE_NAMES and obj.size <= 1 << 20:  # judged as a local one is
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = os.path.join(tmp, name)
+                with open(copy, "wb") as f:
+                    f.write(blob.read(0, obj.size))
+                _judge_embedded_policy(copy, source.display, ctx)
         artifact = Artifact(Location(source.display), obj.size, blob.open, name)
         artifact.facts["loader_folder"] = blob.folder()  # for sibling files (joblib sidecars)
         recognised = scan_artifact(artifact, ctx)
