@@ -395,23 +395,33 @@ def test_hub_repo_verdicts_equal_local_and_lfs_sha256_is_recorded(hub: rs.FakeHu
             assert r.sha256 == (f.lfs_sha256 or ""), r.path  # given without a download
 
 
-def test_hub_revision_subfolder_and_include_exclude(hub: rs.FakeHub) -> None:
+def test_hub_revision_subfolder_and_include_exclude(
+    hub: rs.FakeHub, local_corpus: dict[str, FileResult]
+) -> None:
     repo = hub.add(rs.hub_repo("org/data", ROOT / "tests" / "data"))
     report = scan("hf://org/data@main/joblib_legacy", _opts())
     assert report.files and all(
         r.path.startswith("hf://org/data/joblib_legacy/") for r in report.files
     )
     assert {r.revision for r in report.files} == {repo.commit}
-    local = scan(str(ROOT / "tests" / "data"), _opts())
-    blocked = next(r for r in local.files if r.verdict == Verdict.BLOCKED)
-    rel = Path(blocked.path).relative_to(ROOT / "tests" / "data").as_posix()
+    blocked = next(
+        name
+        for name, r in local_corpus.items()
+        if name.startswith("tests/data/") and r.verdict == Verdict.BLOCKED
+    )
+    rel = blocked[len("tests/data/") :]
     (r,) = scan(f"hf://org/data@{repo.commit}/{rel}", _opts()).files
     assert r.path == f"hf://org/data/{rel}" and r.verdict == Verdict.BLOCKED
-    policy = Policy(exclude=("*.pkl", "savedmodel_benign"))
-    picked = scan("hf://org/data", ScanOptions(policy=policy, jobs=1))
-    names = [r.path for r in picked.files]
-    assert names and not any(n.endswith(".pkl") or "/savedmodel_benign/" in n for n in names)
-    assert any("/savedmodel/" in n for n in names)
+    # patterns match the path inside the repository, as in its clone
+    hub.add(rs.hub_repo("org/templates", ROOT / "tests" / "data" / "templates"))
+    everything = [r.path for r in scan("hf://org/templates", _opts()).files]
+    policy = Policy(exclude=("*.jinja",))
+    picked = [r.path for r in scan("hf://org/templates", ScanOptions(policy=policy, jobs=1)).files]
+    assert picked and len(picked) < len(everything)
+    assert picked == [p for p in everything if not p.endswith(".jinja")]
+    policy = Policy(exclude=("llama_cpp",), include=("*.json", "llama_cpp/*"))
+    picked = [r.path for r in scan("hf://org/templates", ScanOptions(policy=policy, jobs=1)).files]
+    assert picked == ["hf://org/templates/chat_templates.json"]
 
 
 def test_hub_missing_repo_or_revision_is_an_error(hub: rs.FakeHub) -> None:
@@ -554,9 +564,10 @@ def test_pull_rescans_what_it_wrote(hub: rs.FakeHub, tmp_path: Path) -> None:
 
 def test_remote_folder_over_worker_processes_matches_one_process(hub: rs.FakeHub) -> None:
     """Forked workers rebuild their own clients from the picklable spec."""
-    hub.add(rs.hub_repo("org/data", ROOT / "tests" / "data"))
+    hub.add(rs.hub_repo("org/data", ROOT / "tests" / "data" / "joblib_legacy"))
     one = scan("hf://org/data", _opts())
     two = scan("hf://org/data", ScanOptions(policy=Policy(), jobs=2))
+    assert len(one.files) >= 8
     assert [(r.path, r.verdict, _rules(r), r.sha256) for r in two.files] == [
         (r.path, r.verdict, _rules(r), r.sha256) for r in one.files
     ]
