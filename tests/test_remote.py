@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 import tests.remote_servers as rs
+from tests.report_schema import validate_json_report, validate_sarif
 from modelxray.engine import ScanOptions, scan
 from modelxray.model import FileResult, FileStatus, Report, Verdict
 from modelxray.policy import Policy
@@ -115,7 +116,9 @@ def test_http_report_states_bytes_fetched_and_the_json_field(static: rs.StaticSe
     assert r.verdict == Verdict.BLOCKED and "MX-KERAS-101" in _rules(r)
     out = io.StringIO()
     render(report, "json", out)
-    (entry,) = json.loads(out.getvalue())["files"]
+    doc = json.loads(out.getvalue())
+    validate_json_report(doc)
+    (entry,) = doc["files"]
     assert entry["bytes_fetched"] == r.bytes_fetched > 0 and entry["size"] == r.size
     out = io.StringIO()
     render(report, "console", out)
@@ -302,6 +305,7 @@ def test_a_server_ignoring_range_is_refused_not_downloaded(static: rs.StaticServ
 
 def test_credentials_never_reach_the_report(static: rs.StaticServer) -> None:
     import io
+    import json
 
     from modelxray.reports import render
 
@@ -319,6 +323,8 @@ def test_credentials_never_reach_the_report(static: rs.StaticServer) -> None:
         out = io.StringIO()
         render(report, fmt, out)
         text = out.getvalue()
+        if fmt == "sarif":
+            validate_sarif(json.loads(text))
         assert secret not in text and token not in text and "alice" not in text, fmt
     verdicts = sorted(str(r.verdict) for r in report.files)
     assert verdicts == ["allowed", "error"]
