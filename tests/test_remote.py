@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 
 import tests.remote_servers as rs
-from tests.report_schema import validate_json_report, validate_sarif
 from modelxray.engine import ScanOptions, scan
 from modelxray.model import FileResult, FileStatus, Report, Verdict
 from modelxray.policy import Policy
 from modelxray.sources import remote
+from tests.report_schema import validate_json_report, validate_sarif
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ("tests/data", "examples")
@@ -628,3 +628,59 @@ def test_a_policy_file_in_a_remote_repo_is_reported_as_a_local_one_is(
     import tempfile
 
     assert os.path.join(tempfile.gettempdir(), "tmp") not in str(finding.to_dict())  # no copy
+
+
+def _onnx_folder(tmp: Path) -> Path:
+    """ONNX models whose external data sits beside them: one saved by onnx itself, and
+    hand-set locations that are in range, out of range and missing."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from tests.test_onnx import add_node, external, save
+
+    folder = tmp / "onnx"
+    (folder / "weights").mkdir(parents=True)
+    (folder / "weights" / "w.bin").write_bytes(bytes(64))
+    save(folder / "in_range.onnx", [add_node()], [external("W", "weights/w.bin", offset="16")])
+    save(folder / "too_far.onnx", [add_node()], [external("W", "weights/w.bin", offset="60")])
+    save(folder / "missing.onnx", [add_node()], [external("W", "absent.bin")])
+    w = numpy_helper.from_array(np.ones((64, 64), dtype=np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["Y"])],
+        "g",
+        [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, [1, 64])],
+        [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save_model(
+        model, str(folder / "real.onnx"), save_as_external_data=True, location="real.data",
+        size_threshold=0,
+    )  # fmt: skip
+    return folder
+
+
+def test_onnx_external_data_is_checked_beside_a_remote_model(
+    hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    folder = _onnx_folder(tmp_path)
+    local = scan(str(folder), _opts())
+    hub.add(rs.hub_repo("org/onnx", folder))
+    there = scan("hf://org/onnx", _opts())
+    _same_folder(local, there, folder, "hf://org/onnx/")
+    got = {r.path.rsplit("/", 1)[1]: r for r in there.files}
+    assert "MX-ONNX-002" in _rules(got["too_far.onnx"]) and "MX-ONNX-002" in _rules(
+        got["missing.onnx"]
+    )
+    assert _rules(got["in_range.onnx"]) == [] and _rules(got["real.onnx"]) == []
+    # the data files are the models' data, as in a local scan
+    assert got["real.data"].status == FileStatus.SCANNED
+    assert _rules(got["real.data"]) == ["MX-SCAN-011"]
+    server = rs.StaticServer(folder)
+    try:
+        for name in ("too_far.onnx", "missing.onnx", "in_range.onnx", "real.onnx"):
+            (r,) = scan(f"{server.url}/{name}", _opts()).files
+            assert _rules(r) == _rules(got[name]), name
+    finally:
+        server.close()

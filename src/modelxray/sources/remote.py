@@ -628,8 +628,9 @@ class RemoteFolder:
         from modelxray.artifact import Artifact
         from modelxray.model import Location
 
-        if not name or "/" in name or name in (".", ".."):
-            return None
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            return None  # only names inside this folder
         key = self._key(name)
         try:
             found = [o for o in store_for(self._blob.obj.spec).walk(key) if o.key == key]
@@ -642,7 +643,8 @@ class RemoteFolder:
             return None
         sibling = RemoteBlob(found[0], self._blob._shared)
         self._blob._siblings.append(sibling)
-        artifact = Artifact(Location(display_name(found[0])), found[0].size, sibling.open, name)
+        base = posixpath.basename(name)
+        artifact = Artifact(Location(display_name(found[0])), found[0].size, sibling.open, base)
         artifact.facts["loader_folder"] = self
         return artifact
 
