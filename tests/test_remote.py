@@ -684,3 +684,24 @@ def test_onnx_external_data_is_checked_beside_a_remote_model(
             assert _rules(r) == _rules(got[name]), name
     finally:
         server.close()
+
+
+def test_repository_code_is_looked_up_beside_a_remote_config(
+    hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    """``auto_map`` naming a module shipped in the repository is judged the same remotely."""
+    import json
+
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel"}})
+    )
+    (folder / "modeling_x.py").write_text("class XModel:\n    pass\n")
+    local = scan(str(folder), _opts())
+    hub.add(rs.hub_repo("org/code", folder))
+    there = scan("hf://org/code", _opts())
+    _same_folder(local, there, folder, "hf://org/code/")
+    (config,) = [r for r in there.files if r.path.endswith("config.json")]
+    present = [f.evidence.get("module_file_present") for f in config.findings]
+    assert True in present, [f.to_dict() for f in config.findings]
