@@ -705,3 +705,14 @@ def test_repository_code_is_looked_up_beside_a_remote_config(
     (config,) = [r for r in there.files if r.path.endswith("config.json")]
     present = [f.evidence.get("module_file_present") for f in config.findings]
     assert True in present, [f.to_dict() for f in config.findings]
+
+
+def test_scan_cli_takes_uris(static: rs.StaticServer, capsys: pytest.CaptureFixture[str]) -> None:
+    from modelxray.cli import main
+
+    assert main(["scan", "--no-policy", f"{static.url}/examples/clean_dense.keras"]) == 0
+    out = capsys.readouterr().out
+    assert "fetched 11,544 of 11,544 bytes" in out
+    assert main(["scan", "--no-policy", f"{static.url}/examples/malicious_lambda.h5"]) == 1
+    assert main(["scan", "--no-policy", f"{static.url}/examples/absent.keras"]) == 1
+    capsys.readouterr()
