@@ -123,6 +123,9 @@ def test_http_report_states_bytes_fetched_and_the_json_field(static: rs.StaticSe
     out = io.StringIO()
     render(report, "console", out)
     assert f"fetched {r.bytes_fetched:,} of {r.size:,} bytes" in out.getvalue()
+    out = io.StringIO()
+    render(report, "html", out)
+    assert f"{r.bytes_fetched:,} bytes fetched" in out.getvalue()
 
 
 # ------------------------------------------------------------------------------ big files
