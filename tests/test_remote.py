@@ -719,3 +719,32 @@ def test_scan_cli_takes_uris(static: rs.StaticServer, capsys: pytest.CaptureFixt
     assert main(["scan", "--no-policy", f"{static.url}/examples/malicious_lambda.h5"]) == 1
     assert main(["scan", "--no-policy", f"{static.url}/examples/absent.keras"]) == 1
     capsys.readouterr()
+
+
+def test_verbose_logs_carry_no_credentials(
+    s3: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-v`` turns on debug logging; botocore's request logs (the signed Authorization
+    header names the access key) stay out."""
+    import logging
+
+    from modelxray.cli import main
+
+    for k, v in rs.s3_env(s3).items():
+        monkeypatch.setenv(k, v)
+    key_id = "AKIAFAKEVERBOSE123456"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    rs.upload(s3, "verbose-logs", ROOT / "examples")
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    root.addHandler(handler)
+    old = root.level
+    root.setLevel(logging.DEBUG)  # what -v sets (pytest's own handler keeps basicConfig out)
+    try:
+        assert main(["-v", "scan", "--no-policy", "s3://verbose-logs/"]) == 1
+    finally:
+        root.setLevel(old)
+        root.removeHandler(handler)
+    captured = capsys.readouterr()
+    assert "s3://verbose-logs/malicious_lambda.h5" in captured.out
+    assert key_id not in captured.out + captured.err

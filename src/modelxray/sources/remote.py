@@ -400,7 +400,24 @@ def store_for(spec: StoreSpec) -> Store:
     return store
 
 
+# Client libraries that log request URLs (signed CDN redirects) or headers (botocore logs
+# the signed Authorization at DEBUG): kept at WARNING whatever ``-v`` sets, so no credential
+# reaches a log.
+_CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "botocore", "boto3", "urllib3", "s3transfer",
+                   "huggingface_hub", "fsspec", "gcsfs", "adlfs", "azure")  # fmt: skip
+
+
+def _quiet_client_logs() -> None:
+    import logging
+
+    for name in _CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
 def _make_store(spec: StoreSpec) -> Store:
+    _quiet_client_logs()
     if spec.scheme == "hf":
         return HubStore(spec)
     if spec.scheme == "s3":
