@@ -514,6 +514,7 @@ def resolve(uri: str) -> tuple[StoreSpec, str]:
 def iter_remote(uri: str) -> Iterator[SourceFile]:
     """The files ``uri`` names, each with its :class:`RemoteObject`; a source that cannot be
     listed is one source with a finding (MX-SCAN-012), never an empty, passing scan."""
+    _quiet_client_logs()
     try:
         spec, prefix = resolve(uri)
         objects = list(store_for(spec).walk(prefix))
