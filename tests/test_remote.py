@@ -748,3 +748,24 @@ def test_verbose_logs_carry_no_credentials(
     captured = capsys.readouterr()
     assert "s3://verbose-logs/malicious_lambda.h5" in captured.out
     assert key_id not in captured.out + captured.err
+
+
+def test_requirements_includes_are_followed_inside_a_remote_folder(
+    hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    folder = tmp_path / "repo"
+    (folder / "extra").mkdir(parents=True)
+    (folder / "requirements.txt").write_text("-r extra/more.in\nnumpy\n-r ../outside.in\n")
+    (folder / "extra" / "more.in").write_text(
+        "--extra-index-url https://pypi.example.invalid/simple\ntorch\n"
+    )
+    local = {Path(r.path).name: r for r in scan(str(folder), _opts()).files}
+    hub.add(rs.hub_repo("org/reqs", folder))
+    there = {r.path.rsplit("/", 1)[1]: r for r in scan("hf://org/reqs", _opts()).files}
+    req, remote_req = local["requirements.txt"], there["requirements.txt"]
+    inside = [str(f.location) for f in req.findings if "more.in" in str(f.location)]
+    assert inside  # the included file's index line was judged, as the include
+    assert sorted(str(f.location).split("requirements.txt", 1)[1] for f in req.findings) == (
+        sorted(str(f.location).split("requirements.txt", 1)[1] for f in remote_req.findings)
+    )
+    assert (remote_req.verdict, _rules(remote_req)) == (req.verdict, _rules(req))
