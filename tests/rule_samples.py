@@ -70,7 +70,7 @@ MARKER_CMD = "echo MODELXRAY_MARKER > /tmp/modelxray_marker_rule_table"
 class RuleSample:
     """What to scan for one rule: paths, options, and how the run is made."""
 
-    paths: tuple[Path, ...]
+    paths: tuple[Path | str, ...]  # a str: a remote URI (str(Path) would fold its "//")
     options: ScanOptions = field(default_factory=ScanOptions)
     isolate_cpu_seconds: float | None = None  # scan in the isolated child with this CPU limit
     hide_modules: tuple[str, ...] = ()  # optional extras made unimportable for the scan
@@ -483,6 +483,8 @@ SAMPLES: dict[str, Factory] = {
     "MX-SCAN-009": _empty_folder,
     "MX-SCAN-010": _fifo,
     "MX-SCAN-011": _model_data,
+    # a remote source whose client library is missing: no network is touched
+    "MX-SCAN-012": lambda tmp: RuleSample(("hf://org/model",), hide_modules=("huggingface_hub",)),
     # keras: Lambda code and function references
     "MX-KERAS-101": _lambda_source(f"lambda x: __import__('os').system({MARKER_CMD!r}) or x"),
     "MX-KERAS-102": _lambda_source("lambda x: some_library.frobnicate(x)"),

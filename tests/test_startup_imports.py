@@ -62,6 +62,14 @@ HEAVY = (
     "logging",
     "modelxray.reports.cyclonedx",
     "cyclonedx",
+    # Remote sources and their clients: only for a URI (issue 17).
+    "modelxray.sources.remote",
+    "modelxray.pull",
+    "huggingface_hub",
+    "boto3",
+    "botocore",
+    "fsspec",
+    "urllib.request",
     "h5py",
     "numpy",
     "jinja2",
@@ -93,6 +101,21 @@ def test_small_pickle_scan_imports_nothing_heavy(tmp_path: Path) -> None:
     assert code == 0
     assert "modelxray.analysis.pickle.vm" in modules  # the pickle really was analysed
     assert sorted(m for m in HEAVY if m in modules) == []
+
+
+def test_remote_scan_imports_only_its_own_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URI loads the remote module and the client of its scheme, never another's."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # loopback, nothing listens
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, modules = _modules_after("scan", "--no-policy", "s3://no-such-bucket-x/")
+    assert code == 1  # nothing reachable: an error finding, never a pass
+    assert "modelxray.sources.remote" in modules
+    assert not {"huggingface_hub", "fsspec"} & modules
 
 
 def test_version_imports_no_reader(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from modelxray.budget import BudgetExceeded
 from modelxray.model import Location
-from modelxray.sources import open_regular
+from modelxray.sources.local import open_regular
 
 BinaryStream = IO[bytes]
 
@@ -106,6 +106,45 @@ class Artifact:
             name=name,
             depth=depth,
         )
+
+
+class Folder(Protocol):
+    """The folder a loader opens a file from, for the sibling files it reads by name
+    (joblib sidecars, a SavedModel's variables index): on disk or in a remote store."""
+
+    def file(self, name: str) -> Artifact | None:
+        """The regular file ``name`` in this folder, or None when there is none."""
+        ...
+
+    def reference(self, name: str) -> str:
+        """How the scan names that file (``Sink.add_reference``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalFolder:
+    path: str
+
+    def file(self, name: str) -> Artifact | None:
+        path = os.path.join(self.path, name)
+        return Artifact.from_file(path) if os.path.isfile(path) else None
+
+    def reference(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+
+def loader_folder(artifact: Artifact, through_wrapper: bool = True) -> Folder | None:
+    """The folder of the file a loader opens for this artifact: the file itself or (with
+    ``through_wrapper``) the compression wrapper around it, on disk (``fs_path``) or in a
+    remote store (the ``loader_folder`` fact the engine sets on a remote file, which a
+    compression wrapper passes on with its other facts).  None inside an archive."""
+    path = artifact.fs_path or (artifact.facts.get("wrapper_fs_path") if through_wrapper else None)
+    if isinstance(path, str):
+        return LocalFolder(os.path.dirname(path))
+    folder = artifact.facts.get("loader_folder")
+    if folder is None or (not through_wrapper and artifact.depth > 0):
+        return None
+    return folder  # type: ignore[no-any-return]
 
 
 class Window(io.RawIOBase):

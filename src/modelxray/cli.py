@@ -76,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("scan", help="scan files and folders")
+    s = sub.add_parser(
+        "scan",
+        help="scan files and folders, or remote sources (hf://, s3://, gs://, az://, https://)",
+    )
     s.add_argument(
         "paths",
         nargs="+",
@@ -169,6 +172,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="--isolate: CPU-time limit of each child process (default: from the time limit)",
     )
+    pl = sub.add_parser(
+        "pull",
+        help="scan a Hugging Face repository by range reads; download it only if every file is "
+        "allowed, and keep only bytes with the SHA-256 that was scanned",
+    )
+    pl.add_argument("uri", metavar="hf://ORG/NAME[@REVISION][/PATH]")
+    pl.add_argument("--revision", metavar="R", help="branch, tag or commit (resolved to a commit)")
+    pl.add_argument(
+        "--local-dir", metavar="DIR", help="download into DIR (default: the Hugging Face cache)"
+    )
+    pl.add_argument("-f", "--format", choices=("console", "json"), default="console")
+    pl.add_argument("--policy", metavar="FILE", help="policy file (as for scan)")
+    pl.add_argument("--no-policy", action="store_true", help="ignore policy files")
+    pl.add_argument("--fail-on", metavar="SEVERITY", help="as for scan")
+    pl.set_defaults(fail_on_unsupported=None, report_only=None)
     c = sub.add_parser(
         "convert", help="convert PyTorch/NumPy/Keras weights to SafeTensors, executing nothing"
     )
@@ -242,7 +260,11 @@ def _check_scan_args(args: argparse.Namespace) -> None:
         check_available(args.format)  # a report format that needs a missing extra
     except ReportUnavailable as exc:
         raise UsageError(str(exc)) from None
-    missing = [p for p in args.paths if p != "-" and not os.path.lexists(p)]
+    from modelxray.sources import uri_scheme
+
+    missing = [
+        p for p in args.paths if p != "-" and uri_scheme(p) is None and not os.path.lexists(p)
+    ]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
 
@@ -471,6 +493,32 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from modelxray.engine import ScanOptions
+    from modelxray.policy import PolicyError
+    from modelxray.pull import PullError, pull
+    from modelxray.reports import render
+
+    try:
+        policy = _policy(args)
+    except PolicyError as exc:
+        print(f"modelxray: policy: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        result = pull(args.uri, args.revision, args.local_dir, ScanOptions(policy=policy))
+    except PullError as exc:
+        print(f"modelxray: pull: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    render(result.report, args.format, sys.stdout, color=sys.stdout.isatty())
+    if not result.ok:
+        print(f"modelxray: pull: refused: {result.refused}", file=sys.stderr)
+        return EXIT_FINDINGS
+    where = args.local_dir or "the Hugging Face cache"
+    print(f"modelxray: pull: {len(result.files)} file(s) at {result.commit} into {where}",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     from modelxray.rules import get_rule
 
@@ -507,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     handlers = {"scan": _cmd_scan, "rules": _cmd_rules, "explain": _cmd_explain}
     handlers["convert"] = _cmd_convert
+    handlers["pull"] = _cmd_pull
     try:
         code = handlers[args.command](args)
         sys.stdout.flush()  # a reader that went away is found here, not at exit

@@ -246,7 +246,9 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     recognised = True
     for rule, message, evidence in source.problems:
         ctx.report(rule, Location(source.display), message, evidence)
-    if source.path is None:  # nothing was read: never "ok", whatever the policy turns off
+    if source.remote is not None:
+        recognised = _scan_remote(source, ctx, options)
+    elif source.path is None:  # nothing was read: never "ok", whatever the policy turns off
         ctx.incomplete = True
     else:
         _judge_embedded_policy(source.path, source.display, ctx)
@@ -263,6 +265,49 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     result.verdict = file_verdict(options.policy, result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _scan_remote(source: SourceFile, ctx: ScanContext, options: ScanOptions) -> bool:
+    """Scan a remote file by range reads (``sources.remote``); a read that failed after
+    retries is a finding (MX-SCAN-012), whatever a reader made of the exception."""
+    import posixpath
+
+    from modelxray.sources.remote import RemoteBlob
+
+    obj, result = source.remote, ctx.result
+    assert obj is not None
+    blob = RemoteBlob(obj)
+    result.revision = obj.spec.revision or None
+    recognised = True
+    try:
+        if obj.sha256:  # given by the source (the hub's LFS oid): nothing to download
+            result.sha256 = obj.sha256
+        elif options.compute_hash or options.policy.needs_hashes:
+            result.sha256 = blob.sha256()
+        name = posixpath.basename(obj.key.split("?", 1)[0])
+        if name in POLICY_FILE_NAMES and obj.size <= 1 << 20:  # judged as a local one is
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = os.path.join(tmp, name)
+                with open(copy, "wb") as f:
+                    f.write(blob.read(0, obj.size))
+                _judge_embedded_policy(copy, source.display, ctx)
+        artifact = Artifact(Location(source.display), obj.size, blob.open, name)
+        artifact.facts["loader_folder"] = blob.folder()  # for sibling files (joblib sidecars)
+        recognised = scan_artifact(artifact, ctx)
+    except OSError:
+        pass  # kept on the blob, reported below
+    finally:
+        result.bytes_fetched = blob.fetched
+    if blob.failure is not None:
+        ctx.report(
+            scan_rules.REMOTE_READ_FAILED,
+            Location(source.display),
+            f"remote read failed, the file was not fully judged: {blob.failure}"[:500],
+            {"bytes_fetched": blob.fetched, "size": obj.size},
+        )
+    return recognised
 
 
 def scan_bytes(data: bytes, name: str, options: ScanOptions | None = None) -> FileResult:

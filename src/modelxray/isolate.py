@@ -94,6 +94,8 @@ def result_from_dict(d: dict[str, Any]) -> FileResult:
         seconds=float(d.get("seconds", 0.0)),
         verdict=Verdict(d.get("verdict", Verdict.ALLOWED)),
         references=list(d.get("references", [])),
+        bytes_fetched=d.get("bytes_fetched"),
+        revision=d.get("revision"),
     )
     for f in r.findings:
         f.disposition = Disposition.BLOCK

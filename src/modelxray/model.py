@@ -259,6 +259,10 @@ class FileResult:
     # Real paths of other files this file's loader reads as its data (ONNX external data,
     # joblib sidecars): the engine marks those files as this model's data (not in reports).
     references: list[str] = field(default_factory=list)
+    # A remote file (read by range requests): the bytes fetched to judge it, and the commit
+    # (a hub revision resolved) it was read at.  None for local files.
+    bytes_fetched: int | None = None
+    revision: str | None = None
 
     @property
     def max_severity(self) -> Severity | None:
@@ -276,6 +280,8 @@ class FileResult:
             "seconds": round(self.seconds, 4),
             "findings": [f.to_dict() for f in self.findings],
             "suppressed": [f.to_dict() for f in self.suppressed],
+            **({} if self.bytes_fetched is None else {"bytes_fetched": self.bytes_fetched}),
+            **({"revision": self.revision} if self.revision else {}),
         }
 
 

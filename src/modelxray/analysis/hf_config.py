@@ -237,17 +237,19 @@ def _peft_names(doc: dict[str, Any]) -> Iterator[Named]:
 
 def _module_file(artifact: Artifact, module: str, folder: str = "") -> bool | None:
     """Whether the module's file sits beside the config, or in the component ``folder`` below
-    it (None when the config is not on disk)."""
-    if artifact.fs_path is None:
+    it, on disk or in the remote folder the config was read from (None inside an archive)."""
+    from modelxray.artifact import loader_folder
+
+    beside = loader_folder(artifact, through_wrapper=False)
+    if beside is None:
         return None
     if not _MODULE.match(module):
         return False  # not an importable name ("../x", "/abs"): no file is looked up
-    base = os.path.dirname(artifact.fs_path)
-    rel = os.path.join(*module.split(".")) + ".py"
-    places = [os.path.join(base, rel)]
-    if folder and os.sep not in folder and folder not in (".", ".."):
-        places.append(os.path.join(base, folder, rel))
-    return any(os.path.isfile(p) for p in places)
+    rel = "/".join(module.split(".")) + ".py"
+    places = [rel]
+    if folder and "/" not in folder and os.sep not in folder and folder not in (".", ".."):
+        places.append(f"{folder}/{rel}")
+    return any(beside.file(p) is not None for p in places)
 
 
 def _library_names(library: str) -> frozenset[str] | None:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis import requirements as judge
-from modelxray.artifact import Artifact
+from modelxray.artifact import Artifact, Folder
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FormatName, Judgement, Location, Severity
 from modelxray.rules import manifest as rules
@@ -73,6 +73,11 @@ class _PipLines:
             os.path.dirname(os.path.realpath(artifact.fs_path)) if artifact.fs_path else None
         )
         self.seen: set[str] = {os.path.realpath(artifact.fs_path)} if artifact.fs_path else set()
+        # A file read from a remote folder: includes are looked up in that folder (by
+        # relative POSIX paths; a store has no links to leave it by).
+        self.remote = _remote_folder(artifact)
+        if self.remote is not None:
+            self.seen.add(artifact.name)
 
     def text(self, text: str, base: Location, folder: str | None) -> None:
         for line in judge.logical_lines(text):
@@ -85,6 +90,8 @@ class _PipLines:
         target = entry.include
         if target is not None and folder is not None and self.root is not None:
             self._follow(target, where, folder)
+        elif target is not None and folder is not None and self.remote is not None:
+            self._follow_remote(target, where, folder)
 
     def _follow(self, target: str, where: Location, folder: str) -> None:
         path = os.path.realpath(os.path.join(folder, target))
@@ -92,13 +99,31 @@ class _PipLines:
             return  # outside the folder of the first file: the include verdict said so
         if path in self.seen or not os.path.isfile(path):
             return
+        self._include(path, Artifact.from_file(path), target, where, os.path.dirname(path))
+
+    def _follow_remote(self, target: str, where: Location, folder: str) -> None:
+        import posixpath
+
+        assert self.remote is not None
+        path = posixpath.normpath(posixpath.join(folder, target.replace("\\", "/")))
+        if path.startswith(("../", "/")) or path in ("..", "."):
+            return  # outside the folder of the first file: the include verdict said so
+        if path in self.seen:
+            return
+        included = self.remote.file(path)
+        if included is None:
+            return
+        self._include(path, included, target, where, posixpath.dirname(path))
+
+    def _include(
+        self, path: str, included: Artifact, target: str, where: Location, folder: str
+    ) -> None:
         self.seen.add(path)
         self.ctx.budget.require(
             len(self.seen) <= self.ctx.limits.max_manifest_includes + 1,
             "max_manifest_includes",
             f"more than {self.ctx.limits.max_manifest_includes} included requirements files",
         )
-        included = Artifact.from_file(path)
         data = included.read(self.ctx.limits.max_python_source_bytes, "requirements file")
         text = _text(data)
         if text is None:
@@ -115,11 +140,25 @@ class _PipLines:
                 ],
             )
             return
-        self.text(text, where.child(target), os.path.dirname(path))
+        self.text(text, where.child(target), folder)
+
+
+def _remote_folder(artifact: Artifact) -> Folder | None:
+    """The remote folder a top-level file was read from (``sources.remote``), if any."""
+    from modelxray.artifact import LocalFolder, loader_folder
+
+    if artifact.fs_path is not None:
+        return None
+    folder = loader_folder(artifact, through_wrapper=False)
+    return None if folder is None or isinstance(folder, LocalFolder) else folder
 
 
 def _folder(artifact: Artifact) -> str | None:
-    return os.path.dirname(os.path.realpath(artifact.fs_path)) if artifact.fs_path else None
+    """Where includes resolve from: the file's folder on disk, or ``""`` (the folder itself)
+    in a remote store."""
+    if artifact.fs_path:
+        return os.path.dirname(os.path.realpath(artifact.fs_path))
+    return "" if _remote_folder(artifact) is not None else None
 
 
 # -- requirements files ---------------------------------------------------------------------------

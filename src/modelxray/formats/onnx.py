@@ -461,6 +461,7 @@ class OnnxReader(FormatReader):
                 )
                 continue
             if base is None:
+                _check_in_remote_folder(ref, entries, artifact, loc, evidence, ctx)
                 continue  # inside an archive: nothing on disk to resolve against
             _check_on_disk(ref, entries, base, loc, evidence, ctx)
 
@@ -530,6 +531,48 @@ def _check_on_disk(
             severity=Severity.MEDIUM,
         )
     ctx.add_reference(target)  # this model's data: not an unsupported file of its own
+    _check_range(ref, entries, st.st_size, loc, evidence, ctx)
+
+
+def _check_in_remote_folder(
+    ref: ExternalRef,
+    entries: dict[str, str],
+    artifact: Artifact,
+    loc: Location,
+    evidence: dict[str, Any],
+    ctx: Sink,
+) -> None:
+    """A model read from a remote folder (``sources.remote``): its external data file is
+    looked up beside it in the same store (a store has no links to follow)."""
+    from modelxray.artifact import LocalFolder, loader_folder
+
+    folder = loader_folder(artifact, through_wrapper=False)
+    if folder is None or isinstance(folder, LocalFolder):
+        return  # inside an archive
+    location = entries["location"]
+    target = folder.file(location.replace("\\", "/"))
+    if target is None:
+        ctx.report(
+            rules.EXTERNAL_DATA_RANGE,
+            loc,
+            f"external data file {location[:300]!r} does not exist beside the model",
+            evidence,
+            severity=Severity.LOW,
+        )
+        return
+    ctx.add_reference(folder.reference(location.replace("\\", "/")))
+    _check_range(ref, entries, target.size, loc, evidence, ctx)
+
+
+def _check_range(
+    ref: ExternalRef,
+    entries: dict[str, str],
+    size: int,
+    loc: Location,
+    evidence: dict[str, Any],
+    ctx: Sink,
+) -> None:
+    location = entries["location"]
     offset = _int(entries.get("offset", "0") or "0")
     length_text = entries.get("length")
     length = _int(length_text) if length_text else None
@@ -541,7 +584,6 @@ def _check_on_disk(
             evidence,
         )
         return
-    size = st.st_size
     if length is None:
         length = size - offset
     expected = None

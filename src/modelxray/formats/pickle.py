@@ -528,27 +528,17 @@ def _sidecar_names(streams: list[PickleStream]) -> list[tuple[str, object, int]]
     return out
 
 
-def loaded_file_dir(artifact: Artifact) -> str | None:
-    """The folder of the file a loader opens for this artifact (the file itself, or the
-    compression wrapper around it), when that is a file on disk."""
-    path = artifact.fs_path or artifact.facts.get("wrapper_fs_path")
-    if not isinstance(path, str):
-        return None
-    import os
-
-    return os.path.dirname(path)
-
-
 def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStream]) -> Reading:
     """Scan the sibling files joblib's legacy placeholders make ``joblib.load`` read."""
-    import os
 
     from modelxray.rules import numpy as numpy_rules
 
     found = _sidecar_names(streams)
     if not found:
         return
-    folder = loaded_file_dir(artifact)
+    from modelxray.artifact import loader_folder
+
+    folder = loader_folder(artifact)
     seen: set[str] = set()
     for wrapper, fname, offset in found[:MAX_SIDECARS]:
         loader = "np.load(allow_pickle=True)" if wrapper == "NDArrayWrapper" else "read_zfile"
@@ -589,9 +579,9 @@ def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStre
                 severity=Severity.HIGH,
             )
             continue
-        path = os.path.join(folder, fname) if folder is not None else None
-        if path is None or not os.path.isfile(path):
-            where = "not found next to this file" if path is not None else "not locatable"
+        sidecar = folder.file(fname) if folder is not None else None
+        if folder is None or sidecar is None:
+            where = "not found next to this file" if folder is not None else "not locatable"
             ctx.report(
                 numpy_rules.SIDECAR,
                 loc,
@@ -609,8 +599,7 @@ def scan_joblib_sidecars(artifact: Artifact, ctx: Sink, streams: list[PickleStre
             evidence,
         )
         ctx.budget.tick()
-        ctx.add_reference(path)
-        sidecar = Artifact.from_file(path)
+        ctx.add_reference(folder.reference(fname))
         sidecar.location = loc
         sidecar.depth = artifact.depth + 1
         recognised = yield Child(sidecar)

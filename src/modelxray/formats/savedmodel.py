@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -361,20 +360,21 @@ class VariablesIndexReader(FormatReader):
 _DATA_SHARD = re.compile(r"(?P<prefix>.+)\.data-\d{5}-of-\d{5}")
 
 
-def sibling_index(artifact: Artifact) -> str | None:
-    """The ``<prefix>.index`` beside a ``<prefix>.data-NNNNN-of-NNNNN`` file on disk, if it
-    exists and carries the table footer (the content evidence for the data shard)."""
+def sibling_index(artifact: Artifact) -> Artifact | None:
+    """The ``<prefix>.index`` beside a ``<prefix>.data-NNNNN-of-NNNNN`` file (on disk or in
+    the same remote folder), if it exists and carries the table footer (the content evidence
+    for the data shard)."""
+    from modelxray.artifact import loader_folder
+
     m = _DATA_SHARD.fullmatch(artifact.name)
-    if m is None or artifact.fs_path is None:
+    folder = loader_folder(artifact, through_wrapper=False) if m is not None else None
+    if m is None or folder is None:
         return None
-    index = os.path.join(os.path.dirname(artifact.fs_path), m["prefix"] + ".index")
     try:
-        size = os.path.getsize(index)
-        if not os.path.isfile(index) or size < _FOOTER:
+        index = folder.file(m["prefix"] + ".index")
+        if index is None or index.size < _FOOTER:
             return None
-        with open(index, "rb") as f:
-            f.seek(size - _FOOTER)
-            _check_table_footer(f.read(_FOOTER), size)
+        _check_table_footer(index.tail(_FOOTER), index.size)
     except (OSError, ProtobufError):
         return None
     return index

@@ -83,6 +83,9 @@ def _file_block(r: FileResult, paint: _Painter) -> list[str]:
     if r.status != FileStatus.SCANNED and label != str(r.status):
         fmt += f"; {r.status}"  # why a file in no known format is blocked, say
     lines = [f"{paint(style, f'{label:>11}')} {visible(r.path)}  {paint(_DIM, f'({fmt})')}"]
+    if r.bytes_fetched is not None:  # a remote file: what judging it cost
+        at = f" at {r.revision}" if r.revision else ""
+        lines.append(paint(_DIM, f"{_INDENT}fetched {r.bytes_fetched:,} of {r.size:,} bytes{at}"))
     for f in sorted_findings(r.findings):
         sev = str(f.severity).upper()
         lines.append(

@@ -230,6 +230,10 @@ def _finding(f: Finding, titles: dict[str, str], css: str = "finding") -> str:
 def _file(index: int, r: FileResult, titles: dict[str, str]) -> str:
     label = file_label(r)
     meta = [", ".join(r.formats) or "no known format", f"{r.size:,} bytes", r.status]
+    if r.bytes_fetched is not None:  # a remote file: what judging it cost
+        meta.append(
+            f"{r.bytes_fetched:,} bytes fetched" + (f" at {r.revision}" if r.revision else "")
+        )
     if r.sha256:
         meta.append(f"sha256 {r.sha256}")
     findings = "".join(_finding(f, titles) for f in sorted_findings(r.findings))

@@ -82,3 +82,11 @@ SPECIAL_FILE = FAMILY.rule(
     Confidence.HIGH,
     cwes=("CWE-67",),
 )
+
+REMOTE_READ_FAILED = FAMILY.rule(
+    "MX-SCAN-012",
+    "Remote source could not be read",
+    Severity.HIGH,
+    Confidence.HIGH,
+    incomplete=True,
+)

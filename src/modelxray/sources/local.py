@@ -1,4 +1,4 @@
-"""Sources: turn what the user named (files, directories) into the files to scan.
+"""Local sources: the files and folders on disk the user named, as files to scan.
 
 Directories are walked recursively in a stable order.  Nothing on disk is skipped
 without a word:
@@ -25,31 +25,10 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from modelxray.model import Disposition
 from modelxray.rules import scan as scan_rules
-from modelxray.rules.base import Rule
-
-if TYPE_CHECKING:
-    from modelxray.policy import Policy
-
-Problem = tuple[Rule, str, dict[str, Any]]
-
-
-@dataclass
-class SourceFile:
-    """One file named on the command line or found in a folder, and its problems."""
-
-    display: str
-    path: str | None  # the regular file to read; None: nothing to read, see problems
-    size: int
-    problems: list[Problem] = field(default_factory=list)
-    # The display names a folder (one that could not be listed, or a link to one): include
-    # patterns cannot judge what it holds, so only exclude patterns apply to it.
-    folder: bool = False
-
+from modelxray.sources.interface import SourceFile
 
 # ------------------------------------------------------------------------------ opening
 
@@ -270,7 +249,7 @@ def _walk(root: str) -> Iterator[SourceFile]:
         stack.extend(e.path for e in reversed(subfolders))
 
 
-def iter_sources(paths: Iterable[str]) -> Iterator[SourceFile]:
+def iter_local(paths: Iterable[str]) -> Iterator[SourceFile]:
     for p in paths:
         if os.path.isdir(p):
             yield from _walk(p)
@@ -310,37 +289,3 @@ def spool_stdin(stream: IO[bytes], max_bytes: int) -> SourceFile:
     return SourceFile(
         STDIN_NAME, None, 0, [(scan_rules.INCOMPLETE, message, {"limit": "max_member_bytes"})]
     )
-
-
-# ------------------------------------------------------------------------------ selection
-
-
-def selected_sources(paths: Iterable[str], policy: Policy) -> Iterator[SourceFile]:
-    """The sources the policy's include/exclude patterns select.
-
-    A run that would judge no file at all (an empty folder, every file excluded) ends
-    with one source that says so (MX-SCAN-009), unless the policy turns that rule off.
-    """
-    paths = list(paths)
-    found = 0
-    selected = 0
-    for source in iter_sources(paths):
-        found += 1
-        if policy.selects(source.display, folder=source.folder):
-            selected += 1
-            yield source
-    if selected or policy.rule_state(scan_rules.NOTHING_SCANNED.id) == Disposition.OFF:
-        return
-    named = ", ".join(paths) if paths else "(no path)"
-    if found:
-        message = (
-            f"nothing was scanned: the policy's include/exclude patterns left out all {found} "
-            f"file(s) found in {named}"
-        )
-    else:
-        message = f"nothing was scanned: {named} holds no file"
-    evidence: dict[str, Any] = {"paths": paths, "files_found": found, "files_selected": 0}
-    if policy.include or policy.exclude:
-        evidence.update(include=list(policy.include), exclude=list(policy.exclude))
-        evidence["patterns_relative_to"] = policy.pattern_base()
-    yield SourceFile(named, None, 0, [(scan_rules.NOTHING_SCANNED, message, evidence)])
