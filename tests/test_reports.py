@@ -245,7 +245,8 @@ def test_sarif_rules_carry_pages_and_security_severity(examples_report: Report):
         assert d["shortDescription"]["text"] == rule.summary()
         assert d["fullDescription"]["text"].startswith(rule.summary())
         assert d["help"]["markdown"] == rule.page()
-        assert d["helpUri"] == f"docs/rules/{rule_id}.md"
+        assert d["helpUri"] == ALL_RULES[rule_id].page_url
+        assert d["helpUri"].startswith("https://") and d["helpUri"].endswith(f"/{rule_id}.md")
         props = d["properties"]
         assert float(props["security-severity"]) == expected[str(rule.severity)]
         assert props["tags"][0] == "security"

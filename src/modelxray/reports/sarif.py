@@ -2,8 +2,8 @@
 
 * ``tool.driver.rules`` lists every rule in the catalogue (plus a stub for any rule ID this
   version does not know), each with ``shortDescription`` (the page's first paragraph),
-  ``fullDescription``, ``help`` (the whole Markdown page), ``helpUri`` (a relative URI reference
-  to ``docs/rules/<ID>.md``), and ``properties`` with ``security-severity`` (a number as a
+  ``fullDescription``, ``help`` (the whole Markdown page), ``helpUri`` (the absolute URL of
+  the rule's page, ``Rule.page_url``: SARIF requires an absolute URI there), and ``properties`` with ``security-severity`` (a number as a
   string, as GitHub reads it: critical 9.5, high 8.0, medium 5.5, low 3.0, info 0.0),
   ``precision`` and ``tags`` (``security`` first, so GitHub treats the results as security
   alerts).
@@ -105,7 +105,7 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
         "shortDescription": {"text": summary},
         "fullDescription": {"text": full, "markdown": full},
         "help": {"text": page, "markdown": page},
-        "helpUri": _uri_path(rule.help_uri),
+        "helpUri": rule.page_url,  # SARIF's helpUri is an absolute URI
         "defaultConfiguration": {"level": LEVEL[rule.severity]},
         "properties": {
             "security-severity": SECURITY_SEVERITY[rule.severity],
