@@ -68,16 +68,26 @@ def _judged_by_modelxray(report: Path) -> int | None:
 
 
 def run_tools(
-    tools: list[peers.Tool], folder: Path, work: Path, rounds: int, log: Any = print
+    tools: list[peers.Tool],
+    folder: Path,
+    work: Path,
+    rounds: int,
+    log: Any = print,
+    once: frozenset[str] = frozenset(),
 ) -> dict[str, dict[str, Any]]:
+    """Interleaved rounds; a tool in ``once`` (one that takes minutes per run) runs only in
+    the first round, with no warm-up run."""
     out: dict[str, dict[str, Any]] = {
         t.name: {"wall": [], "cpu": [], "rss": [], "judged": None, "outcome": None} for t in tools
     }
     for t in tools:  # warm-up: bytecode caches, page cache
-        t.run(folder, work / "warmup" / t.name, timeout=1800)
+        if t.name not in once:
+            t.run(folder, work / "warmup" / t.name, timeout=1800)
     for r in range(rounds):
         order = tools[r % len(tools) :] + tools[: r % len(tools)]
         for t in order:
+            if r > 0 and t.name in once:
+                continue
             wd = work / "mix" / t.name
             run, outcome = t.run(folder, wd, timeout=1800)
             res = out[t.name]
@@ -128,7 +138,9 @@ def render(meta: dict[str, Any], res: dict[str, dict[str, Any]], fmt: dict[str, 
         f"modelxray {info['rev']}; {n} distinct files ({meta['distinct']} distinct SHA-256), "
         f"{keras} of them Keras ({100 * keras / n:.0f} %: "
         + ", ".join(f"{k} {v}" for k, v in sorted(meta["counts"].items()))
-        + f"); {info['rounds']} interleaved rounds, medians; {os.cpu_count()} CPUs; "
+        + f"); {info['rounds']} interleaved rounds, medians"
+        + (f" ({', '.join(sorted(info['once']))}: one round)" if info.get("once") else "")
+        + f"; {os.cpu_count()} CPUs; "
         f"1-min load average {info['load'][0]:.2f} before, {info['load'][1]:.2f} after.",
         "",
         "| tool | wall s | CPU s | files/s | peak MB | files judged | outcome |",
@@ -179,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tools", default="modelxray,modelscan,picklescan,modelaudit")
     ap.add_argument("--modelxray", choices=("venv", "current"), default="venv")
     ap.add_argument("--no-install", action="store_true")
+    ap.add_argument(
+        "--once",
+        default="modelaudit",
+        help="tools timed in one round only (minutes per run); '' for none (default modelaudit)",
+    )
     ap.add_argument("--no-formats", action="store_true", help="skip the in-process rows")
     ap.add_argument("--work", type=Path, default=peers.CACHE / "work")
     ap.add_argument(
@@ -199,13 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             t.install()
         tools.append(t)
     load = [os.getloadavg()[0]]
-    res = run_tools(tools, folder, args.work, args.rounds)
+    once = frozenset(x.strip() for x in args.once.split(",") if x.strip())
+    res = run_tools(tools, folder, args.work, args.rounds, once=once)
     load.append(os.getloadavg()[0])
     fmt = {} if args.no_formats else per_format(folder)
     rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True).stdout.strip()  # fmt: skip
     info = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rev": rev,
-            "rounds": args.rounds, "load": load,
+            "rounds": args.rounds, "load": load, "once": sorted(once & set(names)),
             "versions": {t.name: t.version() for t in tools}}  # fmt: skip
     text = render(meta, res, fmt, info)
     args.out.parent.mkdir(parents=True, exist_ok=True)

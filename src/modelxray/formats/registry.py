@@ -16,6 +16,7 @@ is its own files plus one row (see CONTRIBUTING.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,8 +66,18 @@ def _legacy_tar_member(artifact: Artifact, head: bytes) -> bool:
     return artifact.facts.get("container") == "tar" and artifact.name in ("storages", "tensors")
 
 
+# C0 control bytes no text document holds (tab, line feed, vertical tab, form feed, carriage
+# return and escape excepted): PyYAML refuses them, pip fails on a requirement line with one.
+_NOT_TEXT = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+
 def _text(artifact: Artifact, head: bytes) -> bool:
-    return b"\x00" not in head
+    return _NOT_TEXT.search(head) is None
+
+
+def _requirements_text(artifact: Artifact, head: bytes) -> bool:
+    """Text whose first character can start a requirements line (not a JSON document)."""
+    return _text(artifact, head) and head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] not in (b"{", b"[")
 
 
 def _yaml_dependencies(artifact: Artifact, head: bytes) -> bool:
@@ -143,11 +154,11 @@ READERS: tuple[ReaderEntry, ...] = (
                 extensions=(".yaml", ".yml")),
     ReaderEntry(_F.PYPROJECT, "modelxray.formats.manifest", 124, _toml_table,
                 extensions=(".toml",)),
-    ReaderEntry(_F.PIP_REQUIREMENTS, "modelxray.formats.manifest", 123, _text,
+    ReaderEntry(_F.PIP_REQUIREMENTS, "modelxray.formats.manifest", 123, _requirements_text,
                 extensions=(".txt", ".in")),
     ReaderEntry(_F.JINJA_TEMPLATE, "modelxray.formats.chat_template", 120,
                 extensions=(".jinja", ".jinja2", ".j2")),
-    ReaderEntry(_F.YAML_CONFIG, "modelxray.formats.yaml_config", 122,
+    ReaderEntry(_F.YAML_CONFIG, "modelxray.formats.yaml_config", 122, _text,
                 extensions=(".yaml", ".yml")),
     ReaderEntry(_F.PICKLE, "modelxray.formats.pickle", 110, extensions=_PICKLE_EXTENSIONS,
                 promises=(".pkl", ".pickle", ".dill", ".joblib", ".pt", ".pth", ".bin", ".ckpt",

@@ -59,6 +59,10 @@ _MARKERS = re.compile(
 )
 
 
+# Literals every match of ``_MARKERS`` contains (``target`` covers ``_target_``).
+_MARKER_LITERALS = (b"target", b"cls", b"python/", b"${")
+
+
 def _resolver_marks(name: str) -> bool:
     from modelxray.analysis import threats
     from modelxray.analysis.yaml_config import BUILTIN_RESOLVERS
@@ -84,6 +88,8 @@ def looks_like_config(data: bytes) -> bool:
     if b"\0" in data:
         return False
     start = data[len(_BOM) :] if data.startswith(_BOM) else data
+    if not any(literal in start for literal in _MARKER_LITERALS):
+        return False  # every marker holds one of these: a substring test is cheaper than _MARKERS
     first = _first_line(start[:65536])
     if first is None or first[:1] in (b" ", b"\t") or not _FIRST_LINE.match(first):
         return False

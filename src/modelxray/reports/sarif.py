@@ -2,11 +2,11 @@
 
 * ``tool.driver.rules`` lists every rule in the catalogue (plus a stub for any rule ID this
   version does not know), each with ``shortDescription`` (the page's first paragraph),
-  ``fullDescription``, ``help`` (the whole Markdown page), ``helpUri`` (the absolute URL of
-  the rule's page, ``Rule.page_url``: SARIF requires an absolute URI there), and ``properties`` with ``security-severity`` (a number as a
-  string, as GitHub reads it: critical 9.5, high 8.0, medium 5.5, low 3.0, info 0.0),
-  ``precision`` and ``tags`` (``security`` first, so GitHub treats the results as security
-  alerts).
+  ``fullDescription``, ``help`` (the whole Markdown page), ``helpUri`` (the absolute URL of the
+  rule's page, ``Rule.page_url``: SARIF requires an absolute URI there), and ``properties``
+  with ``security-severity`` (a number as a string, as GitHub reads it: critical 9.5, high 8.0,
+  medium 5.5, low 3.0, info 0.0), ``precision`` and ``tags`` (``security`` first, so GitHub
+  treats the results as security alerts).
 * Each finding is one ``result``: ``level`` from its severity, the file as an
   ``artifactLocation`` relative to ``SRCROOT`` (the scan root, by default the working
   directory) when it lies below it and as an absolute ``file:`` URI otherwise, the place inside
