@@ -154,6 +154,14 @@ def best_reader(
     for reader in offered:
         if reader.name in exclude:
             continue
+        entry = BY_NAME.get(reader.name)
+        if (
+            entry is not None
+            and entry.magic is not None
+            and not isinstance(reader, LazyReader)  # (a stand-in checks it itself)
+            and not entry.magic(artifact, head)
+        ):
+            continue  # the row's cheap necessary condition fails: the sniffer would say 0
         score = reader.sniff(artifact, head)
         if score <= 0:
             continue
