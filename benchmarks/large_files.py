@@ -18,8 +18,13 @@ import sys
 import tempfile
 import time
 import zlib
+from pathlib import Path
 
-from modelxray.engine import scan
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tests package
+
+from tests.factories.zip64 import write_zip64_directory  # noqa: E402
+
+from modelxray.engine import scan  # noqa: E402
 
 GIB = 1 << 30
 
@@ -55,20 +60,7 @@ def _zip_checkpoint(path: str, n_storages: int = 4) -> None:
         for i in range(n_storages):
             member(f"archive/data/{i}".encode(), GIB, None)
         member(b"archive/version", 2, b"3\n")
-        cd_start = f.tell()
-        for name, size, crc, offset in members:
-            extra = struct.pack("<HHQQQ", 1, 24, size, size, offset)
-            f.write(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 45, 45, 0, 0, 0, 0, crc,
-                                0xFFFFFFFF, 0xFFFFFFFF, len(name), len(extra), 0, 0, 0, 0,
-                                0xFFFFFFFF))  # fmt: skip
-            f.write(name + extra)
-        cd_end = f.tell()
-        n = len(members)
-        f.write(struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n,
-                            cd_end - cd_start, cd_start))  # fmt: skip
-        f.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, cd_end, 1))
-        f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
-                            0xFFFFFFFF, 0))  # fmt: skip
+        write_zip64_directory(f, members)
 
 
 def _time(path: str) -> None:

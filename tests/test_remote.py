@@ -30,6 +30,7 @@ from modelxray.engine import ScanOptions, scan
 from modelxray.model import FileResult, FileStatus, Report, Verdict
 from modelxray.policy import Policy
 from modelxray.sources import remote
+from tests.factories.zip64 import write_zip64_directory
 from tests.report_schema import validate_json_report, validate_sarif
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,20 +207,7 @@ def _sparse_keras(path: Path, tmp: Path) -> None:
             _copy_sparse(h5, standalone)
             standalone.truncate(size)
         members.append((b"model.weights.h5", size, crc, offset))
-        cd_start = f.tell()
-        for name, size, crc, offset in members:
-            extra = struct.pack("<HHQQQ", 1, 24, size, size, offset)
-            f.write(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 45, 45, 0, 0, 0, 0, crc,
-                                0xFFFFFFFF, 0xFFFFFFFF, len(name), len(extra), 0, 0, 0, 0,
-                                0xFFFFFFFF))  # fmt: skip
-            f.write(name + extra)
-        cd_end = f.tell()
-        n = len(members)
-        f.write(struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n,
-                            cd_end - cd_start, cd_start))  # fmt: skip
-        f.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, cd_end, 1))
-        f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
-                            0xFFFFFFFF, 0))  # fmt: skip
+        write_zip64_directory(f, members)
     h5.unlink()
 
 
