@@ -548,3 +548,20 @@ def test_a_signal_while_a_line_is_written_stops_the_run_once() -> None:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+
+
+def test_allowed_beside_a_critical_finding_says_the_gate_did_not_block_it() -> None:
+    """Under ``--fail-on none`` the malicious example is allowed by the gate: the console says
+    that is the gate's doing, never a plain "allowed" above a CRITICAL finding."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelxray", "scan", "--fail-on", "none", "--color", "never",
+         str(examples / "malicious_lambda.h5"), str(examples / "clean_dense.keras")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    lines = proc.stdout.splitlines()
+    evil = next(line for line in lines if "malicious_lambda.h5" in line and "allowed" in line)
+    assert "not blocked by this gate; worst finding CRITICAL" in evil
+    clean = next(line for line in lines if "clean_dense.keras" in line)
+    assert "not blocked" not in clean
+    assert proc.returncode == 0

@@ -82,7 +82,17 @@ def _file_block(r: FileResult, paint: _Painter) -> list[str]:
     fmt = visible(", ".join(r.formats) or "-")
     if r.status != FileStatus.SCANNED and label != str(r.status):
         fmt += f"; {r.status}"  # why a file in no known format is blocked, say
-    lines = [f"{paint(style, f'{label:>11}')} {visible(r.path)}  {paint(_DIM, f'({fmt})')}"]
+    worst = max((f.severity for f in r.findings), default=None)
+    note = ""
+    if label == LABEL_OK and worst is not None and worst >= Severity.HIGH:
+        # "allowed" only means this gate did not block it: never shown green beside a
+        # high or critical finding (a report-only run, --fail-on none, a raised threshold).
+        style = _OTHER_LABEL
+        note = f"  not blocked by this gate; worst finding {str(worst).upper()}"
+    lines = [
+        f"{paint(style, f'{label:>11}')} {visible(r.path)}  {paint(_DIM, f'({fmt})')}"
+        + paint(_OTHER_LABEL, note)
+    ]
     if r.bytes_fetched is not None:  # a remote file: what judging it cost
         at = f" at {r.revision}" if r.revision else ""
         lines.append(paint(_DIM, f"{_INDENT}fetched {r.bytes_fetched:,} of {r.size:,} bytes{at}"))
