@@ -1,0 +1,362 @@
+"""The Hugging Face-compatible gateway (issue 18, item 2), over real HTTP on loopback.
+
+The real ``huggingface_hub`` client downloads through the gateway (uvicorn, started here)
+from the fake upstream hub of ``remote_servers.FakeHub``.  Malicious samples carry harmless
+payloads (a marker file); nothing here loads what it scans, and the marker never appears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+from huggingface_hub import constants, hf_hub_download, snapshot_download  # noqa: E402
+from huggingface_hub.errors import HfHubHTTPError  # noqa: E402
+
+import tests.remote_servers as rs  # noqa: E402
+from modelxray.engine import ScanOptions, scan_file  # noqa: E402
+from modelxray.model import FileResult  # noqa: E402
+from modelxray.policy import Policy  # noqa: E402
+from modelxray.serve.gateway import GatewaySettings, create_gateway_app  # noqa: E402
+from modelxray.sources import remote  # noqa: E402
+from modelxray.sources.interface import SourceFile  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remote, "BACKOFF", 0.01)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+
+
+@pytest.fixture
+def hub() -> Iterator[rs.FakeHub]:
+    server = rs.FakeHub()
+    yield server
+    server.close()
+
+
+class Running:
+    def __init__(self, server: uvicorn.Server, port: int, scans: list[str]) -> None:
+        self.server, self.scans = server, scans
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class Gw:
+    """Starts gateways for a test; ``after_scan`` runs after every scan (a test's hook)."""
+
+    hub: rs.FakeHub
+    tmp: Path
+    started: list[tuple[uvicorn.Server, threading.Thread]]
+
+    def start(self, **kw: object) -> Running:
+        scans: list[str] = []
+        hooks = kw.pop("after_scan", None)
+
+        def scanner(source: SourceFile, options: ScanOptions) -> FileResult:
+            result = scan_file(source, options)
+            scans.append("remote" if source.remote is not None else "local")
+            if callable(hooks):
+                hooks(source)
+            return result
+
+        settings = GatewaySettings(
+            upstream=self.hub.url,
+            blob_dir=self.tmp / "gw" / "blobs",
+            verdict_cache=self.tmp / "gw" / "verdicts.sqlite",
+            **kw,  # type: ignore[arg-type]
+        )
+        port = rs.free_port()
+        config = uvicorn.Config(
+            create_gateway_app(settings, scanner), host="127.0.0.1", port=port, log_level="error"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        self.started.append((server, thread))
+        while not server.started:  # uvicorn sets it once the socket listens
+            if not thread.is_alive():
+                raise RuntimeError("the gateway did not start")
+            threading.Event().wait(0.02)
+        return Running(server, port, scans)
+
+
+@pytest.fixture
+def gw(hub: rs.FakeHub, tmp_path: Path) -> Iterator[Gw]:
+    g = Gw(hub, tmp_path, [])
+    yield g
+    for server, thread in g.started:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _good_repo(tmp: Path) -> Path:
+    good = tmp / "good"
+    (good / "sub").mkdir(parents=True)
+    shutil.copy(ROOT / "examples" / "clean_dense.keras", good / "model.keras")
+    (good / "config.json").write_text('{"model_type": "dense"}\n')
+    shutil.copy(ROOT / "examples" / "tensor_math_lambda.keras", good / "sub" / "lambda.keras")
+    return good
+
+
+def _evil_pickle(marker: Path) -> bytes:
+    return b"\x80\x04cos\nsystem\n(V" + f"echo pwned > {marker}".encode() + b"\ntR."
+
+
+def _files(p: Path) -> list[str]:
+    return sorted(x.relative_to(p).as_posix() for x in p.rglob("*") if x.is_file())
+
+
+# ------------------------------------------------------------------------------ allowed
+
+
+def test_clean_files_download_byte_identical_through_the_gateway(
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    g = gw.start()
+    # the client finds the gateway the way users point it there: HF_ENDPOINT
+    monkeypatch.setenv("HF_ENDPOINT", g.url)
+    monkeypatch.setattr(constants, "ENDPOINT", g.url)
+    hub.reset()
+    got = hf_hub_download("org/good", "model.keras", cache_dir=tmp_path / "c1")
+    assert Path(got).read_bytes() == repo.files["model.keras"].source.read_bytes()
+    assert f"snapshots/{repo.commit}/" in got
+    got = hf_hub_download("org/good", "config.json", cache_dir=tmp_path / "c1")
+    assert Path(got).read_bytes() == repo.files["config.json"].source.read_bytes()
+    # the client never reached the upstream's LFS host: every CDN request is the gateway's
+    cdn = [p for _, p in hub.httpd.requests if p.startswith("/lfs-cdn/")]
+    assert cdn and all(m == "GET" for m, _ in hub.httpd.requests if m != "POST")
+    folder = snapshot_download("org/good", cache_dir=tmp_path / "c2")
+    assert _files(Path(folder)) == sorted(repo.files)
+    for rel, f in repo.files.items():
+        assert (Path(folder) / rel).read_bytes() == f.source.read_bytes(), rel
+    out = snapshot_download("org/good", local_dir=tmp_path / "local")
+    assert (Path(out) / "sub" / "lambda.keras").read_bytes() == (
+        repo.files["sub/lambda.keras"].source.read_bytes()
+    )
+    # verdicts are cached by LFS oid / git blob id and policy: each file was scanned once
+    # by range reads and once as stored, however often it was downloaded
+    assert g.scans.count("remote") == len(repo.files) == g.scans.count("local")
+
+
+def test_headers_the_client_needs_and_range_requests(
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    repo = hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    g = gw.start()
+    f = repo.files["model.keras"]
+    data = f.source.read_bytes()
+    url = f"{g.url}/org/good/resolve/main/model.keras"
+    head = httpx.head(url)
+    assert head.status_code == 200 and "location" not in head.headers
+    assert head.headers["x-repo-commit"] == repo.commit
+    assert head.headers["x-linked-etag"] == f'"{f.lfs_sha256}"' == head.headers["etag"]
+    assert head.headers["x-linked-size"] == str(len(data)) == head.headers["content-length"]
+    assert head.headers["accept-ranges"] == "bytes"
+    r = httpx.get(url, headers={"Range": "bytes=100-1123"})
+    assert r.status_code == 206 and r.content == data[100:1124]
+    assert r.headers["content-range"] == f"bytes 100-1123/{len(data)}"
+    r = httpx.get(url, headers={"Range": "bytes=-10"})
+    assert r.status_code == 206 and r.content == data[-10:]
+    # a resumed download: If-Range with the current ETag keeps the range, a stale one does not
+    r = httpx.get(url, headers={"Range": "bytes=5-", "If-Range": head.headers["etag"]})
+    assert r.status_code == 206 and r.content == data[5:]
+    r = httpx.get(url, headers={"Range": "bytes=5-", "If-Range": '"stale"'})
+    assert r.status_code == 200 and r.content == data
+    # a git-stored file: ETag is its blob id, no X-Linked headers
+    c = repo.files["config.json"]
+    head = httpx.head(f"{g.url}/org/good/resolve/{repo.commit}/config.json")
+    assert head.headers["etag"] == f'"{c.git_oid}"' and "x-linked-etag" not in head.headers
+    # metadata passes through (pagination links rewritten to the gateway)
+    info = httpx.get(f"{g.url}/api/models/org/good/revision/main").json()
+    assert info["sha"] == repo.commit
+    missing = httpx.get(f"{g.url}/org/good/resolve/main/nope.bin")
+    assert missing.status_code == 404 and missing.headers["x-error-code"] == "EntryNotFound"
+
+
+# ------------------------------------------------------------------------------ refused
+
+
+def test_a_malicious_file_is_refused_with_the_403_body(
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(_evil_pickle(marker))
+    (folder / "config.json").write_text("{}\n")
+    repo = hub.add(rs.hub_repo("org/evil", folder))
+    g = gw.start()
+    hub.reset()
+    cache = tmp_path / "cache"
+    with pytest.raises(HfHubHTTPError) as info:
+        hf_hub_download("org/evil", "model.pkl", cache_dir=cache, endpoint=g.url)
+    assert info.value.response is not None and info.value.response.status_code == 403
+    assert "MX-PICKLE" in str(info.value)  # the rule IDs reach the user's traceback
+    with pytest.raises(HfHubHTTPError):
+        snapshot_download("org/evil", cache_dir=cache, endpoint=g.url)
+    assert not any(p.endswith("model.pkl") for p in _files(cache)) if cache.exists() else True
+    r = httpx.get(f"{g.url}/org/evil/resolve/main/model.pkl")
+    assert r.status_code == 403
+    body = r.json()
+    assert body["verdict"] == "blocked" and body["code"] == "ModelxrayBlocked"
+    assert body["rule_ids"] and all(i.startswith("MX-") for i in body["rule_ids"])
+    assert body["revision"] == repo.commit and body["path"] == "model.pkl"
+    blocking = [f for f in body["findings"] if f["rule_id"] in body["rule_ids"]]
+    assert blocking and all(f["message"] and f["rule_page"].endswith(".md") for f in blocking)
+    assert body["identity"] == f"sha256-{repo.files['model.pkl'].lfs_sha256}"
+    report = httpx.get(body["report"])
+    assert report.status_code == 200 and report.json()["verdicts"][0]["rule_ids"] == (
+        body["rule_ids"]
+    )
+    # refused on the range-read scan: never downloaded, never stored
+    assert g.scans == ["remote"]  # once: the verdict is cached
+    assert not any(p.startswith("/lfs-cdn/") for _, p in hub.httpd.requests)
+    assert _files(tmp_path / "gw" / "blobs") == []
+    assert not marker.exists()
+
+
+def test_a_file_changed_upstream_after_its_scan_is_not_served(
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    repo = hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    changed: dict[str, Path] = {}
+    for name in ("config.json", "model.keras"):  # git-stored and LFS
+        original = repo.files[name].source.read_bytes()
+        p = tmp_path / f"changed-{name}"
+        p.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # same size, other bytes
+        changed[name] = p
+
+    def swap(source: SourceFile) -> None:
+        if source.remote is not None and source.remote.key in changed:
+            hub.swap("org/good", source.remote.key, changed[source.remote.key])
+
+    g = gw.start(after_scan=swap)
+    for name in changed:
+        cache = tmp_path / f"cache-{name}"
+        with pytest.raises(HfHubHTTPError) as info:
+            hf_hub_download("org/good", name, cache_dir=cache, endpoint=g.url)
+        assert info.value.response is not None and info.value.response.status_code == 502
+        r = httpx.get(f"{g.url}/org/good/resolve/main/{name}")
+        assert r.status_code == 502 and r.json()["code"] == "ContentChanged"
+        assert not cache.exists() or not [p for p in _files(cache) if p.endswith(name)]
+    assert _files(tmp_path / "gw" / "blobs") == []
+    # once stored and verified, a file is served from the blob store: what was scanned
+    hub.swap("org/good", "sub/lambda.keras", repo.files["sub/lambda.keras"].source)
+    original = repo.files["sub/lambda.keras"].source.read_bytes()
+    first = httpx.get(f"{g.url}/org/good/resolve/main/sub/lambda.keras")
+    assert first.status_code == 200 and first.content == original
+    hub.swap("org/good", "sub/lambda.keras", changed["model.keras"])
+    again = httpx.get(f"{g.url}/org/good/resolve/main/sub/lambda.keras")
+    assert again.status_code == 200 and again.content == original
+
+
+def test_bytes_served_are_the_bytes_judged(gw: Gw, hub: rs.FakeHub, tmp_path: Path) -> None:
+    """Range reads answered with harmless bytes, the blob (matching its LFS oid) malicious:
+    the stored bytes are scanned again and refused."""
+    marker = tmp_path / "marker"
+    evil = _evil_pickle(marker)
+    benign = b"\x80\x04V" + b"a" * (len(evil) - 5) + b"\n."
+    folder = tmp_path / "sly"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(evil)
+    repo = hub.add(rs.hub_repo("org/sly", folder))
+    (tmp_path / "benign.pkl").write_bytes(benign)
+    hub.swap("org/sly", "model.pkl", tmp_path / "benign.pkl")
+
+    def unswap(source: SourceFile) -> None:
+        if source.remote is not None:
+            hub.swap("org/sly", "model.pkl", folder / "model.pkl")
+
+    g = gw.start(after_scan=unswap)
+    r = httpx.get(f"{g.url}/org/sly/resolve/main/model.pkl")
+    assert r.status_code == 403 and r.json()["rule_ids"]
+    assert g.scans == ["remote", "local"]
+    assert _files(tmp_path / "gw" / "blobs") == []
+    assert repo.files["model.pkl"].lfs_sha256 == hashlib.sha256(evil).hexdigest()
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------ policy
+
+
+def test_overrides_and_the_allow_list(gw: Gw, hub: rs.FakeHub, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(_evil_pickle(marker))
+    good = _good_repo(tmp_path)
+    hub.add(rs.hub_repo("org/good", good))
+    hub.add(rs.hub_repo("strict/good", good))
+    approved = hub.add(rs.hub_repo("trusted/evil", folder))
+    g = gw.start(
+        overrides={"strict": Policy(approved_formats=("safetensors",))},
+        allow=("trusted/evil",),
+    )
+    assert httpx.head(f"{g.url}/org/good/resolve/main/model.keras").status_code == 200
+    strict = httpx.get(f"{g.url}/strict/good/resolve/main/model.keras")
+    assert strict.status_code == 403 and strict.json()["repo"] == "strict/good"
+    # pre-approved: served unscanned, but still only the listed bytes
+    r = httpx.get(f"{g.url}/trusted/evil/resolve/main/model.pkl")
+    assert r.status_code == 200 and r.content == (folder / "model.pkl").read_bytes()
+    assert "trusted" not in " ".join(g.scans)
+    hub.add(rs.hub_repo("trusted/evil2", folder))
+    gw2 = gw.start(allow=("trusted/evil2",))  # a fresh blob store would not help: same dir
+    shutil.rmtree(tmp_path / "gw" / "blobs")
+    (tmp_path / "gw" / "blobs").mkdir()
+    other = tmp_path / "other.pkl"
+    other.write_bytes(b"\x80\x04V" + b"b" * (len(_evil_pickle(marker)) - 5) + b"\n.")
+    hub.swap("trusted/evil2", "model.pkl", other)
+    r = httpx.get(f"{gw2.url}/trusted/evil2/resolve/main/model.pkl")
+    assert r.status_code == 502 and r.json()["code"] == "ContentChanged"
+    assert approved.commit
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------ traversal
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/org/good/resolve/main/../../../etc/passwd",
+        "/org/good/resolve/main/sub/%2e%2e/%2e%2e/secret",
+        "/org/good/resolve/main/sub%2F..%2F..%2Fx",
+        "/org/good/resolve/main/.%2Fconfig.json",
+        "/org/good/resolve/main/sub//lambda.keras",
+        "/org/good/resolve/main/sub\\..\\x",
+        "/org/..%2F..%2Fetc/resolve/main/passwd",
+        "/datasets/../good/resolve/main/config.json",
+        "/api/models/org/good/tree/main/..%2F..%2F..",
+        "/api/models/org/%2e%2e/revision/main",
+    ],
+)
+def test_path_traversal_is_refused(gw: Gw, hub: rs.FakeHub, tmp_path: Path, path: str) -> None:
+    hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    g = gw.start()
+    hub.reset()
+    parts = urlsplit(g.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port)
+    conn.request("GET", path)  # sent as written: no client-side normalisation
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    assert r.status == 400, (path, body)
+    assert b"refused" in body
+    assert hub.httpd.requests == []  # nothing reached the upstream
