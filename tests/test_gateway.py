@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ pytest.importorskip("uvicorn")
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
-from huggingface_hub import constants, hf_hub_download, snapshot_download  # noqa: E402
+from huggingface_hub import hf_hub_download, snapshot_download  # noqa: E402
 from huggingface_hub.errors import HfHubHTTPError  # noqa: E402
 
 import tests.remote_servers as rs  # noqa: E402
@@ -70,7 +74,8 @@ class Gw:
 
         def scanner(source: SourceFile, options: ScanOptions) -> FileResult:
             result = scan_file(source, options)
-            scans.append("remote" if source.remote is not None else "local")
+            kind = "remote" if source.remote is not None else "local"
+            scans.append(f"{kind} {source.display}")
             if callable(hooks):
                 hooks(source)
             return result
@@ -118,6 +123,14 @@ def _evil_pickle(marker: Path) -> bytes:
     return b"\x80\x04cos\nsystem\n(V" + f"echo pwned > {marker}".encode() + b"\ntR."
 
 
+def _http_error(exc: BaseException | None) -> HfHubHTTPError:
+    """The HTTP error the client raised, or the one its error was caused by."""
+    while exc is not None and not isinstance(exc, HfHubHTTPError):
+        exc = exc.__cause__
+    assert isinstance(exc, HfHubHTTPError)
+    return exc
+
+
 def _files(p: Path) -> list[str]:
     return sorted(x.relative_to(p).as_posix() for x in p.rglob("*") if x.is_file())
 
@@ -126,33 +139,46 @@ def _files(p: Path) -> list[str]:
 
 
 def test_clean_files_download_byte_identical_through_the_gateway(
-    gw: Gw, hub: rs.FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path
 ) -> None:
     repo = hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
     g = gw.start()
-    # the client finds the gateway the way users point it there: HF_ENDPOINT
-    monkeypatch.setenv("HF_ENDPOINT", g.url)
-    monkeypatch.setattr(constants, "ENDPOINT", g.url)
     hub.reset()
-    got = hf_hub_download("org/good", "model.keras", cache_dir=tmp_path / "c1")
-    assert Path(got).read_bytes() == repo.files["model.keras"].source.read_bytes()
-    assert f"snapshots/{repo.commit}/" in got
-    got = hf_hub_download("org/good", "config.json", cache_dir=tmp_path / "c1")
-    assert Path(got).read_bytes() == repo.files["config.json"].source.read_bytes()
-    # the client never reached the upstream's LFS host: every CDN request is the gateway's
-    cdn = [p for _, p in hub.httpd.requests if p.startswith("/lfs-cdn/")]
-    assert cdn and all(m == "GET" for m, _ in hub.httpd.requests if m != "POST")
-    folder = snapshot_download("org/good", cache_dir=tmp_path / "c2")
-    assert _files(Path(folder)) == sorted(repo.files)
-    for rel, f in repo.files.items():
-        assert (Path(folder) / rel).read_bytes() == f.source.read_bytes(), rel
-    out = snapshot_download("org/good", local_dir=tmp_path / "local")
-    assert (Path(out) / "sub" / "lambda.keras").read_bytes() == (
-        repo.files["sub/lambda.keras"].source.read_bytes()
+    # the client finds the gateway the way users point it there: HF_ENDPOINT, read when
+    # huggingface_hub is imported (so in a process of its own)
+    script = (
+        "import json, sys\n"
+        "from huggingface_hub import hf_hub_download, snapshot_download\n"
+        "c = sys.argv[1]\n"
+        "print(json.dumps([hf_hub_download('org/good', 'model.keras', cache_dir=c + '/c1'),\n"
+        "    hf_hub_download('org/good', 'config.json', cache_dir=c + '/c1'),\n"
+        "    snapshot_download('org/good', cache_dir=c + '/c2'),\n"
+        "    snapshot_download('org/good', local_dir=c + '/local')]))\n"
     )
+    env = {**os.environ, "HF_ENDPOINT": g.url, "HF_HUB_DISABLE_XET": "1",
+           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0"}  # fmt: skip
+    env.pop("HF_TOKEN", None)
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    model, config, folder, local = json.loads(run.stdout.strip().splitlines()[-1])
+    assert Path(model).read_bytes() == repo.files["model.keras"].source.read_bytes()
+    assert f"snapshots/{repo.commit}/" in model
+    assert Path(config).read_bytes() == repo.files["config.json"].source.read_bytes()
+    # the client never reached the upstream: every request it saw came from the gateway,
+    # which sends no HEAD (it answers those itself) and follows the LFS redirects itself
+    assert hub.httpd.requests and not any(m == "HEAD" for m, *_ in hub.httpd.requests)
+    for top in (folder, local):
+        assert _files(Path(top)) == sorted(repo.files) or top == local
+        for rel, f in repo.files.items():
+            assert (Path(top) / rel).read_bytes() == f.source.read_bytes(), rel
     # verdicts are cached by LFS oid / git blob id and policy: each file was scanned once
     # by range reads and once as stored, however often it was downloaded
-    assert g.scans.count("remote") == len(repo.files) == g.scans.count("local")
+    assert sorted(g.scans) == sorted(
+        f"{kind} hf://org/good/{name}" for name in repo.files for kind in ("local", "remote")
+    )
 
 
 def test_headers_the_client_needs_and_range_requests(
@@ -205,12 +231,15 @@ def test_a_malicious_file_is_refused_with_the_403_body(
     g = gw.start()
     hub.reset()
     cache = tmp_path / "cache"
-    with pytest.raises(HfHubHTTPError) as info:
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the client's own wrapping
         hf_hub_download("org/evil", "model.pkl", cache_dir=cache, endpoint=g.url)
-    assert info.value.response is not None and info.value.response.status_code == 403
-    assert "MX-PICKLE" in str(info.value)  # the rule IDs reach the user's traceback
-    with pytest.raises(HfHubHTTPError):
+    # the client answers a failed HEAD with "not in the local cache either", caused by the 403:
+    # the rule IDs reach the user's traceback
+    refusal = _http_error(info.value)
+    assert refusal.response.status_code == 403 and "MX-PICKLE" in str(refusal)
+    with pytest.raises(Exception) as info:  # noqa: PT011
         snapshot_download("org/evil", cache_dir=cache, endpoint=g.url)
+    assert _http_error(info.value).response.status_code == 403
     assert not any(p.endswith("model.pkl") for p in _files(cache)) if cache.exists() else True
     r = httpx.get(f"{g.url}/org/evil/resolve/main/model.pkl")
     assert r.status_code == 403
@@ -226,8 +255,7 @@ def test_a_malicious_file_is_refused_with_the_403_body(
         body["rule_ids"]
     )
     # refused on the range-read scan: never downloaded, never stored
-    assert g.scans == ["remote"]  # once: the verdict is cached
-    assert not any(p.startswith("/lfs-cdn/") for _, p in hub.httpd.requests)
+    assert [s for s in g.scans if "model.pkl" in s] == ["remote hf://org/evil/model.pkl"]
     assert _files(tmp_path / "gw" / "blobs") == []
     assert not marker.exists()
 
@@ -250,9 +278,9 @@ def test_a_file_changed_upstream_after_its_scan_is_not_served(
     g = gw.start(after_scan=swap)
     for name in changed:
         cache = tmp_path / f"cache-{name}"
-        with pytest.raises(HfHubHTTPError) as info:
+        with pytest.raises(Exception) as info:  # noqa: PT011
             hf_hub_download("org/good", name, cache_dir=cache, endpoint=g.url)
-        assert info.value.response is not None and info.value.response.status_code == 502
+        assert _http_error(info.value).response.status_code == 502
         r = httpx.get(f"{g.url}/org/good/resolve/main/{name}")
         assert r.status_code == 502 and r.json()["code"] == "ContentChanged"
         assert not cache.exists() or not [p for p in _files(cache) if p.endswith(name)]
@@ -287,7 +315,7 @@ def test_bytes_served_are_the_bytes_judged(gw: Gw, hub: rs.FakeHub, tmp_path: Pa
     g = gw.start(after_scan=unswap)
     r = httpx.get(f"{g.url}/org/sly/resolve/main/model.pkl")
     assert r.status_code == 403 and r.json()["rule_ids"]
-    assert g.scans == ["remote", "local"]
+    assert g.scans == ["remote hf://org/sly/model.pkl", "local hf://org/sly/model.pkl"]
     assert _files(tmp_path / "gw" / "blobs") == []
     assert repo.files["model.pkl"].lfs_sha256 == hashlib.sha256(evil).hexdigest()
     assert not marker.exists()

@@ -40,7 +40,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from modelxray.engine import ScanOptions, scan_file
@@ -49,9 +49,11 @@ from modelxray.policy import Policy
 from modelxray.sources.interface import RemoteObject, RemoteReadError, SourceFile, StoreSpec
 from modelxray.sources.remote import TIMEOUT, HubStore, scrub
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter, FastAPI
-    from starlette.responses import Response
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 Scanner = Callable[[SourceFile, ScanOptions], FileResult]
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
@@ -429,8 +431,6 @@ class Gateway:
 
 
 def _refusal(exc: Refused, head: bool) -> Response:
-    from starlette.responses import JSONResponse, Response
-
     message = exc.body.get("error", "")
     headers = {
         "X-Error-Code": str(exc.body.get("code") or "Refused"),
@@ -445,12 +445,6 @@ def _refusal(exc: Refused, head: bool) -> Response:
 def gateway_router(settings: GatewaySettings, scanner: Scanner | None = None) -> APIRouter:
     """The gateway's routes.  Its catch-all pass-through must be included after every other
     route of an app (it answers every path it is given)."""
-    import httpx
-    from fastapi import APIRouter, Request
-    from starlette.background import BackgroundTask
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-
     gw = Gateway(settings, scanner)
     router = APIRouter()
     client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
@@ -523,8 +517,6 @@ def gateway_router(settings: GatewaySettings, scanner: Scanner | None = None) ->
 
 def create_gateway_app(settings: GatewaySettings, scanner: Scanner | None = None) -> FastAPI:
     """A FastAPI app that is only the gateway (the service includes :func:`gateway_router`)."""
-    from fastapi import FastAPI
-
     app = FastAPI(title="modelxray gateway", openapi_url=None, docs_url=None, redoc_url=None)
     app.include_router(gateway_router(settings, scanner))
     return app
