@@ -161,7 +161,12 @@ def parse_resolve(raw_path: str) -> Target | None:
 
 
 class VerdictCache:
-    """Verdicts by (file identity, policy fingerprint), in SQLite."""
+    """Verdicts by (file identity, policy fingerprint), in SQLite.
+
+    Only a verdict on *verified* bytes (stored, hashed to the identity, scanned locally) is
+    reused: a range-read scan cannot prove the bytes it was answered with are the identity's
+    (an upstream changing them would pin its verdict on the listed hash), so its verdict is
+    kept for the report page only."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,28 +175,31 @@ class VerdictCache:
         with self._lock, self._db:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS verdicts (identity TEXT, policy TEXT, verdict TEXT,"
-                " body TEXT, PRIMARY KEY (identity, policy))"
+                " body TEXT, verified INTEGER, PRIMARY KEY (identity, policy, verified))"
             )
 
     def get(self, identity: str, policy: str) -> tuple[str, dict[str, Any]] | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT verdict, body FROM verdicts WHERE identity = ? AND policy = ?",
+                "SELECT verdict, body FROM verdicts WHERE identity = ? AND policy = ?"
+                " AND verified = 1",
                 (identity, policy),
             ).fetchone()
         return None if row is None else (str(row[0]), json.loads(row[1]))
 
-    def put(self, identity: str, policy: str, verdict: str, body: dict[str, Any]) -> None:
+    def put(
+        self, identity: str, policy: str, verdict: str, body: dict[str, Any], verified: bool
+    ) -> None:
         with self._lock, self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)",
-                (identity, policy, verdict, json.dumps(body)),
+                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                (identity, policy, verdict, json.dumps(body), int(verified)),
             )
 
     def find(self, identity: str) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT body FROM verdicts WHERE identity = ?", (identity,)
+                "SELECT body FROM verdicts WHERE identity = ? ORDER BY verified DESC", (identity,)
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
@@ -317,16 +325,16 @@ class Gateway:
         typed = "" if target.repo_type == "model" else f"{target.repo_type}s/"
         display = f"hf://{typed}{target.repo_id}/{target.path}"
         remote = self.scanner(SourceFile(display, None, obj.size, remote=obj), options)
-        self._judge(remote, target, store, identity, policy, base_url)
+        self._judge(remote, target, store, identity, policy, base_url, verified=False)
         self._fetch(store, obj, identity, blob)
         local = self.scanner(SourceFile(display, str(blob), obj.size), options)
         try:
-            self._judge(local, target, store, identity, policy, base_url)
+            self._judge(local, target, store, identity, policy, base_url, verified=True)
         except Refused:
             blob.unlink(missing_ok=True)
             raise
         body = self._body(local, target, store, identity, policy, base_url)
-        self.cache.put(identity, policy.fingerprint, str(local.verdict), body)
+        self.cache.put(identity, policy.fingerprint, str(local.verdict), body, verified=True)
 
     def _body(
         self,
@@ -376,11 +384,12 @@ class Gateway:
         identity: str,
         policy: Policy,
         base_url: str,
+        verified: bool,
     ) -> None:
         if result.verdict == Verdict.ALLOWED:
             return
         body = self._body(result, target, store, identity, policy, base_url)
-        self.cache.put(identity, policy.fingerprint, str(result.verdict), body)
+        self.cache.put(identity, policy.fingerprint, str(result.verdict), body, verified)
         raise Refused(403, body)
 
     def _fetch(self, store: HubStore, obj: RemoteObject, identity: str, blob: Path) -> None:
