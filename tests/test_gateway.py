@@ -251,8 +251,8 @@ def test_a_malicious_file_is_refused_with_the_403_body(
     assert blocking and all(f["message"] and f["rule_page"].endswith(".md") for f in blocking)
     assert body["identity"] == f"sha256-{repo.files['model.pkl'].lfs_sha256}"
     report = httpx.get(body["report"])
-    assert report.status_code == 200 and report.json()["verdicts"][0]["rule_ids"] == (
-        body["rule_ids"]
+    assert (
+        report.status_code == 200 and report.json()["verdicts"][0]["rule_ids"] == (body["rule_ids"])
     )
     # refused on the range-read scan: never downloaded, never stored
     # the range-read verdict is not reused (it is not proven to be about the listed bytes):

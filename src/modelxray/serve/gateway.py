@@ -38,22 +38,22 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-from modelxray.engine import ScanOptions, scan_file
-from modelxray.model import FileResult, Verdict
-from modelxray.policy import Policy
-from modelxray.sources.interface import RemoteObject, RemoteReadError, SourceFile, StoreSpec
-from modelxray.sources.remote import TIMEOUT, HubStore, scrub
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from modelxray.engine import ScanOptions, scan_file
+from modelxray.model import FileResult, Verdict
+from modelxray.policy import Policy
+from modelxray.sources.interface import RemoteObject, RemoteReadError, SourceFile, StoreSpec
+from modelxray.sources.remote import TIMEOUT, HubStore, scrub
 
 Scanner = Callable[[SourceFile, ScanOptions], FileResult]
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
@@ -269,9 +269,7 @@ class Gateway:
         """The commit ``target.revision`` names and the file listed there."""
         root = f"{target.repo_type}/{target.repo_id}"
         try:
-            commit = HubStore(StoreSpec("hf", root, endpoint=self.upstream)).commit(
-                target.revision
-            )
+            commit = HubStore(StoreSpec("hf", root, endpoint=self.upstream)).commit(target.revision)
             store = HubStore(StoreSpec("hf", root, commit, endpoint=self.upstream))
             found = [o for o in store.walk(target.path) if o.key == target.path]
         except RemoteReadError as exc:
@@ -427,7 +425,9 @@ class Gateway:
         except Refused:
             raise
         except Exception as exc:  # noqa: BLE001 - network libraries raise many types
-            raise Refused(502, {"error": scrub(f"download failed: {exc}"), "code": "UpstreamError"})
+            raise Refused(
+                502, {"error": scrub(f"download failed: {exc}"), "code": "UpstreamError"}
+            ) from None
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -507,7 +507,10 @@ def gateway_router(settings: GatewaySettings, scanner: Scanner | None = None) ->
                 continue
             if k.lower() in ("link", "location"):
                 v = gw.rewrite(v, base)
-                if k.lower() == "location" and urlsplit(v).netloc not in ("", urlsplit(base).netloc):
+                if k.lower() == "location" and urlsplit(v).netloc not in (
+                    "",
+                    urlsplit(base).netloc,
+                ):
                     await upstream.aclose()
                     return JSONResponse(
                         {"error": "the upstream redirected off the hub; not followed"},
@@ -529,4 +532,3 @@ def create_gateway_app(settings: GatewaySettings, scanner: Scanner | None = None
     app = FastAPI(title="modelxray gateway", openapi_url=None, docs_url=None, redoc_url=None)
     app.include_router(gateway_router(settings, scanner))
     return app
-
