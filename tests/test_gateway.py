@@ -214,6 +214,13 @@ def test_headers_the_client_needs_and_range_requests(
     assert info["sha"] == repo.commit
     missing = httpx.get(f"{g.url}/org/good/resolve/main/nope.bin")
     assert missing.status_code == 404 and missing.headers["x-error-code"] == "EntryNotFound"
+    # the upstream's refusals reach the client as the upstream gave them
+    from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
+
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("org/none", "x.bin", cache_dir=tmp_path / "c", endpoint=g.url)
+    with pytest.raises(RemoteEntryNotFoundError):
+        hf_hub_download("org/good", "nope.bin", cache_dir=tmp_path / "c", endpoint=g.url)
 
 
 # ------------------------------------------------------------------------------ refused
@@ -282,13 +289,16 @@ def test_a_file_changed_upstream_after_its_scan_is_not_served(
         cache = tmp_path / f"cache-{name}"
         with pytest.raises(Exception) as info:  # noqa: PT011
             hf_hub_download("org/good", name, cache_dir=cache, endpoint=g.url)
-        # 502 (ContentChanged), or 403 if the client retried the HEAD and the scan then saw
-        # the changed bytes: never served
-        assert _http_error(info.value).response.status_code in (403, 502)
-        hub.swap("org/good", name, repo.files[name].source)  # scanned as listed, then changed
+        # the HEAD's scan passed, the bytes changed before the GET fetched them: refused
+        assert _http_error(info.value).response.status_code == 502
+        assert "ContentChanged" in str(_http_error(info.value).response.headers)
+        assert not cache.exists() or not [p for p in _files(cache) if p.endswith(name)]
         r = httpx.get(f"{g.url}/org/good/resolve/main/{name}")
         assert r.status_code == 502 and r.json()["code"] == "ContentChanged", r.text
-        assert not cache.exists() or not [p for p in _files(cache) if p.endswith(name)]
+        # scanned once by range reads (the allowed verdict saves the GET a second range-read
+        # scan), never stored, never scanned as stored
+        assert g.scans.count(f"remote hf://org/good/{name}") == 1
+        assert f"local hf://org/good/{name}" not in g.scans
     assert _files(tmp_path / "gw" / "blobs") == []
     # once stored and verified, a file is served from the blob store: what was scanned
     hub.swap("org/good", "sub/lambda.keras", repo.files["sub/lambda.keras"].source)

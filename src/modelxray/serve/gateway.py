@@ -178,12 +178,17 @@ class VerdictCache:
                 " body TEXT, verified INTEGER, PRIMARY KEY (identity, policy, verified))"
             )
 
-    def get(self, identity: str, policy: str) -> tuple[str, dict[str, Any]] | None:
+    def get(
+        self, identity: str, policy: str, verified: bool = True
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The verdict on verified bytes; ``verified=False``: a range-read scan's *allowed*
+        verdict (it saves a second range-read scan; the stored bytes are still scanned)."""
+        extra = "" if verified else " AND verdict = 'allowed'"
         with self._lock:
             row = self._db.execute(
                 "SELECT verdict, body FROM verdicts WHERE identity = ? AND policy = ?"
-                " AND verified = 1",
-                (identity, policy),
+                " AND verified = ?" + extra,
+                (identity, policy, int(verified)),
             ).fetchone()
         return None if row is None else (str(row[0]), json.loads(row[1]))
 
@@ -236,7 +241,7 @@ class _Hasher:
 class Served:
     """A verified blob and the headers it is served with."""
 
-    path: Path
+    path: Path | None  # None: a HEAD answered before the file is stored
     headers: dict[str, str]
 
 
@@ -265,11 +270,40 @@ class Gateway:
 
     # -- resolve
 
-    def locate(self, target: Target) -> tuple[HubStore, RemoteObject]:
-        """The commit ``target.revision`` names and the file listed there."""
+    def commit_for(self, target: Target, authorization: str | None) -> str:
+        """The commit ``target.revision`` names, asked with the *client's* credentials: a
+        client the upstream would refuse (a private or gated repository) is refused with the
+        upstream's answer, whatever the gateway's own token can read."""
+        from urllib.parse import quote
+
+        url = (
+            f"{self.upstream}/api/{target.repo_type}s/{target.repo_id}/revision/"
+            f"{quote(target.revision, safe='')}"
+        )
+        headers = {"Authorization": authorization} if authorization else {}
+        try:
+            r = httpx.get(url, headers=headers, timeout=TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise Refused(
+                502, {"error": f"upstream unreachable: {type(exc).__name__}", "code": "Upstream"}
+            ) from None
+        if r.status_code != 200:
+            code = r.headers.get("X-Error-Code") or "UpstreamError"
+            message = r.headers.get("X-Error-Message") or f"upstream answered HTTP {r.status_code}"
+            raise Refused(r.status_code if r.status_code < 500 else 502, {
+                "error": scrub(message), "code": code})  # fmt: skip
+        try:
+            sha = r.json()["sha"]
+        except (ValueError, KeyError, TypeError):
+            sha = None
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise Refused(502, {"error": "the upstream named no commit", "code": "UpstreamError"})
+        return sha
+
+    def locate(self, target: Target, commit: str) -> tuple[HubStore, RemoteObject]:
+        """The file listed at ``commit`` (its size and hashes)."""
         root = f"{target.repo_type}/{target.repo_id}"
         try:
-            commit = HubStore(StoreSpec("hf", root, endpoint=self.upstream)).commit(target.revision)
             store = HubStore(StoreSpec("hf", root, commit, endpoint=self.upstream))
             found = [o for o in store.walk(target.path) if o.key == target.path]
         except RemoteReadError as exc:
@@ -280,32 +314,40 @@ class Gateway:
             raise Refused(404, {"error": f"{target.path}: no such file", "code": "EntryNotFound"})
         return store, found[0]
 
-    def resolve(self, target: Target, base_url: str) -> Served:
-        store, obj = self.locate(target)
+    def resolve(
+        self, target: Target, base_url: str, head: bool = False, authorization: str | None = None
+    ) -> Served:
+        """The blob to serve for ``target`` (``path`` None for a ``HEAD`` answered before the
+        file is stored), or :class:`Refused`.
+
+        A ``HEAD`` answers as soon as the range-read scan allows the file (the client's
+        metadata request is short-timed); the ``GET`` then stores, verifies and rescans it."""
+        store, obj = self.locate(target, self.commit_for(target, authorization))
         identity = identity_of(obj)
         policy = self.policy_for(target)
         approved = target.typed in self.settings.allow
+        blob = self.settings.blob_dir / identity
         with self._lock(identity):
-            blob = self.settings.blob_dir / identity
-            if not approved:
-                cached = self.cache.get(identity, policy.fingerprint)
-                if cached is not None and cached[0] != Verdict.ALLOWED:
-                    raise Refused(403, cached[1])
-                if cached is None or not blob.is_file():
-                    self._vet(store, obj, target, identity, policy, blob, base_url)
-            elif not blob.is_file():
-                self._fetch(store, obj, identity, blob)
+            verified = self.cache.get(identity, policy.fingerprint)
+            if approved:
+                if not head and not blob.is_file():
+                    self._fetch(store, obj, identity, blob)
+            elif verified is not None and verified[0] != Verdict.ALLOWED:
+                raise Refused(403, verified[1])
+            elif verified is None or not blob.is_file():
+                self._vet(store, obj, target, identity, policy, blob, base_url, head)
         headers = {
             "ETag": f'"{obj.etag}"',
             "X-Repo-Commit": store.spec.revision,
             "Accept-Ranges": "bytes",
             "Content-Type": "application/octet-stream",
+            "Content-Length": str(obj.size),
         }
         if obj.sha256:
             headers["X-Linked-Etag"] = f'"{obj.sha256}"'
             headers["X-Linked-Size"] = str(obj.size)
             headers["ETag"] = f'"{obj.sha256}"'
-        return Served(blob, headers)
+        return Served(blob if blob.is_file() else None, headers)
 
     def _vet(
         self,
@@ -316,14 +358,20 @@ class Gateway:
         policy: Policy,
         blob: Path,
         base_url: str,
+        head: bool,
     ) -> None:
-        """Scan by range reads, fetch, verify the hash, scan the stored bytes; the verdict
-        (allowed only once the stored bytes passed) is cached."""
+        """Scan by range reads (once per identity and policy), then (not for a ``HEAD``)
+        fetch, verify the hash and scan the stored bytes; only that verdict is reused."""
         options = ScanOptions(policy=policy, jobs=1)
         typed = "" if target.repo_type == "model" else f"{target.repo_type}s/"
         display = f"hf://{typed}{target.repo_id}/{target.path}"
-        remote = self.scanner(SourceFile(display, None, obj.size, remote=obj), options)
-        self._judge(remote, target, store, identity, policy, base_url, verified=False)
+        if self.cache.get(identity, policy.fingerprint, verified=False) is None:
+            remote = self.scanner(SourceFile(display, None, obj.size, remote=obj), options)
+            self._judge(remote, target, store, identity, policy, base_url, verified=False)
+            body = self._body(remote, target, store, identity, policy, base_url)
+            self.cache.put(identity, policy.fingerprint, str(remote.verdict), body, False)
+        if head:
+            return
         self._fetch(store, obj, identity, blob)
         local = self.scanner(SourceFile(display, str(blob), obj.size), options)
         try:
@@ -480,8 +528,13 @@ def gateway_router(settings: GatewaySettings, scanner: Scanner | None = None) ->
             check_raw_path(raw)
             target = parse_resolve(raw)
             if target is not None and request.method in ("GET", "HEAD"):
-                served = await run_in_threadpool(gw.resolve, target, base)
-                return FileResponse(served.path, headers=served.headers)
+                served = await run_in_threadpool(
+                    gw.resolve, target, base, head, request.headers.get("authorization")
+                )
+                if served.path is None:
+                    return Response(status_code=200, headers=served.headers)
+                headers = {k: v for k, v in served.headers.items() if k != "Content-Length"}
+                return FileResponse(served.path, headers=headers)
             if target is not None:
                 return JSONResponse({"error": "method not allowed"}, status_code=405)
         except Refused as exc:
