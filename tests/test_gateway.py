@@ -404,3 +404,45 @@ def test_path_traversal_is_refused(gw: Gw, hub: rs.FakeHub, tmp_path: Path, path
     assert r.status == 400, (path, body)
     assert b"refused" in body
     assert hub.httpd.requests == []  # nothing reached the upstream
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/org/good/raw/main/config.json",
+        "/org/good/blob/main/model.keras",
+        "/api/resolve-cache/models/org/good/main/model.keras",
+        "/api/models/org/good/xet-read-token/main",
+        "/lfs-cdn/0000000000000000000000000000000000000000000000000000000000000000",
+    ],
+)
+def test_byte_routes_other_than_resolve_are_not_passed_through(
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path, path: str
+) -> None:
+    hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    g = gw.start()
+    hub.reset()
+    r = httpx.get(g.url + path)
+    assert r.status_code == 404 and r.json()["code"] == "NotServed"
+    assert hub.httpd.requests == []
+
+
+def test_resolve_paths_parse_every_repository_form() -> None:
+    from modelxray.serve.gateway import Refused, Target, parse_resolve
+
+    assert parse_resolve("/org/name/resolve/main/a/b.bin") == Target(
+        "model", "org/name", "main", "a/b.bin"
+    )
+    assert parse_resolve("/gpt2/resolve/main/config.json") == Target(
+        "model", "gpt2", "main", "config.json"
+    )
+    assert parse_resolve("/datasets/org/d/resolve/refs%2Fpr%2F1/x/resolve/y") == Target(
+        "dataset", "org/d", "refs/pr/1", "x/resolve/y"
+    )
+    assert parse_resolve("/spaces/org/s/resolve/abc/app.py") == Target(
+        "space", "org/s", "abc", "app.py"
+    )
+    assert parse_resolve("/api/models/org/name") is None
+    for bad in ("/org/na--me/resolve/main/x", "/org/name/resolve/main/a//b"):
+        with pytest.raises(Refused):
+            parse_resolve(bad)

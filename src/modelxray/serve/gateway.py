@@ -59,7 +59,6 @@ Scanner = Callable[[SourceFile, ScanOptions], FileResult]
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 # A hub repository name part: what the hub accepts (no "--" or ".." inside, checked below).
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_-])?|[A-Za-z0-9]")
-_RESOLVE = re.compile(r"/(?:(models|datasets|spaces)/)?([^/]+)/([^/]+)/resolve/([^/]+)/(.+)")
 # Headers that belong to one hop, never forwarded (RFC 9110 7.6.1), plus what httpx redoes.
 _HOP = frozenset(
     "connection keep-alive proxy-authenticate proxy-authorization te trailer trailers "
@@ -144,17 +143,32 @@ def check_raw_path(raw: str) -> None:
 
 def parse_resolve(raw_path: str) -> Target | None:
     """The file a raw (still percent-encoded) ``resolve`` path names, or None for another
-    route.  Raises :class:`Refused` (400) for traversal in a repository or file name."""
-    m = _RESOLVE.fullmatch(raw_path)
-    if m is None:
+    route.  ``/[datasets/|spaces/|models/][org/]name/resolve/{revision}/{path}``; the
+    revision is one segment (``refs%2Fpr%2F1``).  Raises :class:`Refused` (400) for traversal
+    in a repository or file name."""
+    segments = raw_path.split("/")[1:]
+    kind = "model"
+    if segments and segments[0] in REPO_TYPES and len(segments) > 1:
+        kind = REPO_TYPES[segments[0]]
+        segments = segments[1:]
+    # the repository is one (a legacy canonical name) or two segments before "resolve"
+    at = next((k for k in (2, 1) if len(segments) > k + 2 and segments[k] == "resolve"), None)
+    if at is None:
         return None
-    kind, org, name, rev, path = m.groups()
-    repo_type = REPO_TYPES[kind] if kind else "model"
-    repo_id = f"{check_repo_part(unquote(org))}/{check_repo_part(unquote(name))}"
-    revision = unquote(rev)
+    repo_id = "/".join(check_repo_part(unquote(p)) for p in segments[:at])
+    revision = unquote(segments[at + 1])
     if not revision or "\0" in revision or revision in (".", ".."):
         raise _bad(f"not a revision: {revision!r}")
-    return Target(repo_type, repo_id, revision, check_file_path(unquote(path)))
+    path = "/".join(segments[at + 2 :])
+    return Target(kind, repo_id, revision, check_file_path(unquote(path)))
+
+
+# Byte routes the gateway does not serve: passing them through would hand out unscanned bytes
+# (raw git content, the hub's resolve cache, Xet storage tokens), so they are refused.
+_NOT_SERVED = re.compile(
+    r"/(?:(?:models|datasets|spaces)/)?(?:[^/]+/)?[^/]+/(?:raw|resolve|blob)/.*"
+    r"|/api/(?:resolve-cache|.*/xet-(?:read|write)-token)(?:/.*)?"
+)
 
 
 # ------------------------------------------------------------------------------ verdict cache
@@ -258,8 +272,13 @@ class Gateway:
     # -- policy
 
     def policy_for(self, target: Target) -> Policy:
-        org = target.typed.rsplit("/", 1)[0]
-        for key in (target.typed, org):
+        """The most specific override: the repository (``[datasets/]org/name``), its
+        organisation with the type (``datasets/org``), the organisation (``org``)."""
+        org = target.repo_id.split("/")[0] if "/" in target.repo_id else None
+        typed_org = target.typed.rsplit("/", 1)[0] if org else None
+        for key in (target.typed, typed_org, org):
+            if key is None:
+                continue
             if key in self.settings.overrides:
                 return self.settings.overrides[key]
         return self.settings.policy
@@ -537,6 +556,13 @@ def gateway_router(settings: GatewaySettings, scanner: Scanner | None = None) ->
                 return FileResponse(served.path, headers=headers)
             if target is not None:
                 return JSONResponse({"error": "method not allowed"}, status_code=405)
+            if not raw.startswith("/api/") or _NOT_SERVED.fullmatch(raw):
+                # only metadata passes through; file bytes come from the resolve route
+                return JSONResponse(
+                    {"error": "not served by the modelxray gateway", "code": "NotServed"},
+                    status_code=404,
+                    headers={"X-Error-Code": "EntryNotFound"},
+                )
         except Refused as exc:
             return _refusal(exc, head)
         return await _pass_through(request, raw, base)
