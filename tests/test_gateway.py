@@ -31,10 +31,14 @@ from huggingface_hub import hf_hub_download, snapshot_download  # noqa: E402
 from huggingface_hub.errors import HfHubHTTPError  # noqa: E402
 
 import tests.remote_servers as rs  # noqa: E402
-from modelxray.engine import ScanOptions, scan_file  # noqa: E402
+from modelxray.engine import ScanOptions  # noqa: E402
 from modelxray.model import FileResult  # noqa: E402
 from modelxray.policy import Policy  # noqa: E402
-from modelxray.serve.gateway import GatewaySettings, create_gateway_app  # noqa: E402
+from modelxray.serve.gateway import (  # noqa: E402
+    GatewaySettings,
+    create_gateway_app,
+    isolated_scan,
+)
 from modelxray.sources import remote  # noqa: E402
 from modelxray.sources.interface import SourceFile  # noqa: E402
 
@@ -73,7 +77,7 @@ class Gw:
         hooks = kw.pop("after_scan", None)
 
         def scanner(source: SourceFile, options: ScanOptions) -> FileResult:
-            result = scan_file(source, options)
+            result = isolated_scan(source, options)  # the gateway's default
             kind = "remote" if source.remote is not None else "local"
             scans.append(f"{kind} {source.display}")
             if callable(hooks):

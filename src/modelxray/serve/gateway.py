@@ -83,6 +83,9 @@ class GatewaySettings:
     verdict_cache: Path = Path(".modelxray-gateway/verdicts.sqlite")
     # Where the 403 body's report link points ("" = this gateway's own verdict route).
     report_base: str = ""
+    # Parse every file in a limited worker process (``modelxray.isolate``): a parser that
+    # crashes or spins on a hostile file costs that file (an error: refused), not the gateway.
+    isolate: bool = True
 
 
 class Refused(Exception):
@@ -226,6 +229,14 @@ class VerdictCache:
 # ------------------------------------------------------------------------------ the gateway
 
 
+def isolated_scan(source: SourceFile, options: ScanOptions) -> FileResult:
+    """One file judged in a limited worker process (the one pool of ``modelxray.isolate``)."""
+    from modelxray.isolate import IsolationSettings, iter_results_isolated
+
+    (result,) = iter_results_isolated([], options, IsolationSettings(), sources=[source])
+    return result
+
+
 def identity_of(obj: RemoteObject) -> str:
     """What names a file's bytes: the LFS SHA-256, else the git blob id (SHA-1)."""
     if obj.sha256:
@@ -263,7 +274,7 @@ class Gateway:
     def __init__(self, settings: GatewaySettings, scanner: Scanner | None = None) -> None:
         self.settings = settings
         self.upstream = settings.upstream.rstrip("/")
-        self.scanner: Scanner = scanner or scan_file
+        self.scanner: Scanner = scanner or (isolated_scan if settings.isolate else scan_file)
         self.cache = VerdictCache(settings.verdict_cache)
         settings.blob_dir.mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, threading.Lock] = {}
