@@ -431,6 +431,19 @@ def test_byte_routes_other_than_resolve_are_not_passed_through(
     assert hub.httpd.requests == []
 
 
+def test_the_gateway_is_read_only(gw: Gw, hub: rs.FakeHub, tmp_path: Path) -> None:
+    hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    g = gw.start()
+    hub.reset()
+    assert httpx.post(f"{g.url}/api/repos/create", json={"name": "x"}).status_code == 405
+    assert httpx.delete(f"{g.url}/api/repos/delete").status_code == 405
+    assert hub.httpd.requests == []
+    listed = httpx.post(
+        f"{g.url}/api/models/org/good/paths-info/main", data={"paths": ["config.json"]}
+    )
+    assert listed.status_code == 200 and listed.json()[0]["path"] == "config.json"
+
+
 def test_resolve_paths_parse_every_repository_form() -> None:
     from modelxray.serve.gateway import Refused, Target, parse_resolve
 

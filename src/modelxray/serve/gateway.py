@@ -166,6 +166,9 @@ def parse_resolve(raw_path: str) -> Target | None:
     return Target(kind, repo_id, revision, check_file_path(unquote(path)))
 
 
+# The POST routes that only read (the client lists paths with them).
+_READ_POST = re.compile(r"/api/(?:models|datasets|spaces)/(?:[^/]+/)?[^/]+/paths-info/[^/]+")
+
 # Byte routes the gateway does not serve: passing them through would hand out unscanned bytes
 # (raw git content, the hub's resolve cache, Xet storage tokens), so they are refused.
 _NOT_SERVED = re.compile(
@@ -573,6 +576,11 @@ def gateway_router(settings: GatewaySettings, scanner: Scanner | None = None) ->
                     {"error": "not served by the modelxray gateway", "code": "NotServed"},
                     status_code=404,
                     headers={"X-Error-Code": "EntryNotFound"},
+                )
+            if request.method not in ("GET", "HEAD") and not _READ_POST.fullmatch(raw):
+                # a download gateway: nothing is written to the upstream through it
+                return JSONResponse(
+                    {"error": "read-only gateway", "code": "ReadOnly"}, status_code=405
                 )
         except Refused as exc:
             return _refusal(exc, head)
