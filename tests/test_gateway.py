@@ -24,6 +24,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
+pytest.importorskip("httpx")
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
