@@ -40,6 +40,9 @@ class StoreSpec:
     root: str  # bucket, container, "repo_type/org/name", or "host[:port]" for http(s)
     revision: str = ""
     secure: bool = True  # http: False, https: True
+    # hf: the hub to read from; empty: ``HF_ENDPOINT`` or the public hub (a gateway names
+    # its upstream here, whatever ``HF_ENDPOINT`` its own process has)
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,9 @@ class HubStore:
 
         self.spec = spec
         self.repo_type, self.repo_id = spec.root.split("/", 1)
-        self.endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+        self.endpoint = (
+            spec.endpoint or os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+        ).rstrip("/")
         self.api = HfApi(endpoint=self.endpoint)
 
     def commit(self, revision: str | None) -> str:

@@ -1,0 +1,1 @@
+"""``modelxray serve``: the scanning service and the Hugging Face-compatible gateway."""
