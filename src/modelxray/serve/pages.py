@@ -110,16 +110,17 @@ def dashboard(request: Request) -> Response:
         return redirect
     with request.app.state.sessions() as session:
         recent = list(session.scalars(select(Scan).order_by(Scan.created_at.desc()).limit(50)))
-        by_status = dict(
-            session.execute(select(Scan.status, func.count()).group_by(Scan.status)).tuples()
-        )
-        by_verdict = dict(
-            session.execute(
+        by_status: dict[str, int] = {
+            k: n for k, n in session.execute(select(Scan.status, func.count()).group_by(Scan.status))
+        }
+        by_verdict: dict[str | None, int] = {
+            k: n
+            for k, n in session.execute(
                 select(Scan.verdict, func.count())
                 .where(Scan.verdict.is_not(None))
                 .group_by(Scan.verdict)
-            ).tuples()
-        )
+            )
+        }
         blocked = list(
             session.scalars(
                 select(ScanFile).where(ScanFile.verdict == "blocked").order_by(
