@@ -116,8 +116,12 @@ def complete(
     return True
 
 
-def run_scan(target: str, policy_path: str | None) -> tuple[dict[str, Any], str]:
-    """Scan ``target`` (a file or a remote URI): the JSON report and the HTML report."""
+def run_scan(
+    target: str, policy_path: str | None, folder: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Scan ``target`` (a file or a remote URI): the JSON report and the HTML report.
+    ``folder``: the folder an uploaded file is named relative to, so its report shows the
+    name it was uploaded with, not the service's upload folder."""
     from modelxray.engine import ScanOptions
     from modelxray.isolate import IsolationSettings, scan_isolated
     from modelxray.policy import Policy, configured_policy, load_policy
@@ -125,7 +129,15 @@ def run_scan(target: str, policy_path: str | None) -> tuple[dict[str, Any], str]
 
     policy = load_policy(policy_path) if policy_path else (configured_policy() or Policy())
     options = ScanOptions(policy=policy, compute_hash=True, jobs=1)
-    report = scan_isolated([target], options, IsolationSettings())
+    if folder is None:
+        report = scan_isolated([target], options, IsolationSettings())
+    else:
+        here = os.getcwd()
+        os.chdir(folder)  # a worker process runs one scan at a time, on one thread
+        try:
+            report = scan_isolated([target], options, IsolationSettings())
+        finally:
+            os.chdir(here)
     return json_report.to_dict(report), html.to_html(report)
 
 
@@ -159,7 +171,11 @@ def work(
         page: str | None = None
         error: str | None = None
         try:
-            report, page = run_scan(scan.target, policy_path)
+            if scan.kind == "upload":
+                folder, name = os.path.split(scan.target)
+                report, page = run_scan(name, policy_path, folder)
+            else:
+                report, page = run_scan(scan.target, policy_path)
         except Exception as exc:  # noqa: BLE001 - recorded as the scan's error, never lost
             error = f"{type(exc).__name__}: {exc}"[:2000]
         with factory() as session:
