@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,10 @@ from modelxray.serve.auth import Caller, lookup, role_allows
 from modelxray.serve.models import RuleHit, Scan
 
 CHUNK = 1024 * 1024
+URI_PATTERN = r"^(hf|s3|gs|gcs|az|abfs|abfss|http|https)://[^\u0000-\u001f\u007f]+$"
+_TIME = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?"
+)
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries a multipart body adds to the file
 MAX_NAME = 255
 
@@ -170,6 +175,7 @@ _SCAN_BODY = {
                 "properties": {
                     "uri": {
                         "type": "string",
+                        "pattern": URI_PATTERN,
                         "description": "hf://, s3://, gs://, az://, https:// (range reads)",
                     }
                 },
@@ -233,7 +239,22 @@ def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-router = APIRouter(prefix="/v1")
+_ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"detail": {}}, "required": ["detail"]}
+        }
+    }
+}
+router = APIRouter(
+    prefix="/v1",
+    responses={
+        400: {"description": "bad request", **_ERROR},
+        401: {"description": "no valid API key", **_ERROR},
+        403: {"description": "the key's role may not do this", **_ERROR},
+        429: {"description": "the key's rate limit is exceeded", **_ERROR},
+    },
+)
 
 
 @router.post(
@@ -242,12 +263,8 @@ router = APIRouter(prefix="/v1")
     openapi_extra={"requestBody": _SCAN_BODY},
     responses={
         202: {"description": "queued", "content": {"application/json": {"schema": _SCAN_SCHEMA}}},
-        400: {"description": "bad request"},
-        401: {"description": "no valid key"},
-        403: {"description": "role may not scan"},
-        413: {"description": "upload over the key's limit"},
-        415: {"description": "neither multipart nor JSON"},
-        429: {"description": "rate limited"},
+        413: {"description": "upload over the key's limit", **_ERROR},
+        415: {"description": "neither multipart nor JSON", **_ERROR},
     },
 )
 async def create_scan(request: Request, caller: Caller = Depends(require("scan"))) -> JSONResponse:
@@ -286,7 +303,7 @@ async def create_scan(request: Request, caller: Caller = Depends(require("scan")
             return _error(400, 'expected {"uri": "..."}')
         if not config.allow_uri:
             return _error(403, "remote scans are disabled on this service")
-        if uri_scheme(uri) is None or any(ord(c) < 32 for c in uri):
+        if uri_scheme(uri) is None or not re.fullmatch(URI_PATTERN, uri):
             return _error(400, "only remote URIs (hf://, s3://, gs://, az://, https://)")
         scan = Scan(
             id=scan_id, status="queued", kind="uri", name=uri, target=uri, size=None,
@@ -303,7 +320,10 @@ async def create_scan(request: Request, caller: Caller = Depends(require("scan")
 
 @router.get(
     "/scans/{scan_id}",
-    responses={200: {"content": {"application/json": {"schema": _SCAN_SCHEMA}}}, 404: {}},
+    responses={
+        200: {"content": {"application/json": {"schema": _SCAN_SCHEMA}}},
+        404: {"description": "no such scan", **_ERROR},
+    },
 )
 def get_scan(scan_id: str, request: Request, _: Caller = Depends(require("read"))) -> Any:
     """A scan: its status and, once done, the JSON report (per-file verdicts, findings)."""
@@ -320,13 +340,25 @@ def list_scans(
     verdict: str | None = Query(None, description="allowed | blocked | error"),
     status: str | None = Query(None, description="queued | running | done | failed"),
     rule: str | None = Query(None, description="scans with a finding of this rule ID"),
-    since: _dt.datetime | None = Query(None, description="created at or after (ISO 8601)"),
-    until: _dt.datetime | None = Query(None, description="created before (ISO 8601)"),
+    since: str | None = Query(
+        None, description="created at or after (RFC 3339)", json_schema_extra={"format": "date-time"}
+    ),
+    until: str | None = Query(
+        None, description="created before (RFC 3339)", json_schema_extra={"format": "date-time"}
+    ),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     _: Caller = Depends(require("read")),
 ) -> dict[str, Any]:
     """Scans, newest first, filtered by verdict, status, rule and time."""
+    times = {"since": since, "until": until}
+    parsed: dict[str, _dt.datetime] = {}
+    for name, value in times.items():
+        if value is not None:
+            moment = _moment(value)
+            if moment is None:
+                raise HTTPException(400, f"{name}: expected an RFC 3339 date-time")
+            parsed[name] = moment
     query = select(Scan)
     if verdict:
         query = query.where(Scan.verdict == verdict)
@@ -334,14 +366,30 @@ def list_scans(
         query = query.where(Scan.status == status)
     if rule:
         query = query.where(Scan.id.in_(select(RuleHit.scan_id).where(RuleHit.rule_id == rule)))
-    if since is not None:
-        query = query.where(Scan.created_at >= since)
-    if until is not None:
-        query = query.where(Scan.created_at < until)
+    if "since" in parsed:
+        query = query.where(Scan.created_at >= parsed["since"])
+    if "until" in parsed:
+        query = query.where(Scan.created_at < parsed["until"])
     query = query.order_by(Scan.created_at.desc(), Scan.id).limit(limit).offset(offset)
     with request.app.state.sessions() as session:
         rows = list(session.scalars(query))
     return {"scans": [scan_dict(s, full=False) for s in rows], "limit": limit, "offset": offset}
+
+
+def _moment(value: str) -> _dt.datetime | None:
+    """An RFC 3339 date-time (no offset: UTC) in UTC, or None."""
+    if not _TIME.fullmatch(value):
+        return None
+    text = value.upper().replace(" ", "T")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.astimezone(_dt.timezone.utc)
 
 
 def _rule_dict(rule: Any) -> dict[str, Any]:
@@ -365,7 +413,7 @@ def list_rules(_: Caller = Depends(require("read"))) -> dict[str, Any]:
     return {"rules": [_rule_dict(r) for r in ALL_RULES.values()]}
 
 
-@router.get("/rules/{rule_id}", responses={404: {}})
+@router.get("/rules/{rule_id}", responses={404: {"description": "no such rule", **_ERROR}})
 def get_rule(rule_id: str, _: Caller = Depends(require("read"))) -> Any:
     """A rule and its page (Markdown)."""
     from modelxray.rules import ALL_RULES
