@@ -24,7 +24,7 @@ import pytest
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 ADMIN = "mxk_test_admin_" + "a" * 24
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/nonexistent"))
 WAIT = 120.0  # seconds a wait loop gives up after (a hang guard, not an assertion on speed)
 
 
@@ -140,7 +140,7 @@ class Server:
 def multipart(boundary: str, name: str, data: bytes) -> bytes:
     quoted = name.replace("\\", "\\\\").replace('"', '\\"')
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{quoted}\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     return head + data + f"\r\n--{boundary}--\r\n".encode()

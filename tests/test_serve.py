@@ -204,7 +204,7 @@ def test_oversized_upload_refused_without_buffering(tmp_path: Path) -> None:
         assert server.proc is not None
         boundary = "b" * 16
         head = (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
             'filename="big.bin"\r\n\r\n'
         ).encode()
         # a declared length over the limit: refused before a byte of the body is read
@@ -263,7 +263,9 @@ def test_migrations_from_empty_database(tmp_path: Path, db_url: str | None) -> N
     assert current_revision(engine) is None
     migrate(engine)
     assert current_revision(engine) == "0001"
-    assert {"api_keys", "scans", "scan_files", "rule_hits"} <= set(inspect(engine).get_table_names())
+    assert {"api_keys", "scans", "scan_files", "rule_hits"} <= set(
+        inspect(engine).get_table_names()
+    )
     migrate(engine)  # idempotent
     assert current_revision(engine) == "0001"
     engine.dispose()
@@ -272,9 +274,9 @@ def test_migrations_from_empty_database(tmp_path: Path, db_url: str | None) -> N
 def _completions(data: Path, db: str | None) -> dict[str, tuple[str, int]]:
     from sqlalchemy import select
 
+    from modelxray.serve.config import ServeConfig
     from modelxray.serve.db import make_engine, sessions
     from modelxray.serve.models import Scan
-    from modelxray.serve.config import ServeConfig
 
     engine = make_engine(db or ServeConfig(data_dir=str(data)).database_url)
     with sessions(engine)() as session:

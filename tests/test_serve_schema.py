@@ -5,7 +5,6 @@ response schemas) and for server errors."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -20,9 +20,7 @@ from modelxray.serve.models import RuleHit, Scan
 
 CHUNK = 1024 * 1024
 URI_PATTERN = r"^(hf|s3|gs|gcs|az|abfs|abfss|http|https)://[^\u0000-\u001f\u007f]+$"
-_TIME = re.compile(
-    r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?"
-)
+_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries a multipart body adds to the file
 MAX_NAME = 255
 
@@ -80,6 +78,10 @@ def safe_name(name: str) -> str:
     ):
         raise UploadRefused(400, "unsafe file name: give a plain file name without folders")
     return name
+
+
+ReadKey = Annotated[Caller, Depends(require("read"))]
+ScanKey = Annotated[Caller, Depends(require("scan"))]
 
 
 async def receive_upload(request: Request, folder: str, limit: int) -> tuple[str, int]:
@@ -267,7 +269,7 @@ router = APIRouter(
         415: {"description": "neither multipart nor JSON", **_ERROR},
     },
 )
-async def create_scan(request: Request, caller: Caller = Depends(require("scan"))) -> JSONResponse:
+async def create_scan(request: Request, caller: ScanKey) -> JSONResponse:
     """Queue a scan of an uploaded file (multipart field ``file``) or a remote URI."""
     config = request.app.state.config
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -276,7 +278,9 @@ async def create_scan(request: Request, caller: Caller = Depends(require("scan")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > caller.max_upload_bytes + MULTIPART_SLACK:
-                return _error(413, f"upload larger than this key's limit ({caller.max_upload_bytes} bytes)")
+                return _error(
+                    413, f"upload larger than this key's limit ({caller.max_upload_bytes} bytes)"
+                )
         folder = os.path.join(config.upload_dir, scan_id)
         os.makedirs(folder, exist_ok=True)
         try:
@@ -325,7 +329,7 @@ async def create_scan(request: Request, caller: Caller = Depends(require("scan")
         404: {"description": "no such scan", **_ERROR},
     },
 )
-def get_scan(scan_id: str, request: Request, _: Caller = Depends(require("read"))) -> Any:
+def get_scan(scan_id: str, request: Request, _: ReadKey) -> Any:
     """A scan: its status and, once done, the JSON report (per-file verdicts, findings)."""
     with request.app.state.sessions() as session:
         scan = session.get(Scan, scan_id)
@@ -337,18 +341,20 @@ def get_scan(scan_id: str, request: Request, _: Caller = Depends(require("read")
 @router.get("/scans")
 def list_scans(
     request: Request,
+    _: ReadKey,
     verdict: str | None = Query(None, description="allowed | blocked | error"),
     status: str | None = Query(None, description="queued | running | done | failed"),
     rule: str | None = Query(None, description="scans with a finding of this rule ID"),
     since: str | None = Query(
-        None, description="created at or after (RFC 3339)", json_schema_extra={"format": "date-time"}
+        None,
+        description="created at or after (RFC 3339)",
+        json_schema_extra={"format": "date-time"},
     ),
     until: str | None = Query(
         None, description="created before (RFC 3339)", json_schema_extra={"format": "date-time"}
     ),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
-    _: Caller = Depends(require("read")),
 ) -> dict[str, Any]:
     """Scans, newest first, filtered by verdict, status, rule and time."""
     times = {"since": since, "until": until}
@@ -406,7 +412,7 @@ def _rule_dict(rule: Any) -> dict[str, Any]:
 
 
 @router.get("/rules")
-def list_rules(_: Caller = Depends(require("read"))) -> dict[str, Any]:
+def list_rules(_: ReadKey) -> dict[str, Any]:
     """Every rule the scanner reports."""
     from modelxray.rules import ALL_RULES
 
@@ -414,7 +420,7 @@ def list_rules(_: Caller = Depends(require("read"))) -> dict[str, Any]:
 
 
 @router.get("/rules/{rule_id}", responses={404: {"description": "no such rule", **_ERROR}})
-def get_rule(rule_id: str, _: Caller = Depends(require("read"))) -> Any:
+def get_rule(rule_id: str, _: ReadKey) -> Any:
     """A rule and its page (Markdown)."""
     from modelxray.rules import ALL_RULES
 
@@ -425,7 +431,7 @@ def get_rule(rule_id: str, _: Caller = Depends(require("read"))) -> Any:
 
 
 @router.get("/policy")
-def get_policy(request: Request, _: Caller = Depends(require("read"))) -> dict[str, Any]:
+def get_policy(request: Request, _: ReadKey) -> dict[str, Any]:
     """The policy every scan of this service is judged by."""
     from modelxray.policy import policy_to_dict
 

@@ -154,7 +154,7 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
 
     if config.upstream:
         try:
-            from modelxray.serve.gateway import (  # type: ignore[attr-defined,unused-ignore]
+            from modelxray.serve.gateway import (  # type: ignore[import-not-found,attr-defined,unused-ignore]
                 GatewaySettings,
                 gateway_router,
             )

@@ -60,9 +60,7 @@ def claim_next(session: Session) -> tuple[Scan, str] | None:
         result = session.execute(
             update(Scan)
             .where(Scan.id == candidate, Scan.status == "queued")
-            .values(
-                status="running", claim=token, started_at=utcnow(), attempts=Scan.attempts + 1
-            )
+            .values(status="running", claim=token, started_at=utcnow(), attempts=Scan.attempts + 1)
         )
         session.commit()
         if getattr(result, "rowcount", 0) == 1:
@@ -172,8 +170,8 @@ def work(
         error: str | None = None
         try:
             if scan.kind == "upload":
-                folder, name = os.path.split(scan.target)
-                report, page = run_scan(name, policy_path, folder)
+                where, name = os.path.split(scan.target)
+                report, page = run_scan(name, policy_path, where)
             else:
                 report, page = run_scan(scan.target, policy_path)
         except Exception as exc:  # noqa: BLE001 - recorded as the scan's error, never lost
@@ -198,9 +196,7 @@ def work(
 class WorkerPool:
     """``size`` worker processes, each restarted when it dies, all stopped with the pool."""
 
-    def __init__(
-        self, size: int, db_url: str, upload_dir: str, policy_path: str | None
-    ) -> None:
+    def __init__(self, size: int, db_url: str, upload_dir: str, policy_path: str | None) -> None:
         self.size = max(1, size)
         self.argv = [sys.executable, "-m", "modelxray.serve.jobs", "--db", db_url]
         self.argv += ["--upload-dir", upload_dir, "--parent", str(os.getpid())]

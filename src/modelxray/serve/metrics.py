@@ -39,7 +39,7 @@ def render(session: Session) -> str:
     rows = session.execute(
         select(Scan.created_at, Scan.finished_at).where(Scan.finished_at.is_not(None))
     ).tuples()
-    latencies = [(done - created).total_seconds() for created, done in rows]
+    latencies = [(done - created).total_seconds() for created, done in rows if done is not None]
     lines += ["# HELP modelxray_scan_latency_seconds From accepted to finished.",
               "# TYPE modelxray_scan_latency_seconds histogram"]  # fmt: skip
     for bound in LATENCY_BUCKETS:

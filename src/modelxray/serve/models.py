@@ -50,9 +50,7 @@ class Scan(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     started_at: Mapped[_dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[_dt.datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    finished_at: Mapped[_dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ScanFile(Base):

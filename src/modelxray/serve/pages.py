@@ -37,11 +37,13 @@ _DASHBOARD = """{% extends "base" %}{% block body %}
 <table><tr><th>Created (UTC)</th><th>Name</th><th>Status</th><th>Verdict</th><th>Report</th></tr>
 {% for s in recent %}<tr><td>{{ s.created }}</td><td class="name">{{ s.name }}</td>
 <td>{{ s.status }}</td><td class="{{ s.verdict or '' }}">{{ s.verdict or '' }}</td>
-<td>{% if s.status in ('done', 'failed') %}<a href="/scans/{{ s.id }}">report</a>{% endif %}</td></tr>
+<td>{% if s.status in ('done', 'failed') %}<a href="/scans/{{ s.id }}">report</a>
+{% endif %}</td></tr>
 {% else %}<tr><td colspan="5">no scans yet</td></tr>{% endfor %}</table>
 <h2>Blocked files</h2>
 <table><tr><th>File</th><th>SHA-256</th><th>Scan</th></tr>
-{% for f in blocked %}<tr><td class="name">{{ f.path }}</td><td class="name">{{ f.sha256 or '' }}</td>
+{% for f in blocked %}<tr><td class="name">{{ f.path }}</td>
+<td class="name">{{ f.sha256 or '' }}</td>
 <td><a href="/scans/{{ f.scan_id }}">{{ f.scan_id[:8] }}</a></td></tr>
 {% else %}<tr><td colspan="3">none</td></tr>{% endfor %}</table>
 <h2>Rule hits</h2>
@@ -111,7 +113,8 @@ def dashboard(request: Request) -> Response:
     with request.app.state.sessions() as session:
         recent = list(session.scalars(select(Scan).order_by(Scan.created_at.desc()).limit(50)))
         by_status: dict[str, int] = {
-            k: n for k, n in session.execute(select(Scan.status, func.count()).group_by(Scan.status))
+            k: n
+            for k, n in session.execute(select(Scan.status, func.count()).group_by(Scan.status))
         }
         by_verdict: dict[str | None, int] = {
             k: n
@@ -123,9 +126,10 @@ def dashboard(request: Request) -> Response:
         }
         blocked = list(
             session.scalars(
-                select(ScanFile).where(ScanFile.verdict == "blocked").order_by(
-                    ScanFile.id.desc()
-                ).limit(50)
+                select(ScanFile)
+                .where(ScanFile.verdict == "blocked")
+                .order_by(ScanFile.id.desc())
+                .limit(50)
             )
         )
         hits = list(
@@ -137,7 +141,9 @@ def dashboard(request: Request) -> Response:
             ).tuples()
         )
         cutoff = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=14)
-        times = list(session.scalars(select(RuleHit.created_at).where(RuleHit.created_at >= cutoff)))
+        times = list(
+            session.scalars(select(RuleHit.created_at).where(RuleHit.created_at >= cutoff))
+        )
     days: dict[str, int] = {}
     for t in times:
         days[t.date().isoformat()] = days.get(t.date().isoformat(), 0) + 1
@@ -153,8 +159,13 @@ def dashboard(request: Request) -> Response:
         title="dashboard",
         counts=counts,
         recent=[
-            {"id": s.id, "name": s.name, "status": s.status, "verdict": s.verdict,
-             "created": s.created_at.strftime("%Y-%m-%d %H:%M:%S")}
+            {
+                "id": s.id,
+                "name": s.name,
+                "status": s.status,
+                "verdict": s.verdict,
+                "created": s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            }
             for s in recent
         ],  # fmt: skip
         blocked=blocked,
