@@ -313,3 +313,41 @@ def test_sigkill_mid_queue_then_restart(tmp_path: Path, db_url: str | None) -> N
     assert set(rows) == set(accepted)  # none lost, none added
     assert all(status == "done" and n == 1 for status, n in rows.values()), rows
     assert not marker.exists()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def test_worker_killed_mid_scan_is_requeued(tmp_path: Path) -> None:
+    """A worker process dies (SIGKILL) while the service lives: its claimed scan goes back to
+    the queue and is completed once by the worker started in its place."""
+    data = tmp_path / "data"
+    with running(data, None, workers=1) as server:
+        assert server.proc is not None
+        accepted = [server.upload(f"w{i}.pkl", evil_pickle(tmp_path / "M"))[1]["id"]
+                    for i in range(12)]  # fmt: skip
+        deadline = time.monotonic() + WAIT
+        killed = 0
+        while time.monotonic() < deadline and killed < 3:
+            states = [server.json("GET", f"/v1/scans/{i}")["status"] for i in accepted]
+            if "running" in states:
+                for pid in _children(server.proc.pid):
+                    signal_pid(pid)
+                    killed += 1
+            time.sleep(0.05)
+        done = server.wait_done(accepted)
+        assert {s["status"] for s in done.values()} == {"done"}
+    rows = _completions(data, None)
+    assert set(rows) == set(accepted)
+    assert all(n == 1 for _, n in rows.values())
+
+
+def signal_pid(pid: int) -> None:
+    import os
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -23,6 +23,7 @@ URI_PATTERN = r"^(hf|s3|gs|gcs|az|abfs|abfss|http|https)://[^\u0000-\u001f\u007f
 _TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries a multipart body adds to the file
 MAX_NAME = 255
+MAX_JSON = 64 * 1024
 
 
 class UploadRefused(Exception):
@@ -298,8 +299,13 @@ async def create_scan(request: Request, caller: ScanKey) -> JSONResponse:
     elif ctype == "application/json":
         from modelxray.sources.interface import uri_scheme
 
+        raw = b""
+        async for chunk in request.stream():  # a URI is short: the body is capped, not buffered
+            raw += chunk
+            if len(raw) > MAX_JSON:
+                return _error(413, f"a JSON body is at most {MAX_JSON} bytes")
         try:
-            body = await request.json()
+            body = json.loads(raw)
         except ValueError:
             return _error(400, "malformed JSON body")
         uri = body.get("uri") if isinstance(body, dict) else None

@@ -49,7 +49,9 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
     engine = make_engine(config.database_url)
     factory = sessions(engine)
     policy = _load_policy(config)
-    pool = WorkerPool(config.workers, config.database_url, config.upload_dir, config.policy_path)
+    pool = WorkerPool(
+        config.workers, config.database_url, config.upload_dir, config.policy_path, factory
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -36,6 +36,7 @@ from modelxray.serve.models import RuleHit, Scan, ScanFile, utcnow
 log = logging.getLogger("modelxray.serve.jobs")
 
 POLL_SECONDS = 0.2
+MAX_ATTEMPTS = 3  # claims of one scan whose worker died before it was recorded: then failed
 
 
 def requeue_running(session: Session) -> int:
@@ -47,6 +48,27 @@ def requeue_running(session: Session) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def requeue_worker(session: Session, pid: int) -> int:
+    """A worker died: its claimed scan goes back to the queue, or fails after
+    ``MAX_ATTEMPTS`` claims (a file that kills every worker must not loop for ever)."""
+    mine = (Scan.status == "running", Scan.claim.startswith(f"{pid}:"))
+    failed = session.execute(
+        update(Scan)
+        .where(*mine, Scan.attempts >= MAX_ATTEMPTS)
+        .values(
+            status="failed",
+            verdict="error",
+            claim=None,
+            error=f"the scan worker died {MAX_ATTEMPTS} times scanning this",
+            finished_at=utcnow(),
+            completions=Scan.completions + 1,
+        )
+    )
+    again = session.execute(update(Scan).where(*mine).values(status="queued", claim=None))
+    session.commit()
+    return int(getattr(failed, "rowcount", 0) or 0) + int(getattr(again, "rowcount", 0) or 0)
+
+
 def claim_next(session: Session) -> tuple[Scan, str] | None:
     """Claim the oldest queued scan for this worker; None when the queue is empty."""
     for _ in range(20):
@@ -56,7 +78,7 @@ def claim_next(session: Session) -> tuple[Scan, str] | None:
         if candidate is None:
             session.rollback()
             return None
-        token = str(uuid.uuid4())
+        token = f"{os.getpid()}:{uuid.uuid4().hex[:24]}"  # which worker holds it
         result = session.execute(
             update(Scan)
             .where(Scan.id == candidate, Scan.status == "queued")
@@ -196,7 +218,15 @@ def work(
 class WorkerPool:
     """``size`` worker processes, each restarted when it dies, all stopped with the pool."""
 
-    def __init__(self, size: int, db_url: str, upload_dir: str, policy_path: str | None) -> None:
+    def __init__(
+        self,
+        size: int,
+        db_url: str,
+        upload_dir: str,
+        policy_path: str | None,
+        factory: sessionmaker[Session] | None = None,
+    ) -> None:
+        self.factory = factory
         self.size = max(1, size)
         self.argv = [sys.executable, "-m", "modelxray.serve.jobs", "--db", db_url]
         self.argv += ["--upload-dir", upload_dir, "--parent", str(os.getpid())]
@@ -217,7 +247,14 @@ class WorkerPool:
         while not self._stop.wait(1.0):
             for i, proc in enumerate(self.procs):
                 if proc.poll() is not None and not self._stop.is_set():
-                    log.warning("worker died; restarted", extra={"exit": proc.returncode})
+                    requeued = 0
+                    if self.factory is not None:
+                        with self.factory() as session:
+                            requeued = requeue_worker(session, proc.pid)
+                    log.warning(
+                        "worker died; restarted",
+                        extra={"exit": proc.returncode, "pid": proc.pid, "requeued": requeued},
+                    )
                     self.procs[i] = self._spawn()
 
     def alive(self) -> int:
