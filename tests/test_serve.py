@@ -327,16 +327,19 @@ def test_worker_killed_mid_scan_is_requeued(tmp_path: Path) -> None:
     with running(data, None, workers=1) as server:
         assert server.proc is not None
         accepted = [server.upload(f"w{i}.pkl", evil_pickle(tmp_path / "M"))[1]["id"]
-                    for i in range(12)]  # fmt: skip
+                    for i in range(24)]  # fmt: skip
         deadline = time.monotonic() + WAIT
         killed = 0
         while time.monotonic() < deadline and killed < 3:
             states = [server.json("GET", f"/v1/scans/{i}")["status"] for i in accepted]
+            if not {"queued", "running"} & set(states):
+                break
             if "running" in states:
                 for pid in _children(server.proc.pid):
                     signal_pid(pid)
                     killed += 1
             time.sleep(0.05)
+        assert killed, "no scan was seen running"
         done = server.wait_done(accepted)
         assert {s["status"] for s in done.values()} == {"done"}
     rows = _completions(data, None)
