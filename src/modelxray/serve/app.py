@@ -19,19 +19,6 @@ from modelxray.serve.config import ServeConfig, admin_key_from_env
 log = logging.getLogger("modelxray.serve")
 
 
-class JobScanner:
-    """What the gateway scans with: a file or URI judged now, by the service's policy, in
-    rlimited children (the same path as a queued job, without the queue)."""
-
-    def __init__(self, policy_path: str | None) -> None:
-        self.policy_path = policy_path
-
-    def scan(self, target: str) -> tuple[dict[str, Any], str]:
-        from modelxray.serve.jobs import run_scan
-
-        return run_scan(target, self.policy_path)
-
-
 def _load_policy(config: ServeConfig) -> Any:
     from modelxray.policy import Policy, configured_policy, load_policy
 
@@ -163,6 +150,16 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
         except ImportError:
             log.warning("--upstream given but the gateway is not part of this build")
         else:
-            settings = GatewaySettings(upstream=config.upstream)
-            app.include_router(gateway_router(settings, JobScanner(config.policy_path)))
+            from pathlib import Path
+
+            gateway_dir = Path(config.data_dir).resolve() / "gateway"
+            settings = GatewaySettings(
+                upstream=config.upstream,
+                policy=policy,
+                blob_dir=gateway_dir / "blobs",
+                verdict_cache=gateway_dir / "verdicts.sqlite",
+            )
+            # last: its pass-through answers every path no other route took; its scanner is
+            # its default (each file parsed in an isolated, limited worker)
+            app.include_router(gateway_router(settings))
     return app
