@@ -464,3 +464,22 @@ def test_resolve_paths_parse_every_repository_form() -> None:
     for bad in ("/org/na--me/resolve/main/x", "/org/name/resolve/main/a//b"):
         with pytest.raises(Refused):
             parse_resolve(bad)
+
+
+def test_the_service_mounts_the_gateway_with_an_upstream(tmp_path: Path) -> None:
+    """``modelxray serve --upstream URL``: the service's own routes first, then the gateway's
+    resolve routes (and its pass-through last)."""
+    from fastapi.testclient import TestClient
+
+    from modelxray.serve.app import create_app
+    from modelxray.serve.config import ServeConfig
+
+    config = ServeConfig(data_dir=str(tmp_path), upstream="http://127.0.0.1:9", workers=1)
+    app = create_app(config, start_workers=False)
+    with TestClient(app) as client:
+        # the service's API answers first (a key is needed), not the gateway's pass-through
+        assert client.get("/v1/scans").status_code == 401
+        # a traversal in a resolve route is refused by the gateway, not passed upstream
+        refused = client.get("/org/name/resolve/main/..%2F..%2Fetc%2Fpasswd")
+        assert refused.status_code == 400
+        assert client.get("/healthz").status_code == 200

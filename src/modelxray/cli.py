@@ -208,6 +208,9 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse an output over N times the source's storage bytes (+16 MiB; default 4)",
     )
     c.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    from modelxray.serve.cli import add_parsers  # argparse only: no service imports
+
+    add_parsers(sub)
     return p
 
 
@@ -556,6 +559,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"scan": _cmd_scan, "rules": _cmd_rules, "explain": _cmd_explain}
     handlers["convert"] = _cmd_convert
     handlers["pull"] = _cmd_pull
+    if args.command in ("serve", "keys"):
+        from modelxray.serve.cli import cmd_keys, cmd_serve
+
+        handlers["serve"], handlers["keys"] = cmd_serve, cmd_keys
     try:
         code = handlers[args.command](args)
         sys.stdout.flush()  # a reader that went away is found here, not at exit
