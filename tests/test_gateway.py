@@ -483,3 +483,25 @@ def test_the_service_mounts_the_gateway_with_an_upstream(tmp_path: Path) -> None
         refused = client.get("/org/name/resolve/main/..%2F..%2Fetc%2Fpasswd")
         assert refused.status_code == 400
         assert client.get("/healthz").status_code == 200
+
+
+def test_gateway_rules_come_from_the_serve_config_file(tmp_path: Path) -> None:
+    """``modelxray serve --gateway-config FILE``: overrides by organisation or repository and
+    pre-approved repositories, policy paths relative to the file."""
+    from modelxray.policy import PolicyError
+    from modelxray.serve.app import gateway_rules
+
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "strict.toml").write_text('fail_on = "low"\n')
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        'allow = ["org/approved"]\n[overrides]\n"org" = "policies/strict.toml"\n'
+    )
+    overrides, allow = gateway_rules(str(config))
+    assert allow == ("org/approved",)
+    assert set(overrides) == {"org"}
+    assert overrides["org"].fail_on is not None
+    config.write_text('allow = "org/approved"\n')
+    with pytest.raises(PolicyError):
+        gateway_rules(str(config))
+    assert gateway_rules(None) == ({}, ())

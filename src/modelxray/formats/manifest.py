@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from modelxray.analysis import requirements as judge
 from modelxray.artifact import Artifact, Folder
+from modelxray.compat import tomllib
 from modelxray.formats.base import FormatReader, register
 from modelxray.model import FormatName, Judgement, Location, Severity
 from modelxray.rules import manifest as rules
@@ -300,12 +300,6 @@ def _unparsed(message: str) -> Judgement:
 
 
 # -- pyproject.toml -------------------------------------------------------------------------------
-def _tomllib() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    return tomllib
 
 
 class PyprojectReader(FormatReader):
@@ -318,7 +312,7 @@ class PyprojectReader(FormatReader):
         if text is None:
             return 0
         try:
-            _tomllib().loads(text)
+            tomllib().loads(text)
         except Exception:  # noqa: BLE001 - anything tomllib refuses is not a pyproject to us
             return 0
         return 30
@@ -327,7 +321,7 @@ class PyprojectReader(FormatReader):
         if artifact.depth == 0:
             ctx.add_format(self.name)
         data = artifact.read(ctx.limits.max_python_source_bytes, "pyproject.toml")
-        doc = _tomllib().loads(data.decode("utf-8-sig"))
+        doc = tomllib().loads(data.decode("utf-8-sig"))
         pip = _PipLines(ctx, artifact)
         base = artifact.location
         build = doc.get("build-system")

@@ -11,10 +11,10 @@ Applying a policy to a report gives each file a verdict — ``allowed``,
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from modelxray.compat import tomllib
 from modelxray.model import (
     Disposition,
     FileResult,
@@ -32,14 +32,6 @@ if TYPE_CHECKING:
 
 # datetime, fnmatch and the TOML parser load only when a policy needs them: the default
 # Policy() must cost nothing at start-up.
-
-
-def _tomllib() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    return tomllib
 
 
 POLICY_FILE = "modelxray.toml"
@@ -452,14 +444,14 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
 
 def load_policy(path: str) -> Policy:
     """Read a ``modelxray.toml`` or a ``pyproject.toml`` (its ``[tool.modelxray]`` table)."""
-    tomllib = _tomllib()
+    toml = tomllib()
     if os.path.exists(path) and not os.path.isfile(path):
         # A FIFO or device would block the read (or never end): never opened.
         raise PolicyError(f"{path}: not a regular file")
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
+            data = toml.load(f)
+    except toml.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from None
     if os.path.basename(path) == "pyproject.toml":
         data = data.get("tool", {}).get("modelxray", {})
@@ -489,11 +481,11 @@ def policy_file_in(folder: str) -> str | None:
 
 
 def _has_modelxray_table(pyproject: str) -> bool:
-    tomllib = _tomllib()
+    toml = tomllib()
     try:
         with open(pyproject, "rb") as f:
-            return "modelxray" in tomllib.load(f).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError):
+            return "modelxray" in toml.load(f).get("tool", {})
+    except (OSError, toml.TOMLDecodeError):
         return False
 
 

@@ -27,6 +27,34 @@ def _load_policy(config: ServeConfig) -> Any:
     return configured_policy() or Policy()
 
 
+def gateway_rules(path: str | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The gateway's policy overrides and pre-approved repositories from a TOML file::
+
+        allow = ["org/name", "datasets/org/name"]   # not scanned, still verified by hash
+        [overrides]
+        "org" = "policies/org.toml"                 # the most specific name wins
+        "org/name" = "policies/name.toml"
+
+    Policy paths are relative to the file; a name or path that is not a string is an error.
+    """
+    if not path:
+        return {}, ()
+    from modelxray.compat import tomllib
+    from modelxray.policy import PolicyError, load_policy
+
+    with open(path, "rb") as f:
+        doc = tomllib().load(f)
+    allow = doc.get("allow", [])
+    table = doc.get("overrides", {})
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise PolicyError(f"{path}: allow must be a list of repository names")
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise PolicyError(f"{path}: [overrides] maps names to policy files")
+    base = os.path.dirname(os.path.abspath(path))
+    overrides = {name: load_policy(os.path.join(base, p)) for name, p in table.items()}
+    return overrides, tuple(allow)
+
+
 def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
     from modelxray.serve import api, pages
     from modelxray.serve.auth import RateLimiter, ensure_admin
@@ -153,9 +181,12 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
             from pathlib import Path
 
             gateway_dir = Path(config.data_dir).resolve() / "gateway"
+            overrides, allow = gateway_rules(config.gateway_config)
             settings = GatewaySettings(
                 upstream=config.upstream,
                 policy=policy,
+                overrides=overrides,
+                allow=allow,
                 blob_dir=gateway_dir / "blobs",
                 verdict_cache=gateway_dir / "verdicts.sqlite",
             )

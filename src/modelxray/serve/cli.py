@@ -29,6 +29,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         max_upload_bytes=getattr(args, "max_upload_bytes", ServeConfig.max_upload_bytes),
         rate_per_minute=getattr(args, "rate_per_minute", ServeConfig.rate_per_minute),
         open_pages=getattr(args, "open_pages", False),
+        gateway_config=getattr(args, "gateway_config", None),
     )
 
 
@@ -82,6 +83,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--upstream", metavar="URL", help="serve a Hugging Face-compatible gateway")
+    sv.add_argument("--gateway-config", metavar="FILE", help="the gateway's per-organisation "
+                    "and per-repository policies and pre-approved repositories (TOML)")  # fmt: skip
     sv.add_argument("--policy", metavar="FILE", help="the policy every scan is judged by")
     sv.add_argument("--workers", type=int, default=2, metavar="N", help="scan worker processes")
     sv.add_argument("--max-upload-bytes", type=int, default=ServeConfig.max_upload_bytes,

@@ -26,6 +26,9 @@ class ServeConfig:
     rate_per_minute: int = DEFAULT_RATE
     open_pages: bool = False  # the HTML pages without a key (a trusted network only)
     allow_uri: bool = True  # accept {"uri": ...} scans of remote sources
+    # The gateway's per-organisation / per-repository policies and pre-approved repositories
+    # (a TOML file: ``allow = [...]`` and an ``[overrides]`` table of name -> policy file).
+    gateway_config: str | None = None
 
     @property
     def database_url(self) -> str:
