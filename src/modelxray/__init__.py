@@ -21,6 +21,7 @@ from modelxray.model import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
+    from modelxray.batch import iter_scan
     from modelxray.engine import ScanOptions, scan
 
 
@@ -33,6 +34,11 @@ def __getattr__(name: str) -> Any:
         value = getattr(engine, name)
         globals()[name] = value
         return value
+    if name == "iter_scan":
+        from modelxray.batch import iter_scan
+
+        globals()[name] = iter_scan
+        return iter_scan
     raise AttributeError(f"module 'modelxray' has no attribute {name!r}")
 
 
@@ -45,5 +51,6 @@ __all__ = [
     "ScanOptions",
     "Severity",
     "__version__",
+    "iter_scan",
     "scan",
 ]
