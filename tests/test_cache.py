@@ -197,8 +197,9 @@ def test_a_remote_read_failure_is_never_cached(
         assert r.verdict == Verdict.BLOCKED and r.bytes_fetched
         server.reset()
         (again,) = scan(url, _opts(db)).files  # pinned to the server's ETag
-        # only the one-byte range probe that lists the file (its size and ETag)
-        assert again.verdict == Verdict.BLOCKED and sum(server.served.values()) == 1
+        # at most the one-byte range probe that lists the file (its size and ETag); the
+        # server may count it after the client has it
+        assert again.verdict == Verdict.BLOCKED and sum(server.served.values()) <= 1
         assert again.bytes_fetched == 0
     finally:
         server.close()
