@@ -197,13 +197,11 @@ def test_dask_a_worker_killed_mid_run_loses_no_result(
 
     _, paths = big_list
     sources = plan(paths, _opts())
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        pids = list(client.run(os.getpid).values())
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster) as client:  # one client in a process at a time
+            pids = list(client.run(os.getpid).values())
         assert len(pids) == 2
         got: dict[int, FileResult] = {}
         killed = False
