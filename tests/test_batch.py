@@ -143,8 +143,8 @@ def test_an_interrupted_run_resumes_without_judging_an_entry_twice(
     assert len(judged) == 300
     judged.clear()
     out = tmp_path / "report.json"
-    code = main(["scan", "--from-list", str(listing), "--resume", str(journal), "-j", "1", "-f", "json",
-                 "-o", str(out)])  # fmt: skip
+    resume = ["--from-list", str(listing), "--resume", str(journal), "-j", "1"]
+    code = main(["scan", *resume, "-f", "json", "-o", str(out)])
     assert code == 1
     assert len(judged) == N - 300 and not set(judged) & {r.path for r in first}
     assert _json_files(out) == [json.loads(json.dumps(d)) for d in _reported(local_results, out)]
@@ -153,8 +153,7 @@ def test_an_interrupted_run_resumes_without_judging_an_entry_twice(
     ]
     assert sorted(d["path"] for d in lines) == sorted(paths)  # each judged once, none lost
     judged.clear()
-    assert main(["scan", "--from-list", str(listing), "--resume", str(journal), "-j", "1", "-f", "json",
-                 "-o", str(out)]) == 1  # fmt: skip
+    assert main(["scan", *resume, "-f", "json", "-o", str(out)]) == 1
     assert judged == []  # everything was judged already
 
 

@@ -152,8 +152,8 @@ def _dask(
                 result = failed_result(
                     sources[i],
                     options,
-                    f"the Dask task scanning this file failed ({type(exc).__name__}: {exc}"[:300] + "); "
-                    "the file was not scanned",
+                    f"the Dask task scanning this file failed ({type(exc).__name__}: "
+                    f"{str(exc)[:300]}); the file was not scanned",
                     {"cause": type(exc).__name__, "engine": "dask"},
                     0.0,
                 )
