@@ -21,7 +21,6 @@ from modelxray.model import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
-    from modelxray.batch import iter_scan
     from modelxray.engine import ScanOptions, scan
 
 
@@ -34,11 +33,6 @@ def __getattr__(name: str) -> Any:
         value = getattr(engine, name)
         globals()[name] = value
         return value
-    if name == "iter_scan":
-        from modelxray.batch import iter_scan
-
-        globals()[name] = iter_scan
-        return iter_scan
     raise AttributeError(f"module 'modelxray' has no attribute {name!r}")
 
 
@@ -51,6 +45,5 @@ __all__ = [
     "ScanOptions",
     "Severity",
     "__version__",
-    "iter_scan",
     "scan",
 ]

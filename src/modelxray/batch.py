@@ -237,8 +237,7 @@ def iter_scan(
     """Scan files, folders and URIs; yield each file's result as soon as it is judged
     (``ordered``: in the order of the files instead).  ``engine="dask"`` spreads files over a
     Dask cluster (``scheduler``: its address; none: a ``LocalCluster`` of ``workers``
-    processes); ``resume``: a JSON Lines results file to continue from and append to.  The
-    public entry point behind ``modelxray.iter_scan``."""
+    processes); ``resume``: a JSON Lines results file to continue from and append to."""
     from modelxray.engine import ScanOptions, plan
 
     options = options or ScanOptions()

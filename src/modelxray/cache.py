@@ -43,7 +43,8 @@ from modelxray.artifact import siblings_looked_up
 from modelxray.model import FileResult, FileStatus, Finding, Location
 
 if TYPE_CHECKING:
-    from modelxray.engine import ScanOptions
+    from modelxray.budget import Limits
+    from modelxray.scanning import AnalysisSettings
     from modelxray.sources import SourceFile
 
 FILE_NAME = "verdicts.sqlite"
@@ -63,14 +64,12 @@ _CODE_DIGEST: str | None = None
 
 
 def code_digest() -> str:
-    """SHA-256 of the package's own ``.py`` and data files: a changed reader or table changes
-    every key, released or not."""
+    """SHA-256 of the package's own ``.py`` and data files (its version is in
+    ``__init__.py``): a changed reader or table changes every key, released or not."""
     global _CODE_DIGEST
     if _CODE_DIGEST is None:
-        import modelxray
-
-        root = os.path.dirname(os.path.abspath(modelxray.__file__))
-        h = hashlib.sha256(modelxray.__version__.encode())
+        root = os.path.dirname(os.path.abspath(__file__))
+        h = hashlib.sha256()
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(files):
@@ -84,13 +83,11 @@ def code_digest() -> str:
     return _CODE_DIGEST
 
 
-def settings_digest(options: ScanOptions) -> str:
+def settings_digest(settings: AnalysisSettings, limits: Limits) -> str:
     """What of the options changes findings: analysis settings and limits."""
     from dataclasses import asdict
 
-    from modelxray.engine import analysis_settings
-
-    data = {"analysis": asdict(analysis_settings(options)), "limits": asdict(options.limits)}
+    data = {"analysis": asdict(settings), "limits": asdict(limits)}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -187,10 +184,8 @@ def _name(source: SourceFile) -> str:
     return os.path.basename(source.display)
 
 
-def cache_key(source: SourceFile, options: ScanOptions, content: str) -> str:
-    from modelxray import __version__
-
-    parts = [content, _name(source), __version__, code_digest(), settings_digest(options)]
+def cache_key(source: SourceFile, content: str, settings: str) -> str:
+    parts = [content, _name(source), code_digest(), settings]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -232,13 +227,17 @@ def _rebuilt(stored: dict[str, Any], source: SourceFile, result: FileResult) -> 
 
 
 def judged(
-    source: SourceFile, options: ScanOptions, judge: Callable[[SourceFile], FileResult]
+    source: SourceFile,
+    path: str,
+    settings: tuple[AnalysisSettings, Limits],
+    want_hash: bool,
+    judge: Callable[[SourceFile], FileResult],
 ) -> FileResult:
     """``judge(source)`` (a result before the policy decides), or the stored judgement of the
-    same bytes under the same scanner and settings; a new complete judgement is stored."""
+    same bytes under the same scanner and ``settings`` from the cache file at ``path``; a new
+    complete judgement is stored.  ``want_hash``: the result records the file's SHA-256."""
     from modelxray.policy import POLICY_FILE_NAMES
 
-    assert options.cache is not None
     if source.problems or _name(source) in POLICY_FILE_NAMES:
         return judge(source)
     try:
@@ -249,8 +248,8 @@ def judged(
     if found is None:
         return judge(source)
     content, digest = found
-    store = open_cache(options.cache)
-    key = cache_key(source, options, content)
+    store = open_cache(path)
+    key = cache_key(source, content, settings_digest(*settings))
     try:
         stored = store.get(key)
     except (sqlite3.Error, OSError, ValueError):
@@ -259,7 +258,7 @@ def judged(
         result = FileResult(path=source.display, size=source.size, sha256="")
         if source.remote is not None and source.remote.sha256:
             result.sha256 = source.remote.sha256
-        elif digest and (options.compute_hash or options.policy.needs_hashes):
+        elif digest and want_hash:
             result.sha256 = digest
         return _rebuilt(stored, source, result)
     seen: list[str] = []

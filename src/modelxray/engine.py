@@ -248,7 +248,13 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
     if options.cache is not None:
         from modelxray.cache import judged
 
-        result = judged(source, options, lambda s: judge_file(s, options))
+        result = judged(
+            source,
+            options.cache,
+            (analysis_settings(options), options.limits),
+            options.compute_hash or options.policy.needs_hashes,
+            lambda s: judge_file(s, options),
+        )
     else:
         result = judge_file(source, options)
     result.verdict = file_verdict(options.policy, result)
