@@ -155,6 +155,7 @@ def test_an_interrupted_run_resumes_without_judging_an_entry_twice(
     judged.clear()
     assert main(["scan", *resume, "-f", "json", "-o", str(out)]) == 1
     assert judged == []  # everything was judged already
+    assert main(["scan", *resume, "-o", str(journal)]) == 2  # would overwrite what it resumes
 
 
 def _reported(local: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:

@@ -289,6 +289,8 @@ def _check_scan_args(args: argparse.Namespace) -> None:
         raise UsageError("'-' (standard input) can be named once")
     if args.cache and args.no_cache:
         raise UsageError("--cache and --no-cache cannot be used together")
+    if args.resume and args.output and os.path.abspath(args.resume) == os.path.abspath(args.output):
+        raise UsageError("--resume names the results file kept beside the report: -o must differ")
     if args.scheduler and args.engine != "dask":
         raise UsageError("--scheduler needs --engine dask")
     if args.isolate and (args.engine == "dask" or args.resume):
