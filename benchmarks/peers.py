@@ -5,7 +5,7 @@ tool's *own* verdict semantics (exit code, JSON report, summary text), as verifi
 ``--help`` and real runs with picklescan 1.0.5, fickling 0.1.12, modelscan 0.8.8 and
 modelaudit 0.2.54:
 
-* **modelxray**: ``scan -f json -o FILE --no-policy``; exit 0 = gate passed, 1 = gate failed,
+* **modelxray**: ``scan -f json -o FILE --no-policy --no-cache``; exit 0 = gate passed, 1 = gate failed,
   2 = usage/internal error.  Per file: ``verdict`` ``blocked`` (a finding at or above the gate)
   or ``error`` (could not be fully scanned, fails the gate) or ``allowed``.
 * **picklescan**: text only; exit 0 = no *dangerous* global, 1 = dangerous global found,
@@ -260,8 +260,9 @@ class Tool:
 
 
 def _mx_command(t: Tool, target: Path, work: Path) -> list[str]:
-    return [t.exe(), "scan", "--no-policy", "-f", "json", "-o", str(work / "report.json"),
-            str(target)]  # fmt: skip
+    # --no-cache: every run judges every file (as modelaudit's --no-cache), not a cache hit.
+    return [t.exe(), "scan", "--no-policy", "--no-cache", "-f", "json", "-o",
+            str(work / "report.json"), str(target)]  # fmt: skip
 
 
 def _mx_interpret(r: Run, target: Path, work: Path) -> Outcome:

@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+# The CLI's verdict cache (``modelxray.cache``) is off in tests unless a test names one: a
+# test's monkeypatched reader must never be answered from another test's judgement.
+os.environ["MODELXRAY_CACHE"] = "off"
+
 # Every harmless malicious sample's payload writes (or echoes into) a file matching this.
 MARKER_GLOB = "/tmp/modelxray_marker*"
 

@@ -494,9 +494,7 @@ def test_gateway_rules_come_from_the_serve_config_file(tmp_path: Path) -> None:
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "strict.toml").write_text('fail_on = "low"\n')
     config = tmp_path / "gateway.toml"
-    config.write_text(
-        'allow = ["org/approved"]\n[overrides]\n"org" = "policies/strict.toml"\n'
-    )
+    config.write_text('allow = ["org/approved"]\n[overrides]\n"org" = "policies/strict.toml"\n')
     overrides, allow = gateway_rules(str(config))
     assert allow == ("org/approved",)
     assert set(overrides) == {"org"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -108,6 +109,19 @@ class Artifact:
         )
 
 
+# The sibling files readers looked up beside the file being judged (``Folder.file``), per
+# judgement (set by ``cache``): a verdict that looked beside its file is not a verdict on
+# that file's bytes alone.
+siblings_looked_up: ContextVar[list[str] | None] = ContextVar("siblings_looked_up", default=None)
+
+
+def note_sibling(name: str) -> None:
+    """Record that the judgement in progress looked up ``name`` beside its file."""
+    seen = siblings_looked_up.get()
+    if seen is not None:
+        seen.append(name)
+
+
 class Folder(Protocol):
     """The folder a loader opens a file from, for the sibling files it reads by name
     (joblib sidecars, a SavedModel's variables index): on disk or in a remote store."""
@@ -126,6 +140,7 @@ class LocalFolder:
     path: str
 
     def file(self, name: str) -> Artifact | None:
+        note_sibling(name)
         path = os.path.join(self.path, name)
         return Artifact.from_file(path) if os.path.isfile(path) else None
 

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from modelxray import __version__
 
@@ -82,10 +82,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         metavar="PATH",
         help="files and folders to scan; '-' scans what is piped in on standard input",
     )
+    s.add_argument(
+        "--from-list",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="also scan the paths and URIs listed in FILE (one a line, '#' comments)",
+    )
+    s.add_argument(
+        "--resume",
+        metavar="RESULTS.jsonl",
+        help="continue from this JSON Lines results file: files it judged are not judged "
+        "again; new judgements are appended to it as they are made",
+    )
+    s.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where files are judged: this machine (default) or a Dask cluster (extra 'dask')",
+    )
+    s.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="--engine dask: the scheduler's address (default: a LocalCluster, one worker per "
+        "--jobs)",
+    )
+    s.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="the verdict cache's SQLite file (default: $XDG_CACHE_HOME/modelxray/"
+        "verdicts.sqlite): the same bytes under the same scanner and analysis settings are "
+        "judged once",
+    )
+    s.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     s.add_argument(
         "-f",
         "--format",
@@ -257,6 +290,23 @@ def _check_scan_args(args: argparse.Namespace) -> None:
         raise UsageError("--policy and --no-policy cannot be used together")
     if args.paths.count("-") > 1:
         raise UsageError("'-' (standard input) can be named once")
+    if args.cache and args.no_cache:
+        raise UsageError("--cache and --no-cache cannot be used together")
+    if args.resume and args.output and os.path.abspath(args.resume) == os.path.abspath(args.output):
+        raise UsageError("--resume names the results file kept beside the report: -o must differ")
+    if args.scheduler and args.engine != "dask":
+        raise UsageError("--scheduler needs --engine dask")
+    if args.isolate and (args.engine == "dask" or args.resume):
+        raise UsageError("--isolate cannot be used with --engine dask or --resume")
+    for listed in args.from_list:
+        try:
+            from modelxray.batch import read_list
+
+            args.paths.extend(read_list(listed))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--from-list {listed}: {exc}") from None
+    if not args.paths and not args.from_list:
+        raise UsageError("name a file, folder or URI to scan (or --from-list FILE)")
     from modelxray.reports import ReportUnavailable, check_available
 
     try:
@@ -344,6 +394,7 @@ def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO, stopper: _S
     import signal
     import time
 
+    from modelxray.cache import default_path as default_cache_path
     from modelxray.engine import ScanOptions, iter_results, link_model_data, plan
     from modelxray.model import FileStatus, Report
     from modelxray.reports import render
@@ -354,8 +405,24 @@ def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO, stopper: _S
         compute_hash=args.hash or args.format == "cyclonedx",  # an SBOM lists hashes
         jobs=max(0, args.jobs),
         show_code=args.show_code,
+        cache=None if args.no_cache else (args.cache or default_cache_path()),
     )
-    iterate = iter_results
+    iterate: Any = iter_results
+    if args.engine == "dask" or args.resume:
+        from modelxray.batch import in_input_order, iter_indexed
+
+        def iterate(_paths: list[str], options: ScanOptions, sources: list[SourceFile]) -> Any:
+            return in_input_order(
+                iter_indexed(
+                    sources,
+                    options,
+                    engine=args.engine,
+                    scheduler=args.scheduler,
+                    workers=args.jobs if args.jobs > 0 else None,
+                    resume=args.resume,
+                )
+            )
+
     if args.isolate:  # same scan, each file parsed in a limited child process
         from functools import partial
 

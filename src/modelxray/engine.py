@@ -35,6 +35,8 @@ class ScanOptions:
     # Readers that reconstruct programs (pickle) attach them as info findings.
     show_code: bool = False
     jobs: int = 1  # worker processes; 0 means one per core
+    # The verdict cache (``modelxray.cache``): its SQLite file, or None for no cache.
+    cache: str | None = None
 
 
 class ScanContext(Collector):
@@ -239,8 +241,29 @@ def _judge_embedded_policy(path: str, display: str, ctx: ScanContext) -> None:
 
 
 def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
-    """Scan one file from a source; never raises for anything the file contains."""
+    """Scan one file from a source; never raises for anything the file contains.  With a
+    verdict cache, the same bytes already judged under the same settings are not read again
+    (``modelxray.cache``); the policy decides on the findings either way."""
     started = time.perf_counter()
+    if options.cache is not None:
+        from modelxray.cache import judged
+
+        result = judged(
+            source,
+            options.cache,
+            (analysis_settings(options), options.limits),
+            options.compute_hash or options.policy.needs_hashes,
+            lambda s: judge_file(s, options),
+        )
+    else:
+        result = judge_file(source, options)
+    result.verdict = file_verdict(options.policy, result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def judge_file(source: SourceFile, options: ScanOptions) -> FileResult:
+    """What one file holds: its formats, status and findings, before the policy decides."""
     result = FileResult(path=source.display, size=source.size, sha256="")
     ctx = ScanContext(result, options)
     recognised = True
@@ -262,8 +285,6 @@ def scan_file(source: SourceFile, options: ScanOptions) -> FileResult:
             recognised = scan_artifact(artifact, ctx)
             _check_file_limits(ctx, artifact.location)
     result.status = _status(ctx, recognised)
-    result.verdict = file_verdict(options.policy, result)
-    result.seconds = time.perf_counter() - started
     return result
 
 

@@ -645,9 +645,10 @@ class RemoteFolder:
         return display_name(RemoteObject(self._blob.obj.spec, self._key(name), 0))
 
     def file(self, name: str) -> Any:
-        from modelxray.artifact import Artifact
+        from modelxray.artifact import Artifact, note_sibling
         from modelxray.model import Location
 
+        note_sibling(name)
         parts = name.split("/")
         if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
             return None  # only names inside this folder
