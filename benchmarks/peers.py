@@ -5,9 +5,9 @@ tool's *own* verdict semantics (exit code, JSON report, summary text), as verifi
 ``--help`` and real runs with picklescan 1.0.5, fickling 0.1.12, modelscan 0.8.8 and
 modelaudit 0.2.54:
 
-* **modelxray**: ``scan -f json -o FILE --no-policy --no-cache``; exit 0 = gate passed, 1 = gate failed,
-  2 = usage/internal error.  Per file: ``verdict`` ``blocked`` (a finding at or above the gate)
-  or ``error`` (could not be fully scanned, fails the gate) or ``allowed``.
+* **modelxray**: ``scan -f json -o FILE --no-policy --no-cache``; exit 0 = gate passed,
+  1 = gate failed, 2 = usage/internal error.  Per file: ``verdict`` ``blocked`` (a finding at
+  or above the gate) or ``error`` (could not be fully scanned, fails the gate) or ``allowed``.
 * **picklescan**: text only; exit 0 = no *dangerous* global, 1 = dangerous global found,
   2 = scan error.  ``Scanned files: N`` tells whether anything was looked at.
 * **fickling**: ``--check-safety --json-output FILE``; exit 0 = LIKELY_SAFE, 1 = anything above
