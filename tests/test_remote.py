@@ -757,3 +757,19 @@ def test_requirements_includes_are_followed_inside_a_remote_folder(
         sorted(str(f.location).split("requirements.txt", 1)[1] for f in remote_req.findings)
     )
     assert (remote_req.verdict, _rules(remote_req)) == (req.verdict, _rules(req))
+
+
+def test_a_listing_over_the_file_limit_stops_with_a_finding(
+    hub: rs.FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source listing more files than ``MAX_REMOTE_FILES`` is scanned up to the limit and
+    the rest is an incomplete-scan finding (verdict error), never a silent pass."""
+    hub.add(rs.hub_repo("org/many", ROOT / "tests" / "data" / "templates"))
+    monkeypatch.setattr(remote, "MAX_REMOTE_FILES", 3)
+    report = scan("hf://org/many", _opts())
+    scanned = [r for r in report.files if r.path.startswith("hf://org/many/")]
+    assert len(scanned) == 3
+    (limit,) = [r for r in report.files if r not in scanned]
+    assert [f.rule_id for f in limit.findings] == ["MX-SCAN-002"]
+    assert limit.findings[0].evidence["limit"] == "max_remote_files"
+    assert limit.verdict == Verdict.ERROR and report.failed

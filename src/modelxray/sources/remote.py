@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import mmap
 import os
 import posixpath
@@ -513,18 +514,30 @@ def resolve(uri: str) -> tuple[StoreSpec, str]:
     return StoreSpec(scheme, root), prefix.strip("/") if scheme != "s3" else prefix.lstrip("/")
 
 
+# Files one remote source (a repository, a bucket prefix) may list: a listing is read before any
+# file is scanned, so its size is bounded like any other count.
+MAX_REMOTE_FILES = 100_000
+
+
 def iter_remote(uri: str) -> Iterator[SourceFile]:
     """The files ``uri`` names, each with its :class:`RemoteObject`; a source that cannot be
     listed is one source with a finding (MX-SCAN-012), never an empty, passing scan."""
     _quiet_client_logs()
     try:
         spec, prefix = resolve(uri)
-        objects = list(store_for(spec).walk(prefix))
+        objects = list(itertools.islice(store_for(spec).walk(prefix), MAX_REMOTE_FILES + 1))
     except (ValueError, ImportError, RemoteReadError) as exc:
         yield _problem(uri, f"remote source not scanned: {exc}", {"error": type(exc).__name__})
         return
-    for obj in objects:
+    for obj in objects[:MAX_REMOTE_FILES]:
         yield SourceFile(display_name(obj), None, obj.size, remote=obj)
+    if len(objects) > MAX_REMOTE_FILES:  # the listing stops here: the rest is not a pass
+        message = (
+            f"more than {MAX_REMOTE_FILES} files under this source: the first {MAX_REMOTE_FILES}"
+            " were listed and scanned, the rest were not (scan narrower prefixes)"
+        )
+        evidence = {"limit": "max_remote_files", "listed": MAX_REMOTE_FILES}
+        yield SourceFile(scrub(uri), None, 0, [(scan_rules.INCOMPLETE, message, evidence)])
 
 
 # ------------------------------------------------------------------------------ reading
