@@ -46,6 +46,13 @@ _DASHBOARD = """{% extends "base" %}{% block body %}
 <td class="name">{{ f.sha256 or '' }}</td>
 <td><a href="/scans/{{ f.scan_id }}">{{ f.scan_id[:8] }}</a></td></tr>
 {% else %}<tr><td colspan="3">none</td></tr>{% endfor %}</table>
+<h2>Repositories</h2>
+<table><tr><th>Repository</th><th>Scans</th><th>Last verdict</th><th>Last scan (UTC)</th></tr>
+{% for r in repos %}<tr>
+<td class="name"><a href="/repos?name={{ r.repo|urlencode }}">{{ r.repo }}</a></td>
+<td>{{ r.n }}</td><td class="{{ r.verdict or '' }}">{{ r.verdict or '' }}</td>
+<td>{{ r.last }}</td></tr>
+{% else %}<tr><td colspan="4">no repository scanned by URI yet</td></tr>{% endfor %}</table>
 <h2>Rule hits</h2>
 <table><tr><th>Rule</th><th>Hits</th><th></th></tr>
 {% for r in hits %}<tr><td>{{ r.rule_id }}</td><td>{{ r.n }}</td>
@@ -55,6 +62,16 @@ _DASHBOARD = """{% extends "base" %}{% block body %}
 <table><tr><th>Day</th><th>Hits</th></tr>
 {% for d in days %}<tr><td>{{ d.day }}</td><td>{{ d.n }}</td></tr>
 {% else %}<tr><td colspan="2">none</td></tr>{% endfor %}</table>
+{% endblock %}"""
+
+_REPO = """{% extends "base" %}{% block body %}
+<p>Scans of <span class="name">{{ repo }}</span>, newest first (<a href="/">dashboard</a>).</p>
+<table><tr><th>Created (UTC)</th><th>Source</th><th>Status</th><th>Verdict</th><th>Report</th></tr>
+{% for s in scans %}<tr><td>{{ s.created }}</td><td class="name">{{ s.name }}</td>
+<td>{{ s.status }}</td><td class="{{ s.verdict or '' }}">{{ s.verdict or '' }}</td>
+<td>{% if s.status in ('done', 'failed') %}<a href="/scans/{{ s.id }}">report</a>
+{% endif %}</td></tr>
+{% else %}<tr><td colspan="5">no scans</td></tr>{% endfor %}</table>
 {% endblock %}"""
 
 _PENDING = """{% extends "base" %}{% block body %}
@@ -67,7 +84,13 @@ _LOGIN = """{% extends "base" %}{% block body %}
 
 _env = Environment(
     loader=DictLoader(
-        {"base": _BASE, "dashboard": _DASHBOARD, "pending": _PENDING, "login": _LOGIN}
+        {
+            "base": _BASE,
+            "dashboard": _DASHBOARD,
+            "repo": _REPO,
+            "pending": _PENDING,
+            "login": _LOGIN,
+        }
     ),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
@@ -91,6 +114,33 @@ def _check(request: Request) -> Response | None:
 
 
 router = APIRouter(include_in_schema=False)
+
+
+def repo_of(uri: str) -> str | None:
+    """The repository (or bucket, or host) a scanned URI belongs to: ``hf://org/name`` (and
+    ``hf://datasets/org/name``) without revision or path, ``s3://bucket``, ``https://host``."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or not rest:
+        return None
+    parts = [p for p in rest.split("/") if p]
+    if scheme == "hf":
+        kind = parts[:1] if parts[:1] in (["datasets"], ["spaces"], ["models"]) else []
+        name = parts[len(kind) : len(kind) + 2]
+        if len(name) < 2:
+            return None
+        name[1] = name[1].split("@", 1)[0]
+        return "hf://" + "/".join(kind + name)
+    return f"{scheme}://{parts[0]}" if parts else None
+
+
+def _row(s: Scan) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "status": s.status,
+        "verdict": s.verdict,
+        "created": s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 @router.get("/login")
@@ -140,6 +190,11 @@ def dashboard(request: Request) -> Response:
                 .limit(30)
             ).tuples()
         )
+        by_uri = list(
+            session.scalars(
+                select(Scan).where(Scan.kind == "uri").order_by(Scan.created_at.desc()).limit(2000)
+            )
+        )
         cutoff = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=14)
         times = list(
             session.scalars(select(RuleHit.created_at).where(RuleHit.created_at >= cutoff))
@@ -147,6 +202,17 @@ def dashboard(request: Request) -> Response:
     days: dict[str, int] = {}
     for t in times:
         days[t.date().isoformat()] = days.get(t.date().isoformat(), 0) + 1
+    repos: dict[str, dict[str, Any]] = {}
+    for scan in by_uri:  # newest first: the first scan seen of a repository is its last
+        repo = repo_of(scan.name)
+        if repo is None:
+            continue
+        row = repos.setdefault(
+            repo,
+            {"repo": repo, "n": 0, "verdict": scan.verdict,
+             "last": scan.created_at.strftime("%Y-%m-%d %H:%M:%S")},
+        )  # fmt: skip
+        row["n"] += 1
     top = max((n for _, n in hits), default=1)
     counts = {
         "total": sum(by_status.values()),
@@ -158,20 +224,32 @@ def dashboard(request: Request) -> Response:
         "dashboard",
         title="dashboard",
         counts=counts,
-        recent=[
-            {
-                "id": s.id,
-                "name": s.name,
-                "status": s.status,
-                "verdict": s.verdict,
-                "created": s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            }
-            for s in recent
-        ],  # fmt: skip
+        recent=[_row(s) for s in recent],
+        repos=list(repos.values())[:50],
         blocked=blocked,
         hits=[{"rule_id": r, "n": n, "width": max(2, int(200 * n / top))} for r, n in hits],
         days=[{"day": d, "n": n} for d, n in sorted(days.items(), reverse=True)],
     )
+
+
+@router.get("/repos")
+def repo_page(name: str, request: Request) -> Response:
+    """Every scan of one repository (``hf://org/name``, ``s3://bucket`` …), newest first."""
+    redirect = _check(request)
+    if redirect is not None:
+        return redirect
+    repo = repo_of(name)
+    if repo is None:
+        raise HTTPException(404, "not a repository URI")
+    with request.app.state.sessions() as session:
+        candidates = session.scalars(
+            select(Scan)
+            .where(Scan.kind == "uri", Scan.name.startswith(repo, autoescape=True))
+            .order_by(Scan.created_at.desc())
+            .limit(500)
+        )
+        scans = [_row(s) for s in candidates if repo_of(s.name) == repo]
+    return _html("repo", title="repository", repo=repo, scans=scans)
 
 
 @router.get("/scans/{scan_id}")
