@@ -60,3 +60,16 @@ def test_dashboard_lists_repositories_and_each_has_its_history(tmp_path: Path) -
         assert text.index("hf://org/name@v2/sub") < text.index("hf://org/name@v1")  # newest first
         assert "name-2" not in text  # a prefix of another repository's name is not its history
         assert client.get("/repos", params={"name": "model.pkl"}).status_code == 404
+
+
+def test_a_huge_offset_is_a_validation_error_not_a_server_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by schemathesis: ``offset`` past a database integer was a 500."""
+    monkeypatch.setenv("MODELXRAY_ADMIN_KEY", "k" * 40)
+    app = create_app(ServeConfig(data_dir=str(tmp_path)), start_workers=False)
+    with TestClient(app) as client:
+        auth = {"Authorization": "Bearer " + "k" * 40}
+        huge = client.get("/v1/scans", params={"offset": 10**29}, headers=auth)
+        assert huge.status_code == 422
+        assert client.get("/v1/scans", params={"offset": 5}, headers=auth).status_code == 200

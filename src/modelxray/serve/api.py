@@ -360,7 +360,8 @@ def list_scans(
         None, description="created before (RFC 3339)", json_schema_extra={"format": "date-time"}
     ),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    # bounded: a database integer (SQLite's is 64-bit) must hold it
+    offset: int = Query(0, ge=0, le=2**31 - 1),
 ) -> dict[str, Any]:
     """Scans, newest first, filtered by verdict, status, rule and time."""
     times = {"since": since, "until": until}
