@@ -38,6 +38,7 @@ from tests.conftest import data_path
 from tests.factories.keras_cves import _fn, _lambda_layer, harmless_pickle
 from tests.factories.keras_layers import HUGE_SOURCES
 from tests.factories.keras_models import host_blob
+from tests.factories.skops_files import rewrite_schema
 from tests.test_archive_rules import _link, _tar, _zip
 from tests.test_gguf import build as gguf_file
 from tests.test_gguf import tensor as gguf_tensor
@@ -57,7 +58,6 @@ from tests.test_savedmodel_scan import with_serve
 from tests.test_skops_mlflow_xgb import (
     PYFUNC_MLMODEL,
     _mlmodel,
-    _rewrite_schema,
     method_node_mismatch,
 )
 from tests.test_tflite_flax import _flax_bytes, _nd
@@ -309,7 +309,7 @@ def _skops(edit: Callable[[dict[str, Any]], None] | None, func: str = "log1p") -
         fn = np.log1p if func == "log1p" else operator.attrgetter("real")
         src = tmp / "src.skops"
         sio.dump(FunctionTransformer(func=fn), src)
-        return _one(src if edit is None else _rewrite_schema(src, tmp / "m.skops", edit))
+        return _one(src if edit is None else rewrite_schema(src, tmp / "m.skops", edit))
 
     return make
 

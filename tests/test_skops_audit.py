@@ -8,8 +8,6 @@ files with ``schema.json`` edited by hand (harmless: nothing is ever loaded, and
 from __future__ import annotations
 
 import json
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 
 import modelxray
 from modelxray.model import Severity
+from tests.factories.skops_files import rewrite_schema
 
 sio = pytest.importorskip("skops.io")
 
@@ -91,18 +90,6 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-def _edit(src: Path, dst: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename == "schema.json":
-                doc = json.loads(data)
-                edit(doc)
-                data = json.dumps(doc).encode()
-            zout.writestr(info.filename, data)
-    return dst
-
-
 def _skops(report: modelxray.Report) -> list[Any]:
     return [f for f in report.findings if f.rule_id.startswith("MX-SKOPS")]
 
@@ -138,7 +125,7 @@ def test_reexported_threat_under_sklearn_is_critical(
             "sklearn.callback._transport", "Client"
         )
 
-    p = _edit(dumps["pipeline"], tmp_path / "client.skops", edit)
+    p = rewrite_schema(dumps["pipeline"], tmp_path / "client.skops", edit)
     findings = _skops(modelxray.scan(str(p)))
     (dangerous,) = [f for f in findings if f.rule_id == "MX-SKOPS-101"]
     assert dangerous.severity == Severity.CRITICAL
@@ -159,7 +146,7 @@ def test_sklearn_name_not_an_estimator_is_untrusted(dumps: dict[str, Path], tmp_
             "sklearn.utils._bunch", "Bunch"
         )
 
-    p = _edit(dumps["pipeline"], tmp_path / "bunch.skops", edit)
+    p = rewrite_schema(dumps["pipeline"], tmp_path / "bunch.skops", edit)
     report = modelxray.scan(str(p))
     assert "sklearn.utils._bunch.Bunch" in _untrusted(report)
     assert _agrees(report, p)
@@ -181,7 +168,7 @@ def test_protocol0_function_node_is_judged_by_the_function_it_names(tmp_path: Pa
             "content": {"module_path": "posix", "function": "system"},
         }  # fmt: skip
 
-    p = _edit(_function_transformer(tmp_path), tmp_path / "v0.skops", edit)
+    p = rewrite_schema(_function_transformer(tmp_path), tmp_path / "v0.skops", edit)
     findings = _skops(modelxray.scan(str(p)))
     critical = [f for f in findings if f.rule_id == "MX-SKOPS-101"]
     assert [(f.severity, f.evidence["type"]) for f in critical] == [
@@ -203,7 +190,7 @@ def test_method_node_is_judged_by_the_method_it_binds(tmp_path: Path) -> None:
             "content": {"func": "system", "obj": obj},
         }
 
-    p = _edit(_function_transformer(tmp_path), tmp_path / "method.skops", edit)
+    p = rewrite_schema(_function_transformer(tmp_path), tmp_path / "method.skops", edit)
     findings = _skops(modelxray.scan(str(p)))
     assert any(
         f.rule_id == "MX-SKOPS-101"
@@ -223,7 +210,7 @@ def test_generator_bit_generator_name_is_audited(dumps: dict[str, Path], tmp_pat
         state = rng["content"]["bit_generator"]["content"]
         state["bit_generator"]["content"] = json.dumps("seed")
 
-    p = _edit(dumps["generator"], tmp_path / "seed.skops", edit)
+    p = rewrite_schema(dumps["generator"], tmp_path / "seed.skops", edit)
     report = modelxray.scan(str(p))
     (seed,) = [f for f in _skops(report) if f.evidence.get("type") == "numpy.random.seed"]
     assert seed.rule_id == "MX-SKOPS-102" and seed.severity == Severity.MEDIUM

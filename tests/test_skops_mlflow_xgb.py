@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import struct
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import modelxray
 from modelxray.formats import readers
 from modelxray.formats.mlflow import parse_yaml_subset
 from modelxray.model import Severity
+from tests.factories.skops_files import rewrite_schema
 
 
 def _at_least_low(report: modelxray.Report) -> list:
@@ -60,18 +59,6 @@ def skops_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-def _rewrite_schema(src: Path, dst: Path, edit: Any) -> Path:
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename == "schema.json":
-                doc = json.loads(data)
-                edit(doc)
-                data = json.dumps(doc).encode()
-            zout.writestr(info.filename, data)
-    return dst
-
-
 def test_clean_skops_files(skops_files: dict[str, Path]) -> None:
     import skops.io as sio
 
@@ -101,7 +88,7 @@ def test_dangerous_function_node(skops_files: dict[str, Path], tmp_path: Path) -
         func = doc["content"]["content"]["func"]
         func.update({"__module__": "os", "__class__": "system"})
 
-    p = _rewrite_schema(skops_files["ufunc"], tmp_path / "evil.skops", edit)
+    p = rewrite_schema(skops_files["ufunc"], tmp_path / "evil.skops", edit)
     found = {(f.rule_id, f.severity) for f in _rules(modelxray.scan(str(p)), "MX-SKOPS")}
     assert found == {("MX-SKOPS-101", Severity.CRITICAL), ("MX-SKOPS-102", Severity.MEDIUM)}
 
@@ -110,7 +97,7 @@ def test_operator_node_type_confusion(skops_files: dict[str, Path], tmp_path: Pa
     def edit(doc: dict) -> None:
         doc["content"]["content"]["func"].update({"__module__": "builtins", "__class__": "eval"})
 
-    p = _rewrite_schema(skops_files["attrgetter"], tmp_path / "cve.skops", edit)
+    p = rewrite_schema(skops_files["attrgetter"], tmp_path / "cve.skops", edit)
     rules = {f.rule_id for f in _rules(modelxray.scan(str(p)), "MX-SKOPS")}
     assert rules == {"MX-SKOPS-101", "MX-SKOPS-102", "MX-SKOPS-103"}
 
@@ -130,7 +117,7 @@ def method_node_mismatch(doc: dict[str, Any]) -> None:
 
 
 def test_method_node_mismatch(skops_files: dict[str, Path], tmp_path: Path) -> None:
-    p = _rewrite_schema(skops_files["ufunc"], tmp_path / "method.skops", method_node_mismatch)
+    p = rewrite_schema(skops_files["ufunc"], tmp_path / "method.skops", method_node_mismatch)
     findings = _rules(modelxray.scan(str(p)), "MX-SKOPS")
     assert any(f.rule_id == "MX-SKOPS-103" and "CVE-2025-54413" in f.message for f in findings)
     assert any(

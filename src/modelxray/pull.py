@@ -14,12 +14,12 @@ only when the policy allows every file, and keep only bytes whose SHA-256 is the
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, replace
 
 from modelxray.engine import ScanOptions, scan
 from modelxray.model import Report, Verdict
+from modelxray.sources import sha256_file
 from modelxray.sources.remote import display_base, parse_hf, resolve, scrub, store_for
 
 
@@ -37,14 +37,6 @@ class PullResult:
 
 class PullError(Exception):
     """The repository could not be pulled (a bad URI, a missing extra, the hub unreachable)."""
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _remove(path: str) -> None:
@@ -158,7 +150,13 @@ def _download(
         written.append(got)
         if not existed:
             fresh.append(got)
-        actual = _sha256(got)
+        try:
+            actual = sha256_file(got)  # a regular file only: anything else is refused
+        except OSError as exc:
+            undo(got)
+            return PullResult(
+                report, commit, (), scrub(f"{key}: cannot read what was written: {exc}")
+            )
         if actual != sha:
             undo(got)
             return PullResult(

@@ -485,13 +485,7 @@ def _check_on_disk(
         try:
             st = os.lstat(probe)
         except OSError:
-            ctx.report(
-                rules.EXTERNAL_DATA_RANGE,
-                loc,
-                f"external data file {location[:300]!r} does not exist beside the model",
-                evidence,
-                severity=Severity.LOW,
-            )
+            _report_missing(location, loc, evidence, ctx)
             return
         if stat.S_ISLNK(st.st_mode):
             evidence = {**evidence, "link": probe, "resolves_to": os.path.realpath(probe)}
@@ -552,16 +546,21 @@ def _check_in_remote_folder(
     location = entries["location"]
     target = folder.file(location.replace("\\", "/"))
     if target is None:
-        ctx.report(
-            rules.EXTERNAL_DATA_RANGE,
-            loc,
-            f"external data file {location[:300]!r} does not exist beside the model",
-            evidence,
-            severity=Severity.LOW,
-        )
+        _report_missing(location, loc, evidence, ctx)
         return
     ctx.add_reference(folder.reference(location.replace("\\", "/")))
     _check_range(ref, entries, target.size, loc, evidence, ctx)
+
+
+def _report_missing(location: str, loc: Location, evidence: dict[str, Any], ctx: Sink) -> None:
+    """The external data file a model names is not beside it (on disk or in its store)."""
+    ctx.report(
+        rules.EXTERNAL_DATA_RANGE,
+        loc,
+        f"external data file {location[:300]!r} does not exist beside the model",
+        evidence,
+        severity=Severity.LOW,
+    )
 
 
 def _check_range(
