@@ -197,6 +197,7 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
                 overrides=overrides,
                 allow=allow,
                 blob_dir=gateway_dir / "blobs",
+                blob_cap=config.gateway_cache_bytes,
                 verdict_cache=gateway_dir / "verdicts.sqlite",
             )
             # last: its pass-through answers every path no other route took; its scanner is
