@@ -262,3 +262,36 @@ def test_without_a_guard_the_command_line_reads_what_its_user_names(
     assert uri_guard.active() is None
     (source,) = list(iter_remote(f"{static.url}/clean.keras"))
     assert source.remote is not None and not source.problems
+
+
+def test_bucket_prefixes_on_the_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--allow-uri s3://bucket/prefix`` (moto's S3 on loopback, the endpoint the operator
+    configured): that prefix is scanned, a neighbour prefix and the default hf:// are not."""
+    pytest.importorskip("fastapi", reason="the serve extra is not installed")
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto")
+    from tests.serve_support import running
+
+    approved, other = tmp_path / "approved", tmp_path / "approved-not"
+    approved.mkdir()
+    other.mkdir()
+    (approved / "clean.keras").write_bytes((EXAMPLES / "clean_dense.keras").read_bytes())
+    (other / "evil.pkl").write_bytes(b"cposix\nsystem\n(Vecho pwned\ntR.")
+    with rs.moto_s3() as endpoint:
+        rs.upload(endpoint, "models", approved, "approved/")
+        rs.upload(endpoint, "other", other, "approved-not/")
+        for k, v in rs.s3_env(endpoint).items():
+            monkeypatch.setenv(k, v)
+        with running(tmp_path / "data", None, "--allow-uri", "s3://models/approved",
+                     workers=1) as server:  # fmt: skip
+            for refused in ("s3://models/approved-not/evil.pkl", "s3://other/approved/x",
+                            "s3://models/approved/../secret", "hf://org/name"):  # fmt: skip
+                status, body = _post_uri(server, refused)
+                assert status == 403 and body["code"] == "UriNotAllowed", (refused, body)
+            status, body = _post_uri(server, "s3://models/approved")
+            assert status == 202, body
+            (done,) = server.wait_done([body["id"]]).values()
+            assert done["verdict"] == "allowed", done
+            assert [f["path"] for f in done["report"]["files"]] == [
+                "s3://models/approved/clean.keras"
+            ]
