@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -503,3 +504,123 @@ def test_gateway_rules_come_from_the_serve_config_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError):
         gateway_rules(str(config))
     assert gateway_rules(None) == ({}, ())
+
+
+# ------------------------------------------------------------------------------ blob store
+
+
+def _identity(f: rs.HubFile) -> str:
+    return f"sha256-{f.lfs_sha256}" if f.lfs_sha256 else f"git-{f.git_oid}"
+
+
+def _blobs(tmp: Path) -> set[str]:
+    return {p.name for p in (tmp / "gw" / "blobs").iterdir() if not p.name.startswith(".")}
+
+
+def test_the_blob_store_evicts_the_least_recently_served_and_keeps_the_verdicts(
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    repo = hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    a, b, c = (repo.files[n] for n in ("model.keras", "config.json", "sub/lambda.keras"))
+    assert b.size < min(a.size, c.size)
+    g = gw.start(blob_cap=a.size + c.size)  # any two but not three
+    url = f"{g.url}/org/good/resolve/main/"
+    for name in ("model.keras", "config.json", "model.keras"):  # b is now the least recent
+        assert httpx.get(url + name).content == repo.files[name].source.read_bytes()
+    assert _blobs(tmp_path) == {_identity(a), _identity(b)}
+    # the real client, to the third file: the least recently served blob goes
+    got = hf_hub_download("org/good", "sub/lambda.keras", cache_dir=tmp_path / "c", endpoint=g.url)
+    assert Path(got).read_bytes() == c.source.read_bytes()
+    assert _blobs(tmp_path) == {_identity(a), _identity(c)}
+    scans = list(g.scans)
+    # asked for again: downloaded again, hash-checked, served under the verdict it had
+    hub.reset()
+    assert httpx.get(url + "config.json").content == b.source.read_bytes()
+    assert hub.httpd.requests, "not downloaded again"
+    assert g.scans == scans  # not scanned again
+    assert _blobs(tmp_path) == {_identity(b), _identity(c)}  # a was the least recent
+    # changed upstream while evicted: the new bytes do not hash to the identity: refused
+    changed = tmp_path / "changed.keras"
+    original = a.source.read_bytes()
+    changed.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    hub.swap("org/good", "model.keras", changed)
+    r = httpx.get(url + "model.keras")
+    assert r.status_code == 502 and r.json()["code"] == "ContentChanged"
+    assert _identity(a) not in _blobs(tmp_path)
+
+
+def test_a_download_after_eviction_must_be_the_bytes_scanned(
+    gw: Gw, hub: rs.FakeHub, tmp_path: Path
+) -> None:
+    """The verdict records the SHA-256 of the bytes it judged; a download after eviction that
+    matches the listed identity (a git blob id is SHA-1) but not that SHA-256 is refused."""
+    import sqlite3
+
+    repo = hub.add(rs.hub_repo("org/good", _good_repo(tmp_path)))
+    g = gw.start(blob_cap=0)
+    url = f"{g.url}/org/good/resolve/main/config.json"
+    assert httpx.get(url).status_code == 200
+    assert httpx.get(f"{g.url}/org/good/resolve/main/model.keras").status_code == 200
+    assert _identity(repo.files["config.json"]) not in _blobs(tmp_path)  # evicted
+    db = sqlite3.connect(tmp_path / "gw" / "verdicts.sqlite")
+    with db:
+        (body,) = db.execute("SELECT body FROM verdicts WHERE verified = 1 AND identity = ?",
+                             (_identity(repo.files["config.json"]),)).fetchone()  # fmt: skip
+        record = json.loads(body)
+        assert (
+            record["sha256"]
+            == hashlib.sha256(repo.files["config.json"].source.read_bytes()).hexdigest()
+        )
+        record["sha256"] = "0" * 64  # as if the scanned bytes had collided with these
+        db.execute("UPDATE verdicts SET body = ? WHERE verified = 1 AND identity = ?",
+                   (json.dumps(record), _identity(repo.files["config.json"])))  # fmt: skip
+    db.close()
+    r = httpx.get(url)
+    assert r.status_code == 502 and r.json()["code"] == "ContentChanged", r.text
+
+
+def test_a_blob_being_streamed_is_never_evicted(gw: Gw, hub: rs.FakeHub, tmp_path: Path) -> None:
+    folder = _good_repo(tmp_path)
+    big = os.urandom(1 << 16) * 512  # 32 MiB: more than the sockets between hold
+    (folder / "big.bin").write_bytes(big)
+    repo = hub.add(rs.hub_repo("org/good", folder))
+    g = gw.start(blob_cap=1)  # every blob not in use is evicted at the next resolve
+    url = f"{g.url}/org/good/resolve/main/"
+    ident = _identity(repo.files["big.bin"])
+    with httpx.stream("GET", url + "big.bin") as r:
+        chunks = r.iter_bytes(1 << 16)
+        received = [next(chunks)]
+        for _ in range(3):  # other files served (each evicting what is not pinned)
+            assert httpx.get(url + "config.json").status_code == 200
+            assert httpx.get(url + "model.keras").status_code == 200
+            assert ident in _blobs(tmp_path)
+        received.extend(chunks)
+    assert b"".join(received) == big
+    deadline = time.monotonic() + 60
+    while ident in _blobs(tmp_path) and time.monotonic() < deadline:  # released once sent
+        assert httpx.get(url + "config.json").status_code == 200
+        time.sleep(0.05)
+    assert ident not in _blobs(tmp_path)
+    scans = list(g.scans)
+    assert httpx.get(url + "big.bin").content == big  # downloaded again, not scanned again
+    assert g.scans == scans
+
+
+def test_pinned_blobs_survive_eviction(tmp_path: Path) -> None:
+    from modelxray.serve.gateway import BlobStore
+
+    store = BlobStore(tmp_path / "blobs", cap=17)
+
+    def add(name: str, served_at: int) -> None:
+        store.path(name).write_bytes(b"x" * 8)
+        os.utime(store.path(name), ns=(served_at * 10**9, served_at * 10**9))
+
+    for i, name in enumerate(("old", "mid", "new")):
+        add(name, i + 1)
+    (store.folder / ".part-download").write_bytes(b"x" * 100)  # not a blob yet
+    store.pin("old")
+    assert store.evict() == ["mid"]  # the least recent one is pinned: the next goes
+    store.unpin("old")
+    add("newer", 4)
+    assert store.evict() == ["old"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [".part-download", "new", "newer"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -175,11 +176,13 @@ def _spy(monkeypatch: pytest.MonkeyPatch, log: Path, kill_name: str = "") -> Non
     import modelxray.isolate as isolate
 
     real = isolate.scan_file
+    scanner = os.getpid()
 
     def spy(source: modelxray.engine.SourceFile, options: ScanOptions) -> FileResult:
         with open(log, "a") as f:
             f.write(f"{os.getpid()}\n")
         if Path(source.display).name == kill_name:
+            assert os.getpid() != scanner, "parsed by the scanning process, not a worker"
             os.kill(os.getpid(), signal.SIGKILL)
         return real(source, options)
 
@@ -242,3 +245,81 @@ def test_no_worker_outlives_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for pid in set(map(int, log.read_text().split())):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+# ------------------------------------------------------------------------------ remote files
+
+
+@pytest.fixture
+def web(tmp_path: Path, files: dict[str, Path]) -> Iterator[tuple[str, Path]]:
+    """A loopback web server over a folder (range requests), and the folder."""
+    import shutil
+
+    import tests.remote_servers as rs
+
+    root = tmp_path / "www"
+    root.mkdir()
+    for p in _small_files(tmp_path, 3):
+        shutil.copy(p, root)
+    shutil.copy(files["heavy"], root)
+    (root / "evil.pkl").write_bytes(
+        b"cposix\nsystem\n(Vecho MODELXRAY_MARKER > /tmp/modelxray_marker_iso\ntR."
+    )
+    server = rs.StaticServer(root)
+    try:
+        yield server.url, root
+    finally:
+        server.close()
+
+
+def test_remote_files_are_parsed_in_the_workers(
+    web: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--isolate`` with ``https://`` (any remote source): each remote file is read and
+    parsed by a limited worker, never by the scanning process; a worker killed on one costs
+    that file only; results match the plain scan."""
+    import os
+
+    url, _ = web
+    uris = [f"{url}/f{i}.json" for i in range(3)] + [f"{url}/evil.pkl"]
+    plain = modelxray.scan(uris, ScanOptions(jobs=1))
+    log = tmp_path / "pids.log"
+    _spy(monkeypatch, log, kill_name="f1.json")
+    iso = scan_isolated(uris, ScanOptions(jobs=1), IsolationSettings(recycle_after=100))
+    pids = [int(p) for p in log.read_text().split()]
+    assert len(pids) == 4 and os.getpid() not in pids
+    killed = iso.files[1]
+    assert [f.rule_id for f in killed.findings] == ["MX-SCAN-008"]
+    assert killed.verdict == "error" and killed.path == uris[1]
+    kept = [0, 2, 3]
+    assert [_comparable(iso)[i] for i in kept] == [_comparable(plain)[i] for i in kept]
+    assert iso.files[3].verdict == "blocked" and iso.files[3].bytes_fetched
+    assert not Path("/tmp/modelxray_marker_iso").exists()
+
+
+def test_a_remote_file_is_held_to_the_cpu_limit(web: tuple[str, Path]) -> None:
+    url, _ = web
+    report = scan_isolated(
+        [f"{url}/a_heavy.pkl", f"{url}/f0.json"], ScanOptions(), IsolationSettings(cpu_seconds=1)
+    )
+    heavy, small = report.files
+    assert [f.rule_id for f in heavy.findings] == ["MX-SCAN-008"]
+    assert heavy.findings[0].evidence["cause"] == "cpu"
+    assert small.verdict == "allowed"
+
+
+def test_cli_isolate_scans_a_remote_file_in_a_worker(web: tuple[str, Path]) -> None:
+    import subprocess
+    import sys
+
+    url, _ = web
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelxray", "scan", "--isolate", "--isolate-cpu-seconds", "1",
+         "-f", "json", "--no-policy", f"{url}/a_heavy.pkl", f"{url}/evil.pkl"],
+        capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")},
+    )  # fmt: skip
+    report = json.loads(proc.stdout)
+    heavy, evil = report["files"]
+    assert [f["rule_id"] for f in heavy["findings"]] == ["MX-SCAN-008"]
+    assert evil["verdict"] == "blocked"

@@ -104,8 +104,9 @@ def test_api_end_to_end(tmp_path: Path, db_url: str | None) -> None:
         assert status == 200 and b"MX-PICKLE-001" in html
         status, html = server.call("GET", "/", ADMIN)
         assert status == 200 and b"evil.pkl" in html and b"MX-PICKLE-001" in html
-        # metrics
-        status, metrics = server.call("GET", "/metrics")
+        # metrics: a read key by default
+        assert server.call("GET", "/metrics")[0] == 401
+        status, metrics = server.call("GET", "/metrics", ADMIN)
         assert status == 200
         assert b'modelxray_verdicts_total{verdict="blocked"} 1' in metrics
         assert b'modelxray_rule_hits_total{rule="MX-PICKLE-001"}' in metrics

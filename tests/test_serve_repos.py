@@ -73,3 +73,27 @@ def test_a_huge_offset_is_a_validation_error_not_a_server_error(
         huge = client.get("/v1/scans", params={"offset": 10**29}, headers=auth)
         assert huge.status_code == 422
         assert client.get("/v1/scans", params={"offset": 5}, headers=auth).status_code == 200
+
+
+def test_metrics_need_a_read_key_unless_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelxray.serve.auth import create_key
+
+    monkeypatch.setenv("MODELXRAY_ADMIN_KEY", "k" * 40)
+    app = create_app(ServeConfig(data_dir=str(tmp_path / "a")), start_workers=False)
+    with TestClient(app) as client:
+        with app.state.sessions() as session:
+            read = create_key(session, "read", "prometheus")
+        assert client.get("/metrics").status_code == 401
+        assert (
+            client.get("/metrics", headers={"Authorization": "Bearer mxk_nope"}).status_code == 401
+        )
+        answer = client.get("/metrics", headers={"Authorization": f"Bearer {read}"})
+        assert answer.status_code == 200 and "modelxray_queue_depth 0" in answer.text
+    opened = create_app(
+        ServeConfig(data_dir=str(tmp_path / "b"), open_metrics=True), start_workers=False
+    )
+    with TestClient(opened) as client:
+        answer = client.get("/metrics")
+        assert answer.status_code == 200 and "modelxray_queue_depth 0" in answer.text

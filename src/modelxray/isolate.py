@@ -2,7 +2,10 @@
 
 A native parser (HDF5, protobuf, a decompressor) that crashes, leaks or spins on a hostile
 file takes down only its worker: the parent records an MX-SCAN-008 finding for that file and
-goes on with the next one.
+goes on with the next one.  Remote files (``hf://``, ``s3://``, ``https://`` …) are read and
+parsed by the workers too: each worker makes its own client and reads its file by range
+requests under the same limits (only what a source says without reading a byte, a listing's
+failure, is judged in the parent).
 
 The workers are a pool forked from the scanning process, so they start with the readers and
 the policy already in memory (nothing about the policy is re-read or re-built).  Each worker
@@ -220,6 +223,11 @@ def _preload_readers() -> None:
             pass
 
 
+def _has_content(source: SourceFile) -> bool:
+    """A file a parser reads (local or remote), not a listing's problem."""
+    return source.path is not None or source.remote is not None
+
+
 def _pooled(
     sources: list[SourceFile], options: ScanOptions, settings: IsolationSettings, jobs: int
 ) -> Iterator[FileResult]:
@@ -230,7 +238,7 @@ def _pooled(
     cpu = settings.cpu_limit(options.limits)
     evidence = {"memory_mb": settings.memory_mb, "cpu_seconds": cpu}
     results: dict[int, FileResult] = {}
-    queue = [i for i, s in enumerate(sources) if s.path is not None]
+    queue = [i for i, s in enumerate(sources) if _has_content(s)]
     queue.reverse()  # pop() takes the next in source order
     done = 0
 
@@ -245,7 +253,7 @@ def _pooled(
                 yield results.pop(done)
                 done += 1
                 continue
-            if sources[done].path is None:  # nothing to parse: problems only (links, unreadable)
+            if not _has_content(sources[done]):  # nothing to parse: problems only
                 results[done] = scan_file(sources[done], options)
                 continue
             idle = [w for w in pool.workers if w.index is None]

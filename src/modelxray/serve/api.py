@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from modelxray.serve.auth import Caller, lookup, role_allows
 from modelxray.serve.models import RuleHit, Scan
+from modelxray.sources.uri_guard import UriGuard, UriRefused
 
 CHUNK = 1024 * 1024
 URI_PATTERN = r"^(hf|s3|gs|gcs|az|abfs|abfss|http|https)://[^\u0000-\u001f\u007f]+$"
@@ -179,7 +180,8 @@ _SCAN_BODY = {
                     "uri": {
                         "type": "string",
                         "pattern": URI_PATTERN,
-                        "description": "hf://, s3://, gs://, az://, https:// (range reads)",
+                        "description": "hf://, s3://, gs://, az://, https:// (range reads); "
+                        "only URIs on the service's allow-list (default hf://)",
                     }
                 },
                 "required": ["uri"],
@@ -266,6 +268,7 @@ router = APIRouter(
     openapi_extra={"requestBody": _SCAN_BODY},
     responses={
         202: {"description": "queued", "content": {"application/json": {"schema": _SCAN_SCHEMA}}},
+        403: {"description": "the key's role may not scan, or the URI is not allowed", **_ERROR},
         413: {"description": "upload over the key's limit", **_ERROR},
         415: {"description": "neither multipart nor JSON", **_ERROR},
     },
@@ -315,6 +318,9 @@ async def create_scan(request: Request, caller: ScanKey) -> JSONResponse:
             return _error(403, "remote scans are disabled on this service")
         if uri_scheme(uri) is None or not re.fullmatch(URI_PATTERN, uri):
             return _error(400, "only remote URIs (hf://, s3://, gs://, az://, https://)")
+        refused = await _refuse_uri(config.uri_guard, uri)
+        if refused is not None:
+            return refused
         scan = Scan(
             id=scan_id, status="queued", kind="uri", name=uri, target=uri, size=None,
             key_id=caller.key_id, attempts=0, completions=0,
@@ -326,6 +332,22 @@ async def create_scan(request: Request, caller: ScanKey) -> JSONResponse:
         session.commit()
         session.refresh(scan)
     return JSONResponse(scan_dict(scan, full=False), status_code=202)
+
+
+async def _refuse_uri(guard: UriGuard, uri: str) -> JSONResponse | None:
+    """403 with the reason when the service's URI guard refuses ``uri`` (its allow-list; for
+    http(s) every address its host resolves to now: the worker checks again when it
+    connects); None when it may be queued.  Nothing is fetched here."""
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        guard.check(uri)
+        await run_in_threadpool(guard.check_host, uri)
+    except UriRefused as exc:
+        return JSONResponse(
+            {"detail": f"URI refused: {exc}", "code": "UriNotAllowed"}, status_code=403
+        )
+    return None
 
 
 @router.get(

@@ -65,7 +65,12 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
     factory = sessions(engine)
     policy = _load_policy(config)
     pool = WorkerPool(
-        config.workers, config.database_url, config.upload_dir, config.policy_path, factory
+        config.workers,
+        config.database_url,
+        config.upload_dir,
+        config.policy_path,
+        factory,
+        config.uri_guard,
     )
 
     @asynccontextmanager
@@ -162,8 +167,12 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> PlainTextResponse:
+    def metrics(request: Request) -> PlainTextResponse:
+        from modelxray.serve.api import authenticate
         from modelxray.serve.metrics import render
+
+        if not config.open_metrics:  # a read key (Prometheus: authorization.credentials)
+            authenticate(request, "read")
 
         with factory() as session:
             body = render(session)
@@ -188,6 +197,7 @@ def create_app(config: ServeConfig, start_workers: bool = True) -> FastAPI:
                 overrides=overrides,
                 allow=allow,
                 blob_dir=gateway_dir / "blobs",
+                blob_cap=config.gateway_cache_bytes,
                 verdict_cache=gateway_dir / "verdicts.sqlite",
             )
             # last: its pass-through answers every path no other route took; its scanner is

@@ -7,6 +7,7 @@ import os
 import sys
 
 from modelxray.serve.config import DATA_ENV, DB_ENV, ServeConfig
+from modelxray.sources.uri_guard import DEFAULT_ALLOW
 
 
 def _missing(exc: ImportError) -> int:
@@ -30,6 +31,10 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         rate_per_minute=getattr(args, "rate_per_minute", ServeConfig.rate_per_minute),
         open_pages=getattr(args, "open_pages", False),
         gateway_config=getattr(args, "gateway_config", None),
+        uri_allow=tuple(getattr(args, "allow_uri", None) or DEFAULT_ALLOW),
+        allow_networks=tuple(getattr(args, "allow_network", None) or ()),
+        open_metrics=getattr(args, "open_metrics", False),
+        gateway_cache_bytes=getattr(args, "gateway_cache_bytes", ServeConfig.gateway_cache_bytes),
     )
 
 
@@ -43,6 +48,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _missing(exc)
     setup_logging()
     config = config_from_args(args)
+    try:
+        config.uri_guard  # noqa: B018 - a malformed prefix or network is a usage error
+    except ValueError as exc:
+        print(f"modelxray serve: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
         create_app(config), host=config.host, port=config.port, log_config=None, access_log=False
     )
@@ -93,6 +103,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     metavar="N", help="per-key default request rate")  # fmt: skip
     sv.add_argument("--open-pages", action="store_true",
                     help="serve the HTML pages without a key (trusted networks only)")  # fmt: skip
+    sv.add_argument("--open-metrics", action="store_true",
+                    help="serve /metrics without a key (a scraper on a private network; "
+                    "by default it needs a read key)")  # fmt: skip
+    sv.add_argument("--allow-uri", action="append", metavar="PREFIX",
+                    help="a URI prefix {\"uri\": ...} scans may name (repeatable; replaces the "
+                    "default, hf://), e.g. hf://org/, s3://bucket/prefix, "
+                    "https://host/prefix")  # fmt: skip
+    sv.add_argument("--allow-network", action="append", metavar="CIDR",
+                    help="a non-public network http(s) URI scans may reach (repeatable; "
+                    "default none: loopback, link-local, private and reserved addresses "
+                    "are refused)")  # fmt: skip
+    sv.add_argument("--gateway-cache-bytes", type=int,
+                    default=ServeConfig.gateway_cache_bytes, metavar="N",
+                    help="the gateway's blob store cap; least recently served blobs "
+                    "are evicted (verdicts are kept)")  # fmt: skip
 
     k = sub.add_parser("keys", help="manage the service's API keys")
     ks = k.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

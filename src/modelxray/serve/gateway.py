@@ -23,6 +23,11 @@ Point ``HF_ENDPOINT`` at it and ``huggingface_hub`` (``hf_hub_download``,
      headers the client needs (``ETag``, ``X-Repo-Commit``, ``X-Linked-Etag``,
      ``X-Linked-Size``, ``Content-Length``, ``Accept-Ranges``).
 
+The blob store is bounded (``GatewaySettings.blob_cap``): the least recently served blobs are
+evicted, never one being served.  Verdicts outlive their blobs: an evicted file asked for
+again is downloaded again, its hash checked against its identity and against the SHA-256 of
+the bytes that were scanned, and served under the verdict already given.
+
 Repositories on the allow-list skip both scans but are still verified by hash.  Policies can
 be overridden per organisation and per repository.  Repository names and file paths with
 traversal (``..``, ``.``, empty segments, backslashes, NUL) are refused with 400.
@@ -37,21 +42,25 @@ import re
 import sqlite3
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import anyio
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from modelxray.engine import ScanOptions, scan_file
 from modelxray.model import FileResult, Verdict
 from modelxray.policy import Policy
+from modelxray.serve.config import DEFAULT_GATEWAY_CACHE
 from modelxray.sources.interface import RemoteObject, RemoteReadError, SourceFile, StoreSpec
 from modelxray.sources.remote import TIMEOUT, HubStore, scrub
 
@@ -80,6 +89,9 @@ class GatewaySettings:
     # by hash.
     allow: tuple[str, ...] = ()
     blob_dir: Path = Path(".modelxray-gateway/blobs")
+    # Bytes of blobs kept; the least recently served are evicted first (never one being
+    # served; a blob larger than the cap is kept while it is served).
+    blob_cap: int = DEFAULT_GATEWAY_CACHE
     verdict_cache: Path = Path(".modelxray-gateway/verdicts.sqlite")
     # Where the 403 body's report link points ("" = this gateway's own verdict route).
     report_base: str = ""
@@ -229,6 +241,88 @@ class VerdictCache:
         return [json.loads(r[0]) for r in rows]
 
 
+# ------------------------------------------------------------------------------ blob store
+
+
+class BlobStore:
+    """Verified blobs by identity, at most ``cap`` bytes of them.
+
+    A blob's modification time is when it was last served; :meth:`evict` removes the least
+    recently served until the store fits its cap, skipping pinned blobs (being resolved or
+    streamed).  Downloads in progress (``.part-*``) are not blobs yet."""
+
+    def __init__(self, folder: Path, cap: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.cap = max(0, cap)
+        self._lock = threading.Lock()
+        self._pins: Counter[str] = Counter()
+
+    def path(self, identity: str) -> Path:
+        return self.folder / identity
+
+    def pin(self, identity: str) -> None:
+        with self._lock:
+            self._pins[identity] += 1
+
+    def unpin(self, identity: str) -> None:
+        with self._lock:
+            self._pins[identity] -= 1
+            if self._pins[identity] <= 0:
+                del self._pins[identity]
+
+    def touch(self, identity: str) -> None:
+        """Mark ``identity`` as served now (the eviction order)."""
+        try:
+            os.utime(self.path(identity))
+        except FileNotFoundError:
+            pass
+
+    def evict(self) -> list[str]:
+        """Remove least recently served, unpinned blobs until the store fits its cap; the
+        identities removed."""
+        removed: list[str] = []
+        with self._lock:
+            entries = []
+            for p in self.folder.iterdir():
+                if p.name.startswith(".part-"):
+                    continue
+                try:
+                    st = p.stat()
+                except FileNotFoundError:
+                    continue
+                entries.append((st.st_mtime_ns, p.name, st.st_size))
+            total = sum(size for _, _, size in entries)
+            for _, name, size in sorted(entries):
+                if total <= self.cap:
+                    break
+                if self._pins[name] > 0:
+                    continue
+                (self.folder / name).unlink(missing_ok=True)
+                removed.append(name)
+                total -= size
+        return removed
+
+
+class _PinnedFile(FileResponse):
+    """A blob served from the store, unpinned once sent (or the client went away)."""
+
+    def __init__(self, path: Path, headers: dict[str, str], release: Callable[[], None]) -> None:
+        super().__init__(path, headers=headers)
+        self._release: Callable[[], None] | None = release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.release()
+
+
 # ------------------------------------------------------------------------------ the gateway
 
 
@@ -271,6 +365,8 @@ class Served:
 
     path: Path | None  # None: a HEAD answered before the file is stored
     headers: dict[str, str]
+    # The blob stays pinned (not evicted) until this is called (once it has been sent).
+    release: Callable[[], None] = lambda: None
 
 
 class Gateway:
@@ -279,7 +375,8 @@ class Gateway:
         self.upstream = settings.upstream.rstrip("/")
         self.scanner: Scanner = scanner or (isolated_scan if settings.isolate else scan_file)
         self.cache = VerdictCache(settings.verdict_cache)
-        settings.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.blobs = BlobStore(settings.blob_dir, settings.blob_cap)
+        self.blobs.evict()  # the cap may have been lowered since the last run
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -359,16 +456,23 @@ class Gateway:
         identity = identity_of(obj)
         policy = self.policy_for(target)
         approved = target.typed in self.settings.allow
-        blob = self.settings.blob_dir / identity
-        with self._lock(identity):
-            verified = self.cache.get(identity, policy.fingerprint)
-            if approved:
-                if not head and not blob.is_file():
-                    self._fetch(store, obj, identity, blob)
-            elif verified is not None and verified[0] != Verdict.ALLOWED:
-                raise Refused(403, verified[1])
-            elif verified is None or not blob.is_file():
-                self._vet(store, obj, target, identity, policy, blob, base_url, head)
+        blob = self.blobs.path(identity)
+        self.blobs.pin(identity)  # from here until it is sent: not evicted
+        try:
+            with self._lock(identity):
+                verified = self.cache.get(identity, policy.fingerprint)
+                if approved:
+                    if not head and not blob.is_file():
+                        self._fetch(store, obj, identity, blob)
+                elif verified is not None and verified[0] != Verdict.ALLOWED:
+                    raise Refused(403, verified[1])
+                elif verified is None:
+                    self._vet(store, obj, target, identity, policy, blob, base_url, head)
+                elif not head and not blob.is_file():  # allowed, then evicted
+                    self._refetch(store, obj, target, identity, policy, blob, base_url, verified[1])
+        except BaseException:
+            self.blobs.unpin(identity)
+            raise
         headers = {
             "ETag": f'"{obj.etag}"',
             "X-Repo-Commit": store.spec.revision,
@@ -380,7 +484,12 @@ class Gateway:
             headers["X-Linked-Etag"] = f'"{obj.sha256}"'
             headers["X-Linked-Size"] = str(obj.size)
             headers["ETag"] = f'"{obj.sha256}"'
-        return Served(blob if blob.is_file() else None, headers)
+        if head or not blob.is_file():
+            self.blobs.unpin(identity)
+            return Served(None, headers)
+        self.blobs.touch(identity)
+        self.blobs.evict()  # others, this one being pinned
+        return Served(blob, headers, lambda: self.blobs.unpin(identity))
 
     def _vet(
         self,
@@ -396,8 +505,7 @@ class Gateway:
         """Scan by range reads (once per identity and policy), then (not for a ``HEAD``)
         fetch, verify the hash and scan the stored bytes; only that verdict is reused."""
         options = ScanOptions(policy=policy, jobs=1)
-        typed = "" if target.repo_type == "model" else f"{target.repo_type}s/"
-        display = f"hf://{typed}{target.repo_id}/{target.path}"
+        display = _display(target)
         if self.cache.get(identity, policy.fingerprint, verified=False) is None:
             remote = self.scanner(SourceFile(display, None, obj.size, remote=obj), options)
             self._judge(remote, target, store, identity, policy, base_url, verified=False)
@@ -405,15 +513,56 @@ class Gateway:
             self.cache.put(identity, policy.fingerprint, str(remote.verdict), body, False)
         if head:
             return
-        self._fetch(store, obj, identity, blob)
-        local = self.scanner(SourceFile(display, str(blob), obj.size), options)
+        digest = self._fetch(store, obj, identity, blob)
+        self._scan_stored(store, obj, target, identity, policy, blob, base_url, digest)
+
+    def _scan_stored(
+        self,
+        store: HubStore,
+        obj: RemoteObject,
+        target: Target,
+        identity: str,
+        policy: Policy,
+        blob: Path,
+        base_url: str,
+        digest: str,
+    ) -> None:
+        """Judge the stored bytes (SHA-256 ``digest``); only this verdict is reused."""
+        options = ScanOptions(policy=policy, jobs=1)
+        local = self.scanner(SourceFile(_display(target), str(blob), obj.size), options)
         try:
             self._judge(local, target, store, identity, policy, base_url, verified=True)
         except Refused:
             blob.unlink(missing_ok=True)
             raise
         body = self._body(local, target, store, identity, policy, base_url)
+        body["sha256"] = digest  # what a download after eviction must hash to
         self.cache.put(identity, policy.fingerprint, str(local.verdict), body, verified=True)
+
+    def _refetch(
+        self,
+        store: HubStore,
+        obj: RemoteObject,
+        target: Target,
+        identity: str,
+        policy: Policy,
+        blob: Path,
+        base_url: str,
+        verdict: dict[str, Any],
+    ) -> None:
+        """An allowed file whose blob was evicted: downloaded again and served under its
+        verdict only when its bytes hash to the identity *and* to the SHA-256 of the bytes
+        that were scanned; a verdict that names no SHA-256 is given again by a new scan."""
+        digest = self._fetch(store, obj, identity, blob)
+        scanned = verdict.get("sha256")
+        if scanned is None:
+            self._scan_stored(store, obj, target, identity, policy, blob, base_url, digest)
+        elif scanned != digest:
+            blob.unlink(missing_ok=True)
+            raise Refused(502, {
+                "error": "the upstream's bytes are not the bytes scanned for this file "
+                f"(SHA-256 {digest}, scanned {scanned}); refused, not served",
+                "code": "ContentChanged", "identity": identity})  # fmt: skip
 
     def _body(
         self,
@@ -471,14 +620,16 @@ class Gateway:
         self.cache.put(identity, policy.fingerprint, str(result.verdict), body, verified)
         raise Refused(403, body)
 
-    def _fetch(self, store: HubStore, obj: RemoteObject, identity: str, blob: Path) -> None:
+    def _fetch(self, store: HubStore, obj: RemoteObject, identity: str, blob: Path) -> str:
         """Download ``obj`` at the store's commit into ``blob``, hashing as it streams; bytes
-        that are not the listed identity are discarded and refused."""
+        that are not the listed identity are discarded and refused.  The SHA-256 of the bytes
+        stored."""
         from huggingface_hub import get_session
         from huggingface_hub.utils._headers import build_hf_headers
 
         headers = {**build_hf_headers(), "Accept-Encoding": "identity"}
         hasher = _Hasher(identity, obj.size)
+        sha256 = hashlib.sha256()
         fd, tmp = tempfile.mkstemp(dir=blob.parent, prefix=".part-")
         got = 0
         try:
@@ -496,6 +647,7 @@ class Gateway:
                         if got > obj.size:
                             break
                         hasher.update(chunk)
+                        sha256.update(chunk)
                         out.write(chunk)
             if got != obj.size or not hasher.matches():
                 raise Refused(502, {
@@ -503,6 +655,7 @@ class Gateway:
                     f"this commit: expected {identity}, {obj.size} bytes; refused, not served",
                     "code": "ContentChanged", "identity": identity})  # fmt: skip
             os.replace(tmp, blob)
+            return sha256.hexdigest()
         except Refused:
             raise
         except Exception as exc:  # noqa: BLE001 - network libraries raise many types
@@ -518,6 +671,11 @@ class Gateway:
     def rewrite(self, value: str, base_url: str) -> str:
         """Upstream URLs in a header, as the gateway's."""
         return value.replace(self.upstream, base_url.rstrip("/"))
+
+
+def _display(target: Target) -> str:
+    typed = "" if target.repo_type == "model" else f"{target.repo_type}s/"
+    return f"hf://{typed}{target.repo_id}/{target.path}"
 
 
 def _refusal(exc: Refused, head: bool) -> Response:
@@ -561,13 +719,14 @@ def gateway_router(settings: GatewaySettings, scanner: Scanner | None = None) ->
             check_raw_path(raw)
             target = parse_resolve(raw)
             if target is not None and request.method in ("GET", "HEAD"):
-                served = await run_in_threadpool(
-                    gw.resolve, target, base, head, request.headers.get("authorization")
-                )
+                with anyio.CancelScope(shield=True):  # a blob pinned is always released
+                    served = await run_in_threadpool(
+                        gw.resolve, target, base, head, request.headers.get("authorization")
+                    )
                 if served.path is None:
                     return Response(status_code=200, headers=served.headers)
                 headers = {k: v for k, v in served.headers.items() if k != "Content-Length"}
-                return FileResponse(served.path, headers=headers)
+                return _PinnedFile(served.path, headers, served.release)
             if target is not None:
                 return JSONResponse({"error": "method not allowed"}, status_code=405)
             if not raw.startswith("/api/") or _NOT_SERVED.fullmatch(raw):

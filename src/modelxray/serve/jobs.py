@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelxray.serve.models import RuleHit, Scan, ScanFile, utcnow
+from modelxray.sources.uri_guard import UriGuard
 
 log = logging.getLogger("modelxray.serve.jobs")
 
@@ -195,6 +196,12 @@ def work(
                 where, name = os.path.split(scan.target)
                 report, page = run_scan(name, policy_path, where)
             else:
+                from modelxray.sources import uri_guard
+
+                guard = uri_guard.active()
+                if guard is None:  # never a caller's URI without a guard
+                    raise uri_guard.UriRefused("this worker has no URI guard")
+                guard.check(scan.target)  # the allow-list of *this* service (it may change)
                 report, page = run_scan(scan.target, policy_path)
         except Exception as exc:  # noqa: BLE001 - recorded as the scan's error, never lost
             error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -225,11 +232,13 @@ class WorkerPool:
         upload_dir: str,
         policy_path: str | None,
         factory: sessionmaker[Session] | None = None,
+        guard: UriGuard | None = None,
     ) -> None:
         self.factory = factory
         self.size = max(1, size)
         self.argv = [sys.executable, "-m", "modelxray.serve.jobs", "--db", db_url]
         self.argv += ["--upload-dir", upload_dir, "--parent", str(os.getpid())]
+        self.argv += ["--uri-guard", (guard or UriGuard()).to_json()]
         if policy_path:
             self.argv += ["--policy", policy_path]
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -279,7 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--upload-dir", required=True)
     p.add_argument("--policy")
     p.add_argument("--parent", type=int, required=True)
+    p.add_argument("--uri-guard", help="what URI scans may read (UriGuard.to_json)")
     args = p.parse_args(argv)
+
+    from modelxray.sources import uri_guard
+
+    # every remote read of this worker and of its forked parsers goes through the guard
+    uri_guard.install(UriGuard.from_json(args.uri_guard) if args.uri_guard else UriGuard())
 
     import signal
 

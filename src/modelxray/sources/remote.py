@@ -346,11 +346,20 @@ class HttpStore:
     def _request(self, key: str, method: str, headers: dict[str, str]) -> Any:
         import urllib.request
 
+        from modelxray.sources import uri_guard
+
         auth = _HTTP_AUTH.get(self.base)
         if auth:
             headers = {**headers, "Authorization": "Basic " + auth}
         req = urllib.request.Request(self.base + key, method=method, headers=headers)
-        return urllib.request.urlopen(req, timeout=TIMEOUT)  # noqa: S310 - http(s) only
+        guard = uri_guard.active()
+        if guard is None:  # the command line: the URI its user named
+            return urllib.request.urlopen(req, timeout=TIMEOUT)  # noqa: S310 - http(s) only
+        try:  # the service: only allowed URIs, connected to allowed addresses
+            guard.check(self.base + key)
+            return uri_guard.opener(guard).open(req, timeout=TIMEOUT)
+        except uri_guard.UriRefused as exc:
+            raise _Permanent(f"refused by the service's URI guard: {exc}") from None
 
     def walk(self, prefix: str) -> Iterator[RemoteObject]:
         import urllib.error
