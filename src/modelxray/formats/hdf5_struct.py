@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import IO
 
 from modelxray.budget import Budget, BudgetExceeded, Limits
@@ -160,40 +161,33 @@ class Layout:
     heap_index: int = 0  # virtual: object index in the global heap collection
 
 
-@dataclass(frozen=True)
+# (flags, body) of each message of an object header, by message type, in header order
+Messages = dict[int, list[tuple[int, bytes]]]
+
+
+@dataclass(frozen=True, eq=False)
 class ObjectHeader:
     address: int
-    messages: tuple[tuple[int, int, bytes], ...]  # (type, flags, body)
-    types: frozenset[int] = frozenset()  # the message types present
-    # (flags, body) of each message, by type, in header order
-    by_type: dict[int, tuple[tuple[int, bytes], ...]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    by_type: Messages = field(default_factory=dict, repr=False)
+    kind: str = "unknown"  # see :meth:`of`
 
     @classmethod
-    def of(cls, address: int, messages: list[tuple[int, int, bytes]]) -> ObjectHeader:
-        grouped: dict[int, list[tuple[int, bytes]]] = {}
-        for mtype, flags, body in messages:
-            grouped.setdefault(mtype, []).append((flags, body))
-        by_type = {mtype: tuple(found) for mtype, found in grouped.items()}
-        return cls(address, tuple(messages), frozenset(by_type), by_type)
+    def of(cls, address: int, by_type: Messages) -> ObjectHeader:
+        """The header and its object's class by libhdf5's test, in its order: group, dataset,
+        named datatype."""
+        if MSG_SYMBOL_TABLE in by_type or MSG_LINK_INFO in by_type:
+            kind = "group"
+        elif MSG_DATATYPE in by_type:
+            kind = "dataset" if MSG_DATASPACE in by_type else "datatype"
+        else:
+            kind = "unknown"
+        return cls(address, by_type, kind)
 
-    def find(self, mtype: int) -> tuple[tuple[int, bytes], ...]:
+    def find(self, mtype: int) -> Sequence[tuple[int, bytes]]:
         return self.by_type.get(mtype, ())
 
     def has(self, mtype: int) -> bool:
-        return mtype in self.types
-
-    @property
-    def kind(self) -> str:
-        """libhdf5's object class test, in its order: group, dataset, named datatype."""
-        if self.has(MSG_SYMBOL_TABLE) or self.has(MSG_LINK_INFO):
-            return "group"
-        if self.has(MSG_DATATYPE) and self.has(MSG_DATASPACE):
-            return "dataset"
-        if self.has(MSG_DATATYPE):
-            return "datatype"
-        return "unknown"
+        return mtype in self.by_type
 
 
 class _Cursor:
@@ -422,7 +416,7 @@ class Hdf5File:
             return cached
         self._charge()
         first = self._read(addr, 16, "object header")
-        messages: list[tuple[int, int, bytes]] = []
+        messages: Messages = {}
         if first[:4] == b"OHDR":
             self._header_v2(addr, messages)
         elif first[:1] == b"\x01":
@@ -433,7 +427,7 @@ class Hdf5File:
         self._headers[addr] = oh
         return oh
 
-    def _header_v1(self, addr: int, first: bytes, out: list[tuple[int, int, bytes]]) -> None:
+    def _header_v1(self, addr: int, first: bytes, out: Messages) -> None:
         if len(first) < 12:  # version, reserved, message count, reference count, size
             raise Hdf5FormatError("truncated object header")
         size = int.from_bytes(first[8:12], "little")
@@ -449,9 +443,9 @@ class Hdf5File:
             count = 0
             while pos <= end:
                 # one structure item per message (``_charge``, its time check once per block)
-                self._items += 1
                 count += 1
-                if self._items > max_items:
+                if self._items + count > max_items:
+                    self._items += count
                     self._charge(0)
                 mtype, msize, flags = unpack(data, pos)
                 pos += 8
@@ -461,20 +455,27 @@ class Hdf5File:
                 pos += msize
                 if mtype == MSG_CONTINUATION:
                     blocks.append(self._continuation(body, seen))
+                elif mtype in out:
+                    out[mtype].append((flags, body))
                 else:
-                    out.append((mtype, flags, body))
+                    out[mtype] = [(flags, body)]
+            self._items += count
             if self.budget is not None:
                 self.budget.tick(count)
 
     def _continuation(self, body: bytes, seen: set[int]) -> tuple[int, int]:
-        c = _Cursor(body, self.o, self.l, "continuation message")
-        at, n = c.addr(), c.length()
+        o, ln = self.o, self.l
+        if len(body) < o + ln:
+            raise Hdf5FormatError("truncated continuation message")
+        raw = body[:o]
+        at = None if raw == b"\xff" * o else int.from_bytes(raw, "little")
+        n = int.from_bytes(body[o : o + ln], "little")
         if at is None or at in seen:
             raise Hdf5FormatError("object header continuation loops or is undefined")
         seen.add(at)
         return at, n
 
-    def _header_v2(self, addr: int, out: list[tuple[int, int, bytes]]) -> None:
+    def _header_v2(self, addr: int, out: Messages) -> None:
         head = self._read(addr, 48, "object header")
         c = _Cursor(head, self.o, self.l, "object header", pos=4)
         if c.u8() != 2:
@@ -510,7 +511,7 @@ class Hdf5File:
                     cat, cn = self._continuation(body, seen)
                     blocks.append((cat, cn, True))
                 elif mtype != 0:
-                    out.append((mtype, mflags, body))
+                    out.setdefault(mtype, []).append((mflags, body))
 
     def _shared_target(self, body: bytes) -> int:
         """The object header a shared message (flag bit 1) lives in."""
@@ -792,10 +793,17 @@ class Hdf5File:
             return cached
         out: list[Link] = []
         tracked = False
+        o = self.o
         for _, body in group.find(MSG_SYMBOL_TABLE):
-            c = _Cursor(body, self.o, self.l, "symbol table message")
-            btree, heap = c.addr(), c.addr()
-            out.extend(self._symbol_table(btree, heap))
+            if len(body) < 2 * o:
+                raise Hdf5FormatError("truncated symbol table message")
+            btree, heap = body[:o], body[o : 2 * o]
+            out.extend(
+                self._symbol_table(
+                    None if btree == b"\xff" * o else int.from_bytes(btree, "little"),
+                    None if heap == b"\xff" * o else int.from_bytes(heap, "little"),
+                )
+            )
         for _, body in group.find(MSG_LINK):
             out.append(self._link_message(body))
         for _, body in group.find(MSG_LINK_INFO):
