@@ -45,8 +45,8 @@ heap, huge or I/O-filtered fractal-heap objects, unknown message or layout versi
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import IO
 
 from modelxray.budget import Budget, BudgetExceeded, Limits
@@ -797,11 +797,11 @@ class Hdf5File:
         for _, body in group.find(MSG_SYMBOL_TABLE):
             if len(body) < 2 * o:
                 raise Hdf5FormatError("truncated symbol table message")
-            btree, heap = body[:o], body[o : 2 * o]
+            tree_at, heap_at = body[:o], body[o : 2 * o]
             out.extend(
                 self._symbol_table(
-                    None if btree == b"\xff" * o else int.from_bytes(btree, "little"),
-                    None if heap == b"\xff" * o else int.from_bytes(heap, "little"),
+                    None if tree_at == b"\xff" * o else int.from_bytes(tree_at, "little"),
+                    None if heap_at == b"\xff" * o else int.from_bytes(heap_at, "little"),
                 )
             )
         for _, body in group.find(MSG_LINK):
