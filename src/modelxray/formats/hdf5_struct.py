@@ -28,10 +28,11 @@ Why not a library
 * The structure needed here is small and fully specified (HDF5 File Format Specification
   v3), so an own reader of ~1,000 lines, bounded everywhere, is the smaller thing to trust.
 
-Bounds: every read is charged to ``max_hdf5_metadata_bytes`` and must lie inside the file;
-every message, B-tree node, heap object and record to ``max_structure_items``; B-tree and heap
-depth to ``max_structure_depth``; every B-tree node, heap block and continuation block is
-visited once (cycles end as a format error).  Exceeding a limit raises
+Bounds: every read is charged to ``max_hdf5_metadata_bytes`` and must lie inside the file (a
+file of at most a megabyte whose pages all fit that limit is read whole, once, and charged as
+all its pages); every message, B-tree node, heap object and record to ``max_structure_items``;
+B-tree and heap depth to ``max_structure_depth``; every B-tree node, heap block and
+continuation block is visited once (cycles end as a format error).  Exceeding a limit raises
 :class:`~modelxray.budget.BudgetExceeded` (the engine reports an incomplete scan); anything
 malformed or not supported raises :class:`Hdf5FormatError` (a ``ValueError``: the engine
 reports the file unparseable).  Checksums are not verified (libhdf5 would refuse such a file;
