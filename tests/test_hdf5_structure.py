@@ -157,3 +157,46 @@ def test_values_h5py_cannot_convert_are_not_scan_errors(tmp_path: Path) -> None:
     path = _make(tmp_path / "exotic.h5", build)
     report = modelxray.scan(str(path))
     assert report.files[0].findings == [] and report.files[0].verdict == "allowed"
+
+
+def test_small_and_large_files_are_judged_alike(tmp_path: Path) -> None:
+    """A file of up to a megabyte is read whole, a larger one page by page: the same hostile
+    structure is reported the same either way."""
+    import h5py
+    import numpy as np
+
+    def build(pad: int) -> Any:
+        def make(f: Any) -> None:
+            f.attrs["keras_version"] = "3.8.0"
+            w = f.create_group("model_weights")
+            w.create_dataset("pad", data=np.zeros(pad, "f8"))
+            w["escape"] = h5py.ExternalLink("/tmp/modelxray_marker_ext.h5", "/")
+            w["dangling"] = h5py.SoftLink("/nowhere")
+            f.create_dataset("stored", shape=(4,), dtype="f4", external=[("/tmp/mx.bin", 0, 16)])
+            layout = h5py.VirtualLayout(shape=(4,), dtype="f4")
+            layout[:] = h5py.VirtualSource("/tmp/mx_src.h5", "data", shape=(4,))
+            f.create_virtual_dataset("virtual", layout)
+            f.create_dataset("bomb", shape=(10**6, 10**6), dtype="f8", chunks=(1, 1000))
+
+        return make
+
+    small = _make(tmp_path / "small.h5", build(8))
+    large = _make(tmp_path / "large.h5", build(300_000))
+    assert small.stat().st_size < 1 << 20 < large.stat().st_size
+
+    def seen(path: Path) -> list[tuple[str, str, str]]:
+        return sorted(
+            (f.rule_id, f.location.inner[-1], f.severity.name)
+            for f in _findings(path)
+            if f.rule_id.startswith("MX-KERAS-3")
+        )
+
+    expected = [
+        ("MX-KERAS-301", "hdf5:/model_weights/escape", "HIGH"),
+        ("MX-KERAS-302", "hdf5:/model_weights/dangling", "MEDIUM"),
+        ("MX-KERAS-303", "hdf5:/stored", "HIGH"),
+        ("MX-KERAS-304", "hdf5:/virtual", "HIGH"),
+        ("MX-KERAS-305", "hdf5:/bomb", "MEDIUM"),
+    ]
+    assert seen(small) == expected
+    assert seen(large) == expected

@@ -297,3 +297,89 @@ def test_lambda_builtins_named_function_is_medium_not_high(tmp_path: Path) -> No
     }
     findings = _findings(_json_model(tmp_path, lam))
     assert [(f.rule_id, f.severity) for f in findings] == [("MX-KERAS-205", Severity.MEDIUM)]
+
+
+def test_code_buried_in_an_innocuous_layer_is_found(
+    cve_corpus: dict[str, Any], tmp_path: Path, assert_no_marker: None
+) -> None:
+    """Payloads planted in a real Dense layer's ordinary fields, behind lists of numbers and
+    dicts with no ``class_name``: the walk counts numbers and plain strings without a call
+    each, but every string that can hold code and every object reference is still judged."""
+    from tests.factories.keras_models import derive_keras_zip, host_blob, payload_source
+
+    blob = host_blob(payload_source("import_system", "buried_b64")).b64
+    raw = host_blob(payload_source("import_system", "buried_raw")).raw_unicode_escape
+    where: dict[str, str] = {}
+
+    def edit(tree: Any) -> int:
+        layers = _layers_of(tree)
+        i = next(n for n, layer in enumerate(layers) if layer["class_name"] == "Dense")
+        cfg = layers[i]["config"]
+        at = f"$.config.layers[{i}].config"
+        # marshalled code (with a leading newline) five containers down a list of numbers
+        buried = [True, [0, {"n": [3, "\n" + blob]}]]
+        cfg["kernel_initializer"]["config"]["seed"] = [1, 2.5, None, buried]
+        where["code"] = f"{at}.kernel_initializer.config.seed[3][1][1].n[1]"
+        # a function reference inside plain dicts and lists (no class_name on the way)
+        cfg["bias_initializer"]["config"]["extra"] = {
+            "deep": [
+                [
+                    [
+                        {
+                            "module": "os",
+                            "class_name": "function",
+                            "config": "system",
+                            "registered_name": "function",
+                        }
+                    ]
+                ]
+            ]  # fmt: skip
+        }
+        where["reference"] = f"{at}.bias_initializer.config.extra.deep[0][0][0]"
+        # the safe_mode gadget's argument among numbers
+        cfg["units_note"] = [0, 0.5, "keras.config.enable_unsafe_deserialization"]
+        where["gadget"] = f"{at}.units_note[2]"
+        # the Keras 3 lambda-activation shape in a dict with no class_name
+        cfg["kernel_regularizer"] = {"value": [blob, None, None]}
+        where["activation"] = f"{at}.kernel_regularizer.value"
+        # raw (Keras <= 2.1) marshal text six lists down
+        cfg["bias_constraint"] = [[[[[[raw]]]]]]
+        where["raw"] = f"{at}.bias_constraint[0][0][0][0][0][0]"
+        return 5
+
+    dst = tmp_path / "buried.keras"
+    derive_keras_zip(cve_corpus["base_keras"].path, dst, edit)
+    found = {(f.rule_id, f.evidence.get("json_path")) for f in _findings(dst)}
+    assert ("MX-KERAS-101", where["code"]) in found
+    assert ("MX-KERAS-201", where["reference"]) in found
+    assert ("MX-KERAS-204", where["gadget"]) in found
+    assert ("MX-KERAS-101", where["activation"]) in found
+    assert ("MX-KERAS-101", where["raw"]) in found
+
+
+def _layers_of(tree: Any) -> list[Any]:
+    layers = tree["config"]["layers"]
+    assert isinstance(layers, list)
+    return layers
+
+
+def test_reference_judgements_follow_each_files_generation(tmp_path: Path) -> None:
+    """A reference judged once (the judgement is remembered per name) is judged again for a
+    file of another Keras generation: tensorflow modules are normal in tf.keras files only."""
+    layer = {
+        "module": "tensorflow.keras.layers",
+        "class_name": "Dense",
+        "config": {"name": "d"},
+        "registered_name": None,
+    }
+
+    def outside(version: str) -> bool:
+        found = _findings(_json_model(tmp_path, layer, version))
+        return any(f.rule_id == "MX-KERAS-202" for f in found)
+
+    assert [outside(v) for v in ("3.8.0", "2.15.0", "3.8.0", "2.15.0")] == [
+        True,
+        False,
+        True,
+        False,
+    ]

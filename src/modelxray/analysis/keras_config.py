@@ -79,6 +79,11 @@ class NestedPayload:
     conclude: Callable[[bool, Sequence[Finding]], Judgement]
 
 
+def _members(node: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
+    """A dict's (key, value) pairs, keys as a path names them (JSON keys are strings already)."""
+    return zip(map(str, node), node.values(), strict=True)
+
+
 def _json_path(parts: tuple[str | int, ...]) -> str:
     out = "$"
     for p in parts:
@@ -119,6 +124,14 @@ _TOKENIZER_FIELDS = (
 )
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+# What a string must show for :meth:`_Walker._visit_string` to judge it: the first non-blank
+# character of marshalled code (``lambda_code.looks_like_code_string``: base64 "4w"/"Yw", raw
+# "\xe3"), or one of the gadget chain's names anywhere in it.
+_CODE_FIRST = frozenset({"4", "Y", "\xe3"})
+_GADGET = re.compile("|".join(re.escape(t) for t in sorted(callables.SAFE_MODE_GADGET_STRINGS)))
+# Every path :func:`escapes_directory` refuses holds one of these (absolute, home, drive,
+# backslash, parent directory).
+_MAY_ESCAPE = re.compile(r"[/\\~:]|\.\.")
 _PATHLIKE_SUFFIX = re.compile(r"\.(txt|model|json|spm|vocab|proto|pb|tsv|csv)$", re.I)
 
 
@@ -133,6 +146,8 @@ def is_absolute_path(text: str) -> bool:
 
 def escapes_directory(path: str) -> bool:
     """A member or asset path that leaves the directory it is extracted or joined into."""
+    if _MAY_ESCAPE.search(path) is None:
+        return False  # no separator, drive, home or parent: a plain name
     if is_absolute_path(path) or "\\" in path:
         return True
     return ".." in path.replace("\\", "/").split("/")
@@ -174,6 +189,42 @@ def is_shape(value: Any, depth: int = 0) -> bool:
         or is_shape(v, depth + 1)
         for v in value
     )
+
+
+# Names Keras configs repeat (a model's every Dense, initializer and dtype policy): what the
+# loader imports for each is judged once per process.  Only short all-string names are kept.
+_REFERENCE_CACHE_NAME_CHARS = 512
+
+
+@functools.lru_cache(maxsize=4096)
+def _judged_reference(
+    module: str | None,
+    class_name: str,
+    registered_name: str | None,
+    function_name: str | None,
+    generation: str,
+) -> callables.RefVerdict | None:
+    return callables.judge_config_reference(
+        module, class_name, registered_name, function_name, generation
+    )
+
+
+def _judge_config_reference(
+    module: Any, class_name: Any, registered_name: Any, config: Any, generation: str
+) -> callables.RefVerdict | None:
+    """:func:`callables.judge_config_reference` (a pure function of its arguments; ``config``
+    counts only as the name of a ``"function"`` object), remembered for repeated names."""
+    name = config if class_name == "function" and isinstance(config, str) else None
+    if (
+        type(class_name) is str
+        and (module is None or type(module) is str)
+        and (registered_name is None or type(registered_name) is str)
+        and (name is None or type(name) is str)
+    ):
+        chars = len(class_name) + len(module or "") + len(registered_name or "") + len(name or "")
+        if chars <= _REFERENCE_CACHE_NAME_CHARS:
+            return _judged_reference(module, class_name, registered_name, name, generation)
+    return callables.judge_config_reference(module, class_name, registered_name, config, generation)
 
 
 def _infer_container(doc: KerasDoc) -> str:
@@ -243,36 +294,95 @@ class _Walker:
 
     # -- traversal --------------------------------------------------------------------------
     def walk(self) -> Iterator[Judgement | NestedPayload]:
-        # One frame per open container, whose children are produced lazily: memory follows
-        # the nesting depth (bounded by max_json_depth), not the width of the widest list.
-        stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]]
+        """Every node, depth first in document order: each dict is judged by
+        :meth:`_visit_dict`, each string by :meth:`_visit_string`; numbers, booleans and
+        nulls carry nothing a loader runs, so they are only counted.
+
+        One frame per open container, whose children are produced lazily: memory follows the
+        nesting depth (bounded by max_json_depth), not the width of the widest list.  A
+        container's scalar children are counted and checked in this loop, without a frame,
+        a path or a call each: a string's path is built only when its first character or a
+        gadget name says a check may hold for it (the checks of :meth:`_visit_string` hold
+        for no other string).
+        """
+        stack: list[tuple[Iterator[tuple[Any, Any]], tuple[str | int, ...], tuple[str, ...]]]
         stack = []
         yield from self._step(self.doc.doc, (), (), stack)
+        max_nodes = self.limits.max_json_nodes
+        max_depth = self.limits.max_json_depth
+        tick = self.budget.tick
+        handled = self.handled
+        gadget = _GADGET.search
+        nodes = ticked = self.nodes
         while stack:
             children, path, layers = stack[-1]
-            item = next(children, None)
-            if item is None:
-                stack.pop()
+            too_deep = len(path) + 1 > max_depth
+            for key, value in children:
+                nodes += 1
+                if nodes > max_nodes:
+                    raise BudgetExceeded("max_json_nodes", f"config has over {max_nodes}")
+                if too_deep:
+                    raise BudgetExceeded(
+                        "max_json_depth", f"config nests deeper than {len(path) + 1}"
+                    )
+                if isinstance(value, str):
+                    if value.lstrip()[:1] in _CODE_FIRST or gadget(value) is not None:
+                        spath = (*path, key)
+                        if spath not in handled:
+                            yield from self._judge_string(value, spath, layers)
+                elif isinstance(value, dict):
+                    cpath = (*path, key)
+                    try:
+                        inner = self._visit_dict(value, cpath, layers)
+                    except Exception:
+                        yield from self._handout()
+                        raise
+                    stack.append((_members(value), cpath, inner))
+                    if self._out:
+                        yield from self._handout()
+                    break  # the child's frame is on top of the stack: walk it first
+                elif isinstance(value, list):
+                    stack.append((enumerate(value), (*path, key), layers))
+                    break
             else:
-                yield from self._step(item[1], (*path, item[0]), layers, stack)
+                stack.pop()
+            if nodes - ticked >= 1024:
+                tick(nodes - ticked)  # the time check, once per thousand nodes or so
+                ticked = nodes
+        self.nodes = nodes
+
+    def _handout(self) -> list[Judgement | NestedPayload]:
+        """What the nodes entered since the last hand-out concluded (and forget it)."""
+        out, self._out = self._out, []
+        return out
 
     def _step(
         self,
         value: Any,
         path: tuple[str | int, ...],
         layers: tuple[str, ...],
-        stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]],
+        stack: list[tuple[Iterator[tuple[Any, Any]], tuple[str | int, ...], tuple[str, ...]]],
     ) -> Iterator[Judgement | NestedPayload]:
         """Enter one node and hand out what it concluded -- also when a limit stops the walk
         there, so that what was concluded before the limit is kept."""
         try:
             self._enter(value, path, layers, stack)
         except Exception:
-            out, self._out = self._out, []
-            yield from out
+            yield from self._handout()
             raise
-        out, self._out = self._out, []
-        yield from out
+        yield from self._handout()
+
+    def _judge_string(
+        self, value: str, path: tuple[str | int, ...], layers: tuple[str, ...]
+    ) -> Iterator[Judgement | NestedPayload]:
+        """:meth:`_visit_string` for a string the walk has counted, handed out as
+        :meth:`_step` does."""
+        try:
+            self._visit_string(value, path, layers)
+        except Exception:
+            yield from self._handout()
+            raise
+        yield from self._handout()
 
     def _emit(
         self,
@@ -290,7 +400,7 @@ class _Walker:
         value: Any,
         path: tuple[str | int, ...],
         layers: tuple[str, ...],
-        stack: list[tuple[Iterator[tuple[str | int, Any]], tuple[str | int, ...], tuple[str, ...]]],
+        stack: list[tuple[Iterator[tuple[Any, Any]], tuple[str | int, ...], tuple[str, ...]]],
     ) -> None:
         limits = self.limits
         self.nodes += 1
@@ -301,19 +411,33 @@ class _Walker:
         self.budget.tick()
         if isinstance(value, dict):
             layers = self._visit_dict(value, path, layers)
-            stack.append((((str(k), v) for k, v in value.items()), path, layers))
+            stack.append((_members(value), path, layers))
         elif isinstance(value, list):
             stack.append((enumerate(value), path, layers))
         elif isinstance(value, str) and path not in self.handled:
-            if lambda_code.looks_like_code_string(value):
-                self._code_blob(value, path, layers, None, None, "string in config")
-            elif any(t in value for t in callables.SAFE_MODE_GADGET_STRINGS):
-                self._gadget_string(value, path, layers)
+            self._visit_string(value, path, layers)
+
+    def _visit_string(
+        self, value: str, path: tuple[str | int, ...], layers: tuple[str, ...]
+    ) -> None:
+        """A string anywhere: marshalled code ``func_load`` would run, or the arguments of the
+        safe_mode-disabling gadget chain."""
+        if lambda_code.looks_like_code_string(value):
+            self._code_blob(value, path, layers, None, None, "string in config")
+        elif _GADGET.search(value) is not None:
+            self._gadget_string(value, path, layers)
 
     def _visit_dict(
         self, node: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
     ) -> tuple[str, ...]:
         class_name = node.get("class_name")
+        if class_name is None:
+            # no serialized object: only a Keras 3 lambda activation can run code here
+            # Keras 3 lambda activation: {"value": [code, defaults, closure]}; func_load needs
+            # the code string first, so a "value" list of data ([] or [null]) is no function
+            if "value" in node and _starts_with_code(node["value"]):
+                self._function_list(node["value"], (*path, "value"), layers, "activation lambda")
+            return layers
         config = node.get("config")
         if isinstance(config, dict) and isinstance(config.get("name"), str) and class_name:
             layers = (*layers, config["name"])
@@ -321,10 +445,6 @@ class _Walker:
             self._lambda_layer(config, (*path, "config"), layers)
         elif class_name == "__lambda__" and isinstance(config, dict):
             self._lambda_object(config, (*path, "config"), layers)
-        elif class_name is None and _starts_with_code(node.get("value")):
-            # Keras 3 lambda activation: {"value": [code, defaults, closure]}; func_load needs
-            # the code string first, so a "value" list of data ([] or [null]) is no function
-            self._function_list(node["value"], (*path, "value"), layers, "activation lambda")
         if not isinstance(class_name, str):
             return layers
         cfg = config if isinstance(config, dict) else {}
@@ -600,7 +720,7 @@ class _Walker:
     def _object_reference(
         self, node: dict[str, Any], path: tuple[str | int, ...], layers: tuple[str, ...]
     ) -> None:
-        verdict = callables.judge_config_reference(
+        verdict = _judge_config_reference(
             node.get("module"),
             node.get("class_name"),
             node.get("registered_name"),
@@ -608,7 +728,7 @@ class _Walker:
             self.generation,
         )
         module, class_name = node.get("module"), node.get("class_name")
-        if verdict is None and isinstance(class_name, str):
+        if verdict is None and isinstance(class_name, str) and self.settings.deny_keras_modules:
             # a reference the Keras family covers, unless the team's policy denies its module
             target = f"{module}.{class_name}" if isinstance(module, str) and module else class_name
             verdict = self._denied(target)

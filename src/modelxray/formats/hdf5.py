@@ -42,16 +42,19 @@ def find_superblock(artifact: Artifact, head: bytes) -> int | None:
     if head[:8] == HDF5_MAGIC:
         return 0
     offset = 512
-    while offset < min(artifact.size, _MAX_USERBLOCK_PROBE):
-        if offset + 8 <= len(head):
-            probe = head[offset : offset + 8]
-        else:
-            with artifact.open() as f:
-                f.seek(offset)
-                probe = f.read(8)
-        if probe == HDF5_MAGIC:
+    end = min(artifact.size, _MAX_USERBLOCK_PROBE)
+    while offset < end and offset + 8 <= len(head):
+        if head[offset : offset + 8] == HDF5_MAGIC:
             return offset
         offset *= 2
+    if offset >= end:
+        return None
+    with artifact.open() as f:  # the probes beyond the head, through one stream
+        while offset < end:
+            f.seek(offset)
+            if f.read(8) == HDF5_MAGIC:
+                return offset
+            offset *= 2
     return None
 
 
@@ -205,31 +208,35 @@ class _StructureWalk:
     def run(self) -> None:
         from modelxray.formats.hdf5_struct import LINK_EXTERNAL, LINK_HARD, LINK_SOFT
 
+        h5, seen = self.h5, self.seen
+        max_objects = self.ctx.limits.max_hdf5_objects
+        tick = self.ctx.budget.tick
         stack: list[tuple[ObjectHeader, str]] = [(self.root, "/")]
         while stack:
             group, gpath = stack.pop()
-            for link in self.h5.links(group):
+            prefix = gpath.rstrip("/") + "/"
+            for link in h5.links(group):
                 self.count += 1
-                if self.count > self.ctx.limits.max_hdf5_objects:
+                if self.count > max_objects:
                     raise BudgetExceeded(
                         "max_hdf5_objects", f"file holds more than {self.count - 1} links"
                     )
-                self.ctx.budget.tick()
-                path = gpath.rstrip("/") + "/" + _text(link.name)
-                if link.kind == LINK_EXTERNAL:
-                    self._external_link(path, link)
-                elif link.kind == LINK_SOFT:
-                    self._soft_link(path, group, gpath, link.target)
-                elif link.kind == LINK_HARD:
-                    if link.address in self.seen:
+                tick()
+                path = prefix + _text(link.name)
+                kind = link.kind
+                if kind == LINK_HARD:
+                    if link.address in seen:
                         continue  # a second hard link to an object already walked (or a cycle)
-                    self.seen.add(link.address)
-                    obj = self.h5.header(link.address)
-                    kind = obj.kind
-                    if kind == "group":
+                    seen.add(link.address)
+                    obj = h5.header(link.address)
+                    if obj.kind == "group":
                         stack.append((obj, path))
-                    elif kind == "dataset":
+                    elif obj.kind == "dataset":
                         self._dataset(path, obj)
+                elif kind == LINK_EXTERNAL:
+                    self._external_link(path, link)
+                elif kind == LINK_SOFT:
+                    self._soft_link(path, group, gpath, link.target)
                 else:  # user-defined link class: HDF5 resolves it with a plugin
                     self.ctx.report(
                         rules.HDF5_EXTERNAL_LINK,

@@ -28,10 +28,11 @@ Why not a library
 * The structure needed here is small and fully specified (HDF5 File Format Specification
   v3), so an own reader of ~1,000 lines, bounded everywhere, is the smaller thing to trust.
 
-Bounds: every read is charged to ``max_hdf5_metadata_bytes`` and must lie inside the file;
-every message, B-tree node, heap object and record to ``max_structure_items``; B-tree and heap
-depth to ``max_structure_depth``; every B-tree node, heap block and continuation block is
-visited once (cycles end as a format error).  Exceeding a limit raises
+Bounds: every read is charged to ``max_hdf5_metadata_bytes`` and must lie inside the file (a
+file of at most a megabyte whose pages all fit that limit is read whole, once, and charged as
+all its pages); every message, B-tree node, heap object and record to ``max_structure_items``;
+B-tree and heap depth to ``max_structure_depth``; every B-tree node, heap block and
+continuation block is visited once (cycles end as a format error).  Exceeding a limit raises
 :class:`~modelxray.budget.BudgetExceeded` (the engine reports an incomplete scan); anything
 malformed or not supported raises :class:`Hdf5FormatError` (a ``ValueError``: the engine
 reports the file unparseable).  Checksums are not verified (libhdf5 would refuse such a file;
@@ -45,7 +46,8 @@ heap, huge or I/O-filtered fractal-heap objects, unknown message or layout versi
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import IO
 
 from modelxray.budget import Budget, BudgetExceeded, Limits
@@ -67,6 +69,9 @@ MSG_ATTRIBUTE_INFO = 0x15
 # Datatype classes.
 DT_STRING = 3
 DT_VLEN = 9
+# Classes whose properties hold no further type (fixed-point, float, string, bit field,
+# reference), read in one step when the message is long enough for any of them (8 + 12 bytes).
+_FLAT_CLASSES = frozenset({0, 1, 3, 4, 7})
 
 # Link types (link message): 0 hard, 1 soft, 64 external, others user-defined.
 LINK_HARD = "hard"
@@ -79,11 +84,18 @@ LAYOUT_COMPACT = 0
 LAYOUT_CONTIGUOUS = 1
 LAYOUT_CHUNKED = 2
 LAYOUT_VIRTUAL = 3
+# The first two bytes of a contiguous layout message of versions 3-5 (version, class).
+_CONTIGUOUS_V345 = frozenset(bytes((v, LAYOUT_CONTIGUOUS)) for v in (3, 4, 5))
+
+_SPACE_KINDS = {0: "scalar", 1: "simple", 2: "null"}
 
 _PAGE = 1 << 12
 _MAX_PAGES = 4096  # 16 MiB of cached metadata pages at most
 _MAX_BLOCK = 1 << 26  # no single metadata structure is read whole beyond 64 MiB
 _MAX_EVIDENCE_ENTRIES = 1 << 20  # chunk index entries walked for a stored-size figure
+# A file this small is read whole, once, instead of page by page (a Keras weights file of a few
+# layers is tens of kilobytes, its structure spread over most of it).
+_WHOLE_FILE = 1 << 20
 
 
 class Hdf5FormatError(ValueError):
@@ -150,30 +162,33 @@ class Layout:
     heap_index: int = 0  # virtual: object index in the global heap collection
 
 
-@dataclass(frozen=True)
+# (flags, body) of each message of an object header, by message type, in header order
+Messages = dict[int, list[tuple[int, bytes]]]
+
+
+@dataclass(frozen=True, eq=False)
 class ObjectHeader:
     address: int
-    messages: tuple[tuple[int, int, bytes], ...]  # (type, flags, body)
-    types: frozenset[int] = frozenset()  # the message types present
+    by_type: Messages = field(default_factory=dict, repr=False)
+    kind: str = "unknown"  # see :meth:`of`
 
-    def find(self, mtype: int) -> list[tuple[int, bytes]]:
-        if mtype not in self.types:
-            return []
-        return [(flags, body) for t, flags, body in self.messages if t == mtype]
+    @classmethod
+    def of(cls, address: int, by_type: Messages) -> ObjectHeader:
+        """The header and its object's class by libhdf5's test, in its order: group, dataset,
+        named datatype."""
+        if MSG_SYMBOL_TABLE in by_type or MSG_LINK_INFO in by_type:
+            kind = "group"
+        elif MSG_DATATYPE in by_type:
+            kind = "dataset" if MSG_DATASPACE in by_type else "datatype"
+        else:
+            kind = "unknown"
+        return cls(address, by_type, kind)
+
+    def find(self, mtype: int) -> Sequence[tuple[int, bytes]]:
+        return self.by_type.get(mtype, ())
 
     def has(self, mtype: int) -> bool:
-        return mtype in self.types
-
-    @property
-    def kind(self) -> str:
-        """libhdf5's object class test, in its order: group, dataset, named datatype."""
-        if self.has(MSG_SYMBOL_TABLE) or self.has(MSG_LINK_INFO):
-            return "group"
-        if self.has(MSG_DATATYPE) and self.has(MSG_DATASPACE):
-            return "dataset"
-        if self.has(MSG_DATATYPE):
-            return "datatype"
-        return "unknown"
+        return mtype in self.by_type
 
 
 class _Cursor:
@@ -266,6 +281,14 @@ class Hdf5File:
         self._links: dict[int, list[Link]] = {}
         self._names: dict[int, dict[bytes, Link]] = {}
         self._local_heaps: dict[int, bytes] = {}
+        self._attributes: dict[int, list[Attribute]] = {}
+        self._whole: bytes | None = None
+        pages = -(-size // _PAGE) * _PAGE
+        if size <= _WHOLE_FILE and pages <= limits.max_hdf5_metadata_bytes:
+            # every page of it would be within the metadata limit: read it all at once
+            self._read_bytes = pages
+            stream.seek(0)
+            self._whole = stream.read(size)
         self.base = superblock_at
         self._superblock(superblock_at)
 
@@ -291,6 +314,11 @@ class Hdf5File:
             raise Hdf5FormatError(
                 f"structure at byte {pos} ({n} bytes) lies beyond the end of the file"
             )
+        if self._whole is not None:
+            out = self._whole[pos : pos + n]
+            if len(out) != n:
+                raise Hdf5FormatError(f"file ends inside a structure at byte {pos}")
+            return out
         first = pos // _PAGE
         start = pos - first * _PAGE
         if start + n <= _PAGE:  # within one page: the common case
@@ -389,31 +417,38 @@ class Hdf5File:
             return cached
         self._charge()
         first = self._read(addr, 16, "object header")
-        messages: list[tuple[int, int, bytes]] = []
+        messages: Messages = {}
         if first[:4] == b"OHDR":
             self._header_v2(addr, messages)
         elif first[:1] == b"\x01":
             self._header_v1(addr, first, messages)
         else:
             raise Hdf5FormatError(f"bad object header at address {addr}")
-        oh = ObjectHeader(addr, tuple(messages), frozenset(t for t, _, _ in messages))
+        oh = ObjectHeader.of(addr, messages)
         self._headers[addr] = oh
         return oh
 
-    def _header_v1(self, addr: int, first: bytes, out: list[tuple[int, int, bytes]]) -> None:
-        c = _Cursor(first, self.o, self.l, "object header")
-        c.skip(2)
-        c.skip(6)  # message count (continuations and padding included), reference count
-        size = c.u32()
+    def _header_v1(self, addr: int, first: bytes, out: Messages) -> None:
+        if len(first) < 12:  # version, reserved, message count, reference count, size
+            raise Hdf5FormatError("truncated object header")
+        size = int.from_bytes(first[8:12], "little")
         blocks = [(addr + 16, size)]
         seen = {addr, addr + 16}
+        max_items = self.limits.max_structure_items
+        unpack = _V1_MSG.unpack_from
         while blocks:
             at, n = blocks.pop(0)
-            data = self._exact(at, n, "object header block").data
+            data = self._raw(self.base + at, n)
             pos = 0
-            while len(data) - pos >= 8:
-                self._charge()
-                mtype, msize, flags = _V1_MSG.unpack_from(data, pos)
+            end = len(data) - 8
+            count = 0
+            while pos <= end:
+                # one structure item per message (``_charge``, its time check once per block)
+                count += 1
+                if self._items + count > max_items:
+                    self._items += count
+                    self._charge(0)
+                mtype, msize, flags = unpack(data, pos)
                 pos += 8
                 if pos + msize > len(data):
                     raise Hdf5FormatError("object header message runs past its block")
@@ -421,18 +456,27 @@ class Hdf5File:
                 pos += msize
                 if mtype == MSG_CONTINUATION:
                     blocks.append(self._continuation(body, seen))
+                elif mtype in out:
+                    out[mtype].append((flags, body))
                 else:
-                    out.append((mtype, flags, body))
+                    out[mtype] = [(flags, body)]
+            self._items += count
+            if self.budget is not None:
+                self.budget.tick(count)
 
     def _continuation(self, body: bytes, seen: set[int]) -> tuple[int, int]:
-        c = _Cursor(body, self.o, self.l, "continuation message")
-        at, n = c.addr(), c.length()
+        o, ln = self.o, self.l
+        if len(body) < o + ln:
+            raise Hdf5FormatError("truncated continuation message")
+        raw = body[:o]
+        at = None if raw == b"\xff" * o else int.from_bytes(raw, "little")
+        n = int.from_bytes(body[o : o + ln], "little")
         if at is None or at in seen:
             raise Hdf5FormatError("object header continuation loops or is undefined")
         seen.add(at)
         return at, n
 
-    def _header_v2(self, addr: int, out: list[tuple[int, int, bytes]]) -> None:
+    def _header_v2(self, addr: int, out: Messages) -> None:
         head = self._read(addr, 48, "object header")
         c = _Cursor(head, self.o, self.l, "object header", pos=4)
         if c.u8() != 2:
@@ -468,7 +512,7 @@ class Hdf5File:
                     cat, cn = self._continuation(body, seen)
                     blocks.append((cat, cn, True))
                 elif mtype != 0:
-                    out.append((mtype, mflags, body))
+                    out.setdefault(mtype, []).append((mflags, body))
 
     def _shared_target(self, body: bytes) -> int:
         """The object header a shared message (flag bit 1) lives in."""
@@ -501,6 +545,14 @@ class Hdf5File:
     # ------------------------------------------------------------------ datatype / dataspace
 
     def _datatype(self, data: bytes, depth: int = 0) -> Datatype:
+        if depth == 0 and len(data) >= 20:
+            # The weights' own types (integers, floats, bit fields, strings, references) in
+            # one step; a type with members or a base type is read field by field below.
+            cls = data[0] & 0x0F
+            if cls in _FLAT_CLASSES:
+                self._charge()
+                size = int.from_bytes(data[4:8], "little")
+                return Datatype(cls, int.from_bytes(data[1:4], "little"), size, None, size)
         c = _Cursor(data, self.o, self.l, "datatype")
         return self._read_datatype(c, depth)
 
@@ -569,6 +621,24 @@ class Hdf5File:
         return delta
 
     def _dataspace(self, data: bytes) -> Dataspace:
+        version, rank = (data[0], data[1]) if len(data) >= 2 else (0, 0)
+        start = 8 if version == 1 else 4
+        ln = self.l
+        if version in (1, 2) and rank <= 32 and len(data) >= start + rank * ln:
+            # the whole message is there: one step (the reads below, without a cursor)
+            if version == 1:
+                kind = "simple" if rank else "scalar"
+            else:
+                kind = _SPACE_KINDS.get(data[3], "")
+                if not kind:
+                    raise Hdf5FormatError(f"bad dataspace type {data[3]}")
+            if kind != "simple":
+                return Dataspace(kind, ())
+            dims = tuple(
+                int.from_bytes(data[at : at + ln], "little")
+                for at in range(start, start + rank * ln, ln)
+            )
+            return Dataspace(kind, dims)
         c = _Cursor(data, self.o, self.l, "dataspace")
         version, rank = c.u8(), c.u8()
         c.skip(1)  # flags: maximum dimensions follow (not needed)
@@ -598,6 +668,12 @@ class Hdf5File:
     # ------------------------------------------------------------------ attributes
 
     def attributes(self, oh: ObjectHeader) -> list[Attribute]:
+        cached = self._attributes.get(oh.address)
+        if cached is None:
+            cached = self._attributes[oh.address] = self._read_attributes(oh)
+        return list(cached)
+
+    def _read_attributes(self, oh: ObjectHeader) -> list[Attribute]:
         out = [self._attribute(body, flags) for flags, body in oh.find(MSG_ATTRIBUTE)]
         for _, body in oh.find(MSG_ATTRIBUTE_INFO):
             c = _Cursor(body, self.o, self.l, "attribute info")
@@ -718,10 +794,17 @@ class Hdf5File:
             return cached
         out: list[Link] = []
         tracked = False
+        o = self.o
         for _, body in group.find(MSG_SYMBOL_TABLE):
-            c = _Cursor(body, self.o, self.l, "symbol table message")
-            btree, heap = c.addr(), c.addr()
-            out.extend(self._symbol_table(btree, heap))
+            if len(body) < 2 * o:
+                raise Hdf5FormatError("truncated symbol table message")
+            tree_at, heap_at = body[:o], body[o : 2 * o]
+            out.extend(
+                self._symbol_table(
+                    None if tree_at == b"\xff" * o else int.from_bytes(tree_at, "little"),
+                    None if heap_at == b"\xff" * o else int.from_bytes(heap_at, "little"),
+                )
+            )
         for _, body in group.find(MSG_LINK):
             out.append(self._link_message(body))
         for _, body in group.find(MSG_LINK_INFO):
@@ -788,13 +871,14 @@ class Hdf5File:
         cached = self._local_heaps.get(addr)
         if cached is not None:
             return cached
-        c = self._exact(addr, 8 + 2 * self.l + self.o, "local heap")
-        if c.take(4) != b"HEAP":
+        ln = self.l
+        head = self._raw(self.base + addr, 8 + 2 * ln + self.o)
+        if head[:4] != b"HEAP":
             raise Hdf5FormatError("bad local heap signature")
-        c.skip(4)
-        size = c.length()
-        c.length()
-        data = self._exact(c.addr(), size, "local heap data").data
+        size = int.from_bytes(head[8 : 8 + ln], "little")
+        at = head[8 + 2 * ln :]
+        data_at = None if at == b"\xff" * self.o else int.from_bytes(at, "little")
+        data = self._exact(data_at, size, "local heap data").data
         self._local_heaps[addr] = data
         return data
 
@@ -809,12 +893,11 @@ class Hdf5File:
         out: list[Link] = []
         entry = 2 * self.o + 24
         for snod in self._btree1_children(btree, 0, self.l):
-            head = self._exact(snod, 8, "symbol table node")
-            if head.take(4) != b"SNOD":
+            head = self._raw(self.base + snod, 8)
+            if head[:4] != b"SNOD":
                 raise Hdf5FormatError("bad symbol table node signature")
-            head.skip(2)
-            n = head.u16()
-            body = self._exact(snod + 8, n * entry, "symbol table node").data
+            n = int.from_bytes(head[6:8], "little")
+            body = self._raw(self.base + snod + 8, n * entry)
             self._charge(n)
             fmt = _ENTRY[self.o]
             undefined = (1 << (8 * self.o)) - 1
@@ -853,21 +936,23 @@ class Hdf5File:
                 raise BudgetExceeded("max_structure_depth", "HDF5 B-tree deeper than the limit")
             seen.add(at)
             self._charge()
-            head = self._exact(at, 8 + 2 * self.o, "B-tree node")
-            if head.take(4) != b"TREE":
+            o = self.o
+            head = self._raw(self.base + at, 8 + 2 * o)
+            if head[:4] != b"TREE":
                 raise Hdf5FormatError("bad B-tree node signature")
-            if head.u8() != node_type:
+            if head[4] != node_type:
                 raise Hdf5FormatError("B-tree node of the wrong type")
-            level, n = head.u8(), head.u16()
-            body = self._exact(at + 8 + 2 * self.o, n * (key_size + self.o) + key_size, "B-tree")
+            level, n = head[5], int.from_bytes(head[6:8], "little")
+            step = key_size + o
+            body = self._raw(self.base + at + 8 + 2 * o, n * step + key_size)
             self._charge(n)
+            undefined = b"\xff" * o
             kids = []
-            for _ in range(n):
-                key = body.take(key_size)
-                child = body.addr()
-                if child is None:
+            for pos in range(0, n * step, step):
+                child = body[pos + key_size : pos + step]
+                if child == undefined:
                     raise Hdf5FormatError("B-tree child with an undefined address")
-                kids.append((key, child))
+                kids.append((body[pos : pos + key_size], int.from_bytes(child, "little")))
             if level == 0:
                 out.extend(kids)
             else:
@@ -947,7 +1032,15 @@ class Hdf5File:
         found = oh.find(MSG_LAYOUT)
         if not found:
             return None
-        c = _Cursor(found[0][1], self.o, self.l, "data layout message")
+        body = found[0][1]
+        o, ln = self.o, self.l
+        if body[:2] in _CONTIGUOUS_V345 and len(body) >= 2 + o + ln:
+            raw = body[2 : 2 + o]
+            address = None if raw == b"\xff" * o else int.from_bytes(raw, "little")
+            return Layout(
+                LAYOUT_CONTIGUOUS, address, int.from_bytes(body[2 + o : 2 + o + ln], "little")
+            )
+        c = _Cursor(body, o, ln, "data layout message")
         version = c.u8()
         if version in (1, 2):
             rank, cls = c.u8(), c.u8()
