@@ -161,6 +161,12 @@ def read_json_document(artifact: Artifact, what: str, limits: Limits) -> Any:
     if artifact.size > limits.max_json_bytes:
         artifact.read(limits.max_json_bytes, what)  # refused: the size finding
     shape = JsonShape(limits, what)
+    if artifact.size <= _CHUNK:  # one chunk: read once, shape-checked before it is built
+        data = artifact.read(limits.max_json_bytes, what)
+        if len(data) <= _CHUNK:
+            shape.feed(data)
+            return parse_json_text(data.decode("utf-8-sig", errors="replace"), what)
+        # it grew since the stat: the chunked path below
     with artifact.open() as f:
         read = 0
         while read <= limits.max_json_bytes:
