@@ -149,9 +149,14 @@ def test_import_aliases_name_the_same_object() -> None:
 
     from modelxray.analysis._generated.import_aliases import ALIASES
     from modelxray.analysis.pickle._generated.allowlist import ALLOWED
+    from modelxray.analysis.pickle.globals_policy import ALLOW
 
     allowed = {(module, name) for module, name, _ in ALLOWED}
+    allowed |= {(module, name) for module, names, _ in ALLOW for name in names}
     assert set(ALIASES.values()) <= allowed
+    # one object under several allowed or standard-library paths (the C accelerator module)
+    assert ALIASES["_collections.OrderedDict"] == ("collections", "OrderedDict")
+    assert ALIASES["_functools.partial"] == ("functools", "partial")
     torch_aliases = {a: t for a, t in ALIASES.items() if a.startswith("torch.")}
     assert "torch.nn.Linear" in torch_aliases
     pytest.importorskip("torch")

@@ -130,8 +130,8 @@ def classify_target(path: str, policy: Policy | None = None) -> tuple[str, str, 
         defined = ALIASES.get(path)
         if defined is not None:
             d = policy.classify(*defined)
-            if d.category == "allowed":
-                return "allowed", f"{path} is {'.'.join(defined)}: {d.reason}", "allowed"
+            if d.category != "unknown":  # allowed, or denied by the team's policy
+                return d.category, f"{path} is {'.'.join(defined)}: {d.reason}", d.family
     return c.category, c.reason, c.family
 
 

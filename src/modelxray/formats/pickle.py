@@ -193,28 +193,27 @@ def pickle_score(head: bytes, size: int) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def _vm_policy(allow: tuple[str, ...], deny: tuple[str, ...]) -> Policy:
+def _vm_policy(allow: tuple[str, ...], deny: tuple[str, ...], torchscript: bool) -> Policy:
     from modelxray.analysis.pickle import Policy
 
-    return Policy(allow, deny)
+    return Policy(allow, deny, TORCHSCRIPT_HELPERS if torchscript else ())
 
 
 # TorchScript's pickles rebuild typed lists and tagged containers with these pure helpers
 # (resolved by TorchScript's C++ unpickler; in Python they only return their argument).
 TORCHSCRIPT_HELPERS = tuple(
-    f"torch.jit._pickle.{n}"
+    ("torch.jit._pickle", n, "TorchScript unpickler helper (returns its argument)")
     for n in ("build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
               "build_tensor_from_id", "restore_type_tag")
 )  # fmt: skip
 
 
 def vm_policy(ctx: Sink, artifact: Artifact | None = None) -> Policy:
-    """The VM allow/deny policy with the scan policy's pickle-global additions."""
+    """The VM allow/deny policy with the scan policy's pickle-global entries."""
     allow = ctx.settings.allow_pickle_globals
     deny = ctx.settings.deny_pickle_globals
-    if artifact is not None and artifact.facts.get("container") == "torchscript":
-        allow += TORCHSCRIPT_HELPERS
-    return _vm_policy(allow, deny)
+    torchscript = artifact is not None and artifact.facts.get("container") == "torchscript"
+    return _vm_policy(allow, deny, torchscript)
 
 
 def _rule_for(item: VerdictItem) -> Any:

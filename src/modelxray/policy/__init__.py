@@ -300,12 +300,42 @@ def _lists(table: Any, where: str) -> dict[str, tuple[AllowEntry, ...]]:
     unknown = set(table) - _LIST_KEYS
     if unknown:
         raise PolicyError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    return {
+    lists = {
         "pickle_globals": _entries(table.get("pickle_globals", []), f"{where}.pickle_globals",
                                    "global"),
         "keras_modules": _entries(table.get("keras_modules", []), f"{where}.keras_modules",
                                   "module"),
     }  # fmt: skip
+    if where == "allow":
+        for key, field_name in (("pickle_globals", "global"), ("keras_modules", "module")):
+            for i, entry in enumerate(lists[key]):
+                _check_allow_entry(entry.target, f"allow.{key}[{i}].{field_name}")
+    return lists
+
+
+def _check_allow_entry(target: str, where: str) -> None:
+    """An allow entry names one exact object (or, for Keras, one package of the team's own) and
+    never something the threat catalogue condemns: such an entry is refused rather than
+    silently ignored.  A reviewed file that needs it is accepted by hash (``[[suppress]]``).
+
+    The judgement is the pickle policy's deny view of the catalogue (every module/attribute
+    split, attribute chains, dunders): the same one that decides a scan.
+    """
+    from modelxray.analysis.pickle.globals_policy import DEFAULT_POLICY
+
+    parts = target.split(".")
+    if not target or "*" in target or ":" in target or not all(p.isidentifier() for p in parts):
+        raise PolicyError(
+            f"{where}: {target!r} is not a dotted name (an allow entry names one exact "
+            "object or package, never a pattern)"
+        )
+    judged = DEFAULT_POLICY.classify_path(target)
+    if judged.category == "dangerous":
+        why = judged.reason.removeprefix(f"{target}: ").removeprefix(f"module {target}: ")
+        raise PolicyError(
+            f"{where}: {target} is in the threat catalogue ({judged.family}: {why}); an allow "
+            "entry cannot clear it (accept one reviewed file with [[suppress]] instead)"
+        )
 
 
 def _suppressions(value: Any) -> tuple[Suppression, ...]:

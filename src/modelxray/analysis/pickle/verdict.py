@@ -109,6 +109,9 @@ def classify_method(m: MethodRef, policy: Policy | None = None) -> Classificatio
     policy = policy or DEFAULT_POLICY
     if isinstance(m.receiver, Global) and classify_global(m.receiver, policy).category != "allowed":
         return None
+    denied = policy.configured_denial(m.path)
+    if denied is not None:
+        return denied  # the team's deny entry beats the builtin-method shortcut below
     name = m.name
     if (name.startswith("__") and name.endswith("__")) or name in TYPE_INTROSPECTION:
         return Classification(
@@ -390,18 +393,18 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
                      f"({mc.reason})")  # fmt: skip
             continue
         f = call.func
-        if (
-            call.offset in content_judged
-            and isinstance(f, Global)
-            and global_path(f) in CONTENT_JUDGED_LOADERS
-        ):
+        # A global the team's policy denies is judged as the call it is, never by a shortcut.
+        fpath = global_path(f) if isinstance(f, Global) else None
+        if fpath is not None and policy.configured_denial(fpath) is not None:
+            fpath = None
+        if call.offset in content_judged and fpath in CONTENT_JUDGED_LOADERS:
             # the bytes it loads were decoded and are judged as that loader reads them
             touched.add(id(f))
             continue
         if (
             call.kind == "reduce"
             and isinstance(f, Global)
-            and global_path(f) in TYPE_LOOKUPS
+            and fpath in TYPE_LOOKUPS
             and (target := value_path(call)) is not None
         ):
             # dill's _load_type('object') looks a type up in dill's own table: it is a
@@ -418,7 +421,7 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         if (
             call.kind == "reduce"
             and isinstance(f, Global)
-            and global_path(f) in INERT_RESOLVERS
+            and fpath in INERT_RESOLVERS
             and is_constant(call.args)
         ):
             # operator.methodcaller('split', ',') stores a name; calling it is judged
