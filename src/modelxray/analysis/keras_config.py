@@ -20,7 +20,7 @@ from modelxray.analysis import callables, keras_versions, lambda_code
 from modelxray.analysis.callables import judge_reference
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, BudgetExceeded, Limits
-from modelxray.model import Finding, Judgement, Location, Severity
+from modelxray.model import ALLOWED_BY, Finding, Judgement, Location, Severity
 
 if TYPE_CHECKING:
     from modelxray.scanning import AnalysisSettings
@@ -564,8 +564,9 @@ class _Walker:
             judged = replace(
                 judged, severity=Severity.CRITICAL, reason=f"denied by policy: {denied}"
             )
-        elif judged.severity < Severity.CRITICAL and self._policy_allows(target) is not None:
-            return  # the team's policy allows this module (with a recorded reason)
+        elif judged.severity < Severity.CRITICAL and (entry := self._policy_allows(target)):
+            # the team's policy allows this module: reported as accepted with its reason
+            evidence[ALLOWED_BY] = {"list": "allow.keras_modules", "entry": entry}
         rule = (
             FUNCTION_REFERENCE
             if judged.severity >= Severity.CRITICAL
@@ -589,12 +590,16 @@ class _Walker:
         )
 
     def _policy_allows(self, target: str) -> str | None:
-        """The reason the policy allows ``target``'s module, or None.
+        """The allow entry (its module) that covers ``target``, or None.
 
         Allow entries never excuse a dangerous module; they only approve a team's own
-        packages that would otherwise count as outside the Keras family.
+        packages that would otherwise count as outside the Keras family.  What one clears
+        is still reported, with the entry (the policy accepts it with the entry's reason).
         """
-        return _in_policy(target, self.settings.allow_keras_modules)
+        for module, _reason in self.settings.allow_keras_modules:
+            if target == module or target.startswith(module + "."):
+                return module
+        return None
 
     # -- references, gadgets and specific layers (MX-KERAS-2xx) ------------------------------
     def _object_reference(
@@ -628,8 +633,8 @@ class _Walker:
         if verdict.kind != callables.DANGEROUS:
             verdict = self._denied(verdict.target) or verdict
         allowed = self._policy_allows(verdict.target)
-        if allowed is not None and verdict.kind in (callables.OUTSIDE, callables.CUSTOM):
-            return  # the team's policy allows this module (with a recorded reason)
+        if verdict.kind not in (callables.OUTSIDE, callables.CUSTOM):
+            allowed = None  # an allow entry never clears a dangerous reference
         rule = {
             callables.DANGEROUS: REFERENCE_DANGEROUS,
             callables.KERAS_API: KERAS_API_GADGET,
@@ -657,6 +662,9 @@ class _Walker:
             "reason": verdict.reason,
             **keras_versions.cve_evidence(cve, self.doc.keras_version),
         }
+        if allowed is not None:
+            # the team's policy allows this module: reported as accepted with its reason
+            evidence[ALLOWED_BY] = {"list": "allow.keras_modules", "entry": allowed}
         self._emit(
             rule,
             self._where(path, layers),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.analysis._generated.pickle_opcodes import LENGTH_PREFIX, OPCODES, UP_TO_NEWLINE
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import Location, Severity
+from modelxray.model import ALLOWED_BY, Location, Severity
 from modelxray.rules import pickle as rules
 from modelxray.rules import scan as scan_rules
 from modelxray.rules import torch as torch_rules
@@ -269,7 +269,7 @@ def report_streams(
         package = PackageLayout.from_facts(artifact.facts)
     for k, root in enumerate(streams):
         label = f"{what}[{first_index + k}]"
-        for item in verdict_items(root, policy):
+        for item in verdict_items(root, policy, cleared=True):
             if (
                 torchscript
                 and item.severity == "medium"
@@ -313,6 +313,9 @@ def report_streams(
                 evidence["nesting"] = list(item.path)
             if item.count > 1:
                 evidence["count"] = item.count
+            if item.allowed_by is not None:
+                # the policy file accepts it with the entry's reason (policy.file_verdict)
+                evidence[ALLOWED_BY] = {"list": "allow.pickle_globals", "entry": item.allowed_by}
             ctx.report(
                 _rule_for(item),
                 _stream_loc(base, label, item.path, item.offset),

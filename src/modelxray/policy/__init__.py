@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from modelxray.compat import tomllib
 from modelxray.model import (
+    ALLOWED_BY,
     Disposition,
     FileResult,
     FileStatus,
@@ -637,6 +638,12 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
         state = _disposition(policy, f)
         if state == Disposition.OFF:
             continue
+        cleared = _allowed_by(policy, f)
+        if cleared is not None:
+            f.disposition = Disposition.SUPPRESSED
+            f.evidence = {**f.evidence, "suppressed_because": cleared}
+            result.suppressed.append(f)
+            continue
         supp = next(
             (
                 s
@@ -701,6 +708,22 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
     if result.status == FileStatus.UNSUPPORTED and policy.fail_on_unsupported:
         return Verdict.BLOCKED
     return Verdict.ALLOWED
+
+
+def _allowed_by(policy: Policy, finding: Finding) -> str | None:
+    """Why the policy accepts a finding one of its allow entries cleared, or None (no such
+    entry in this policy: the finding stands)."""
+    cleared = finding.evidence.get(ALLOWED_BY)
+    if not isinstance(cleared, dict):
+        return None
+    lists = {
+        "allow.pickle_globals": policy.allow_pickle_globals,
+        "allow.keras_modules": policy.allow_keras_modules,
+    }
+    for entry in lists.get(str(cleared.get("list")), ()):
+        if entry.target == cleared.get("entry"):
+            return f"{cleared['list']} {entry.target}: {entry.reason}"
+    return None
 
 
 def _loc(result: FileResult) -> Any:

@@ -302,13 +302,19 @@ class Policy:
         self.config_allow: dict[tuple[str, str], str] = {}
         self.config_deny_names: dict[tuple[str, str], _Hit] = {}
         self.config_deny_modules: dict[str, _Hit] = {}
+        # (module, name) or (module, "*") -> the entry as the caller wrote it
+        self.config_allow_entries: dict[tuple[str, str], str] = {}
+        self._extra_deny = tuple(extra_deny)
+        self._reviewed = tuple(reviewed)
         for entry in extra_allow:
+            written = entry if isinstance(entry, str) else f"{entry[0]}.{entry[1]}"
             for mod, name in _entry_names(*_split_entry(entry), aliases=False):
+                self.config_allow_entries.setdefault((mod, name), written)
                 if name == "*":
                     self.allow_modules[mod] = "allowed by configuration"
                 else:
                     self.config_allow[(mod, name)] = "allowed by configuration"
-        for entry in extra_deny:
+        for entry in self._extra_deny:
             for mod, name in _entry_names(*_split_entry(entry), aliases=True):
                 if name == "*":
                     self.config_deny_modules[mod] = ("configured", "denied by configuration")
@@ -316,6 +322,7 @@ class Policy:
                     self.config_deny_names[(mod, name)] = ("configured", "denied by configuration")
         self._cache: dict[tuple[str, str], Classification] = {}
         self._denials: dict[str, Classification | None] = {}
+        self._unallowed: Policy | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -372,6 +379,27 @@ class Policy:
             module, name, parts, len(parts) > 1
         )
         return None if hit is None else Classification("dangerous", hit[1], hit[0])
+
+    def without_configured_allow(self) -> Policy | None:
+        """This policy without the caller's allow entries (None when it has none): what a
+        verdict would be had they not been written, to report what each entry cleared."""
+        if not self.config_allow_entries:
+            return None
+        if self._unallowed is None:
+            self._unallowed = Policy((), self._extra_deny, self._reviewed)
+        return self._unallowed
+
+    def allow_entry_for(self, path: str) -> str | None:
+        """The caller's allow entry that covers the dotted ``path`` (exact, else its module)."""
+        parts = path.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            mod = ".".join(parts[:k])
+            written = self.config_allow_entries.get((mod, ".".join(parts[k:])))
+            if written is None:
+                written = self.config_allow_entries.get((mod, "*"))
+            if written is not None:
+                return written
+        return None
 
     def configured_denial(self, path: str) -> Classification | None:
         """The caller's deny entries' verdict on a dotted path (every module/attribute split),

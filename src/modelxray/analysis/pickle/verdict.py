@@ -185,6 +185,9 @@ class VerdictItem:
     source: str
     path: tuple[str, ...] = ()
     count: int = 1
+    # The caller's allow entry that cleared this item (it is reported as accepted by the
+    # policy, never silently dropped); None for an item that stands.
+    allowed_by: str | None = None
 
     @property
     def global_name(self) -> str:
@@ -603,17 +606,37 @@ def verdict_items(
     *,
     extra_allow: Iterable[str | tuple[str, str]] = (),
     extra_deny: Iterable[str | tuple[str, str]] = (),
+    cleared: bool = False,
 ) -> list[VerdictItem]:
     """Verdict items for one stream or a list of streams, including nested payloads and
     alternate interpretations (items only an alternate interpretation produces carry its
     ``interpretation=...`` path).  Items that repeat are merged (``count``).
+
+    ``cleared``: also return, after them, the items the policy's configured allow entries
+    cleared, each with ``allowed_by`` set (for the report to show as accepted by the policy).
     """
     if policy is None:
         extra_allow = tuple(extra_allow)
         extra_deny = tuple(extra_deny)
         policy = Policy(extra_allow, extra_deny) if extra_allow or extra_deny else DEFAULT_POLICY
-    col = _Collector(policy)
     roots = [streams] if isinstance(streams, PickleStream) else list(streams)
+    items = _items(roots, policy)
+    unallowed = policy.without_configured_allow() if cleared else None
+    if unallowed is None:
+        return items
+    # What the caller's allow entries cleared: the items a verdict without them has and this
+    # one lacks, each named with the entry that covers it.
+    kept = {(it.kind, it.module, it.name, it.path, it.offset) for it in items}
+    accepted = [
+        replace(it, allowed_by=policy.allow_entry_for(it.global_name) or "allow.pickle_globals")
+        for it in _items(roots, unallowed)
+        if (it.kind, it.module, it.name, it.path, it.offset) not in kept
+    ]
+    return items + accepted
+
+
+def _items(roots: list[PickleStream], policy: Policy) -> list[VerdictItem]:
+    col = _Collector(policy)
     for root in roots:
         for s in root.walk():
             if s.interpretation != "strict":
