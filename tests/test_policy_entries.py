@@ -53,7 +53,7 @@ def _ordered_dict_pickles() -> dict[str, bytes]:
     od = collections.OrderedDict(a=1)
     out = {f"protocol {p}": pickle.dumps(od, protocol=p) for p in range(6)}
     for p in (0, 2, 4):
-        dd = collections.defaultdict(collections.OrderedDict)
+        dd: collections.defaultdict[str, Any] = collections.defaultdict(collections.OrderedDict)
         out[f"defaultdict factory, protocol {p}"] = pickle.dumps(dd, protocol=p)
     out["partial"] = pickle.dumps(functools.partial(collections.OrderedDict), protocol=4)
     out["INST"] = b"(icollections\nOrderedDict\n."
@@ -278,7 +278,9 @@ def test_what_a_pickle_allow_entry_clears_is_reported_as_suppressed(tmp_path: Pa
     )
 
 
-def test_the_json_report_names_the_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_the_json_report_names_the_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "c.pkl").write_bytes(_classifier_pickle())
     pf = tmp_path / "modelxray.toml"
     pf.write_text(
