@@ -324,3 +324,17 @@ def test_what_a_keras_allow_entry_clears_is_reported_as_suppressed(tmp_path: Pat
             "entry": "acme_layers",
         }
         assert f.evidence["suppressed_because"] == "allow.keras_modules acme_layers: our layers"
+
+
+def test_a_shipped_policy_allowing_a_threat_is_reported_as_loosening(tmp_path: Path) -> None:
+    """A policy file inside scanned content is never applied; one whose allow entry the loader
+    would refuse is the loosening attempt itself (high), not merely an invalid file."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "modelxray.toml").write_text(
+        '[[allow.pickle_globals]]\nglobal = "os.system"\nreason = "needed"\n'
+    )
+    report = scan(str(repo / "modelxray.toml"))
+    (finding,) = [f for f in report.files[0].findings if f.rule_id == "MX-REPO-106"]
+    assert finding.severity == Severity.HIGH
+    assert "allow_pickle_globals: 1 entry" in finding.message

@@ -296,7 +296,7 @@ def _entries(value: Any, where: str, key: str) -> tuple[AllowEntry, ...]:
     return tuple(out)
 
 
-def _lists(table: Any, where: str) -> dict[str, tuple[AllowEntry, ...]]:
+def _lists(table: Any, where: str, check: bool = True) -> dict[str, tuple[AllowEntry, ...]]:
     _expect(table, dict, where)
     unknown = set(table) - _LIST_KEYS
     if unknown:
@@ -307,7 +307,7 @@ def _lists(table: Any, where: str) -> dict[str, tuple[AllowEntry, ...]]:
         "keras_modules": _entries(table.get("keras_modules", []), f"{where}.keras_modules",
                                   "module"),
     }  # fmt: skip
-    if where == "allow":
+    if where == "allow" and check:
         for key, field_name in (("pickle_globals", "global"), ("keras_modules", "module")):
             for i, entry in enumerate(lists[key]):
                 _check_allow_entry(entry.target, f"allow.{key}[{i}].{field_name}")
@@ -402,11 +402,16 @@ def _rules(value: Any) -> dict[str, RuleSetting]:
     return out
 
 
-def policy_from_dict(data: dict[str, Any], source: str | None = None) -> Policy:
+def policy_from_dict(
+    data: dict[str, Any], source: str | None = None, *, check_allow: bool = True
+) -> Policy:
+    """The policy ``data`` describes; ``check_allow=False`` reads allow entries that name
+    threats or patterns instead of refusing them (only to judge a policy file met inside
+    scanned content, which is never applied)."""
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise PolicyError(f"unknown key(s) {', '.join(sorted(unknown))}")
-    allow = _lists(data.get("allow", {}), "allow")
+    allow = _lists(data.get("allow", {}), "allow", check_allow)
     deny = _lists(data.get("deny", {}), "deny")
 
     def flag(key: str, default: bool) -> bool:
@@ -473,7 +478,7 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
     }
 
 
-def load_policy(path: str) -> Policy:
+def load_policy(path: str, *, check_allow: bool = True) -> Policy:
     """Read a ``modelxray.toml`` or a ``pyproject.toml`` (its ``[tool.modelxray]`` table)."""
     toml = tomllib()
     if os.path.exists(path) and not os.path.isfile(path):
@@ -488,7 +493,7 @@ def load_policy(path: str) -> Policy:
         data = data.get("tool", {}).get("modelxray", {})
         _expect(data, dict, "[tool.modelxray]")
     try:
-        return policy_from_dict(data, source=path)
+        return policy_from_dict(data, source=path, check_allow=check_allow)
     except PolicyError as exc:
         raise PolicyError(f"{path}: {exc}") from None
 
@@ -583,7 +588,8 @@ def embedded_policy(path: str, applied: Policy) -> tuple[str, dict[str, Any], bo
     if name == "pyproject.toml" and not _has_modelxray_table(path):
         return None
     try:
-        embedded = load_policy(path)
+        # allow entries for threats are read, not refused: they are the loosening to report
+        embedded = load_policy(path, check_allow=False)
     except (PolicyError, OSError) as exc:
         return (
             f"policy file inside the scanned content is ignored (and invalid: {exc})"[:500],
