@@ -279,6 +279,7 @@ def report_streams(
             bundled = (
                 package.bundled_source(item.module)
                 if package is not None
+                and item.allowed_by is None
                 and item.severity == "medium"
                 and _rule_for(item) is rules.UNKNOWN_CLASS
                 else None
