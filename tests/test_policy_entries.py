@@ -338,3 +338,58 @@ def test_a_shipped_policy_allowing_a_threat_is_reported_as_loosening(tmp_path: P
     (finding,) = [f for f in report.files[0].findings if f.rule_id == "MX-REPO-106"]
     assert finding.severity == Severity.HIGH
     assert "allow_pickle_globals: 1 entry" in finding.message
+
+
+# ------------------------------------------------------------------ Keras deny entries
+
+
+def _keras_model(tmp_path: Path, layer: dict[str, Any]) -> str:
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [layer]}}
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
+def _dense(module: str = "keras.layers", activation: Any = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"name": "d", "units": 2}
+    if activation is not None:
+        config["activation"] = activation
+    return {"module": module, "class_name": "Dense", "config": config, "registered_name": None}
+
+
+def _fn(module: str, name: str) -> dict[str, Any]:
+    return {"module": module, "class_name": "function", "config": name, "registered_name": None}
+
+
+@pytest.mark.parametrize(
+    ("layer", "deny"),
+    [
+        # the module defining the class, for an entry naming the public API
+        (_dense("keras.src.layers.core.dense"), "keras.layers"),
+        # the public API, for an entry naming the defining module
+        (_dense(), "keras.src.layers.core.dense"),
+        # a function Keras looks up in its builtin modules by bare name
+        (_dense(activation=_fn("builtins", "relu")), "keras.activations"),
+        (_dense(activation=_fn("builtins", "relu")), "keras.src.activations.activations.relu"),
+        (_dense(activation=_fn("keras.activations", "relu")), "keras.src.activations"),
+    ],
+)
+def test_a_keras_deny_entry_covers_every_name_of_its_object(
+    tmp_path: Path, layer: dict[str, Any], deny: str
+) -> None:
+    path = _keras_model(tmp_path, layer)
+    assert scan(path).verdict == Verdict.ALLOWED
+    policy = ScanPolicy(deny_keras_modules=(AllowEntry(deny, "retired"),))
+    report = scan(path, ScanOptions(policy=policy))
+    assert report.verdict == Verdict.BLOCKED
+    assert any(
+        f.rule_id == "MX-KERAS-201" and "denied by policy: retired" in f.message
+        for f in report.findings
+    )
+
+
+def test_a_keras_deny_entry_covers_only_its_own_functions(tmp_path: Path) -> None:
+    """``builtins.mse`` is a loss: an entry denying the activations leaves it alone."""
+    path = _keras_model(tmp_path, _dense(activation=_fn("builtins", "mse")))
+    policy = ScanPolicy(deny_keras_modules=(AllowEntry("keras.activations", "retired"),))
+    assert scan(path, ScanOptions(policy=policy)).verdict == Verdict.ALLOWED

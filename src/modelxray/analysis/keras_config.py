@@ -139,11 +139,47 @@ def escapes_directory(path: str) -> bool:
 
 
 def _in_policy(target: str, entries: tuple[tuple[str, str], ...]) -> str | None:
-    """The reason of the first policy entry naming ``target``'s module (or itself), or None."""
-    for module, reason in entries:
-        if target == module or target.startswith(module + "."):
-            return reason
+    """The reason of the first policy entry naming ``target``'s module (or itself), or None.
+
+    ``target`` is matched under every name Keras' loader reaches its object by (a deny entry
+    for ``keras.layers`` also covers ``keras.src.layers.core.dense.Dense``).
+    """
+    if not entries:
+        return None
+    for name in _keras_names(target):
+        for module, reason in entries:
+            if name == module or name.startswith(module + "."):
+                return reason
     return None
+
+
+# The modules Keras 3 searches for a function serialized as {"module": "builtins", ...}
+# (keras/src/saving/serialization_lib.py BUILTIN_MODULES).
+_BUILTIN_FUNCTION_MODULES = (
+    "activations", "constraints", "initializers", "losses", "metrics", "optimizers",
+    "regularizers",
+)  # fmt: skip
+
+
+@functools.cache
+def _same_object() -> dict[str, tuple[str, ...]]:
+    from modelxray.analysis._generated.keras_aliases import KERAS_SAME_OBJECT
+
+    return {name: group for group in KERAS_SAME_OBJECT for name in group}
+
+
+def _keras_names(target: str) -> list[str]:
+    """``target`` and every other name Keras' loader resolves to the same object (generated
+    from Keras' export registry), including the functions a ``builtins`` name stands for."""
+    names = [target]
+    module, _, name = target.rpartition(".")
+    same = _same_object()
+    if module == "builtins":
+        names += [f"keras.{m}.{name}" for m in _BUILTIN_FUNCTION_MODULES]
+        names = [n for n in names if n == target or n in same]  # the functions Keras has
+    for n in list(names):
+        names.extend(x for x in same.get(n, ()) if x not in names)
+    return names
 
 
 def _starts_with_code(value: Any) -> bool:
@@ -543,6 +579,10 @@ class _Walker:
             "reason": judged.reason,
         }
         if judged.severity < Severity.HIGH:
+            denied = self._denied(target)  # a reference Keras allows, unless the team denies it
+            if denied is not None:
+                self._report_reference(denied, path, layers, where)
+                return
             if module == "builtins":
                 verdict = callables.judge_config_reference(
                     module, "function", "function", name, self.generation
@@ -615,7 +655,10 @@ class _Walker:
         module, class_name = node.get("module"), node.get("class_name")
         if verdict is None and isinstance(class_name, str):
             # a reference the Keras family covers, unless the team's policy denies its module
-            target = f"{module}.{class_name}" if isinstance(module, str) and module else class_name
+            # (a function is serialized as class_name "function" with its name in config)
+            config = node.get("config")
+            name = config if class_name == "function" and isinstance(config, str) else class_name
+            target = f"{module}.{name}" if isinstance(module, str) and module else name
             verdict = self._denied(target)
         if verdict is None:
             return
