@@ -579,9 +579,9 @@ class _Walker:
             "reason": judged.reason,
         }
         if judged.severity < Severity.HIGH:
-            denied = self._denied(target)  # a reference Keras allows, unless the team denies it
-            if denied is not None:
-                self._report_reference(denied, path, layers, where)
+            refused = self._denied(target)  # a reference Keras allows, unless the team denies it
+            if refused is not None:
+                self._report_reference(refused, path, layers, where)
                 return
             if module == "builtins":
                 verdict = callables.judge_config_reference(
