@@ -208,10 +208,10 @@ def test_an_allow_entry_never_clears_a_catalogue_threat() -> None:
     ("entry", "message"),
     [
         ('[[allow.pickle_globals]]\nglobal = "os.system"', "global: os.system is in the threat"),
-        (
-            '[[allow.pickle_globals]]\nglobal = "torch.serialization.os.system"',
-            "reaches module os",
-        ),
+        ('[[allow.pickle_globals]]\nglobal = "posix.system"', "global: posix.system is in the"),
+        # the Python 2 name protocol 0-2 pickles use for builtins
+        ('[[allow.pickle_globals]]\nglobal = "__builtin__.eval"', "__builtin__.eval is in the"),
+        ('[[allow.pickle_globals]]\nglobal = "mypkg"', "names no object"),
         ('[[allow.pickle_globals]]\nglobal = "builtins.eval"', "builtins.eval is in the threat"),
         ('[[allow.pickle_globals]]\nglobal = "mypkg.*"', "not a dotted name"),
         ('[[allow.pickle_globals]]\nglobal = "mypkg:Net"', "not a dotted name"),
@@ -236,16 +236,24 @@ def test_the_policy_loader_refuses_allow_entries_for_threats(
     assert "[0]" in lines[0]
 
 
-def test_the_default_policy_files_in_the_docs_still_load(tmp_path: Path) -> None:
+def test_allow_entries_for_the_teams_own_code_load(tmp_path: Path) -> None:
     pf = tmp_path / "modelxray.toml"
     pf.write_text(
         '[[allow.pickle_globals]]\nglobal = "my_company.models.Classifier"\nreason = "ours"\n'
         '[[allow.keras_modules]]\nmodule = "my_company.layers"\nreason = "ours"\n'
         '[[deny.pickle_globals]]\nglobal = "collections.OrderedDict"\nreason = "no"\n'
         '[[deny.keras_modules]]\nmodule = "keras.layers"\nreason = "no"\n'
+        # the team's own subpackages and functions may share a name with a denied module
+        '[[allow.pickle_globals]]\nglobal = "acme.os.Model"\nreason = "ours"\n'
+        '[[allow.pickle_globals]]\nglobal = "acme.models.load"\nreason = "ours"\n'
+        '[[allow.keras_modules]]\nmodule = "acme.os"\nreason = "ours"\n'
     )
     p = load_policy(str(pf))
-    assert [e.target for e in p.allow_pickle_globals] == ["my_company.models.Classifier"]
+    assert [e.target for e in p.allow_pickle_globals] == [
+        "my_company.models.Classifier",
+        "acme.os.Model",
+        "acme.models.load",
+    ]
 
 
 # ------------------------------------------------------------------ what an allow entry cleared

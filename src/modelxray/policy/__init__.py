@@ -319,22 +319,33 @@ def _check_allow_entry(target: str, where: str) -> None:
     never something the threat catalogue condemns: such an entry is refused rather than
     silently ignored.  A reviewed file that needs it is accepted by hash (``[[suppress]]``).
 
-    The judgement is the pickle policy's deny view of the catalogue (every module/attribute
-    split, attribute chains, dunders): the same one that decides a scan.
+    The judgement is the one the entry would meet when applied: for a pickle global, the pickle
+    policy's deny view of the catalogue on the exact ``(module, name)`` the entry names; for a
+    Keras package, the catalogue's record for it or a package above it.
     """
+    from modelxray.analysis import threats
     from modelxray.analysis.pickle.globals_policy import DEFAULT_POLICY
 
     parts = target.split(".")
-    if not target or "*" in target or ":" in target or not all(p.isidentifier() for p in parts):
+    if not target or not all(p.isidentifier() for p in parts):
         raise PolicyError(
             f"{where}: {target!r} is not a dotted name (an allow entry names one exact "
             "object or package, never a pattern)"
         )
-    judged = DEFAULT_POLICY.classify_path(target)
-    if judged.category == "dangerous":
-        why = judged.reason.removeprefix(f"{target}: ").removeprefix(f"module {target}: ")
+    module, _, name = target.rpartition(".")
+    if where.startswith("allow.pickle_globals"):
+        if not module:
+            raise PolicyError(f"{where}: {target!r} names no object (write module.name)")
+        judged = DEFAULT_POLICY.classify(module, name)
+        found = (judged.family, judged.reason) if judged.category == "dangerous" else None
+    else:
+        hit = threats.module_threat(target) or (threats.lookup(module, name) if module else None)
+        found = (hit.category, hit.reason) if hit is not None else None
+    if found is not None:
+        family, why = found
+        why = why.removeprefix(f"{target}: ")
         raise PolicyError(
-            f"{where}: {target} is in the threat catalogue ({judged.family}: {why}); an allow "
+            f"{where}: {target} is in the threat catalogue ({family}: {why}); an allow "
             "entry cannot clear it (accept one reviewed file with [[suppress]] instead)"
         )
 
