@@ -314,6 +314,11 @@ def test_a_finding_naming_an_entry_the_policy_lacks_stands(tmp_path: Path) -> No
     other = FileResult(path=result.path, size=result.size, sha256="", findings=[finding])
     strict = ScanPolicy(fail_on=Severity.MEDIUM)
     assert file_verdict(strict, other) == Verdict.BLOCKED
+    # and no allow entry accepts a critical finding, whatever its evidence claims
+    finding.disposition = Disposition.BLOCK
+    finding.severity = Severity.CRITICAL
+    again = FileResult(path=result.path, size=result.size, sha256="", findings=[finding])
+    assert file_verdict(allow, again) == Verdict.BLOCKED
 
 
 def test_what_a_keras_allow_entry_clears_is_reported_as_suppressed(tmp_path: Path) -> None:

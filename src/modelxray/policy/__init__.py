@@ -729,9 +729,9 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
 
 def _allowed_by(policy: Policy, finding: Finding) -> str | None:
     """Why the policy accepts a finding one of its allow entries cleared, or None (no such
-    entry in this policy: the finding stands)."""
+    entry in this policy, or a critical finding, which no allow entry clears: it stands)."""
     cleared = finding.evidence.get(ALLOWED_BY)
-    if not isinstance(cleared, dict):
+    if not isinstance(cleared, dict) or finding.severity >= Severity.CRITICAL:
         return None
     lists = {
         "allow.pickle_globals": policy.allow_pickle_globals,
