@@ -149,9 +149,14 @@ def test_import_aliases_name_the_same_object() -> None:
 
     from modelxray.analysis._generated.import_aliases import ALIASES
     from modelxray.analysis.pickle._generated.allowlist import ALLOWED
+    from modelxray.analysis.pickle.globals_policy import ALLOW
 
     allowed = {(module, name) for module, name, _ in ALLOWED}
+    allowed |= {(module, name) for module, names, _ in ALLOW for name in names}
     assert set(ALIASES.values()) <= allowed
+    # one object under several allowed or standard-library paths (the C accelerator module)
+    assert ALIASES["_collections.OrderedDict"] == ("collections", "OrderedDict")
+    assert ALIASES["_functools.partial"] == ("functools", "partial")
     torch_aliases = {a: t for a, t in ALIASES.items() if a.startswith("torch.")}
     assert "torch.nn.Linear" in torch_aliases
     pytest.importorskip("torch")
@@ -161,3 +166,40 @@ def test_import_aliases_name_the_same_object() -> None:
         assert getattr(importlib.import_module(package), attr) is getattr(
             importlib.import_module(module), name
         ), alias
+
+
+def test_keras_aliases_name_one_object() -> None:
+    """Every name in a group of the Keras alias table (scripts/gen_keras_aliases.py) resolves to
+    the same object in the installed Keras; the public and defining names of Dense are one
+    group."""
+    import importlib
+    import os
+
+    from modelxray.analysis._generated.keras_aliases import KERAS_SAME_OBJECT
+
+    dense = next(g for g in KERAS_SAME_OBJECT if "keras.layers.Dense" in g)
+    assert "keras.src.layers.core.dense.Dense" in dense
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("keras")
+
+    from keras.src import api_export
+
+    def resolve(name: str) -> object:
+        """As Keras' loader does: its export registry, else the module and attributes."""
+        exported = api_export.get_symbol_from_name(name)
+        if exported is not None:
+            return exported
+        parts = name.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            try:
+                obj: object = importlib.import_module(".".join(parts[:k]))
+            except ImportError:
+                continue
+            for attr in parts[k:]:
+                obj = getattr(obj, attr)
+            return obj
+        raise AssertionError(name)
+
+    for group in KERAS_SAME_OBJECT[::25]:
+        first = resolve(group[0])
+        assert all(resolve(n) is first for n in group[1:]), group

@@ -15,6 +15,8 @@ from modelxray.cli import main
 from modelxray.engine import ScanOptions, scan
 from modelxray.model import Severity, Verdict
 from modelxray.policy import (
+    AllowEntry,
+    Policy,
     PolicyError,
     apply_policy,
     find_policy,
@@ -237,11 +239,15 @@ def test_keras_module_allow_list_approves_a_teams_own_package(tmp_path: Path):
     pf = tmp_path / "modelxray.toml"
     pf.write_text('[[allow.keras_modules]]\nmodule = "acme_layers"\nreason = "our layers"\n')
     assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == Verdict.ALLOWED
-    # An allow entry cannot approve a dangerous module.
+    # An allow entry cannot approve a dangerous module: the policy file is refused, and an
+    # entry made in code (no loader) is not applied to it.
     pf.write_text('[[allow.keras_modules]]\nmodule = "os"\nreason = "nope"\n')
+    with pytest.raises(PolicyError, match=r"allow.keras_modules\[0\].module: os is in the threat"):
+        load_policy(str(pf))
     cfg["config"]["layers"][0]["module"] = "os"  # type: ignore[index]
     model.write_text(json.dumps(cfg))
-    assert scan(str(model), ScanOptions(policy=load_policy(str(pf)))).verdict == Verdict.BLOCKED
+    unchecked = Policy(allow_keras_modules=(AllowEntry("os", "nope"),))
+    assert scan(str(model), ScanOptions(policy=unchecked)).verdict == Verdict.BLOCKED
 
 
 def test_denied_keras_modules_are_dangerous(tmp_path: Path) -> None:

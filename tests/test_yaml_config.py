@@ -568,6 +568,12 @@ def test_scan_policy_pickle_globals_apply_to_targets(tmp_path: Path) -> None:
     assert [(f.rule_id, f.evidence["target"]) for f in report.findings] == [
         ("MX-CONFIG-001", "my_company.X")
     ]
+    # what the allow entry cleared is reported as accepted by the policy, with its reason
+    (accepted,) = report.files[0].suppressed
+    assert accepted.evidence["target"] == "my_company.models.Net"
+    assert accepted.evidence["suppressed_because"] == (
+        "allow.pickle_globals my_company.models.Net: ours"
+    )
 
 
 def test_a_target_in_a_conda_environment_file_is_judged_too(tmp_path: Path) -> None:

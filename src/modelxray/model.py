@@ -54,6 +54,12 @@ class Disposition(StrEnum):
     SUPPRESSED = "suppressed"
 
 
+# Evidence key of a finding an allow entry of the policy cleared: {"list": "allow.<list>",
+# "entry": <the entry's target>}.  The policy accepts it with that entry's reason (it is
+# reported as suppressed, never dropped); an entry the policy does not hold accepts nothing.
+ALLOWED_BY = "allowed_by_policy"
+
+
 class FormatName(StrEnum):
     """Every format name a scan may record in ``FileResult.formats`` (one registry).
 

@@ -20,7 +20,7 @@ from modelxray.analysis import callables, keras_versions, lambda_code
 from modelxray.analysis.callables import judge_reference
 from modelxray.artifact import Artifact
 from modelxray.budget import Budget, BudgetExceeded, Limits
-from modelxray.model import Finding, Judgement, Location, Severity
+from modelxray.model import ALLOWED_BY, Finding, Judgement, Location, Severity
 
 if TYPE_CHECKING:
     from modelxray.scanning import AnalysisSettings
@@ -154,11 +154,47 @@ def escapes_directory(path: str) -> bool:
 
 
 def _in_policy(target: str, entries: tuple[tuple[str, str], ...]) -> str | None:
-    """The reason of the first policy entry naming ``target``'s module (or itself), or None."""
-    for module, reason in entries:
-        if target == module or target.startswith(module + "."):
-            return reason
+    """The reason of the first policy entry naming ``target``'s module (or itself), or None.
+
+    ``target`` is matched under every name Keras' loader reaches its object by (a deny entry
+    for ``keras.layers`` also covers ``keras.src.layers.core.dense.Dense``).
+    """
+    if not entries:
+        return None
+    for name in _keras_names(target):
+        for module, reason in entries:
+            if name == module or name.startswith(module + "."):
+                return reason
     return None
+
+
+# The modules Keras 3 searches for a function serialized as {"module": "builtins", ...}
+# (keras/src/saving/serialization_lib.py BUILTIN_MODULES).
+_BUILTIN_FUNCTION_MODULES = (
+    "activations", "constraints", "initializers", "losses", "metrics", "optimizers",
+    "regularizers",
+)  # fmt: skip
+
+
+@functools.cache
+def _same_object() -> dict[str, tuple[str, ...]]:
+    from modelxray.analysis._generated.keras_aliases import KERAS_SAME_OBJECT
+
+    return {name: group for group in KERAS_SAME_OBJECT for name in group}
+
+
+def _keras_names(target: str) -> list[str]:
+    """``target`` and every other name Keras' loader resolves to the same object (generated
+    from Keras' export registry), including the functions a ``builtins`` name stands for."""
+    names = [target]
+    module, _, name = target.rpartition(".")
+    same = _same_object()
+    if module == "builtins":
+        names += [f"keras.{m}.{name}" for m in _BUILTIN_FUNCTION_MODULES]
+        names = [n for n in names if n == target or n in same]  # the functions Keras has
+    for n in list(names):
+        names.extend(x for x in same.get(n, ()) if x not in names)
+    return names
 
 
 def _starts_with_code(value: Any) -> bool:
@@ -663,6 +699,10 @@ class _Walker:
             "reason": judged.reason,
         }
         if judged.severity < Severity.HIGH:
+            refused = self._denied(target)  # a reference Keras allows, unless the team denies it
+            if refused is not None:
+                self._report_reference(refused, path, layers, where)
+                return
             if module == "builtins":
                 verdict = callables.judge_config_reference(
                     module, "function", "function", name, self.generation
@@ -684,8 +724,9 @@ class _Walker:
             judged = replace(
                 judged, severity=Severity.CRITICAL, reason=f"denied by policy: {denied}"
             )
-        elif judged.severity < Severity.CRITICAL and self._policy_allows(target) is not None:
-            return  # the team's policy allows this module (with a recorded reason)
+        elif judged.severity < Severity.CRITICAL and (entry := self._policy_allows(target)):
+            # the team's policy allows this module: reported as accepted with its reason
+            evidence[ALLOWED_BY] = {"list": "allow.keras_modules", "entry": entry}
         rule = (
             FUNCTION_REFERENCE
             if judged.severity >= Severity.CRITICAL
@@ -709,12 +750,16 @@ class _Walker:
         )
 
     def _policy_allows(self, target: str) -> str | None:
-        """The reason the policy allows ``target``'s module, or None.
+        """The allow entry (its module) that covers ``target``, or None.
 
         Allow entries never excuse a dangerous module; they only approve a team's own
-        packages that would otherwise count as outside the Keras family.
+        packages that would otherwise count as outside the Keras family.  What one clears
+        is still reported, with the entry (the policy accepts it with the entry's reason).
         """
-        return _in_policy(target, self.settings.allow_keras_modules)
+        for module, _reason in self.settings.allow_keras_modules:
+            if target == module or target.startswith(module + "."):
+                return module
+        return None
 
     # -- references, gadgets and specific layers (MX-KERAS-2xx) ------------------------------
     def _object_reference(
@@ -730,7 +775,10 @@ class _Walker:
         module, class_name = node.get("module"), node.get("class_name")
         if verdict is None and isinstance(class_name, str) and self.settings.deny_keras_modules:
             # a reference the Keras family covers, unless the team's policy denies its module
-            target = f"{module}.{class_name}" if isinstance(module, str) and module else class_name
+            # (a function is serialized as class_name "function" with its name in config)
+            config = node.get("config")
+            name = config if class_name == "function" and isinstance(config, str) else class_name
+            target = f"{module}.{name}" if isinstance(module, str) and module else name
             verdict = self._denied(target)
         if verdict is None:
             return
@@ -748,8 +796,8 @@ class _Walker:
         if verdict.kind != callables.DANGEROUS:
             verdict = self._denied(verdict.target) or verdict
         allowed = self._policy_allows(verdict.target)
-        if allowed is not None and verdict.kind in (callables.OUTSIDE, callables.CUSTOM):
-            return  # the team's policy allows this module (with a recorded reason)
+        if verdict.kind not in (callables.OUTSIDE, callables.CUSTOM):
+            allowed = None  # an allow entry never clears a dangerous reference
         rule = {
             callables.DANGEROUS: REFERENCE_DANGEROUS,
             callables.KERAS_API: KERAS_API_GADGET,
@@ -777,6 +825,9 @@ class _Walker:
             "reason": verdict.reason,
             **keras_versions.cve_evidence(cve, self.doc.keras_version),
         }
+        if allowed is not None:
+            # the team's policy allows this module: reported as accepted with its reason
+            evidence[ALLOWED_BY] = {"list": "allow.keras_modules", "entry": allowed}
         self._emit(
             rule,
             self._where(path, layers),

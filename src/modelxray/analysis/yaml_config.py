@@ -31,7 +31,7 @@ to rules.  What is judged, and how the loaders treat it:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from modelxray.analysis import threats
 from modelxray.budget import Budget
 from modelxray.formats.yaml_doc import MAPPING, SCALAR, SEQUENCE, YAML_TAG_PREFIX, YamlNode
 from modelxray.formats.yaml_doc import key_text as _key
-from modelxray.model import Judgement, Severity
+from modelxray.model import ALLOWED_BY, Judgement, Severity
 
 if TYPE_CHECKING:
     from modelxray.analysis.pickle.globals_policy import Policy
@@ -130,8 +130,8 @@ def classify_target(path: str, policy: Policy | None = None) -> tuple[str, str, 
         defined = ALIASES.get(path)
         if defined is not None:
             d = policy.classify(*defined)
-            if d.category == "allowed":
-                return "allowed", f"{path} is {'.'.join(defined)}: {d.reason}", "allowed"
+            if d.category != "unknown":  # allowed, or denied by the team's policy
+                return d.category, f"{path} is {'.'.join(defined)}: {d.reason}", d.family
     return c.category, c.reason, c.family
 
 
@@ -145,6 +145,21 @@ def _classify_python_name(
     module, dot, attr = name.rpartition(".")
     c = (policy or DEFAULT_POLICY).classify(module if dot else "builtins", attr)
     return c.category, c.reason, c.family
+
+
+def _cleared(
+    path: str, policy: Policy | None, judge: Callable[[Policy | None], tuple[str, str, str]]
+) -> tuple[tuple[str, str, str], dict[str, str]] | None:
+    """When the policy's own allow entries are what allowed ``path``: its verdict without
+    them and the entry (for the evidence: the policy accepts it with the entry's reason)."""
+    unallowed = policy.without_configured_allow() if policy is not None else None
+    if policy is None or unallowed is None:
+        return None
+    judged = judge(unallowed)
+    if judged[0] == "allowed":
+        return None
+    entry = policy.allow_entry_for(path) or "allow.pickle_globals"
+    return judged, {"list": "allow.pickle_globals", "entry": entry}
 
 
 def _scalar_preview(node: YamlNode) -> Any:
@@ -268,7 +283,11 @@ class _Judge:
         how: str,
     ) -> None:
         if category == "allowed":
-            return
+            cleared = _cleared(path, self.policy, lambda p: classify_target(path, p))
+            if cleared is None:
+                return
+            (category, reason, family), entry = cleared
+            evidence = {**evidence, ALLOWED_BY: entry}
         evidence = {**evidence, "target": path, "category": family, "reason": reason}
         if category == "dangerous":
             kind, message = "dangerous-target", f"{how} {path} ({family}): {reason}"
@@ -414,9 +433,16 @@ class _Judge:
                 ),
             )
             return
-        category, reason, family = _classify_python_name(name, kind == "python/module", self.policy)
+        module_tag = kind == "python/module"
+        category, reason, family = _classify_python_name(name, module_tag, self.policy)
         if category == "allowed":
-            return
+            cleared = _cleared(
+                name, self.policy, lambda p: _classify_python_name(name, module_tag, p)
+            )
+            if cleared is None:
+                return
+            (category, reason, family), entry = cleared
+            evidence[ALLOWED_BY] = entry
         evidence.update(target=name, category=family, reason=reason)
         if node.kind != SCALAR:
             evidence["arguments"] = _scalar_preview(node)

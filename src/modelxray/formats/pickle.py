@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.analysis._generated.pickle_opcodes import LENGTH_PREFIX, OPCODES, UP_TO_NEWLINE
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
-from modelxray.model import Location, Severity
+from modelxray.model import ALLOWED_BY, Location, Severity
 from modelxray.rules import pickle as rules
 from modelxray.rules import scan as scan_rules
 from modelxray.rules import torch as torch_rules
@@ -193,28 +193,27 @@ def pickle_score(head: bytes, size: int) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def _vm_policy(allow: tuple[str, ...], deny: tuple[str, ...]) -> Policy:
+def _vm_policy(allow: tuple[str, ...], deny: tuple[str, ...], torchscript: bool) -> Policy:
     from modelxray.analysis.pickle import Policy
 
-    return Policy(allow, deny)
+    return Policy(allow, deny, TORCHSCRIPT_HELPERS if torchscript else ())
 
 
 # TorchScript's pickles rebuild typed lists and tagged containers with these pure helpers
 # (resolved by TorchScript's C++ unpickler; in Python they only return their argument).
 TORCHSCRIPT_HELPERS = tuple(
-    f"torch.jit._pickle.{n}"
+    ("torch.jit._pickle", n, "TorchScript unpickler helper (returns its argument)")
     for n in ("build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
               "build_tensor_from_id", "restore_type_tag")
 )  # fmt: skip
 
 
 def vm_policy(ctx: Sink, artifact: Artifact | None = None) -> Policy:
-    """The VM allow/deny policy with the scan policy's pickle-global additions."""
+    """The VM allow/deny policy with the scan policy's pickle-global entries."""
     allow = ctx.settings.allow_pickle_globals
     deny = ctx.settings.deny_pickle_globals
-    if artifact is not None and artifact.facts.get("container") == "torchscript":
-        allow += TORCHSCRIPT_HELPERS
-    return _vm_policy(allow, deny)
+    torchscript = artifact is not None and artifact.facts.get("container") == "torchscript"
+    return _vm_policy(allow, deny, torchscript)
 
 
 def _rule_for(item: VerdictItem) -> Any:
@@ -270,7 +269,7 @@ def report_streams(
         package = PackageLayout.from_facts(artifact.facts)
     for k, root in enumerate(streams):
         label = f"{what}[{first_index + k}]"
-        for item in verdict_items(root, policy):
+        for item in verdict_items(root, policy, cleared=True):
             if (
                 torchscript
                 and item.severity == "medium"
@@ -280,6 +279,7 @@ def report_streams(
             bundled = (
                 package.bundled_source(item.module)
                 if package is not None
+                and item.allowed_by is None
                 and item.severity == "medium"
                 and _rule_for(item) is rules.UNKNOWN_CLASS
                 else None
@@ -314,6 +314,9 @@ def report_streams(
                 evidence["nesting"] = list(item.path)
             if item.count > 1:
                 evidence["count"] = item.count
+            if item.allowed_by is not None:
+                # the policy file accepts it with the entry's reason (policy.file_verdict)
+                evidence[ALLOWED_BY] = {"list": "allow.pickle_globals", "entry": item.allowed_by}
             ctx.report(
                 _rule_for(item),
                 _stream_loc(base, label, item.path, item.offset),

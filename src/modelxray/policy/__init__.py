@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from modelxray.compat import tomllib
 from modelxray.model import (
+    ALLOWED_BY,
     Disposition,
     FileResult,
     FileStatus,
@@ -295,17 +296,58 @@ def _entries(value: Any, where: str, key: str) -> tuple[AllowEntry, ...]:
     return tuple(out)
 
 
-def _lists(table: Any, where: str) -> dict[str, tuple[AllowEntry, ...]]:
+def _lists(table: Any, where: str, check: bool = True) -> dict[str, tuple[AllowEntry, ...]]:
     _expect(table, dict, where)
     unknown = set(table) - _LIST_KEYS
     if unknown:
         raise PolicyError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    return {
+    lists = {
         "pickle_globals": _entries(table.get("pickle_globals", []), f"{where}.pickle_globals",
                                    "global"),
         "keras_modules": _entries(table.get("keras_modules", []), f"{where}.keras_modules",
                                   "module"),
     }  # fmt: skip
+    if where == "allow" and check:
+        for key, field_name in (("pickle_globals", "global"), ("keras_modules", "module")):
+            for i, entry in enumerate(lists[key]):
+                _check_allow_entry(entry.target, f"allow.{key}[{i}].{field_name}")
+    return lists
+
+
+def _check_allow_entry(target: str, where: str) -> None:
+    """An allow entry names one exact object (or, for Keras, one package of the team's own) and
+    never something the threat catalogue condemns: such an entry is refused rather than
+    silently ignored.  A reviewed file that needs it is accepted by hash (``[[suppress]]``).
+
+    The judgement is the one the entry would meet when applied: for a pickle global, the pickle
+    policy's deny view of the catalogue on the exact ``(module, name)`` the entry names; for a
+    Keras package, the catalogue's record for it or a package above it.
+    """
+    from modelxray.analysis import threats
+    from modelxray.analysis.pickle.globals_policy import DEFAULT_POLICY
+
+    parts = target.split(".")
+    if not target or not all(p.isidentifier() for p in parts):
+        raise PolicyError(
+            f"{where}: {target!r} is not a dotted name (an allow entry names one exact "
+            "object or package, never a pattern)"
+        )
+    module, _, name = target.rpartition(".")
+    if where.startswith("allow.pickle_globals"):
+        if not module:
+            raise PolicyError(f"{where}: {target!r} names no object (write module.name)")
+        judged = DEFAULT_POLICY.classify(module, name)
+        found = (judged.family, judged.reason) if judged.category == "dangerous" else None
+    else:
+        hit = threats.module_threat(target) or (threats.lookup(module, name) if module else None)
+        found = (hit.category, hit.reason) if hit is not None else None
+    if found is not None:
+        family, why = found
+        why = why.removeprefix(f"{target}: ")
+        raise PolicyError(
+            f"{where}: {target} is in the threat catalogue ({family}: {why}); an allow "
+            "entry cannot clear it (accept one reviewed file with [[suppress]] instead)"
+        )
 
 
 def _suppressions(value: Any) -> tuple[Suppression, ...]:
@@ -371,11 +413,16 @@ def _rules(value: Any) -> dict[str, RuleSetting]:
     return out
 
 
-def policy_from_dict(data: dict[str, Any], source: str | None = None) -> Policy:
+def policy_from_dict(
+    data: dict[str, Any], source: str | None = None, *, check_allow: bool = True
+) -> Policy:
+    """The policy ``data`` describes; ``check_allow=False`` reads allow entries that name
+    threats or patterns instead of refusing them (only to judge a policy file met inside
+    scanned content, which is never applied)."""
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise PolicyError(f"unknown key(s) {', '.join(sorted(unknown))}")
-    allow = _lists(data.get("allow", {}), "allow")
+    allow = _lists(data.get("allow", {}), "allow", check_allow)
     deny = _lists(data.get("deny", {}), "deny")
 
     def flag(key: str, default: bool) -> bool:
@@ -442,7 +489,7 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
     }
 
 
-def load_policy(path: str) -> Policy:
+def load_policy(path: str, *, check_allow: bool = True) -> Policy:
     """Read a ``modelxray.toml`` or a ``pyproject.toml`` (its ``[tool.modelxray]`` table)."""
     toml = tomllib()
     if os.path.exists(path) and not os.path.isfile(path):
@@ -457,7 +504,7 @@ def load_policy(path: str) -> Policy:
         data = data.get("tool", {}).get("modelxray", {})
         _expect(data, dict, "[tool.modelxray]")
     try:
-        return policy_from_dict(data, source=path)
+        return policy_from_dict(data, source=path, check_allow=check_allow)
     except PolicyError as exc:
         raise PolicyError(f"{path}: {exc}") from None
 
@@ -552,7 +599,8 @@ def embedded_policy(path: str, applied: Policy) -> tuple[str, dict[str, Any], bo
     if name == "pyproject.toml" and not _has_modelxray_table(path):
         return None
     try:
-        embedded = load_policy(path)
+        # allow entries for threats are read, not refused: they are the loosening to report
+        embedded = load_policy(path, check_allow=False)
     except (PolicyError, OSError) as exc:
         return (
             f"policy file inside the scanned content is ignored (and invalid: {exc})"[:500],
@@ -606,6 +654,12 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
     for f in result.findings:
         state = _disposition(policy, f)
         if state == Disposition.OFF:
+            continue
+        cleared = _allowed_by(policy, f)
+        if cleared is not None:
+            f.disposition = Disposition.SUPPRESSED
+            f.evidence = {**f.evidence, "suppressed_because": cleared}
+            result.suppressed.append(f)
             continue
         supp = next(
             (
@@ -671,6 +725,22 @@ def file_verdict(policy: Policy, result: FileResult, today: _dt.date | None = No
     if result.status == FileStatus.UNSUPPORTED and policy.fail_on_unsupported:
         return Verdict.BLOCKED
     return Verdict.ALLOWED
+
+
+def _allowed_by(policy: Policy, finding: Finding) -> str | None:
+    """Why the policy accepts a finding one of its allow entries cleared, or None (no such
+    entry in this policy, or a critical finding, which no allow entry clears: it stands)."""
+    cleared = finding.evidence.get(ALLOWED_BY)
+    if not isinstance(cleared, dict) or finding.severity >= Severity.CRITICAL:
+        return None
+    lists = {
+        "allow.pickle_globals": policy.allow_pickle_globals,
+        "allow.keras_modules": policy.allow_keras_modules,
+    }
+    for entry in lists.get(str(cleared.get("list")), ()):
+        if entry.target == cleared.get("entry"):
+            return f"{cleared['list']} {entry.target}: {entry.reason}"
+    return None
 
 
 def _loc(result: FileResult) -> Any:

@@ -19,7 +19,9 @@ module is often another module (``pathlib.os.system``,
 Everything here is data: tuples and dicts with comments.  Users extend it with
 ``Policy(extra_allow=..., extra_deny=...)`` entries written ``"module:name"``,
 ``"module:*"`` (the module and its submodules), or ``"module.name"`` (split at
-the last dot).
+the last dot).  A user's deny entry beats every allow (built-in, generated or the
+user's own) under every name the loader resolves to the same object; a user's allow
+entry never clears what the threat catalogue denies (see :class:`Policy`).
 """
 
 from __future__ import annotations
@@ -254,7 +256,17 @@ def _split_entry(entry: str | tuple[str, str]) -> tuple[str, str]:
 
 
 class Policy:
-    """The allow/deny data plus the caller's extra entries, with a bounded result cache."""
+    """The allow/deny data plus the caller's extra entries, with a bounded result cache.
+
+    Precedence, most binding first (so no allow entry can clear what a deny names):
+
+    1. the caller's deny entries (``extra_deny``), under every name the loader resolves to
+       the same object (:func:`_entry_names`): nothing allows what the team denies;
+    2. the hand-reviewed :data:`ALLOW` list (and ``reviewed`` entries for one container);
+    3. the threat catalogue's deny list (:data:`DENY`, dotted chains, dunders);
+    4. the caller's allow entries (``extra_allow``): they never clear a catalogue threat;
+    5. the generated table of exact objects, then the caller's ``module:*`` allow entries.
+    """
 
     _CACHE_MAX = 65536
 
@@ -262,14 +274,19 @@ class Policy:
         self,
         extra_allow: Iterable[str | tuple[str, str]] = (),
         extra_deny: Iterable[str | tuple[str, str]] = (),
+        reviewed: Iterable[tuple[str, str, str]] = (),
     ) -> None:
         self.allow_exact: dict[tuple[str, str], str] = {}
         self.allow_modules: dict[str, str] = {}
         for mod, names, why in ALLOW:
             for n in names:
                 self.allow_exact[(mod, n)] = why
+        # (module, name, why) reviewed by hand for one container, with ALLOW's precedence
+        # (TorchScript's unpickler helpers, which live in the denied torch.jit package).
+        for mod, n, why in reviewed:
+            self.allow_exact[(mod, n)] = why
         # The generated table is consulted after the deny list (deny beats it); the
-        # hand-reviewed ALLOW entries and configuration entries before it.
+        # hand-reviewed ALLOW entries before it.
         self.allow_generated: dict[tuple[str, str], str] = {
             (mod, n): why for mod, n, why in GENERATED_ALLOWED
         }
@@ -281,19 +298,31 @@ class Policy:
             else:
                 for n in dnames:
                     self.deny_names[(mod, n)] = (family, reason)
+        # The caller's entries, kept apart from the built-in data (their precedence differs).
+        self.config_allow: dict[tuple[str, str], str] = {}
+        self.config_deny_names: dict[tuple[str, str], _Hit] = {}
+        self.config_deny_modules: dict[str, _Hit] = {}
+        # (module, name) or (module, "*") -> the entry as the caller wrote it
+        self.config_allow_entries: dict[tuple[str, str], str] = {}
+        self._extra_deny = tuple(extra_deny)
+        self._reviewed = tuple(reviewed)
         for entry in extra_allow:
-            mod, name = _split_entry(entry)
-            if name == "*":
-                self.allow_modules[mod] = "allowed by configuration"
-            else:
-                self.allow_exact[(mod, name)] = "allowed by configuration"
-        for entry in extra_deny:
-            mod, name = _split_entry(entry)
-            if name == "*":
-                self.deny_modules[mod] = ("configured", "denied by configuration")
-            else:
-                self.deny_names[(mod, name)] = ("configured", "denied by configuration")
+            written = entry if isinstance(entry, str) else f"{entry[0]}.{entry[1]}"
+            for mod, name in _entry_names(*_split_entry(entry), aliases=False):
+                self.config_allow_entries.setdefault((mod, name), written)
+                if name == "*":
+                    self.allow_modules[mod] = "allowed by configuration"
+                else:
+                    self.config_allow[(mod, name)] = "allowed by configuration"
+        for entry in self._extra_deny:
+            for mod, name in _entry_names(*_split_entry(entry), aliases=True):
+                if name == "*":
+                    self.config_deny_modules[mod] = ("configured", "denied by configuration")
+                else:
+                    self.config_deny_names[(mod, name)] = ("configured", "denied by configuration")
         self._cache: dict[tuple[str, str], Classification] = {}
+        self._denials: dict[str, Classification | None] = {}
+        self._unallowed: Policy | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -311,7 +340,10 @@ class Policy:
         """Judge a dotted path whose module/attribute split is unknown (``os.path.join``)."""
         parts = path.split(".")
         if len(parts) == 1:
-            hit = self._module_denied(_BUILTINS_ALIASES.get(path, path))
+            module = _BUILTINS_ALIASES.get(path, path)
+            hit = self._module_denied(module, self.config_deny_modules) or self._module_denied(
+                module, self.deny_modules
+            )
             if hit is not None:
                 return Classification("dangerous", f"module {path}: {hit[1]}", hit[0])
             return Classification("unknown", f"module object {path}", "unknown")
@@ -337,21 +369,68 @@ class Policy:
         )
 
     def denied(self, module: str, name: str) -> Classification | None:
-        """The deny list's verdict on ``module.name`` alone (allow entries not consulted).
+        """The deny lists' verdict on ``module.name`` alone (allow entries not consulted).
 
         The offline table generator uses it to keep denied objects out of the allow table.
         """
         module = _BUILTINS_ALIASES.get(module, module)
         parts = name.split(".")
-        hit = self._deny(module, name, parts, len(parts) > 1)
+        hit = self._configured_deny(module, name, parts) or self._deny(
+            module, name, parts, len(parts) > 1
+        )
         return None if hit is None else Classification("dangerous", hit[1], hit[0])
+
+    def without_configured_allow(self) -> Policy | None:
+        """This policy without the caller's allow entries (None when it has none): what a
+        verdict would be had they not been written, to report what each entry cleared."""
+        if not self.config_allow_entries:
+            return None
+        if self._unallowed is None:
+            self._unallowed = Policy((), self._extra_deny, self._reviewed)
+        return self._unallowed
+
+    def allow_entry_for(self, path: str) -> str | None:
+        """The caller's allow entry that covers the dotted ``path`` (exact, else its module)."""
+        parts = path.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            mod = ".".join(parts[:k])
+            written = self.config_allow_entries.get((mod, ".".join(parts[k:])))
+            if written is None:
+                written = self.config_allow_entries.get((mod, "*"))
+            if written is not None:
+                return written
+        return None
+
+    def configured_denial(self, path: str) -> Classification | None:
+        """The caller's deny entries' verdict on a dotted path (every module/attribute split),
+        or None: for shortcuts that would otherwise judge a global without :meth:`classify`
+        (an allowed method of a builtin type, a loader whose payload is judged instead)."""
+        if not (self.config_deny_names or self.config_deny_modules):
+            return None
+        if path in self._denials:
+            return self._denials[path]
+        found: Classification | None = None
+        parts = path.split(".")
+        for k in range(1, len(parts)):
+            module = _BUILTINS_ALIASES.get(".".join(parts[:k]), ".".join(parts[:k]))
+            hit = self._configured_deny(module, ".".join(parts[k:]), parts[k:])
+            if hit is not None:
+                found = Classification("dangerous", hit[1], hit[0])
+                break
+        if len(self._denials) >= self._CACHE_MAX:
+            self._denials.clear()
+        self._denials[path] = found
+        return found
 
     # -- internals -----------------------------------------------------------------------
 
-    def _module_denied(self, module: str) -> _Hit | None:
+    @staticmethod
+    def _module_denied(module: str, modules: dict[str, _Hit]) -> _Hit | None:
+        if not modules:
+            return None
         parts = module.split(".")
         for k in range(len(parts), 0, -1):
-            hit = self.deny_modules.get(".".join(parts[:k]))
+            hit = modules.get(".".join(parts[:k]))
             if hit is not None:
                 return hit
         return None
@@ -362,16 +441,18 @@ class Policy:
         module = _BUILTINS_ALIASES.get(module, module)
         if not module or not name:
             return Classification("unknown", "empty module or attribute name", "unknown")
-        why = self.allow_exact.get((module, name))
-        if why is not None:
-            return Classification("allowed", why, "allowed")
         name_parts = name.split(".")
         dotted = len(name_parts) > 1
-        denied = self._deny(module, name, name_parts, dotted)
+        denied = self._configured_deny(module, name, name_parts)
+        if denied is None:
+            why = self.allow_exact.get((module, name))
+            if why is not None:
+                return Classification("allowed", why, "allowed")
+            denied = self._deny(module, name, name_parts, dotted)
         if denied is not None:
             fam, reason = denied
             return Classification("dangerous", reason, fam)
-        why = self.allow_generated.get((module, name))
+        why = self.config_allow.get((module, name)) or self.allow_generated.get((module, name))
         if why is not None:
             return Classification("allowed", why, "allowed")
         if not dotted:
@@ -395,48 +476,16 @@ class Policy:
                 return why
         return None
 
+    def _configured_deny(self, module: str, name: str, name_parts: list[str]) -> _Hit | None:
+        if not (self.config_deny_names or self.config_deny_modules):
+            return None
+        return _deny_in(self.config_deny_names, self.config_deny_modules, module, name, name_parts)
+
     def _deny(self, module: str, name: str, name_parts: list[str], dotted: bool) -> _Hit | None:
         full = f"{module}.{name}"
-        # 0. an exact name record refines its module's (os.remove is "file", os is "process")
-        hit = self.deny_names.get((module, name))
+        hit = _deny_in(self.deny_names, self.deny_modules, module, name, name_parts)
         if hit is not None:
-            return hit[0], f"{full}: {hit[1]}"
-        # 1. the module itself or one of its parent packages is denied as a whole
-        hit = self._module_denied(module)
-        if hit is not None:
-            return hit[0], f"{full}: {hit[1]}"
-        mod_parts = module.split(".")
-        parts = mod_parts + name_parts
-        nm = len(mod_parts)
-        # 2. every (prefix, next segment) split of the full path
-        for k in range(1, len(parts)):
-            m = ".".join(parts[:k])
-            hit = self.deny_names.get((_BUILTINS_ALIASES.get(m, m), parts[k]))
-            if hit is not None:
-                where = ".".join(parts[: k + 1])
-                if where == full:
-                    return hit[0], f"{full}: {hit[1]}"
-                return hit[0], f"{full} reaches {where}: {hit[1]}"
-            if k > nm:
-                hit = self.deny_modules.get(m)
-                if hit is not None:
-                    return hit[0], f"{full} reaches module {m}: {hit[1]}"
-        # 3. re-rooting: an attribute of a module is often another module (X.os.system)
-        last = len(parts) - 1
-        for j in range(nm, len(parts)):
-            seg = _BUILTINS_ALIASES.get(parts[j], parts[j])
-            mhit = self.deny_modules.get(seg)
-            if mhit is not None and (j < last or seg in REROOT_MODULES):
-                return mhit[0], f"{full}: attribute chain reaches module {seg} ({mhit[1]})"
-            for k in range(j + 1, len(parts)):
-                m = ".".join([seg] + parts[j + 1 : k])
-                hit = self.deny_names.get((m, parts[k]))
-                if hit is not None:
-                    return hit[0], f"{full}: attribute chain reaches {m}.{parts[k]} ({hit[1]})"
-                if k > j + 1:
-                    hit = self.deny_modules.get(m)
-                    if hit is not None:
-                        return hit[0], f"{full}: attribute chain reaches module {m} ({hit[1]})"
+            return hit
         # 4. dunder segments: interpreter introspection (__builtins__, __globals__, ...)
         for seg in name_parts:
             if len(seg) > 4 and seg.startswith("__") and seg.endswith("__"):
@@ -452,6 +501,93 @@ class Policy:
                 if chained is not None:
                     return chained[0], f"{full}: attribute chain ends in {seg}() ({chained[1]})"
         return None
+
+
+def _deny_in(
+    names: dict[tuple[str, str], _Hit],
+    modules: dict[str, _Hit],
+    module: str,
+    name: str,
+    name_parts: list[str],
+) -> _Hit | None:
+    """Whether ``find_class(module, name)`` reaches an object or module of these deny tables,
+    by the exact name, a denied (parent) module, any split of the dotted path, or an
+    attribute chain re-rooted at a module it passes through (``X.os.system``)."""
+    full = f"{module}.{name}"
+    # 0. an exact name record refines its module's (os.remove is "file", os is "process")
+    hit = names.get((module, name))
+    if hit is not None:
+        return hit[0], f"{full}: {hit[1]}"
+    # 1. the module itself or one of its parent packages is denied as a whole
+    hit = Policy._module_denied(module, modules)
+    if hit is not None:
+        return hit[0], f"{full}: {hit[1]}"
+    mod_parts = module.split(".")
+    parts = mod_parts + name_parts
+    nm = len(mod_parts)
+    # 2. every (prefix, next segment) split of the full path
+    for k in range(1, len(parts)):
+        m = ".".join(parts[:k])
+        hit = names.get((_BUILTINS_ALIASES.get(m, m), parts[k]))
+        if hit is not None:
+            where = ".".join(parts[: k + 1])
+            if where == full:
+                return hit[0], f"{full}: {hit[1]}"
+            return hit[0], f"{full} reaches {where}: {hit[1]}"
+        if k > nm:
+            hit = modules.get(m)
+            if hit is not None:
+                return hit[0], f"{full} reaches module {m}: {hit[1]}"
+    # 3. re-rooting: an attribute of a module is often another module (X.os.system)
+    last = len(parts) - 1
+    for j in range(nm, len(parts)):
+        seg = _BUILTINS_ALIASES.get(parts[j], parts[j])
+        mhit = modules.get(seg)
+        if mhit is not None and (j < last or seg in REROOT_MODULES):
+            return mhit[0], f"{full}: attribute chain reaches module {seg} ({mhit[1]})"
+        for k in range(j + 1, len(parts)):
+            m = ".".join([seg] + parts[j + 1 : k])
+            hit = names.get((m, parts[k]))
+            if hit is not None:
+                return hit[0], f"{full}: attribute chain reaches {m}.{parts[k]} ({hit[1]})"
+            if k > j + 1:
+                hit = modules.get(m)
+                if hit is not None:
+                    return hit[0], f"{full}: attribute chain reaches module {m} ({hit[1]})"
+    return None
+
+
+def _entry_names(module: str, name: str, *, aliases: bool) -> list[tuple[str, str]]:
+    """Every ``(module, name)`` under which the loader resolves the object an entry names.
+
+    The entry as written; the name CPython's protocol < 3 ``fix_imports`` maps it to
+    (``__builtin__.set`` is ``builtins.set``, ``copy_reg`` is ``copyreg``); and, for deny
+    entries (``aliases``), every other path the libraries bind the same object under, from
+    the generated alias table (``torch.nn.Linear`` is ``torch.nn.modules.linear.Linear``,
+    ``functools.partial`` is ``_functools.partial``) -- so no second name reaches a denied
+    object.  Allow entries are never widened to names the team did not write.
+    """
+    from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+
+    out = [(module, name)]
+    mapped = NAME_MAPPING.get((module, name))
+    if mapped is None:
+        base = _BUILTINS_ALIASES.get(module, IMPORT_MAPPING.get(module, module))
+        mapped = (base, name)
+    if mapped not in out:
+        out.append(mapped)
+    if aliases and name != "*":
+        from modelxray.analysis._generated.import_aliases import ALIASES
+
+        for mod, nm in list(out):
+            target = ALIASES.get(f"{mod}.{nm}", (mod, nm))
+            same = [target] + [
+                (alias.rpartition(".")[0], alias.rpartition(".")[2])
+                for alias, defined in ALIASES.items()
+                if defined == target
+            ]
+            out.extend(pair for pair in same if pair not in out)
+    return out
 
 
 DEFAULT_POLICY = Policy()

@@ -109,6 +109,9 @@ def classify_method(m: MethodRef, policy: Policy | None = None) -> Classificatio
     policy = policy or DEFAULT_POLICY
     if isinstance(m.receiver, Global) and classify_global(m.receiver, policy).category != "allowed":
         return None
+    denied = policy.configured_denial(m.path)
+    if denied is not None:
+        return denied  # the team's deny entry beats the builtin-method shortcut below
     name = m.name
     if (name.startswith("__") and name.endswith("__")) or name in TYPE_INTROSPECTION:
         return Classification(
@@ -182,6 +185,9 @@ class VerdictItem:
     source: str
     path: tuple[str, ...] = ()
     count: int = 1
+    # The caller's allow entry that cleared this item (it is reported as accepted by the
+    # policy, never silently dropped); None for an item that stands.
+    allowed_by: str | None = None
 
     @property
     def global_name(self) -> str:
@@ -390,18 +396,18 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
                      f"({mc.reason})")  # fmt: skip
             continue
         f = call.func
-        if (
-            call.offset in content_judged
-            and isinstance(f, Global)
-            and global_path(f) in CONTENT_JUDGED_LOADERS
-        ):
+        # A global the team's policy denies is judged as the call it is, never by a shortcut.
+        fpath = global_path(f) if isinstance(f, Global) else None
+        if fpath is not None and policy.configured_denial(fpath) is not None:
+            fpath = None
+        if call.offset in content_judged and fpath in CONTENT_JUDGED_LOADERS:
             # the bytes it loads were decoded and are judged as that loader reads them
             touched.add(id(f))
             continue
         if (
             call.kind == "reduce"
             and isinstance(f, Global)
-            and global_path(f) in TYPE_LOOKUPS
+            and fpath in TYPE_LOOKUPS
             and (target := value_path(call)) is not None
         ):
             # dill's _load_type('object') looks a type up in dill's own table: it is a
@@ -418,7 +424,7 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
         if (
             call.kind == "reduce"
             and isinstance(f, Global)
-            and global_path(f) in INERT_RESOLVERS
+            and fpath in INERT_RESOLVERS
             and is_constant(call.args)
         ):
             # operator.methodcaller('split', ',') stores a name; calling it is judged
@@ -600,17 +606,37 @@ def verdict_items(
     *,
     extra_allow: Iterable[str | tuple[str, str]] = (),
     extra_deny: Iterable[str | tuple[str, str]] = (),
+    cleared: bool = False,
 ) -> list[VerdictItem]:
     """Verdict items for one stream or a list of streams, including nested payloads and
     alternate interpretations (items only an alternate interpretation produces carry its
     ``interpretation=...`` path).  Items that repeat are merged (``count``).
+
+    ``cleared``: also return, after them, the items the policy's configured allow entries
+    cleared, each with ``allowed_by`` set (for the report to show as accepted by the policy).
     """
     if policy is None:
         extra_allow = tuple(extra_allow)
         extra_deny = tuple(extra_deny)
         policy = Policy(extra_allow, extra_deny) if extra_allow or extra_deny else DEFAULT_POLICY
-    col = _Collector(policy)
     roots = [streams] if isinstance(streams, PickleStream) else list(streams)
+    items = _items(roots, policy)
+    unallowed = policy.without_configured_allow() if cleared else None
+    if unallowed is None:
+        return items
+    # What the caller's allow entries cleared: the items a verdict without them has and this
+    # one lacks, each named with the entry that covers it.
+    kept = {(it.kind, it.module, it.name, it.path, it.offset) for it in items}
+    accepted = [
+        replace(it, allowed_by=policy.allow_entry_for(it.global_name) or "allow.pickle_globals")
+        for it in _items(roots, unallowed)
+        if (it.kind, it.module, it.name, it.path, it.offset) not in kept
+    ]
+    return items + accepted
+
+
+def _items(roots: list[PickleStream], policy: Policy) -> list[VerdictItem]:
+    col = _Collector(policy)
     for root in roots:
         for s in root.walk():
             if s.interpretation != "strict":
