@@ -67,7 +67,24 @@ class _Stopper:
             raise _Interrupted(signum)
 
 
-def _parser() -> argparse.ArgumentParser:
+# The sub-commands, in the order ``--help`` lists them.
+COMMANDS = ("scan", "rules", "explain", "pull", "convert", "serve", "keys")
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The sub-command a command line names (the global options take no value), or None."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only`` (a sub-command), that sub-command alone is
+    defined: each ``add_argument`` costs start-up time, and a one-file scan pays for its own
+    options only.  Without it (``--help``, an unknown command) every sub-command is."""
     p = argparse.ArgumentParser(
         prog="modelxray",
         description="Look inside ML model files and say whether loading them would run code.",
@@ -75,7 +92,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"modelxray {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if only in (None, "scan"):
+        _scan_parser(sub)
+    if only in (None, "rules"):
+        r = sub.add_parser("rules", help="list every rule")
+        r.add_argument("-f", "--format", choices=("table", "json"), default="table")
+        r.add_argument(
+            "--write-docs", metavar="DIR", help="write one Markdown page per rule into DIR"
+        )
+    if only in (None, "explain"):
+        e = sub.add_parser("explain", help="print a rule's page")
+        e.add_argument("rule_id", metavar="RULE_ID")
+    if only in (None, "pull"):
+        _pull_parser(sub)
+    if only in (None, "convert"):
+        _convert_parser(sub)
+    if only in (None, "serve", "keys"):
+        from modelxray.serve.cli import add_parsers  # argparse only: no service imports
 
+        add_parsers(sub)
+    return p
+
+
+def _scan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser(
         "scan",
         help="scan files and folders, or remote sources (hf://, s3://, gs://, az://, https://)",
@@ -179,13 +218,6 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes for folders (default: one per core)",
     )
 
-    r = sub.add_parser("rules", help="list every rule")
-    r.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    r.add_argument("--write-docs", metavar="DIR", help="write one Markdown page per rule into DIR")
-
-    e = sub.add_parser("explain", help="print a rule's page")
-    e.add_argument("rule_id", metavar="RULE_ID")
-
     s.add_argument(
         "--isolate",
         action="store_true",
@@ -205,6 +237,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="--isolate: CPU-time limit of each child process (default: from the time limit)",
     )
+
+
+def _pull_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pl = sub.add_parser(
         "pull",
         help="scan a Hugging Face repository by range reads; download it only if every file is "
@@ -220,6 +255,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-policy", action="store_true", help="ignore policy files")
     pl.add_argument("--fail-on", metavar="SEVERITY", help="as for scan")
     pl.set_defaults(fail_on_unsupported=None, report_only=None)
+
+
+def _convert_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser(
         "convert", help="convert PyTorch/NumPy/Keras weights to SafeTensors, executing nothing"
     )
@@ -241,10 +279,6 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse an output over N times the source's storage bytes (+16 MiB; default 4)",
     )
     c.add_argument("-f", "--format", choices=("text", "json"), default="text")
-    from modelxray.serve.cli import add_parsers  # argparse only: no service imports
-
-    add_parsers(sub)
-    return p
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -612,7 +646,9 @@ def _quiet_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    words = sys.argv[1:] if argv is None else argv
+    command = _command_word(words)
+    parser = _parser(command if command in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
