@@ -190,7 +190,14 @@ def test_each_stand_in_loads_the_reader_of_its_name() -> None:
 _MAGICS = (b"GGUF", b"7z\xbc\xaf\x27\x1c", b"\0\0\0\0TFL3", b"\x93NUMPY", b"\x81\xa1a", b"\xde\0\1",
            b"flavors:\n", b"artifact_path: m\nflavors:\n  python_function:\n",
            b"channels:\n- x\ndependencies:\n- numpy\n", b"python: 3.10\ndependencies:\n- a\n",
-           b"[build-system]\nrequires = []\n", b"numpy==1.0\nscipy==1.0\n")  # fmt: skip
+           b"[build-system]\nrequires = []\n", b"numpy==1.0\nscipy==1.0\n",
+           # Rows whose files have no fixed first byte: zip, HDF5, SafeTensors, Python, Jinja,
+           # XGBoost / LightGBM, text SavedModel, a TensorFlow table footer.
+           b"PK\x03\x04", b"PK\x05\x06", b"\x89HDF\r\n\x1a\n", b"\x08\0\0\0\0\0\0\0{}",
+           b"\x10\0\0\0\0\0\0\0 {\"a\":{}}", b"import os\nos.system('x')\n",
+           b"#!/usr/bin/env python\n", b"{{ x }}", b"{% if x %}", b"tree\nversion=v3\n",
+           b"{U\x07learner", b"saved_model_schema_version: 1\n",
+           bytes(40) + (0xDB4775248B80FB57).to_bytes(8, "little"))  # fmt: skip
 
 
 @given(
