@@ -76,6 +76,11 @@ class Artifact:
         """Read the whole artifact, refusing (BudgetExceeded) if it is larger than ``limit``."""
         if self.size > limit:
             raise BudgetExceeded("size", f"{what} is {self.size} bytes; the limit is {limit}")
+        head = self._head
+        if head is not None and len(head) < HEAD_BYTES:  # the head read reached the end
+            if len(head) > limit:
+                raise BudgetExceeded("size", f"{what} exceeds {limit} bytes")
+            return head
         with self.open() as f:
             # Ask for what the artifact says it holds: read(n) allocates n bytes up front, so
             # never ask for the limit itself.  A declared size can lie (a zip directory entry),

@@ -75,9 +75,32 @@ def _text(artifact: Artifact, head: bytes) -> bool:
     return _NOT_TEXT.search(head) is None
 
 
+# What an unnamed requirements file must hold to be claimed (formats.manifest): a pinned
+# (``==``) or direct (``@``) requirement, an option, or a URL.
+_REQUIREMENT_MARKS = (b"==", b"@", b"-", b"://")
+
+
 def _requirements_text(artifact: Artifact, head: bytes) -> bool:
-    """Text whose first character can start a requirements line (not a JSON document)."""
-    return _text(artifact, head) and head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] not in (b"{", b"[")
+    """Text whose first character can start a requirements line (not a JSON document), named
+    like a requirements file, longer than its head, or holding what a requirements file must."""
+    if not _text(artifact, head) or head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] in (b"{", b"["):
+        return False
+    named = artifact.name.lower().rstrip("\n").endswith((".txt", ".in", ".pip"))
+    if named or artifact.size > len(head):
+        return True
+    return any(mark in head for mark in _REQUIREMENT_MARKS)
+
+
+# Literals every code-bearing marker of a YAML config holds (``target`` covers ``_target_``;
+# formats.yaml_config searches for the markers only in text holding one).
+YAML_MARKER_LITERALS = (b"target", b"cls", b"python/", b"${")
+
+
+def _yaml_text(artifact: Artifact, head: bytes) -> bool:
+    """Text holding a marker literal (or longer than its head, where one may follow)."""
+    if not _text(artifact, head):
+        return False
+    return artifact.size > len(head) or any(lit in head for lit in YAML_MARKER_LITERALS)
 
 
 def _yaml_dependencies(artifact: Artifact, head: bytes) -> bool:
@@ -254,7 +277,7 @@ READERS: tuple[ReaderEntry, ...] = (
                 extensions=(".txt", ".in")),
     ReaderEntry(_F.JINJA_TEMPLATE, "modelxray.formats.chat_template", 120, _template,
                 extensions=(".jinja", ".jinja2", ".j2")),
-    ReaderEntry(_F.YAML_CONFIG, "modelxray.formats.yaml_config", 122, _text,
+    ReaderEntry(_F.YAML_CONFIG, "modelxray.formats.yaml_config", 122, _yaml_text,
                 extensions=(".yaml", ".yml")),
     ReaderEntry(_F.PICKLE, "modelxray.formats.pickle", 110, extensions=_PICKLE_EXTENSIONS,
                 promises=(".pkl", ".pickle", ".dill", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
