@@ -181,14 +181,19 @@ def _python_source(artifact: Artifact, head: bytes) -> bool:
     return b"\x00" not in head and any(word in head for word in _PYTHON_WORDS)
 
 
-_XGBOOST_BOOSTERS = (b"gbtree", b"gblinear", b"dart")
+_XGBOOST_PARAMETERS = 136  # a legacy binary's parameter block (formats.xgboost)
 
 
 def _xgboost_model(artifact: Artifact, head: bytes) -> bool:
-    """UBJSON with a learner, LightGBM text, or a legacy binary naming its booster."""
+    """UBJSON with a learner, LightGBM text, or a legacy binary: after its parameters (and an
+    optional ``binf``), the length of its objective's name, 1 to 64 bytes, in the head."""
     if head[:1] == b"{" and b"learner" in head[:64]:
         return True
-    return head[:5] == b"tree\n" or any(b in head for b in _XGBOOST_BOOSTERS)
+    if head[:5] == b"tree\n":
+        return True
+    pos = (4 if head[:4] == b"binf" else 0) + _XGBOOST_PARAMETERS
+    n = int.from_bytes(head[pos : pos + 8], "little")
+    return len(head) >= pos + 8 and 0 < n <= 64 and len(head) >= pos + 8 + n
 
 
 _TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
