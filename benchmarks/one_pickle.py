@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.before:
             commands["before: python -m modelxray"] = [args.before, "-m", "modelxray", "scan",
                                                        "--no-policy", str(pkl)]  # fmt: skip
-            commands["before: ... --no-cache"] = [args.before, "-m", "modelxray", "scan",
-                                                  "--no-policy", "--no-cache", str(pkl)]  # fmt: skip
+            commands["before: --no-cache"] = [args.before, "-m", "modelxray", "scan",
+                                              "--no-policy", "--no-cache", str(pkl)]  # fmt: skip
         for cmd in commands.values():  # warm the caches (bytecode is compiled at install)
             _run(cmd, env)
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}

@@ -31,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def _default_folder() -> Path:
-    cache = Path(os.environ.get("MODELXRAY_BENCH_CACHE", Path.home() / ".cache" / "modelxray-bench"))
+    default = Path.home() / ".cache" / "modelxray-bench"
+    cache = Path(os.environ.get("MODELXRAY_BENCH_CACHE", default))
     return cache / "work" / "keras-mix"
 
 
