@@ -231,3 +231,66 @@ def test_hdf5_scan_imports_neither_h5py_nor_numpy(tmp_path: Path) -> None:
     assert code == 0
     assert "modelxray.formats.hdf5_struct" in modules
     assert sorted(m for m in ("h5py", "numpy") if m in modules) == []
+
+
+@pytest.mark.parametrize("size", [HEAD_BYTES + 1, 9000, 70_000])
+def test_the_end_of_a_large_file_is_read_once_for_every_small_tail(size: int) -> None:
+    """Sniffers that look at the end (a zip's end record, a TensorFlow table footer) share one
+    read of it; a larger tail is read again, and every answer matches the content."""
+    data = bytes(i * 13 % 251 for i in range(size))
+    opener = _Counting(data)
+    artifact = Artifact(Location("x"), size, opener, "x")
+    artifact.head()
+    for n in (22, 8, 48, 64, 0, 1):
+        assert artifact.tail(n) == (data[-n:] if n else b"")
+    assert opener.opens == 2  # the head, then the end once
+    assert artifact.tail(500) == data[-500:] and opener.opens == 3
+    assert artifact.tail(64) == data[-64:] and opener.opens == 3
+
+
+@pytest.mark.parametrize("actual", [10, 5000, 20_000])
+def test_a_tail_of_a_member_whose_declared_size_lies_reads_as_asked(actual: int) -> None:
+    data = bytes(i * 7 % 251 for i in range(actual))
+    declared = 10_000
+    artifact = Artifact(Location("x"), declared, _Counting(data), "x")
+    for n in (22, 8, 100):
+        start = max(0, declared - n)
+        assert artifact.tail(n) == data[start : start + n]
+
+
+def test_read_of_a_small_file_is_served_by_the_head_that_reached_its_end() -> None:
+    from modelxray.budget import BudgetExceeded
+
+    data = b"numpy==1.0\nscipy==1.0\n"
+    opener = _Counting(data)
+    artifact = Artifact(Location("x"), len(data), opener, "x")
+    assert artifact.head() == data and opener.opens == 1
+    assert artifact.read(1 << 20) == data and opener.opens == 1
+    with pytest.raises(BudgetExceeded):
+        artifact.read(5)
+    big = bytes(HEAD_BYTES + 10)  # a head that did not reach the end: read again
+    opener = _Counting(big)
+    artifact = Artifact(Location("y"), len(big), opener, "y")
+    artifact.head()
+    assert artifact.read(1 << 20) == big and opener.opens == 2
+
+
+@pytest.mark.parametrize("offset", [0, 512, 2048, 4096, 65536, 1 << 19])
+def test_the_hdf5_row_finds_a_signature_after_any_user_block(offset: int) -> None:
+    """The HDF5 row's check probes the user-block offsets the sniffer probes, beyond the head
+    through one open stream, and agrees with the sniffer."""
+    from modelxray.formats.registry import BY_NAME, HDF5_SIGNATURE
+
+    data = bytearray(offset + 2048)
+    data[offset : offset + 8] = HDF5_SIGNATURE
+    magic = BY_NAME["hdf5"].magic
+    assert magic is not None
+    for content, expected in ((bytes(data), True), (bytes(len(data)), False)):
+        opener = _Counting(content)
+        artifact = Artifact(Location("w.h5"), len(content), opener, "w.h5")
+        head = artifact.head()
+        assert magic(artifact, head) is expected
+        assert opener.opens <= 2  # the head, and one stream for every probe beyond it
+        hdf5 = next(r for r in formats_base.readers() if r.name == "hdf5")
+        real = hdf5.load() if isinstance(hdf5, LazyReader) else hdf5
+        assert (real.sniff(artifact, head) > 0) is expected
