@@ -174,6 +174,14 @@ def test_tail_without_head_still_reads_the_end() -> None:
     assert artifact.tail(22) == data[-22:]
 
 
+def test_every_registry_row_has_a_cheap_check() -> None:
+    """A row without ``magic`` or ``lead`` would load its module at start-up and sniff every
+    file (CONTRIBUTING.md, "Adding a format")."""
+    from modelxray.formats.registry import READERS
+
+    assert [e.name for e in READERS if e.magic is None and e.lead is None] == []
+
+
 # The stand-ins as first registered (a test that loads a module replaces its stand-in).
 _STAND_INS = [r for r in formats_base._REGISTRY if isinstance(r, LazyReader)]
 
