@@ -10,6 +10,7 @@ imports that family alone: a scan loads the rules of the readers it runs, not th
 
 from __future__ import annotations
 
+import _thread
 from typing import TYPE_CHECKING, Any
 
 from modelxray.rules.base import REGISTRY, Rule, RuleFamily
@@ -19,21 +20,26 @@ if TYPE_CHECKING:
     ALL_RULES: dict[str, Rule]
 
 
+_BUILDING = _thread.allocate_lock()  # (the service's threads may ask at once)
+
+
 def _catalogue() -> dict[str, Rule]:
     """Import every family package (once) and order the registry by ID."""
     catalogue = globals().get("ALL_RULES")
     if catalogue is not None:
         return catalogue  # type: ignore[no-any-return]
-    import importlib
-    import pkgutil
+    with _BUILDING:
+        if "ALL_RULES" not in globals():
+            import importlib
+            import pkgutil
 
-    for module in pkgutil.iter_modules(__path__, f"{__name__}."):
-        if module.ispkg:
-            importlib.import_module(module.name)
-    declared = sorted(REGISTRY.items())
-    REGISTRY.clear()
-    REGISTRY.update(declared)
-    globals()["ALL_RULES"] = REGISTRY
+            for module in pkgutil.iter_modules(__path__, f"{__name__}."):
+                if module.ispkg:
+                    importlib.import_module(module.name)
+            declared = sorted(REGISTRY.items())
+            REGISTRY.clear()
+            REGISTRY.update(declared)
+            globals()["ALL_RULES"] = REGISTRY
     return REGISTRY
 
 
