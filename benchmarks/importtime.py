@@ -1,13 +1,16 @@
 """The ``-X importtime`` profile of a one-file scan (issue 15 §3).
 
-    python benchmarks/importtime.py [-n RUNS] [--entry module|script] [--out FILE] [FILE]
+    python benchmarks/importtime.py [-n RUNS] [--entry module|script] [--no-cache] [--out F] [FILE]
 
 Runs ``python -X importtime -m modelxray scan --no-policy FILE`` (or the ``modelxray`` console
 script with ``--entry script``) ``-n`` times with a private bytecode cache (warmed first) and
 prints, per imported module, the minimum self and cumulative microseconds over the runs: the
 slowest modules by self time, every ``modelxray`` module, and the totals.  FILE defaults to a
-small pickle made here.  Nothing is asserted: this is a profile to read (and to keep in
-``benchmarks/results/``), not a test.
+small pickle made here; after the warm-up run its verdict is in the verdict cache, so
+``--no-cache`` profiles the scan that judges it.  ``-X importtime`` lists only imports made by
+``import`` statements: a module loaded with ``importlib.import_module`` (a registry row's
+reader, a rule family) is counted in its importer's self time.  Nothing is asserted: this is a
+profile to read (and to keep in ``benchmarks/results/``), not a test.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--entry", choices=("module", "script"), default="module")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--out", help="also write the profile to this file")
+    ap.add_argument("--no-cache", action="store_true", help="scan with --no-cache")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="mx-importtime-"))
     try:
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             base = [sys.executable, "-X", "importtime", script]
         else:
             base = [sys.executable, "-X", "importtime", "-m", "modelxray"]
-        cmd = [*base, "scan", "--no-policy", target]
+        cmd = [*base, "scan", "--no-policy", *(["--no-cache"] if args.no_cache else []), target]
         _profile(cmd, env)  # warm the bytecode cache
         runs = [_profile(cmd, env) for _ in range(args.runs)]
         names = set(runs[0]).intersection(*runs[1:])

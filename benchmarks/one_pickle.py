@@ -5,7 +5,9 @@
 Both tools run from their own venvs under ``~/.cache/modelxray-bench/venvs`` (``peers.py``):
 picklescan as ``picklescan -p FILE``; modelxray as a wheel of this checkout
 (``modelxray scan --no-policy FILE``, and ``python -m modelxray``), so neither pays for the
-development interpreter's ``.pth`` files or an editable install.  Each round runs every command
+development interpreter's ``.pth`` files or an editable install.  modelxray judges the pickle
+once and then finds it in its verdict cache, so ``--no-cache`` (the file judged on every run,
+as on first sight) is timed as well.  Each round runs every command
 once, in a rotating order; the medians of wall and CPU seconds are printed with the load
 average.  ``--install`` (re)installs both venvs first; ``--before PYTHON`` adds an earlier
 modelxray (``PYTHON -m modelxray``) to the rounds.
@@ -46,12 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "picklescan -p": [PICKLESCAN.exe(), "-p", str(pkl)],
             "modelxray scan": [MODELXRAY_VENV.exe(), "scan", "--no-policy", str(pkl)],
+            # No verdict cache: the pickle is judged on every run (a first sight of a file).
+            "modelxray scan --no-cache": [MODELXRAY_VENV.exe(), "scan", "--no-policy",
+                                          "--no-cache", str(pkl)],
             "python -m modelxray scan": [python, "-m", "modelxray", "scan", "--no-policy",
                                          str(pkl)],
         }  # fmt: skip
         if args.before:
             commands["before: python -m modelxray"] = [args.before, "-m", "modelxray", "scan",
                                                        "--no-policy", str(pkl)]  # fmt: skip
+            commands["before: --no-cache"] = [args.before, "-m", "modelxray", "scan",
+                                              "--no-policy", "--no-cache", str(pkl)]  # fmt: skip
         for cmd in commands.values():  # warm the caches (bytecode is compiled at install)
             _run(cmd, env)
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}

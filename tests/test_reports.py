@@ -417,3 +417,19 @@ def test_unreadable_and_unsupported_files_are_worded(tmp_path: Path):
     assert "allowed, but in no model format modelxray knows" in page
     validate_json_report(json_report.to_dict(report))
     validate_sarif(sarif.to_dict(report, root=str(tmp_path)))
+
+
+def test_visible_skips_only_text_with_no_character_it_spells() -> None:
+    """``visible`` returns printable text unchanged without searching it: every character its
+    patterns spell out is one ``str.isprintable`` refuses."""
+    import re
+
+    from modelxray.reports import common
+
+    for pattern in (common._UNSAFE, common._UNSAFE_WITH_WS):
+        spelled = [chr(c) for c in range(0x10000) if re.fullmatch(pattern, chr(c))]
+        assert len(spelled) > 60 and not any(c.isprintable() for c in spelled)
+    assert common.visible("x\u202ey\x1b") == "x\\u202ey\\x1b"
+    assert common.visible("a\tb", multiline=True) == "a\tb"
+    assert common.visible("a\tb") == "a\\x09b"
+    assert common.visible("plain text, ünïcode") == "plain text, ünïcode"

@@ -22,6 +22,9 @@ from modelxray.sources.local import open_regular
 BinaryStream = IO[bytes]
 
 HEAD_BYTES = 4096
+# The end of a file is read once, at least this many bytes, for every sniffer that looks there
+# (a zip's end record, a TensorFlow table footer).
+TAIL_BYTES = 64
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Artifact:
     # Set for artifacts that are plain files on disk (readers that need a real path, e.g. HDF5).
     fs_path: str | None = None
     _head: bytes | None = field(default=None, repr=False)
+    _tail: bytes | None = field(default=None, repr=False)  # the last TAIL_BYTES (or more)
 
     def open(self) -> BinaryStream:
         return self.opener()
@@ -51,18 +55,32 @@ class Artifact:
 
     def tail(self, n: int) -> bytes:
         # Served from the cached head when it holds those bytes (or the whole content): a
-        # small file is then opened once however many sniffers look at its end.
+        # small file is then opened once however many sniffers look at its end.  A larger
+        # one's end is read once (at least TAIL_BYTES) and kept for the next sniffer.
         head, start = self._head, max(0, self.size - n)
         if head is not None and (start + n <= len(head) or len(head) < HEAD_BYTES):
             return head[start : start + n]
-        with self.open() as f:
-            f.seek(max(0, self.size - n))
-            return f.read(n)
+        kept = self._tail
+        if kept is None or (len(kept) < n and len(kept) < self.size):
+            want = max(n, TAIL_BYTES)
+            with self.open() as f:
+                f.seek(max(0, self.size - want))
+                data = f.read(want)
+            if len(data) != min(want, self.size):  # the declared size lies: read as asked
+                return data[start - max(0, self.size - want) :][:n]
+            kept = self._tail = data
+        # ``kept`` is the content's last len(kept) bytes.
+        return kept[len(kept) - min(n, self.size, len(kept)) :] if n > 0 else b""
 
     def read(self, limit: int, what: str = "content") -> bytes:
         """Read the whole artifact, refusing (BudgetExceeded) if it is larger than ``limit``."""
         if self.size > limit:
             raise BudgetExceeded("size", f"{what} is {self.size} bytes; the limit is {limit}")
+        head = self._head
+        if head is not None and len(head) < HEAD_BYTES:  # the head read reached the end
+            if len(head) > limit:
+                raise BudgetExceeded("size", f"{what} exceeds {limit} bytes")
+            return head
         with self.open() as f:
             # Ask for what the artifact says it holds: read(n) allocates n bytes up front, so
             # never ask for the limit itself.  A declared size can lie (a zip directory entry),

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from modelxray import __version__
 
@@ -67,15 +67,96 @@ class _Stopper:
             raise _Interrupted(signum)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it ($COLUMNS, then the
+    terminal on stdout, else 80), without importing shutil (and with it bz2 and lzma)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, sized by :func:`_columns` (argparse makes one for every
+    argument it defines, and its own sizing imports shutil)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = _columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser using :class:`_HelpFormatter`, as do its sub-command parsers (of its
+    own class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+# The sub-commands, in the order ``--help`` lists them.
+COMMANDS = ("scan", "rules", "explain", "pull", "convert", "serve", "keys")
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The sub-command a command line names (the global options take no value), or None."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only`` (a sub-command), that sub-command alone is
+    defined: each ``add_argument`` costs start-up time, and a one-file scan pays for its own
+    options only.  Without it (``--help``, an unknown command) every sub-command is."""
+    p = _ArgumentParser(
         prog="modelxray",
         description="Look inside ML model files and say whether loading them would run code.",
     )
     p.add_argument("--version", action="version", version=f"modelxray {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        p.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
+    if only in (None, "scan"):
+        _scan_parser(sub)
+    if only in (None, "rules"):
+        r = sub.add_parser("rules", help="list every rule")
+        r.add_argument("-f", "--format", choices=("table", "json"), default="table")
+        r.add_argument(
+            "--write-docs", metavar="DIR", help="write one Markdown page per rule into DIR"
+        )
+    if only in (None, "explain"):
+        e = sub.add_parser("explain", help="print a rule's page")
+        e.add_argument("rule_id", metavar="RULE_ID")
+    if only in (None, "pull"):
+        _pull_parser(sub)
+    if only in (None, "convert"):
+        _convert_parser(sub)
+    if only in (None, "serve", "keys"):
+        from modelxray.serve.cli import add_parsers  # argparse only: no service imports
 
+        add_parsers(sub)
+    return p
+
+
+def _scan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser(
         "scan",
         help="scan files and folders, or remote sources (hf://, s3://, gs://, az://, https://)",
@@ -179,13 +260,6 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes for folders (default: one per core)",
     )
 
-    r = sub.add_parser("rules", help="list every rule")
-    r.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    r.add_argument("--write-docs", metavar="DIR", help="write one Markdown page per rule into DIR")
-
-    e = sub.add_parser("explain", help="print a rule's page")
-    e.add_argument("rule_id", metavar="RULE_ID")
-
     s.add_argument(
         "--isolate",
         action="store_true",
@@ -205,6 +279,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="--isolate: CPU-time limit of each child process (default: from the time limit)",
     )
+
+
+def _pull_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pl = sub.add_parser(
         "pull",
         help="scan a Hugging Face repository by range reads; download it only if every file is "
@@ -220,6 +297,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-policy", action="store_true", help="ignore policy files")
     pl.add_argument("--fail-on", metavar="SEVERITY", help="as for scan")
     pl.set_defaults(fail_on_unsupported=None, report_only=None)
+
+
+def _convert_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser(
         "convert", help="convert PyTorch/NumPy/Keras weights to SafeTensors, executing nothing"
     )
@@ -241,10 +321,6 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse an output over N times the source's storage bytes (+16 MiB; default 4)",
     )
     c.add_argument("-f", "--format", choices=("text", "json"), default="text")
-    from modelxray.serve.cli import add_parsers  # argparse only: no service imports
-
-    add_parsers(sub)
-    return p
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -367,18 +443,18 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     import signal
-    import threading
 
     _check_scan_args(args)
     policy = _policy(args)
     out = _open_output(args.output)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    if threading.current_thread() is not threading.main_thread():
-        handlers = {}  # only the main thread may set handlers: the caller's stay in force
     stopper = _Stopper()
     try:
-        for sig in handlers:
-            signal.signal(sig, stopper)
+        try:
+            for sig in handlers:
+                signal.signal(sig, stopper)
+        except ValueError:  # not the main thread: only it may set handlers; the caller's stay
+            handlers = {}
         return _run_scan(args, policy, out, stopper)
     finally:
         for sig, handler in handlers.items():
@@ -388,13 +464,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             out.close()
 
 
+def _default_cache_path() -> str | None:
+    from modelxray.cache import default_path  # (SQLite and hashing: only with the cache)
+
+    return default_path()
+
+
 def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO, stopper: _Stopper) -> int:
     """Judge every file, reporting each as it is judged (progress, JSON Lines); on SIGINT or
     SIGTERM stop the workers, report what was judged (marked incomplete) and exit 128+N."""
     import signal
     import time
 
-    from modelxray.cache import default_path as default_cache_path
     from modelxray.engine import ScanOptions, iter_results, link_model_data, plan
     from modelxray.model import FileStatus, Report
     from modelxray.reports import render
@@ -405,7 +486,7 @@ def _run_scan(args: argparse.Namespace, policy: Policy, out: TextIO, stopper: _S
         compute_hash=args.hash or args.format == "cyclonedx",  # an SBOM lists hashes
         jobs=max(0, args.jobs),
         show_code=args.show_code,
-        cache=None if args.no_cache else (args.cache or default_cache_path()),
+        cache=None if args.no_cache else (args.cache or _default_cache_path()),
     )
     iterate: Any = iter_results
     if args.engine == "dask" or args.resume:
@@ -612,7 +693,9 @@ def _quiet_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    words = sys.argv[1:] if argv is None else argv
+    command = _command_word(words)
+    parser = _parser(command if command in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelxray import formats
 from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded, Limits
 from modelxray.model import (
@@ -140,6 +139,8 @@ def _check_file_limits(ctx: ScanContext, location: Location) -> None:
 
 def scan_artifact(artifact: Artifact, ctx: ScanContext, exclude: tuple[str, ...] = ()) -> bool:
     """Sniff and read one artifact; returns False when no reader recognised it."""
+    from modelxray import formats  # (loads with the first file read: a cached verdict reads none)
+
     try:
         reader = formats.identify(artifact, exclude)
     except OSError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from modelxray.formats.registry import BY_NAME, READERS, ReaderEntry
+from modelxray.formats.registry import BY_NAME, READERS, Magic, ReaderEntry
 from modelxray.scanning import FormatReader, Reading
 
 if TYPE_CHECKING:
@@ -76,10 +76,13 @@ class LazyReader(FormatReader):
 
 
 _REGISTRY: list[FormatReader] = []
+# A candidate as the sniffing loop wants it: the reader, the row's cheap check to run first
+# (None: none, or a stand-in that runs it itself) and the row's priority.
+_Row = tuple[FormatReader, "Magic | None", int]
 # Sniffing dispatch: for each first byte (and, last, for an empty file), the readers that can
 # claim such a file -- those whose registry row's ``lead`` holds the byte and those without a
-# lead.  Rebuilt after any ``register``.
-_DISPATCH: list[tuple[FormatReader, ...]] | None = None
+# lead -- as rows.  Rebuilt after any ``register``.
+_DISPATCH: list[tuple[_Row, ...]] | None = None
 _DISPATCH_FOR: tuple[FormatReader, ...] = ()  # the registry it was built from
 _EMPTY = 256
 
@@ -106,32 +109,35 @@ def register(reader: FormatReader) -> FormatReader:
     return reader
 
 
-def _priority(reader: FormatReader) -> int:
-    entry = BY_NAME.get(reader.name)
-    return entry.priority if entry is not None else 0
-
-
 def readers() -> tuple[FormatReader, ...]:
     return tuple(_REGISTRY)
 
 
-def _dispatch() -> list[tuple[FormatReader, ...]]:
+def _row(reader: FormatReader) -> _Row:
+    entry = BY_NAME.get(reader.name)
+    if entry is None:
+        return (reader, None, 0)
+    return (reader, None if isinstance(reader, LazyReader) else entry.magic, entry.priority)
+
+
+def _dispatch() -> list[tuple[_Row, ...]]:
     global _DISPATCH, _DISPATCH_FOR
     if _DISPATCH is None or _DISPATCH_FOR != tuple(_REGISTRY):  # (tests swap the registry)
         _DISPATCH_FOR = tuple(_REGISTRY)
-        slots: list[list[FormatReader]] = [[] for _ in range(_EMPTY + 1)]
+        slots: list[list[_Row]] = [[] for _ in range(_EMPTY + 1)]
         for reader in _REGISTRY:
+            row = _row(reader)
             entry = BY_NAME.get(reader.name)
             lead = entry.lead if entry is not None else None
             for byte in range(_EMPTY + 1) if lead is None else lead:
-                slots[byte].append(reader)
+                slots[byte].append(row)
         _DISPATCH = [tuple(slot) for slot in slots]
     return _DISPATCH
 
 
 def candidates(head: bytes) -> tuple[FormatReader, ...]:
     """The readers that can claim a file starting with ``head`` (by its first byte)."""
-    return _dispatch()[head[0] if head else _EMPTY]
+    return tuple(row[0] for row in _dispatch()[head[0] if head else _EMPTY])
 
 
 def identify(artifact: Artifact, exclude: tuple[str, ...] = ()) -> FormatReader | None:
@@ -143,30 +149,32 @@ def identify(artifact: Artifact, exclude: tuple[str, ...] = ()) -> FormatReader 
     that does not read archives sees from byte 0 of a zip with a prefix).
     """
     head = artifact.head()
-    return best_reader(artifact, head, candidates(head), exclude)
+    return _best(artifact, head, _dispatch()[head[0] if head else _EMPTY], exclude)
 
 
 def best_reader(
     artifact: Artifact, head: bytes, offered: Iterable[FormatReader], exclude: tuple[str, ...]
 ) -> FormatReader | None:
     """The best of ``offered`` by sniff score, extension, then registry priority."""
-    best: tuple[int, int, int, FormatReader] | None = None
-    for reader in offered:
-        if reader.name in exclude:
+    return _best(artifact, head, [_row(reader) for reader in offered], exclude)
+
+
+def _best(
+    artifact: Artifact, head: bytes, rows: Iterable[_Row], exclude: tuple[str, ...]
+) -> FormatReader | None:
+    best: tuple[tuple[int, int, int], FormatReader] | None = None
+    extension: str | None = None
+    for reader, magic, priority in rows:
+        if exclude and reader.name in exclude:
             continue
-        entry = BY_NAME.get(reader.name)
-        if (
-            entry is not None
-            and entry.magic is not None
-            and not isinstance(reader, LazyReader)  # (a stand-in checks it itself)
-            and not entry.magic(artifact, head)
-        ):
+        if magic is not None and not magic(artifact, head):
             continue  # the row's cheap necessary condition fails: the sniffer would say 0
         score = reader.sniff(artifact, head)
         if score <= 0:
             continue
-        tie = 1 if artifact.extension in reader.extensions else 0
-        key = (score, tie, _priority(reader))
-        if best is None or key > best[:3]:
-            best = (*key, reader)
-    return best[3] if best else None
+        if extension is None:
+            extension = artifact.extension
+        key = (score, 1 if extension in reader.extensions else 0, priority)
+        if best is None or key > best[0]:
+            best = (key, reader)
+    return best[1] if best else None

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.budget import Budget, BudgetExceeded, Limits
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import register_json_analyser
+from modelxray.formats.registry import YAML_MARKER_LITERALS
 from modelxray.model import FormatName
 from modelxray.rules import config as rules
 from modelxray.scanning import report_judgements
@@ -59,8 +60,8 @@ _MARKERS = re.compile(
 )
 
 
-# Literals every match of ``_MARKERS`` contains (``target`` covers ``_target_``).
-_MARKER_LITERALS = (b"target", b"cls", b"python/", b"${")
+# Literals every match of ``_MARKERS`` contains (the registry row's cheap check uses them too).
+_MARKER_LITERALS = YAML_MARKER_LITERALS
 
 
 def _resolver_marks(name: str) -> bool:

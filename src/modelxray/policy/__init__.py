@@ -31,6 +31,10 @@ from modelxray.model import (
 if TYPE_CHECKING:
     import datetime as _dt
 
+    from modelxray.policy.entries import AllowEntry as AllowEntry
+    from modelxray.policy.entries import RuleSetting as RuleSetting
+    from modelxray.policy.entries import Suppression as Suppression
+
 # datetime, fnmatch and the TOML parser load only when a policy needs them: the default
 # Policy() must cost nothing at start-up.
 
@@ -42,37 +46,17 @@ class PolicyError(ValueError):
     """The policy file is invalid; the message names the key and what is wrong."""
 
 
-@dataclass(frozen=True)
-class RuleSetting:
-    """A rule's disposition in the policy."""
-
-    state: Disposition = Disposition.BLOCK
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "state", Disposition(self.state))
-
-    severity: Severity | None = None
+# A policy's entries (rule settings, allow/deny entries, suppressions) are classes of their
+# own module, loaded with the first policy that has one: the default Policy() needs none.
+_ENTRIES = ("AllowEntry", "RuleSetting", "Suppression")
 
 
-@dataclass(frozen=True)
-class AllowEntry:
-    """An allow-list entry and the reason it was added."""
+def __getattr__(name: str) -> Any:
+    if name in _ENTRIES:
+        from modelxray.policy import entries
 
-    target: str  # "module.name" for pickle globals, "module" (prefix) for Keras modules
-    reason: str
-
-
-@dataclass(frozen=True)
-class Suppression:
-    """A finding suppressed for one file (by hash) and rule, with its reason."""
-
-    sha256: str
-    rule: str  # a rule ID or "*"
-    reason: str
-    expires: _dt.date | None = None
-
-    def expired(self, today: _dt.date) -> bool:
-        return self.expires is not None and today > self.expires
+        return getattr(entries, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -279,6 +263,8 @@ def _severity(value: Any, where: str, allow_none: bool = False) -> Severity | No
 
 
 def _entries(value: Any, where: str, key: str) -> tuple[AllowEntry, ...]:
+    from modelxray.policy.entries import AllowEntry
+
     _expect(value, list, where)
     out = []
     for i, item in enumerate(value):
@@ -353,6 +339,7 @@ def _check_allow_entry(target: str, where: str) -> None:
 def _suppressions(value: Any) -> tuple[Suppression, ...]:
     import datetime as _dt
 
+    from modelxray.policy.entries import Suppression
     from modelxray.rules import ALL_RULES
 
     _expect(value, list, "suppress")
@@ -390,6 +377,7 @@ def _suppressions(value: Any) -> tuple[Suppression, ...]:
 
 
 def _rules(value: Any) -> dict[str, RuleSetting]:
+    from modelxray.policy.entries import RuleSetting
     from modelxray.rules import ALL_RULES
 
     _expect(value, dict, "rules")

@@ -31,12 +31,10 @@ MAX_EVIDENCE_ITEMS = 2000
 
 # C0/C1 controls (tab and newline handled by the caller) and the bidi / invisible formatting
 # characters used in "Trojan Source" style disguises.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
-_UNSAFE_WITH_WS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
+# Every one of them is non-printable to ``str.isprintable`` (categories Cc, Cf, Zl, Zp), so
+# printable text skips the search (and the patterns compile when first needed).
+_UNSAFE = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+_UNSAFE_WITH_WS = "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 
 
 class ReportUnavailable(RuntimeError):
@@ -67,8 +65,10 @@ def visible(text: str, *, multiline: bool = False) -> str:
     With ``multiline`` newlines and tabs are kept (for ``<pre>`` blocks); otherwise they are
     spelled out too, so one value is always one line.
     """
-    pattern = _UNSAFE if multiline else _UNSAFE_WITH_WS
-    return pattern.sub(_spell, clean_text(text))
+    text = clean_text(text)
+    if text.isprintable():
+        return text
+    return re.sub(_UNSAFE if multiline else _UNSAFE_WITH_WS, _spell, text)
 
 
 def jsonable(value: Any, _depth: int = 0) -> Any:

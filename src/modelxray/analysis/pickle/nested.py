@@ -12,9 +12,7 @@ and ``.npy`` images are recorded with their bytes for the matching reader.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import bz2
 import lzma
 import zlib
 from collections.abc import Callable
@@ -110,6 +108,8 @@ def _limit(ctx: VmState) -> int:
 
 
 def _decompress(kind: str, data: bytes, limit: int) -> bytes:
+    import bz2  # (bz2 and base64 load with the first payload that needs them)
+
     if kind == "bz2":
         d: bz2.BZ2Decompressor | lzma.LZMADecompressor = bz2.BZ2Decompressor()
         out = d.decompress(data, max_length=limit + 1)
@@ -209,6 +209,8 @@ def _eval(v: object, ctx: VmState, depth: int, steps: list[str]) -> bytes | str 
         steps.append("hex")
         return binascii.unhexlify(b"".join(_ascii(inner).split()))
     if fpath in ("base64.b32decode", "base64.b16decode", "base64.a85decode", "base64.b85decode"):
+        import base64
+
         steps.append(fpath.split(".")[1][:3])
         data = _ascii(inner)
         if fpath == "base64.b32decode":
