@@ -436,6 +436,25 @@ def pool_pays(sources: list[SourceFile], jobs: int) -> bool:
     )
 
 
+def _preload_readers() -> None:
+    """Import every reader and analyser module (not the generated tables) before workers fork,
+    so that they inherit one copy instead of each importing what its files need."""
+    import importlib
+    import pkgutil
+
+    import modelxray.analysis
+    import modelxray.containers
+    import modelxray.formats
+
+    for package in (modelxray.formats, modelxray.containers, modelxray.analysis):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if "._generated" not in module.name:
+                try:
+                    importlib.import_module(module.name)
+                except ImportError:  # an optional dependency: the file that needs it says so
+                    pass
+
+
 def _worker_died(source: SourceFile, options: ScanOptions, code: int | None) -> FileResult:
     how = "ended" if code is None else describe_exit(code)
     return failed_result(
@@ -470,6 +489,7 @@ def iter_results(
         if pool_pays(batch, jobs):
             from modelxray.pool import ordered_map
 
+            _preload_readers()
             yield from ordered_map(
                 batch,
                 lambda source: scan_file(source, options),

@@ -16,6 +16,7 @@ never scanned content.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from collections import deque
@@ -37,6 +38,9 @@ def _serve(
     from modelxray.children import die_with_parent, limit_cpu
 
     die_with_parent(parent)
+    # What the worker inherited stays out of its collections: they would walk (and write
+    # to) every page shared with the parent.
+    gc.freeze()
     # Signals are the parent's to act on: Ctrl-C on a terminal reaches the whole process
     # group, and the parent stops the workers (forked workers would inherit its handlers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
