@@ -436,23 +436,21 @@ def pool_pays(sources: list[SourceFile], jobs: int) -> bool:
     )
 
 
-def _preload_readers() -> None:
-    """Import every reader and analyser module (not the generated tables) before workers fork,
-    so that they inherit one copy instead of each importing what its files need."""
+def preload_readers() -> None:
+    """Import every reader, container and analyser module before workers fork (readers load
+    lazily, so a worker would otherwise import its own copy of what its files need): forked
+    workers then share one copy, and a limited worker's memory limit measures parsing, not
+    imports."""
     import importlib
     import pkgutil
 
-    import modelxray.analysis
-    import modelxray.containers
-    import modelxray.formats
-
-    for package in (modelxray.formats, modelxray.containers, modelxray.analysis):
-        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if "._generated" not in module.name:
-                try:
-                    importlib.import_module(module.name)
-                except ImportError:  # an optional dependency: the file that needs it says so
-                    pass
+    for package in ("formats", "containers", "analysis"):
+        root = importlib.import_module(f"modelxray.{package}")
+        for info in pkgutil.walk_packages(root.__path__, f"modelxray.{package}."):
+            try:
+                importlib.import_module(info.name)
+            except ImportError:  # an optional dependency: the file that needs it says so
+                pass
 
 
 def _worker_died(source: SourceFile, options: ScanOptions, code: int | None) -> FileResult:
@@ -489,7 +487,7 @@ def iter_results(
         if pool_pays(batch, jobs):
             from modelxray.pool import ordered_map
 
-            _preload_readers()
+            preload_readers()
             yield from ordered_map(
                 batch,
                 lambda source: scan_file(source, options),

@@ -38,6 +38,7 @@ from modelxray.engine import (
     describe_exit,
     failed_result,
     link_model_data,
+    preload_readers,
     scan_file,
 )
 from modelxray.model import (
@@ -202,27 +203,6 @@ class _Pool:
             self.retire(worker, kill=True)
 
 
-def _preload_readers() -> None:
-    """Import every reader, container and analyser (and the native libraries they use) before
-    the first fork, so a worker's memory limit measures parsing, not imports, and a fresh
-    worker costs a fork, not a re-import of what the previous one had loaded."""
-    import importlib
-    import pkgutil
-
-    for package in ("formats", "containers", "analysis"):
-        root = importlib.import_module(f"modelxray.{package}")
-        for info in pkgutil.walk_packages(root.__path__, f"modelxray.{package}."):
-            try:
-                importlib.import_module(info.name)
-            except ImportError:  # an optional reader's library is missing: imported on use
-                pass
-    for lib in ("numpy", "h5py"):
-        try:
-            importlib.import_module(lib)
-        except ImportError:
-            pass
-
-
 def _has_content(source: SourceFile) -> bool:
     """A file a parser reads (local or remote), not a listing's problem."""
     return source.path is not None or source.remote is not None
@@ -232,7 +212,7 @@ def _pooled(
     sources: list[SourceFile], options: ScanOptions, settings: IsolationSettings, jobs: int
 ) -> Iterator[FileResult]:
     """Every source's result, in source order; files with content are read by the pool."""
-    _preload_readers()
+    preload_readers()
     pool = _Pool(sources, options, settings)
     wall = settings.wall_limit(options.limits)
     cpu = settings.cpu_limit(options.limits)
