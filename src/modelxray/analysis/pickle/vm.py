@@ -1097,6 +1097,8 @@ def _interpret(
             if op >= 0x80:
                 if op == 0x94:  # MEMOIZE
                     memo[len(memo)] = stack[-1]
+                elif op == 0x85:  # TUPLE1
+                    stack[-1] = (stack[-1],)
                 elif op == 0x8C:  # SHORT_BINUNICODE
                     if i >= lim:
                         ensure(1)
@@ -1109,8 +1111,6 @@ def _interpret(
                 elif op == 0x86:  # TUPLE2
                     v = stack.pop()
                     stack[-1] = (stack[-1], v)
-                elif op == 0x85:  # TUPLE1
-                    stack[-1] = (stack[-1],)
                 elif op == 0x89:  # NEWFALSE
                     stack.append(False)
                 elif op == 0x88:  # NEWTRUE
@@ -1122,7 +1122,12 @@ def _interpret(
                 else:
                     slow(op)
             elif op >= 0x60:
-                if op == 0x68:  # BINGET
+                if op == 0x71:  # BINPUT
+                    if i >= lim:
+                        ensure(1)
+                    memo[buf[i]] = stack[-1]
+                    i += 1
+                elif op == 0x68:  # BINGET
                     if i >= lim:
                         ensure(1)
                     v = memo.get(buf[i], _MISSING)
@@ -1130,11 +1135,11 @@ def _interpret(
                         raise _PickleError("memo-miss", f"memo value not found at index {buf[i]}")
                     i += 1
                     stack.append(v)
-                elif op == 0x71:  # BINPUT
-                    if i >= lim:
-                        ensure(1)
-                    memo[buf[i]] = stack[-1]
-                    i += 1
+                elif op == 0x72:  # LONG_BINPUT
+                    if i + 4 > lim:
+                        ensure(4)
+                    memo[_U32(buf, i)[0]] = stack[-1]
+                    i += 4
                 elif op == 0x74:  # TUPLE
                     items = stack
                     if not metastack:
@@ -1171,11 +1176,6 @@ def _interpret(
                     if v is _MISSING:
                         raise _PickleError("memo-miss", f"memo value not found at index {n}")
                     stack.append(v)
-                elif op == 0x72:  # LONG_BINPUT
-                    if i + 4 > lim:
-                        ensure(4)
-                    memo[_U32(buf, i)[0]] = stack[-1]
-                    i += 4
                 elif op == 0x7D:  # EMPTY_DICT
                     stack.append(SDict())
                 elif op == 0x61:  # APPEND
@@ -1214,13 +1214,22 @@ def _interpret(
                     stack.append(())
                 elif op == 0x52:  # REDUCE
                     v = stack.pop()
-                    c = Call(stack[-1], v, None, "reduce", opos, "REDUCE")
+                    f = stack[-1]
+                    c = Call(f, v, None, "reduce", opos, "REDUCE")
                     stack[-1] = c
                     if len(calls) < RECORD_CAP:
                         calls.append(c)
                     else:
                         rec_call(c)
-                    after_call(c)
+                    if type(f) is Global and f.name == "add_extension":
+                        after_call(c)
+                elif op == 0x51:  # BINPERSID
+                    p = PersistentRef(stack[-1], opos, "BINPERSID")
+                    stack[-1] = p
+                    if len(pids) < RECORD_CAP:
+                        pids.append(p)
+                    else:
+                        stream.persistent_ids_omitted += 1
                 elif op == 0x58:  # BINUNICODE
                     if i + 4 > lim:
                         ensure(4)
