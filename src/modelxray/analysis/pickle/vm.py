@@ -1211,13 +1211,16 @@ def _interpret(
                         metastack.append(stack)
                         meta_total += len(stack)
                         stack = []
-                    elif op == 0x4A:  # BININT
+                    elif op == 0x58:  # BINUNICODE
                         if i + 4 > lim:
                             ensure(4)
-                        stack.append(_I32(buf, i)[0])
+                        n = _U32(buf, i)[0]
                         i += 4
-                    elif op == 0x29:  # EMPTY_TUPLE
-                        stack.append(())
+                        if n <= 256 and i + n <= lim:
+                            stack.append(buf[i : i + n].decode("utf-8", "surrogatepass"))
+                            i += n
+                        else:
+                            stack.append(payload(n, "str", False))
                     elif op == 0x52:  # REDUCE
                         v = stack.pop()
                         f = stack[-1]
@@ -1229,6 +1232,8 @@ def _interpret(
                             rec_call(c)
                         if type(f) is Global and f.name == "add_extension":
                             after_call(c)
+                    elif op == 0x29:  # EMPTY_TUPLE
+                        stack.append(())
                     elif op == 0x51:  # BINPERSID
                         p = PersistentRef(stack[-1], opos, "BINPERSID")
                         stack[-1] = p
@@ -1236,16 +1241,11 @@ def _interpret(
                             pids.append(p)
                         else:
                             stream.persistent_ids_omitted += 1
-                    elif op == 0x58:  # BINUNICODE
+                    elif op == 0x4A:  # BININT
                         if i + 4 > lim:
                             ensure(4)
-                        n = _U32(buf, i)[0]
+                        stack.append(_I32(buf, i)[0])
                         i += 4
-                        if n <= 256 and i + n <= lim:
-                            stack.append(buf[i : i + n].decode("utf-8", "surrogatepass"))
-                            i += n
-                        else:
-                            stack.append(payload(n, "str", False))
                     elif op == 0x4E:  # NONE
                         stack.append(None)
                     elif op == 0x5D:  # EMPTY_LIST
