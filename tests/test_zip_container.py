@@ -196,7 +196,7 @@ def test_zip64_extra_field_replaces_the_sentinels(tmp_path: Path) -> None:
 
 
 def test_data_offsets_in_bulk_are_the_per_member_ones(tmp_path: Path) -> None:
-    from modelxray.budget import Limits
+    from modelxray.budget import Budget, Limits
     from modelxray.containers.zip import (
         ZipError,
         member_data_offset,
@@ -209,9 +209,8 @@ def test_data_offsets_in_bulk_are_the_per_member_ones(tmp_path: Path) -> None:
     with open(p, "rb") as f:
         members = read_directory(f, size, Limits()).members
         one_by_one = {i: member_data_offset(f, m)[0] for i, m in enumerate(members) if not m.is_dir}
-        ticks: list[int] = []
-        assert member_data_offsets(f, members, lambda: ticks.append(1)) == one_by_one
-    assert len(ticks) == len(one_by_one) and 0 not in one_by_one  # the folder is left out
+        assert member_data_offsets(f, members, Budget()) == one_by_one
+    assert 0 not in one_by_one  # the folder is left out
     # a member whose local header is gone: the same error as the per-member read
     data = bytearray(p.read_bytes())
     victim = members[3]

@@ -1132,13 +1132,13 @@ def _interpret(
                     elif op == 0x68:  # BINGET
                         if i >= lim:
                             ensure(1)
-                        v = memo.get(buf[i], _MISSING)
-                        if v is _MISSING:
+                        try:
+                            stack.append(memo[buf[i]])
+                        except KeyError:
                             raise _PickleError(
                                 "memo-miss", f"memo value not found at index {buf[i]}"
-                            )
+                            ) from None
                         i += 1
-                        stack.append(v)
                     elif op == 0x72:  # LONG_BINPUT
                         if i + 4 > lim:
                             ensure(4)
@@ -1178,10 +1178,12 @@ def _interpret(
                             ensure(4)
                         n = _U32(buf, i)[0]
                         i += 4
-                        v = memo.get(n, _MISSING)
-                        if v is _MISSING:
-                            raise _PickleError("memo-miss", f"memo value not found at index {n}")
-                        stack.append(v)
+                        try:
+                            stack.append(memo[n])
+                        except KeyError:
+                            raise _PickleError(
+                                "memo-miss", f"memo value not found at index {n}"
+                            ) from None
                     elif op == 0x7D:  # EMPTY_DICT
                         stack.append(SDict())
                     elif op == 0x61:  # APPEND
