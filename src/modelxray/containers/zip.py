@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact, BinaryStream, window_opener
@@ -45,7 +45,7 @@ class ZipError(ValueError):
 _ENTRY = struct.Struct("<4xxBxxHH4xLLLHHH4xLL").unpack_from
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ZipMember:
     name: str
     method: int
@@ -64,6 +64,13 @@ class ZipMember:
     @property
     def is_symlink(self) -> bool:
         return self.create_system == 3 and (self.external_attr >> 16) & 0o170000 == 0o120000
+
+
+# The setters of ZipMember's slots, in field order: ``read_directory`` fills one member per
+# directory entry (tens of thousands in a large checkpoint) through them, without the frozen
+# dataclass's ``object.__setattr__`` per field.
+(_SET_NAME, _SET_METHOD, _SET_FLAGS, _SET_CRC, _SET_CSIZE, _SET_SIZE, _SET_OFFSET, _SET_EXT,
+ _SET_SYSTEM) = (getattr(ZipMember, f.name).__set__ for f in fields(ZipMember))  # fmt: skip
 
 
 def _find_eocd(f: BinaryStream, size: int) -> tuple[int, bytes]:
@@ -193,20 +200,17 @@ def read_directory(f: BinaryStream, size: int, limits: Limits) -> CentralDirecto
             name = raw_name.decode("utf-8", errors="replace")
         else:
             name = raw_name.decode("cp437", errors="replace")
-        # ZipMember(...) without the frozen dataclass's per-field __setattr__ (one member per
-        # entry; tens of thousands in a large checkpoint)
+        # ZipMember(name, method, flags, crc, csize, usize, offset + shift, ext, system)
         m = new(ZipMember)
-        m.__dict__.update(
-            name=name,
-            method=method,
-            flags=flags,
-            crc=crc,
-            compressed_size=csize,
-            size=usize,
-            header_offset=offset + shift,
-            external_attr=ext,
-            create_system=system,
-        )
+        _SET_NAME(m, name)
+        _SET_METHOD(m, method)
+        _SET_FLAGS(m, flags)
+        _SET_CRC(m, crc)
+        _SET_CSIZE(m, csize)
+        _SET_SIZE(m, usize)
+        _SET_OFFSET(m, offset + shift)
+        _SET_EXT(m, ext)
+        _SET_SYSTEM(m, system)
         append(m)
     if len(members) != count:
         readers = (
