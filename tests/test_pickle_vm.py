@@ -731,6 +731,19 @@ def test_opcode_count_is_the_opcodes_read() -> None:
     assert cut_in_arg.opcode_count == sum(1 for *_o, pos in ops if pos <= binint)
 
 
+def test_opcode_past_the_limit_never_runs() -> None:
+    """The budget is checked once the next opcode is readable and before it runs: with a
+    limit of one opcode, the GLOBAL after PROTO is read (counted) but never imported; a
+    stream that simply ends there is truncated, not over a limit."""
+    tight = Limits(max_pickle_opcodes=1)  # the budget is checked at every opcode
+    s = one(b"\x80\x02cos\nsystem\n.", budget=Budget(tight))
+    assert s.limit_hit is not None and s.limit_hit.startswith("max_pickle_opcodes")
+    assert s.imports == [] and s.opcode_count == 2
+    cut = one(b"\x80\x02", budget=Budget(tight))
+    assert cut.limit_hit is None and cut.error is not None and cut.error.kind == "truncated"
+    assert cut.opcode_count == 1
+
+
 def test_stack_and_mark_limits() -> None:
     s = one(ps.many_marks(50_000), budget=Budget(Limits(max_pickle_stack=1000)))
     assert s.limit_hit is not None and "stack" in s.limit_hit

@@ -1056,7 +1056,7 @@ def _interpret(
     ticks = 0
     # check the budget at least 8 times before any count limit could be crossed
     every = max(1, min(CHECK_EVERY, max_ops // 8, max_stack // 8, max_memo // 8))
-    block = range(1, every + 1)
+    block = range(every)
     read_ops = 0
     op = -1
 
@@ -1084,10 +1084,13 @@ def _interpret(
     try:
         jump(start)
         # The hottest opcodes are inlined (no call); the rest dispatch through ``table``.
-        # ``read_ops``: opcodes read in the current block of ``every``; the budget is checked after
-        # each block (a loop over a range counts them for free)
+        # Opcodes are counted by the loop over ``rng``: ``ticks + read_ops`` is the number read
+        # so far.  The budget is checked when opcode ``k * every`` has been made readable and
+        # before it runs (it is counted in ``ticks`` then): ``rng`` is 1..every-1 in the first
+        # block, 0..every-1 after.
+        rng = range(1, every)
         while True:
-            for read_ops in block:
+            for read_ops in rng:
                 if i >= lim:
                     read_ops -= 1  # this opcode is not read yet (ensure may fail)
                     ensure(1)
@@ -1264,8 +1267,11 @@ def _interpret(
                         i += 2
                     else:
                         slow(op)
+            if i >= lim:
+                ensure(1)
             read_ops = 0
             periodic()
+            rng = block
     except _Stop:
         pass
     except _PickleError as e:
