@@ -216,6 +216,32 @@ def test_zip_symlink_members(tmp_path: Path):
     assert [f.location.inner[0] for f in _by_rule(report, "MX-ARCHIVE-003")] == ["model/alias.bin"]
 
 
+def test_raw_storage_members_keep_every_header_check(tmp_path: Path):
+    """A PyTorch zip's raw storages (``data/<key>``) are not read as formats, but their
+    headers are still judged: a storage slot that is a symbolic link, a repeated storage
+    name and a storage name that climbs out are each reported."""
+    import pickle
+
+    p = _zip(
+        tmp_path / "storages.pt",
+        [
+            ("archive/data.pkl", pickle.dumps({}, protocol=2)),
+            (zipfile.ZipInfo("archive/data/0"), b"\0" * 8),
+            (zipfile.ZipInfo("archive/data/0"), b"\0" * 8),
+            _zip_symlink("archive/data/1", "/tmp/modelxray_dummy_target"),
+            (zipfile.ZipInfo("archive/../../data/2"), b"\0" * 8),
+        ],
+    )
+    report = _scan(p)
+    assert "pytorch-zip" in report.files[0].formats
+    assert [f.location.inner[0] for f in _by_rule(report, "MX-ARCHIVE-002")] == ["archive/data/1"]
+    assert [f.evidence["member"] for f in _by_rule(report, "MX-ARCHIVE-001")] == [
+        "archive/../../data/2"
+    ]
+    dup = [f for f in report.findings if f.evidence.get("copy") == 2]
+    assert [f.evidence["member"] for f in dup] == ["archive/data/0"]
+
+
 def test_zip_duplicate_names_both_scanned(tmp_path: Path):
     mal = (EXAMPLES / "malicious_lambda.h5").read_bytes()
     p = _zip(tmp_path / "dup.zip", [("archive/model.h5", mal), ("archive/model.h5", CLEAN_KERAS)])

@@ -712,6 +712,38 @@ def test_opcode_limit() -> None:
     assert s.opcode_count <= 1000 + 125
 
 
+def test_opcode_count_is_the_opcodes_read() -> None:
+    """``opcode_count`` (the evidence of an error finding) counts every opcode byte read,
+    across the VM's budget-check blocks, also when the stream breaks off at an opcode or
+    inside one's argument."""
+    import pickletools
+
+    data = pickle.dumps([{"k": i, "v": (i, str(i))} for i in range(3000)], protocol=2)
+    ops = list(pickletools.genops(data))
+    assert len(ops) > 4 * 4096  # several budget-check blocks
+    assert one(data).opcode_count == len(ops)
+    cut_at_op = one(data[:-1])  # no STOP: every other opcode read, then the read fails
+    assert cut_at_op.error is not None and cut_at_op.error.kind == "truncated"
+    assert cut_at_op.opcode_count == len(ops) - 1
+    binint = next(pos for op, _arg, pos in ops if op.name == "BININT2")
+    cut_in_arg = one(data[: binint + 2])  # the BININT2 opcode is read, its argument is not
+    assert cut_in_arg.error is not None and cut_in_arg.error.kind == "truncated"
+    assert cut_in_arg.opcode_count == sum(1 for *_o, pos in ops if pos <= binint)
+
+
+def test_opcode_past_the_limit_never_runs() -> None:
+    """The budget is checked once the next opcode is readable and before it runs: with a
+    limit of one opcode, the GLOBAL after PROTO is read (counted) but never imported; a
+    stream that simply ends there is truncated, not over a limit."""
+    tight = Limits(max_pickle_opcodes=1)  # the budget is checked at every opcode
+    s = one(b"\x80\x02cos\nsystem\n.", budget=Budget(tight))
+    assert s.limit_hit is not None and s.limit_hit.startswith("max_pickle_opcodes")
+    assert s.imports == [] and s.opcode_count == 2
+    cut = one(b"\x80\x02", budget=Budget(tight))
+    assert cut.limit_hit is None and cut.error is not None and cut.error.kind == "truncated"
+    assert cut.opcode_count == 1
+
+
 def test_stack_and_mark_limits() -> None:
     s = one(ps.many_marks(50_000), budget=Budget(Limits(max_pickle_stack=1000)))
     assert s.limit_hit is not None and "stack" in s.limit_hit

@@ -46,6 +46,23 @@ def _is_absolute(path: str) -> str | None:
     return None
 
 
+def _plain(name: str) -> bool:
+    """A name with nothing for :func:`name_problems` to find that :func:`normalised` leaves as
+    it is: no NUL, no backslash, not absolute or drive-lettered, and every ``/``-separated
+    component non-empty and neither ``.`` nor ``..`` (the common case, checked without
+    splitting the name)."""
+    return not (
+        not name
+        or "\0" in name
+        or "\\" in name
+        or "//" in name
+        or "/." in name
+        or name[0] in "./"
+        or name[-1] == "/"
+        or name[1:2] == ":"
+    )
+
+
 def name_problems(name: str) -> list[str]:
     """Why extracting a member with this name would write outside the target folder."""
     problems = []
@@ -93,16 +110,18 @@ class MemberChecks:
 
     def member(self, name: str) -> int:
         """Check a member's name; returns its copy number (1 unless the name repeats)."""
-        loc = self.archive.location.child(name)
-        problems = name_problems(name)
-        if problems:
-            self.ctx.report(
-                archive_rules.PATH_TRAVERSAL,
-                loc,
-                f"{self.fmt} member name {name!r} " + "; ".join(problems),
-                {"member": name, "format": self.fmt, "problems": problems},
-            )
-        key = normalised(name)
+        if _plain(name):  # no problems, and the name is its own normalised form
+            key = name
+        else:
+            problems = name_problems(name)
+            if problems:
+                self.ctx.report(
+                    archive_rules.PATH_TRAVERSAL,
+                    self.archive.location.child(name),
+                    f"{self.fmt} member name {name!r} " + "; ".join(problems),
+                    {"member": name, "format": self.fmt, "problems": problems},
+                )
+            key = normalised(name)
         copy = self._seen.get(key, 0) + 1
         self._seen[key] = copy
         if copy > 1:
@@ -113,13 +132,15 @@ class MemberChecks:
                 "disagree on which copy wins (every copy is scanned)",
                 {"member": name, "normalised": key, "copy": copy, "format": self.fmt},
             )
+        if not self._links:
+            return copy
         parts = key.split("/")
         for i in range(1, len(parts)):
             prefix = "/".join(parts[:i])
             if prefix in self._links:
                 self.ctx.report(
                     archive_rules.LINK_ESCAPE,
-                    loc,
+                    self.archive.location.child(name),
                     f"{self.fmt} member {name!r} is written through the link member "
                     f"{prefix!r}: extracting it writes wherever the link points",
                     {"member": name, "through_link": prefix, "format": self.fmt},

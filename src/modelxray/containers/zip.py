@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from modelxray.artifact import Artifact, BinaryStream, window_opener
@@ -38,7 +38,14 @@ class ZipError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+# One central-directory entry's fixed part (46 bytes after its signature check): version
+# made by (low byte skipped, high byte = creating system), version needed, flags, method,
+# time, date, CRC, sizes, name/extra/comment lengths, disk, internal and external attributes,
+# local header offset.
+_ENTRY = struct.Struct("<4xxBxxHH4xLLLHHH4xLL").unpack_from
+
+
+@dataclass(frozen=True, slots=True)
 class ZipMember:
     name: str
     method: int
@@ -57,6 +64,13 @@ class ZipMember:
     @property
     def is_symlink(self) -> bool:
         return self.create_system == 3 and (self.external_attr >> 16) & 0o170000 == 0o120000
+
+
+# The setters of ZipMember's slots, in field order: ``read_directory`` fills one member per
+# directory entry (tens of thousands in a large checkpoint) through them, without the frozen
+# dataclass's ``object.__setattr__`` per field.
+(_SET_NAME, _SET_METHOD, _SET_FLAGS, _SET_CRC, _SET_CSIZE, _SET_SIZE, _SET_OFFSET, _SET_EXT,
+ _SET_SYSTEM) = (getattr(ZipMember, f.name).__set__ for f in fields(ZipMember))  # fmt: skip
 
 
 def _find_eocd(f: BinaryStream, size: int) -> tuple[int, bytes]:
@@ -154,33 +168,50 @@ def read_directory(f: BinaryStream, size: int, limits: Limits) -> CentralDirecto
     if len(cd) < cd_size:
         raise ZipError("truncated central directory")
     members: list[ZipMember] = []
+    append = members.append
+    new = object.__new__
+    max_members = limits.max_members
+    end = len(cd)
     pos = 0
     # As zipfile does: every entry in the directory's bytes, whatever the count says (bounded).
-    while pos < len(cd):
-        sound = pos + 46 <= len(cd) and cd[pos : pos + 4] == _CENTRAL
+    while pos < end:
+        sound = pos + 46 <= end and cd.startswith(_CENTRAL, pos)
         if not sound:
-            if len(members) < count and pos + 46 <= len(cd):
+            if len(members) < count and pos + 46 <= end:
                 raise ZipError(f"bad central directory entry at offset {cd_offset + pos}")
             # Past the counted entries miniz stops reading; zipfile refuses the archive.
             problems.append(
-                f"{len(cd) - pos} byte(s) at the end of the central directory are no entry "
+                f"{end - pos} byte(s) at the end of the central directory are no entry "
                 "(zipfile refuses the archive; miniz, which PyTorch uses, ignores them)"
             )
             break
-        if len(members) >= limits.max_members:
+        if len(members) >= max_members:
             raise BudgetExceeded(
-                "max_members", f"central directory holds more than {limits.max_members} entries"
+                "max_members", f"central directory holds more than {max_members} entries"
             )
-        (_, _, system, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, ext,
-         offset) = struct.unpack("<4sBBHHHHHLLLHHHHHLL", cd[pos : pos + 46])  # fmt: skip
-        raw_name = cd[pos + 46 : pos + 46 + nlen]
-        extra = cd[pos + 46 + nlen : pos + 46 + nlen + xlen]
-        usize, csize, offset = _apply_zip64(extra, usize, csize, offset)
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
-        members.append(
-            ZipMember(name, method, flags, crc, csize, usize, offset + shift, ext, system)
-        )
-        pos += 46 + nlen + xlen + clen
+        (system, flags, method, crc, csize, usize, nlen, xlen, clen, ext, offset) = _ENTRY(cd, pos)
+        name_at = pos + 46
+        pos = name_at + nlen + xlen + clen
+        if usize == 0xFFFFFFFF or csize == 0xFFFFFFFF or offset == 0xFFFFFFFF:
+            extra = cd[name_at + nlen : name_at + nlen + xlen]
+            usize, csize, offset = _apply_zip64(extra, usize, csize, offset)
+        raw_name = cd[name_at : name_at + nlen]
+        if flags & 0x800 or raw_name.isascii():  # cp437 agrees with ASCII on ASCII bytes
+            name = raw_name.decode("utf-8", errors="replace")
+        else:
+            name = raw_name.decode("cp437", errors="replace")
+        # ZipMember(name, method, flags, crc, csize, usize, offset + shift, ext, system)
+        m = new(ZipMember)
+        _SET_NAME(m, name)
+        _SET_METHOD(m, method)
+        _SET_FLAGS(m, flags)
+        _SET_CRC(m, crc)
+        _SET_CSIZE(m, csize)
+        _SET_SIZE(m, usize)
+        _SET_OFFSET(m, offset + shift)
+        _SET_EXT(m, ext)
+        _SET_SYSTEM(m, system)
+        append(m)
     if len(members) != count:
         readers = (
             "zipfile (Keras, np.load) reads all of them; miniz (PyTorch) only the counted ones"
@@ -241,6 +272,38 @@ def member_data_offset(f: BinaryStream, member: ZipMember) -> tuple[int, str]:
     return member.header_offset + 30 + nlen + xlen, local_name
 
 
+_LOCAL_LENGTHS = struct.Struct("<HH").unpack_from
+_HEADER_WINDOW = 1 << 16
+
+
+def member_data_offsets(
+    f: BinaryStream, members: list[ZipMember], budget: Budget | None = None
+) -> dict[int, int]:
+    """:func:`member_data_offset` of every member that is no folder, by index: the same
+    offsets and the same error for the first member without a local header, with the local
+    headers (which writers put back to back) read a window at a time, not one seek and two
+    reads per member.  ``budget``'s clock is looked at every 4096 members."""
+    out: dict[int, int] = {}
+    window = b""
+    start = 0
+    for i, m in enumerate(members):
+        if m.name.endswith("/"):  # ZipMember.is_dir
+            continue
+        if budget is not None and not i & 4095:
+            budget.check_time()
+        at = m.header_offset - start
+        if not (0 <= at and at + 30 <= len(window)):
+            f.seek(m.header_offset)
+            window = f.read(_HEADER_WINDOW)
+            start = m.header_offset
+            at = 0
+        if len(window) < at + 30 or not window.startswith(_LOCAL, at):
+            raise ZipError(f"no local header for {m.name!r} at {m.header_offset}")
+        nlen, xlen = _LOCAL_LENGTHS(window, at + 26)
+        out[i] = m.header_offset + 30 + nlen + xlen
+    return out
+
+
 # Zip compression methods this reader streams, and the codec that decodes each.
 _METHODS = {8: "deflate", 12: "bzip2", 93: "zstd", 95: "xz"}
 
@@ -269,16 +332,21 @@ def member_opener(
 
 def classify_archive(names: list[str]) -> str:
     """What kind of model archive this is, from its member layout."""
-    base = {n.split("/", 1)[-1] if "/" in n else n for n in names}
     top = set(names)
     if "config.json" in top and (
         "metadata.json" in top or any(n.startswith("model.weights") for n in top)
     ):
         return "keras-v3"
-    if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
-        if any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names):
+    # every name, NUL-separated: one substring search instead of one test per name (a name
+    # holding a NUL only makes a hit that the exact test then rejects)
+    joined = "\0".join(names) + "\0"
+    if "data.pkl\0" in joined and any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        if "/code/" in joined or (
+            "/constants.pkl\0" in joined and any(n.endswith("/constants.pkl") for n in names)
+        ):
             return "torchscript"
         return "pytorch-zip"
+    base = {n.split("/", 1)[-1] if "/" in n else n for n in names}
     if {".data/version", ".data/extern_modules"} <= base:
         return "torch-package"  # torch.package.PackageExporter (read by PackageImporter)
     if "schema.json" in top and all(
@@ -408,12 +476,7 @@ class ZipReader(FormatReader):
                 )
                 return
             members = directory.members
-            offsets: dict[int, int] = {}
-            for i, m in enumerate(members):
-                if m.is_dir:
-                    continue
-                ctx.budget.tick()
-                offsets[i] = member_data_offset(f, m)[0]
+            offsets = member_data_offsets(f, members, ctx.budget)
             kind = classify_archive([m.name for m in members])
             raw_storages = torch_raw_storages(f, kind, members, offsets)
         if artifact.depth == 0:
@@ -432,8 +495,16 @@ class ZipReader(FormatReader):
                 {"declared_entries": directory.declared, "directory_entries": len(members)},
             )
         checks = MemberChecks(ctx, artifact, "zip")
+        check_name = checks.member
         for i, m in enumerate(members):
-            copy = checks.member(m.name)
+            copy = check_name(m.name)
+            if i in raw_storages and not m.is_symlink:
+                # torch reads these as raw tensor bytes, never as a format: stored (method 0,
+                # so nothing below could fail or be expanded), no folder, their names checked
+                # above, their bytes in the overlap check; nothing else to build for them
+                if not i & 4095:
+                    ctx.budget.check_time()
+                continue
             if m.is_dir:
                 continue
             ctx.budget.check_time()
@@ -456,8 +527,6 @@ class ZipReader(FormatReader):
             if m.is_symlink:
                 checks.link(m.name, self._link_target(opener, m), hard=False)
                 continue
-            if i in raw_storages:
-                continue  # torch reads these as raw tensor bytes, never as a format
             child = Artifact(
                 location=loc,
                 size=m.size,

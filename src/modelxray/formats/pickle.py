@@ -47,6 +47,9 @@ _SEVERITY = {"critical": Severity.CRITICAL, "high": Severity.HIGH, "medium": Sev
 
 _OPS = OPCODES
 _LEN_PREFIX = LENGTH_PREFIX
+# The byte values that are an opcode: content starting with any other byte is no pickle
+# (``pickle_score`` is 0), which a caller sniffing thousands of heads can test first.
+OPCODE_BYTES = frozenset(_OPS)
 
 
 # Opcodes real pickles use beyond a bare scalar (a text file that happens to parse rarely does).
@@ -172,7 +175,7 @@ def pickle_score(head: bytes, size: int) -> int:
     A protocol 0/1 stream needs a STOP in the head, or 16 sound opcodes, or a GLOBAL/INST
     with a dotted name among its first sound opcodes.
     """
-    if not head:
+    if not head or head[0] not in _OPS:
         return 0
     proto = head[0] == 0x80
     if proto and (len(head) < 2 or not 2 <= head[1] <= 5):
@@ -669,6 +672,7 @@ class PickleReader(FormatReader):
 register(PickleReader())
 
 __all__ = [
+    "OPCODE_BYTES",
     "PickleReader",
     "TORCH_LEGACY_MAGIC",
     "judge_as_unpickled",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from modelxray.artifact import Artifact
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.pickle import (
+    OPCODE_BYTES,
     PickleReader,
     pickle_score,
     report_streams,
@@ -407,26 +408,33 @@ def torch_raw_storages(f: Any, kind: str, members: list[Any], offsets: dict[int,
     if kind not in ("pytorch-zip", "torchscript", "torch-package"):
         return set()
     pattern = _PACKAGE_STORAGE_NAME if kind == "torch-package" else _STORAGE_NAME
+    search = pattern.search
     stored = [
         (offsets[i], i, m.size)
         for i, m in enumerate(members)
-        if i in offsets and m.method == 0 and pattern.search(m.name)
+        if m.method == 0 and i in offsets and search(m.name)
     ]
     stored.sort()
     out: set[int] = set()
+    add = out.add
     # Storages lie back to back: their first bytes are read a window at a time, not one
     # seek and read per member (a checkpoint has one storage per tensor).
     window = b""
     start = 0
+    end = 0
     for offset, i, size in stored:
-        n = min(_STORAGE_HEAD, size)
-        if not (start <= offset and offset + n <= start + len(window)):
+        n = _STORAGE_HEAD if size > _STORAGE_HEAD else size
+        if not (start <= offset and offset + n <= end):
             f.seek(offset)
             window = f.read(max(n, _STORAGE_WINDOW))
             start = offset
-        head = window[offset - start : offset - start + n]
-        if pickle_score(head, size) == 0:
-            out.add(i)
+            end = start + len(window)
+        at = offset - start
+        # a first byte that is no opcode is no pickle (pickle_score 0), without slicing
+        if n == 0 or at >= len(window) or window[at] not in OPCODE_BYTES:
+            add(i)
+        elif pickle_score(window[at : at + n], size) == 0:
+            add(i)
     return out
 
 

@@ -298,13 +298,18 @@ class Allocation:
         return None
 
 
+def may_allocate(func: object) -> bool:
+    """False when no call of ``func`` is estimated (:func:`allocation` is None whatever the
+    arguments): a global that is no known allocator, or a value that is neither a global
+    nor a computed callable."""
+    if type(func) is Global:
+        return func.qualname in _ALLOCATORS
+    return type(func) is Call
+
+
 def allocation(call: Call) -> Allocation | None:
     """What the call allocates, when it can be estimated from its constant arguments."""
-    f = call.func
-    if type(f) is Global:
-        if f.qualname not in _ALLOCATORS:
-            return None
-    elif type(f) is not Call:
+    if not may_allocate(call.func):
         return None
     try:
         e = _estimate(call, 0)
@@ -330,6 +335,6 @@ def allocation(call: Call) -> Allocation | None:
 # fmt: off
 __all__ = [
     "ALLOC_HIGH_BYTES", "ALLOC_MEDIUM_BYTES", "BIGINT_HIGH_DIGITS", "BIGINT_MEDIUM_DIGITS",
-    "Allocation", "allocation",
+    "Allocation", "allocation", "may_allocate",
 ]
 # fmt: on

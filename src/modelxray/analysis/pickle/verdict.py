@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from .alloc import ALLOC_HIGH_BYTES, ALLOC_MEDIUM_BYTES, allocation
+from .alloc import ALLOC_HIGH_BYTES, ALLOC_MEDIUM_BYTES, allocation, may_allocate
 from .globals_policy import DEFAULT_POLICY, SINGLETON_FACTORIES, Classification, Policy
 from .nested import CONTENT_JUDGED_LOADERS
 from .render import Renderer, global_name, render_call
@@ -379,8 +379,9 @@ def _stream_items(s: PickleStream, col: _Collector, policy: Policy) -> None:
             quiet = plain.get(id(f))
             if quiet is None:
                 quiet = plain[id(f)] = _plain_allowed_callee(f, policy)
+                if quiet:
+                    touched.add(id(f))
             if quiet:
-                touched.add(id(f))
                 continue
         mr = method_ref(call)
         mc = classify_method(mr, policy) if mr is not None else None
@@ -563,7 +564,17 @@ def _allocations(s: PickleStream, col: _Collector, path: tuple[str, ...]) -> Non
     total = 0
     parts: list[str] = []
     first: Call | None = None
+    # whether a global is an allocator, judged once per global (a checkpoint calls a few
+    # globals tens of thousands of times)
+    allocator: dict[int, bool] = {}
     for call in s.calls:
+        f = call.func
+        if type(f) is Global:
+            known = allocator.get(id(f))
+            if known is None:
+                known = allocator[id(f)] = may_allocate(f)
+            if not known:
+                continue
         est = allocation(call)
         if est is None:
             continue

@@ -1056,7 +1056,8 @@ def _interpret(
     ticks = 0
     # check the budget at least 8 times before any count limit could be crossed
     every = max(1, min(CHECK_EVERY, max_ops // 8, max_stack // 8, max_memo // 8))
-    countdown = every
+    block = range(every)
+    read_ops = 0
     op = -1
 
     def periodic() -> None:
@@ -1083,170 +1084,194 @@ def _interpret(
     try:
         jump(start)
         # The hottest opcodes are inlined (no call); the rest dispatch through ``table``.
+        # Opcodes are counted by the loop over ``rng``: ``ticks + read_ops`` is the number read
+        # so far.  The budget is checked when opcode ``k * every`` has been made readable and
+        # before it runs (it is counted in ``ticks`` then): ``rng`` is 1..every-1 in the first
+        # block, 0..every-1 after.
+        rng = range(1, every)
         while True:
-            if i >= lim:
-                ensure(1)
-            opos = base + i
-            op = buf[i]
-            i += 1
-            countdown -= 1
-            if not countdown:
-                countdown = every
-                periodic()
-            # dispatch on the opcode range first: ASCII (protocol 0/1) or protocol 2+ bytes
-            if op >= 0x80:
-                if op == 0x94:  # MEMOIZE
-                    memo[len(memo)] = stack[-1]
-                elif op == 0x8C:  # SHORT_BINUNICODE
-                    if i >= lim:
-                        ensure(1)
-                    n = buf[i]
-                    i += 1
-                    if i + n > lim:
-                        ensure(n)
-                    stack.append(buf[i : i + n].decode("utf-8", "surrogatepass"))
-                    i += n
-                elif op == 0x86:  # TUPLE2
-                    v = stack.pop()
-                    stack[-1] = (stack[-1], v)
-                elif op == 0x85:  # TUPLE1
-                    stack[-1] = (stack[-1],)
-                elif op == 0x89:  # NEWFALSE
-                    stack.append(False)
-                elif op == 0x88:  # NEWTRUE
-                    stack.append(True)
-                elif op == 0x87:  # TUPLE3
-                    v = stack.pop()
-                    c3 = stack.pop()
-                    stack[-1] = (stack[-1], c3, v)
-                else:
-                    slow(op)
-            elif op >= 0x60:
-                if op == 0x68:  # BINGET
-                    if i >= lim:
-                        ensure(1)
-                    v = memo.get(buf[i], _MISSING)
-                    if v is _MISSING:
-                        raise _PickleError("memo-miss", f"memo value not found at index {buf[i]}")
-                    i += 1
-                    stack.append(v)
-                elif op == 0x71:  # BINPUT
-                    if i >= lim:
-                        ensure(1)
-                    memo[buf[i]] = stack[-1]
-                    i += 1
-                elif op == 0x74:  # TUPLE
-                    items = stack
-                    if not metastack:
-                        raise _PickleError("stack-underflow", "could not find MARK")
-                    stack = metastack.pop()
-                    meta_total -= len(stack)
-                    stack.append(tuple(items) if len(items) <= cap else tuple(cap_items(items)))
-                elif op == 0x65 or op == 0x75:  # APPENDS, SETITEMS
-                    items = stack
-                    if not metastack:
-                        raise _PickleError("stack-underflow", "could not find MARK")
-                    stack = metastack.pop()
-                    meta_total -= len(stack)
-                    target = stack[-1]
-                    if op == 0x65:
-                        if type(target) is SList and len(target) + len(items) <= cap:
-                            target.extend(items)
-                        else:
-                            add_to_list(target, items, "APPENDS")
-                    else:
-                        if len(items) % 2:
-                            raise _PickleError("bad-argument", "odd number of items for SETITEMS")
-                        if type(target) is SDict and len(target) + len(items) // 2 <= cap:
-                            it = iter(items)
-                            target.extend(zip(it, it, strict=False))
-                        else:
-                            set_items(target, items, "SETITEMS")
-                elif op == 0x6A:  # LONG_BINGET
-                    if i + 4 > lim:
-                        ensure(4)
-                    n = _U32(buf, i)[0]
-                    i += 4
-                    v = memo.get(n, _MISSING)
-                    if v is _MISSING:
-                        raise _PickleError("memo-miss", f"memo value not found at index {n}")
-                    stack.append(v)
-                elif op == 0x72:  # LONG_BINPUT
-                    if i + 4 > lim:
-                        ensure(4)
-                    memo[_U32(buf, i)[0]] = stack[-1]
-                    i += 4
-                elif op == 0x7D:  # EMPTY_DICT
-                    stack.append(SDict())
-                elif op == 0x61:  # APPEND
-                    v = stack.pop()
-                    target = stack[-1]
-                    if type(target) is SList and len(target) < cap:
-                        target.append(v)
-                    else:
-                        add_to_list(target, [v], "APPEND")
-                elif op == 0x73:  # SETITEM
-                    v = stack.pop()
-                    k = stack.pop()
-                    target = stack[-1]
-                    if type(target) is SDict and len(target) < cap:
-                        target.append((k, v))
-                    else:
-                        set_items(target, [k, v], "SETITEM")
-                else:
-                    slow(op)
-            else:
-                if op == 0x4B:  # BININT1
-                    if i >= lim:
-                        ensure(1)
-                    stack.append(buf[i])
-                    i += 1
-                elif op == 0x28:  # MARK
-                    metastack.append(stack)
-                    meta_total += len(stack)
-                    stack = []
-                elif op == 0x4A:  # BININT
-                    if i + 4 > lim:
-                        ensure(4)
-                    stack.append(_I32(buf, i)[0])
-                    i += 4
-                elif op == 0x29:  # EMPTY_TUPLE
-                    stack.append(())
-                elif op == 0x52:  # REDUCE
-                    v = stack.pop()
-                    c = Call(stack[-1], v, None, "reduce", opos, "REDUCE")
-                    stack[-1] = c
-                    if len(calls) < RECORD_CAP:
-                        calls.append(c)
-                    else:
-                        rec_call(c)
-                    after_call(c)
-                elif op == 0x58:  # BINUNICODE
-                    if i + 4 > lim:
-                        ensure(4)
-                    n = _U32(buf, i)[0]
-                    i += 4
-                    if n <= 256 and i + n <= lim:
+            for read_ops in rng:
+                if i >= lim:
+                    read_ops -= 1  # this opcode is not read yet (ensure may fail)
+                    ensure(1)
+                    read_ops += 1
+                opos = base + i
+                op = buf[i]
+                i += 1
+                # dispatch on the opcode range first: ASCII (protocol 0/1) or protocol 2+ bytes
+                if op >= 0x80:
+                    if op == 0x94:  # MEMOIZE
+                        memo[len(memo)] = stack[-1]
+                    elif op == 0x85:  # TUPLE1
+                        stack[-1] = (stack[-1],)
+                    elif op == 0x8C:  # SHORT_BINUNICODE
+                        if i >= lim:
+                            ensure(1)
+                        n = buf[i]
+                        i += 1
+                        if i + n > lim:
+                            ensure(n)
                         stack.append(buf[i : i + n].decode("utf-8", "surrogatepass"))
                         i += n
+                    elif op == 0x86:  # TUPLE2
+                        v = stack.pop()
+                        stack[-1] = (stack[-1], v)
+                    elif op == 0x89:  # NEWFALSE
+                        stack.append(False)
+                    elif op == 0x88:  # NEWTRUE
+                        stack.append(True)
+                    elif op == 0x87:  # TUPLE3
+                        v = stack.pop()
+                        c3 = stack.pop()
+                        stack[-1] = (stack[-1], c3, v)
                     else:
-                        stack.append(payload(n, "str", False))
-                elif op == 0x4E:  # NONE
-                    stack.append(None)
-                elif op == 0x5D:  # EMPTY_LIST
-                    stack.append(SList())
-                elif op == 0x47:  # BINFLOAT
-                    if i + 8 > lim:
-                        ensure(8)
-                    stack.append(_F64(buf, i)[0])
-                    i += 8
-                elif op == 0x4D:  # BININT2
-                    if i + 2 > lim:
-                        ensure(2)
-                    stack.append(_U16(buf, i)[0])
-                    i += 2
+                        slow(op)
+                elif op >= 0x60:
+                    if op == 0x71:  # BINPUT
+                        if i >= lim:
+                            ensure(1)
+                        memo[buf[i]] = stack[-1]
+                        i += 1
+                    elif op == 0x68:  # BINGET
+                        if i >= lim:
+                            ensure(1)
+                        try:
+                            stack.append(memo[buf[i]])
+                        except KeyError:
+                            raise _PickleError(
+                                "memo-miss", f"memo value not found at index {buf[i]}"
+                            ) from None
+                        i += 1
+                    elif op == 0x72:  # LONG_BINPUT
+                        if i + 4 > lim:
+                            ensure(4)
+                        memo[_U32(buf, i)[0]] = stack[-1]
+                        i += 4
+                    elif op == 0x74:  # TUPLE
+                        items = stack
+                        if not metastack:
+                            raise _PickleError("stack-underflow", "could not find MARK")
+                        stack = metastack.pop()
+                        meta_total -= len(stack)
+                        stack.append(tuple(items) if len(items) <= cap else tuple(cap_items(items)))
+                    elif op == 0x65 or op == 0x75:  # APPENDS, SETITEMS
+                        items = stack
+                        if not metastack:
+                            raise _PickleError("stack-underflow", "could not find MARK")
+                        stack = metastack.pop()
+                        meta_total -= len(stack)
+                        target = stack[-1]
+                        if op == 0x65:
+                            if type(target) is SList and len(target) + len(items) <= cap:
+                                target.extend(items)
+                            else:
+                                add_to_list(target, items, "APPENDS")
+                        else:
+                            if len(items) % 2:
+                                raise _PickleError(
+                                    "bad-argument", "odd number of items for SETITEMS"
+                                )
+                            if type(target) is SDict and len(target) + len(items) // 2 <= cap:
+                                it = iter(items)
+                                target.extend(zip(it, it, strict=False))
+                            else:
+                                set_items(target, items, "SETITEMS")
+                    elif op == 0x6A:  # LONG_BINGET
+                        if i + 4 > lim:
+                            ensure(4)
+                        n = _U32(buf, i)[0]
+                        i += 4
+                        try:
+                            stack.append(memo[n])
+                        except KeyError:
+                            raise _PickleError(
+                                "memo-miss", f"memo value not found at index {n}"
+                            ) from None
+                    elif op == 0x7D:  # EMPTY_DICT
+                        stack.append(SDict())
+                    elif op == 0x61:  # APPEND
+                        v = stack.pop()
+                        target = stack[-1]
+                        if type(target) is SList and len(target) < cap:
+                            target.append(v)
+                        else:
+                            add_to_list(target, [v], "APPEND")
+                    elif op == 0x73:  # SETITEM
+                        v = stack.pop()
+                        k = stack.pop()
+                        target = stack[-1]
+                        if type(target) is SDict and len(target) < cap:
+                            target.append((k, v))
+                        else:
+                            set_items(target, [k, v], "SETITEM")
+                    else:
+                        slow(op)
                 else:
-                    slow(op)
+                    if op == 0x4B:  # BININT1
+                        if i >= lim:
+                            ensure(1)
+                        stack.append(buf[i])
+                        i += 1
+                    elif op == 0x28:  # MARK
+                        metastack.append(stack)
+                        meta_total += len(stack)
+                        stack = []
+                    elif op == 0x58:  # BINUNICODE
+                        if i + 4 > lim:
+                            ensure(4)
+                        n = _U32(buf, i)[0]
+                        i += 4
+                        if n <= 256 and i + n <= lim:
+                            stack.append(buf[i : i + n].decode("utf-8", "surrogatepass"))
+                            i += n
+                        else:
+                            stack.append(payload(n, "str", False))
+                    elif op == 0x52:  # REDUCE
+                        v = stack.pop()
+                        f = stack[-1]
+                        c = Call(f, v, None, "reduce", opos, "REDUCE")
+                        stack[-1] = c
+                        if len(calls) < RECORD_CAP:
+                            calls.append(c)
+                        else:
+                            rec_call(c)
+                        if type(f) is Global and f.name == "add_extension":
+                            after_call(c)
+                    elif op == 0x29:  # EMPTY_TUPLE
+                        stack.append(())
+                    elif op == 0x51:  # BINPERSID
+                        p = PersistentRef(stack[-1], opos, "BINPERSID")
+                        stack[-1] = p
+                        if len(pids) < RECORD_CAP:
+                            pids.append(p)
+                        else:
+                            stream.persistent_ids_omitted += 1
+                    elif op == 0x4A:  # BININT
+                        if i + 4 > lim:
+                            ensure(4)
+                        stack.append(_I32(buf, i)[0])
+                        i += 4
+                    elif op == 0x4E:  # NONE
+                        stack.append(None)
+                    elif op == 0x5D:  # EMPTY_LIST
+                        stack.append(SList())
+                    elif op == 0x47:  # BINFLOAT
+                        if i + 8 > lim:
+                            ensure(8)
+                        stack.append(_F64(buf, i)[0])
+                        i += 8
+                    elif op == 0x4D:  # BININT2
+                        if i + 2 > lim:
+                            ensure(2)
+                        stack.append(_U16(buf, i)[0])
+                        i += 2
+                    else:
+                        slow(op)
+            if i >= lim:
+                ensure(1)
+            read_ops = 0
+            periodic()
+            rng = block
     except _Stop:
         pass
     except _PickleError as e:
@@ -1270,8 +1295,8 @@ def _interpret(
         stream.limit_hit = "recursion: nesting too deep"
     except Exception as e:  # keep what was recorded so far, whatever went wrong
         stream.error = StreamError(opos, f"internal error at {opos}: {e!r}", "internal")
-    ctx.opcodes += every - countdown
-    stream.opcode_count = ticks + every - countdown
+    ctx.opcodes += read_ops
+    stream.opcode_count = ticks + read_ops
     end = base + i
     stream.end = end
     file_end = frame_end if frame_end > end else end
