@@ -242,6 +242,30 @@ def test_raw_storage_members_keep_every_header_check(tmp_path: Path):
     assert [f.evidence["member"] for f in dup] == ["archive/data/0"]
 
 
+def test_raw_storage_running_past_the_end_is_not_clean(tmp_path: Path):
+    """A raw storage is skipped, not read: its bytes must still lie inside the archive (a
+    storage cut short is a file the loader cannot read, so it is not fully scanned)."""
+    import pickle
+
+    p = _zip(
+        tmp_path / "short.pt",
+        [
+            ("archive/data.pkl", pickle.dumps({}, protocol=2)),
+            (zipfile.ZipInfo("archive/data/0"), b"\0" * 8),
+        ],
+    )
+    assert [f.rule_id for f in _scan(p).findings] == []
+    data = bytearray(p.read_bytes())
+    cd = data.rfind(b"PK\x01\x02")
+    assert data[cd + 46 : cd + 46 + 14] == b"archive/data/0"
+    data[cd + 20 : cd + 28] = (1 << 20).to_bytes(4, "little") * 2  # compressed, full size
+    p.write_bytes(bytes(data))
+    report = _scan(p)
+    (short,) = [f for f in report.findings if f.rule_id == "MX-SCAN-001"]
+    assert short.location.inner == ("archive/data/0",) and "past the end" in short.message
+    assert report.failed
+
+
 def test_zip_duplicate_names_both_scanned(tmp_path: Path):
     mal = (EXAMPLES / "malicious_lambda.h5").read_bytes()
     p = _zip(tmp_path / "dup.zip", [("archive/model.h5", mal), ("archive/model.h5", CLEAN_KERAS)])

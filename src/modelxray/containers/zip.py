@@ -501,7 +501,15 @@ class ZipReader(FormatReader):
             if i in raw_storages and not m.is_symlink:
                 # torch reads these as raw tensor bytes, never as a format: stored (method 0,
                 # so nothing below could fail or be expanded), no folder, their names checked
-                # above, their bytes in the overlap check; nothing else to build for them
+                # above, their bytes in the overlap check; nothing else to build for them but
+                # the check that those bytes are there (torch would fail on a short storage)
+                if offsets[i] + m.compressed_size > artifact.size:
+                    ctx.report(
+                        scan_rules.UNPARSEABLE,
+                        checks.location(m.name, copy),
+                        f"{m.name}: its {m.compressed_size} bytes of tensor data run past the "
+                        f"end of the archive (they start at byte {offsets[i]} of {artifact.size})",
+                    )
                 if not i & 4095:
                     ctx.budget.check_time()
                 continue
