@@ -437,16 +437,18 @@ def pool_pays(sources: list[SourceFile], jobs: int) -> bool:
 
 
 def preload_readers() -> None:
-    """Import every reader, container and analyser module before workers fork (readers load
-    lazily, so a worker would otherwise import its own copy of what its files need): forked
-    workers then share one copy, and a limited worker's memory limit measures parsing, not
-    imports."""
+    """Import every reader, container and analyser module (not the generated tables) before
+    workers fork (readers load lazily, so a worker would otherwise import its own copy of what
+    its files need): forked workers then share one copy, and a limited worker's memory limit
+    measures parsing, not imports."""
     import importlib
     import pkgutil
 
     for package in ("formats", "containers", "analysis"):
         root = importlib.import_module(f"modelxray.{package}")
         for info in pkgutil.walk_packages(root.__path__, f"modelxray.{package}."):
+            if "._generated" in info.name:
+                continue  # tables: loaded by the few files that need them
             try:
                 importlib.import_module(info.name)
             except ImportError:  # an optional dependency: the file that needs it says so
