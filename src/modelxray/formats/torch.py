@@ -16,6 +16,7 @@ import ast
 import functools
 import re
 import struct
+from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -166,11 +167,27 @@ def torchscript_references(source: str) -> tuple[list[tuple[int, str, str]], lis
     risky: list[tuple[int, str, str]] = []
     calls: list[str] = []
     inner: set[int] = set()  # Attribute nodes that are part of a longer chain
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Attribute, ast.Name)):
-            inner.add(id(node.value))  # judged as part of the chain it starts
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
+    # One breadth-first pass (``ast.walk``'s order): a chain's outer Attribute is met before
+    # the Attribute or Name it starts with, so that one is known to be inner when met.
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        for field in node._fields:
+            child = getattr(node, field, None)
+            if isinstance(child, list):
+                todo.extend(c for c in child if isinstance(c, ast.AST))
+            elif isinstance(child, ast.AST):
+                todo.append(child)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, (ast.Attribute, ast.Name)):
+                inner.add(id(node.value))  # judged as part of the chain it starts
+            if id(node) not in inner:
+                ref = _dotted(node)
+                if ref is not None:
+                    why = judge_reference(ref)
+                    if why is not None:
+                        risky.append((node.lineno, ref, why))
+        elif isinstance(node, ast.Call):
             name = _dotted(node.func)
             if name is not None:
                 calls.append(name)
@@ -178,12 +195,6 @@ def torchscript_references(source: str) -> tuple[list[tuple[int, str, str]], lis
                     risky.append(
                         (node.lineno, name, "Python builtin that reaches files or dynamic code")
                     )
-        if isinstance(node, ast.Attribute) and id(node) not in inner:
-            ref = _dotted(node)
-            if ref is not None:
-                why = judge_reference(ref)
-                if why is not None:
-                    risky.append((node.lineno, ref, why))
         elif isinstance(node, ast.Name) and node.id in _PYTHON_MODULES and id(node) not in inner:
             why = judge_reference(node.id)
             if why is not None:
