@@ -174,14 +174,22 @@ def _strong(entry: judge.Entry) -> bool:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
+def _parsed(entry: judge.Entry) -> bool:
+    return entry.kind != "unparsed" and not (entry.kind == "option" and not entry.option)
+
+
 def requirements_score(name: str, text: str) -> int:
-    entries = [judge.parse_line(line.text) for line in judge.logical_lines(text)]
-    parsed = [
-        e for e in entries if e.kind != "unparsed" and not (e.kind == "option" and not e.option)
-    ]
     if _REQUIREMENTS_NAME.match(name):
-        return 30 if len(parsed) * 2 >= len(entries) else 0
-    if not entries or len(parsed) != len(entries) or _CONTROL.search(text):
+        named = [judge.parse_line(line.text) for line in judge.logical_lines(text)]
+        return 30 if sum(map(_parsed, named)) * 2 >= len(named) else 0
+    # Unnamed: every line must parse, so the first that does not ends the question.
+    entries: list[judge.Entry] = []
+    for line in judge.logical_lines(text):
+        entry = judge.parse_line(line.text)
+        if not _parsed(entry):
+            return 0
+        entries.append(entry)
+    if not entries or _CONTROL.search(text):
         return 0
     pinned = sum(1 for e in entries if e.pinned and not e.value)
     if any(_strong(e) for e in entries) or (pinned >= 2 and pinned * 2 >= len(entries)):

@@ -169,7 +169,7 @@ def torchscript_references(source: str) -> tuple[list[tuple[int, str, str]], lis
     inner: set[int] = set()  # Attribute nodes that are part of a longer chain
     # One breadth-first pass (``ast.walk``'s order): a chain's outer Attribute is met before
     # the Attribute or Name it starts with, so that one is known to be inner when met.
-    todo = deque([tree])
+    todo: deque[ast.AST] = deque([tree])
     while todo:
         node = todo.popleft()
         for field in node._fields:
