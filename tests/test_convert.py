@@ -319,6 +319,34 @@ def test_cli_convert(torch_files: dict[str, Path], tmp_path: Path) -> None:
     assert main(["convert", str(tmp_path / "missing.pt"), str(dst)]) == 2
 
 
+@pytest.mark.parametrize("missing", ["numpy", "h5py"])
+def test_cli_convert_without_the_convert_extra(
+    torch_files: dict[str, Path], tmp_path: Path, missing: str
+) -> None:
+    """numpy and h5py are the [convert] extra, not core dependencies: without them, convert
+    says what to install (exit 2) and scanning is unaffected."""
+    import subprocess
+    import sys
+
+    keras = Path(__file__).parent.parent / "examples" / "clean_dense.keras"
+    src = torch_files["zip"] if missing == "numpy" else keras
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"  # as if not installed
+        "from modelxray.cli import main\n"
+        "rc = main(['scan', '--no-cache', '--no-policy', sys.argv[1]])\n"
+        "assert rc == 0, rc\n"
+        "sys.exit(main(['convert', sys.argv[1], sys.argv[2]]))\n"
+    )
+    dst = tmp_path / "out.safetensors"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(src), str(dst)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"convert needs {missing}" in proc.stderr
+    assert "pip install 'modelxray[convert]'" in proc.stderr
+    assert not dst.exists()
+
+
 def _real_loader(path: str) -> dict[str, Any] | None:
     """What the real loader returns for ``path`` without running pickle code: tensors by
     flattened name (``torch.load(weights_only=True)``; ``np.load(allow_pickle=False)``,

@@ -608,6 +608,9 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_CONVERT_NEEDS = ("numpy", "h5py")  # the [convert] extra
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
     import json
 
@@ -625,6 +628,15 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
     except (ConvertError, OSError) as exc:
         print(f"modelxray: convert: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ModuleNotFoundError as exc:
+        if exc.name not in _CONVERT_NEEDS:
+            raise
+        print(
+            f"modelxray: convert needs {exc.name}, which is not installed: "
+            "pip install 'modelxray[convert]'",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if args.format == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2)
