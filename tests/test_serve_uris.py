@@ -116,6 +116,19 @@ def test_prefixes_match_by_segment_and_refuse_traversal_and_credentials() -> Non
         UriGuard(allow_networks=("not-a-network",))
 
 
+@pytest.mark.parametrize(
+    "uri", ["http://]8^&68", "https://host:99999/x", "http://host:port/", "https://[::1/m.pt"]
+)
+def test_a_uri_whose_host_or_port_does_not_parse_is_refused(uri: str) -> None:
+    """Not a crash (schemathesis found a 500 for ``http://]8^&68``): a refusal, when checked
+    and when its host would be resolved."""
+    guard = UriGuard(allow=("http://", "https://"))
+    with pytest.raises(UriRefused, match="not a well-formed URI"):
+        guard.check(uri)
+    with pytest.raises(UriRefused, match="not a well-formed URI"):
+        guard.check_host(uri)
+
+
 def test_addresses_that_are_not_public_are_refused_unless_their_network_is_allowed() -> None:
     import ipaddress
 

@@ -30,7 +30,7 @@ import json
 import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from modelxray.sources.interface import REMOTE_SCHEMES, uri_scheme
 
@@ -42,6 +42,16 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 class UriRefused(ValueError):
     """A URI, redirect or address the guard does not allow (the message says why)."""
+
+
+def _split(uri: str) -> SplitResult:
+    """``urlsplit`` of an http(s) URI whose host and port parse, or :class:`UriRefused`."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number in range
+    except ValueError as exc:
+        raise UriRefused(f"not a well-formed URI ({exc})") from None
+    return parts
 
 
 def _segments_safe(path: str) -> bool:
@@ -106,7 +116,7 @@ class UriGuard:
         if not _segments_safe(rest.split("?", 1)[0].split("#", 1)[0]):
             raise UriRefused("'.' or '..' segments and backslashes are not allowed in a URI")
         if scheme in ("http", "https"):
-            parts = urlsplit(uri)
+            parts = _split(uri)
             if parts.username is not None or parts.password is not None:
                 raise UriRefused("credentials in a URI are not accepted")
             if not parts.hostname:
@@ -121,7 +131,7 @@ class UriGuard:
             return False
         p_rest, u_rest = prefix.split("://", 1)[1], uri.split("://", 1)[1]
         if scheme in ("http", "https"):  # the host by its parsed name, the path by segments
-            p, u = urlsplit(prefix), urlsplit(uri)
+            p, u = urlsplit(prefix), _split(uri)
             if (p.hostname or "", p.port) != (u.hostname or "", u.port):
                 return bool(not p.netloc)  # "https://": any host
             p_rest, u_rest = p.path, u.path or "/"
@@ -166,7 +176,7 @@ class UriGuard:
         answer to a caller; connections are checked again when made)."""
         if uri_scheme(uri) not in ("http", "https"):
             return
-        parts = urlsplit(uri)
+        parts = _split(uri)
         default = 443 if parts.scheme.lower() == "https" else 80
         self.resolve(parts.hostname or "", parts.port or default)
 
