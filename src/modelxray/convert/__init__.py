@@ -76,7 +76,7 @@ class ConvertResult:
 def detect(artifact: Artifact, limits: Limits) -> str:
     """Which converter applies, from the content (the extension never decides)."""
     from modelxray.containers.zip import ZipError, read_central_directory
-    from modelxray.formats.hdf5 import find_superblock
+    from modelxray.formats.registry import find_hdf5_superblock
 
     from .torch_checkpoint import is_legacy
 
@@ -85,7 +85,7 @@ def detect(artifact: Artifact, limits: Limits) -> str:
         return "numpy"
     if is_legacy(head):
         return "pytorch-legacy"
-    if find_superblock(artifact, artifact.head()) is not None:
+    if find_hdf5_superblock(artifact, artifact.head()) is not None:
         return "keras-h5"
     if head[:4] == b"PK\x03\x04":
         try:

@@ -16,6 +16,7 @@ from modelxray.artifact import Artifact
 from modelxray.budget import BudgetExceeded
 from modelxray.formats.base import FormatReader, register
 from modelxray.formats.json_doc import parse_json_text
+from modelxray.formats.registry import find_hdf5_superblock
 from modelxray.model import Location, Severity
 from modelxray.rules import keras as rules
 from modelxray.scanning import Reading
@@ -23,10 +24,6 @@ from modelxray.scanning import Reading
 if TYPE_CHECKING:
     from modelxray.formats.hdf5_struct import Hdf5File, Link, ObjectHeader
     from modelxray.scanning import Sink
-
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-# A user block shifts the superblock to 512, 1024, 2048, … bytes.
-_MAX_USERBLOCK_PROBE = 1 << 20
 
 CONFIG_ATTRS = ("model_config", "training_config")
 # h5py lists at most this many root attributes' values here (the rest are never config).
@@ -38,31 +35,11 @@ _SHAPE_BOMB_RATIO = 1000
 _MAX_SOFT_LINK_HOPS = 32
 
 
-def find_superblock(artifact: Artifact, head: bytes) -> int | None:
-    if head[:8] == HDF5_MAGIC:
-        return 0
-    offset = 512
-    end = min(artifact.size, _MAX_USERBLOCK_PROBE)
-    while offset < end and offset + 8 <= len(head):
-        if head[offset : offset + 8] == HDF5_MAGIC:
-            return offset
-        offset *= 2
-    if offset >= end:
-        return None
-    with artifact.open() as f:  # the probes beyond the head, through one stream
-        while offset < end:
-            f.seek(offset)
-            if f.read(8) == HDF5_MAGIC:
-                return offset
-            offset *= 2
-    return None
-
-
 class Hdf5Reader(FormatReader):
     name = "hdf5"
 
     def sniff(self, artifact: Artifact, head: bytes) -> int:
-        return 60 if find_superblock(artifact, head) is not None else 0
+        return 60 if find_hdf5_superblock(artifact, head) is not None else 0
 
     def scan(self, artifact: Artifact, ctx: Sink) -> Reading:
         from modelxray.analysis.keras_config import KerasDoc
@@ -106,7 +83,7 @@ def _walk(artifact: Artifact, ctx: Sink) -> dict[str, str]:
     """Root attribute texts, after the structure walk has reported what it found."""
     from modelxray.formats.hdf5_struct import Hdf5File, Hdf5FormatError
 
-    at = find_superblock(artifact, artifact.head())
+    at = find_hdf5_superblock(artifact, artifact.head())
     if at is None:
         raise Hdf5FormatError("no HDF5 superblock")
     with artifact.open() as stream:

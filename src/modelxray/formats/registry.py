@@ -122,29 +122,34 @@ def _zip_signature(artifact: Artifact, head: bytes) -> bool:
 
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_HDF5_MAX_USERBLOCK_PROBE = 1 << 20  # (formats.hdf5: a user block is 512, 1024, 2048, … bytes)
+HDF5_MAX_USERBLOCK_PROBE = 1 << 20  # a user block is 512, 1024, 2048, … bytes
 
 
-def _hdf5_signature(artifact: Artifact, head: bytes) -> bool:
-    """The HDF5 signature at byte 0 or after a user block, the probes beyond the head read
-    through one open stream (the sniffer then finds the same offset)."""
+def find_hdf5_superblock(artifact: Artifact, head: bytes) -> int | None:
+    """Where the HDF5 signature is: byte 0 or after a user block (the probes beyond the head
+    read through one open stream).  Here, not in ``formats.hdf5``: sniffing must not import
+    the reader; the reader and ``convert`` use it from here."""
     if head[:8] == HDF5_SIGNATURE:
-        return True
-    end = min(artifact.size, _HDF5_MAX_USERBLOCK_PROBE)
+        return 0
+    end = min(artifact.size, HDF5_MAX_USERBLOCK_PROBE)
     offset = 512
     while offset < end and offset + 8 <= len(head):
         if head[offset : offset + 8] == HDF5_SIGNATURE:
-            return True
+            return offset
         offset *= 2
     if offset >= end:
-        return False
+        return None
     with artifact.open() as f:
         while offset < end:
             f.seek(offset)
             if f.read(8) == HDF5_SIGNATURE:
-                return True
+                return offset
             offset *= 2
-    return False
+    return None
+
+
+def _hdf5_signature(artifact: Artifact, head: bytes) -> bool:
+    return find_hdf5_superblock(artifact, head) is not None
 
 
 def _tar_header(artifact: Artifact, head: bytes) -> bool:
