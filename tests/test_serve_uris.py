@@ -277,6 +277,64 @@ def test_without_a_guard_the_command_line_reads_what_its_user_names(
     assert source.remote is not None and not source.problems
 
 
+class _Recording(BaseHTTPRequestHandler):
+    """Serves one small file, recording the Authorization header each request carried."""
+
+    protocol_version = "HTTP/1.1"
+    body = (EXAMPLES / "clean_dense.keras").read_bytes()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def _answer(self, with_body: bool) -> None:
+        self.server.seen.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
+        data = self.body
+        ranged = self.headers.get("Range")
+        status = 200
+        if ranged:
+            start, _, end = ranged.split("=", 1)[1].partition("-")
+            data = data[int(start) : int(end or len(data) - 1) + 1]
+            status = 206
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{int(start) + len(data) - 1}/"
+                             f"{len(self.body)}")  # fmt: skip
+        self.end_headers()
+        if with_body:
+            self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer(True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(False)
+
+
+@pytest.mark.parametrize("guard", [False, True], ids=["command line", "service"])
+def test_credentials_in_a_url_never_follow_a_redirect_to_another_origin(
+    redirector: ThreadingHTTPServer, guarded: None, guard: bool
+) -> None:
+    """``https://user:pass@host/…``: urllib copies the Authorization header to wherever a
+    redirect points; it must stay with the origin it was given for."""
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
+    other.seen = []  # type: ignore[attr-defined]
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        redirector.target = f"{_url(other)}/clean.keras"  # type: ignore[attr-defined]
+        hop = _url(redirector)
+        if guard:
+            uri_guard.install(UriGuard((f"{hop}/", f"{_url(other)}/"), ("127.0.0.0/8",)))
+        creds = hop.replace("http://", "http://user:s3cret@")
+        (source,) = list(iter_remote(f"{creds}/model.keras"))
+        assert source.remote is not None and not source.problems, source.problems
+        assert other.seen and set(other.seen) == {None}  # type: ignore[attr-defined]
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
 def test_bucket_prefixes_on_the_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--allow-uri s3://bucket/prefix`` (moto's S3 on loopback, the endpoint the operator
     configured): that prefix is scanned, a neighbour prefix and the default hf:// are not."""

@@ -259,19 +259,42 @@ def opener(guard: UriGuard) -> Any:
         def https_open(self, req: Any) -> Any:
             return self.do_open(_Https, req, context=getattr(self, "_context", None))
 
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), _HttpHandler, _HttpsHandler, _redirects(guard)
+    )
+
+
+def plain_opener() -> Any:
+    """The command line's opener (no guard: it reads the URI its user named, through the
+    user's proxies); like the guarded one, it never lets credentials follow a redirect."""
+    import urllib.request
+
+    return urllib.request.build_opener(_redirects(None))
+
+
+def _redirects(guard: UriGuard | None) -> Any:
+    """A redirect handler: each hop checked by ``guard`` (when there is one), and the
+    ``Authorization`` header dropped when the hop leaves the origin (scheme, host and port)
+    it was given for -- urllib would otherwise copy it to any host, in clear to http."""
+    import urllib.request
+
     class _Redirects(urllib.request.HTTPRedirectHandler):
         def redirect_request(
             self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
         ) -> Any:
-            try:
-                guard.check(newurl)
-            except UriRefused as exc:
-                raise UriRefused(f"redirect not followed: {exc}") from None
+            if guard is not None:
+                try:
+                    guard.check(newurl)
+                except UriRefused as exc:
+                    raise UriRefused(f"redirect not followed: {exc}") from None
             new = super().redirect_request(req, fp, code, msg, headers, newurl)
-            if new is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
-                new.remove_header("Authorization")  # credentials stay with their host
+            if new is not None and _origin(newurl) != _origin(req.full_url):
+                new.remove_header("Authorization")  # credentials stay with their origin
             return new
 
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), _HttpHandler, _HttpsHandler, _Redirects
-    )
+    return _Redirects
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
