@@ -180,15 +180,19 @@ def loader_folder(artifact: Artifact, through_wrapper: bool = True) -> Folder | 
     return folder  # type: ignore[no-any-return]
 
 
-class Window(io.RawIOBase):
-    """A read-only, seekable view of ``length`` bytes at ``offset`` in an open file."""
+class PositionalReader(io.RawIOBase):
+    """A read-only, seekable raw stream over ``size`` bytes that a subclass reads by position
+    (:meth:`read_at`): a slice of an open file (:class:`Window`), a remote object read by range
+    requests (``sources.remote``).  Meant to be buffered by ``io.BufferedReader``."""
 
-    def __init__(self, opener: Callable[[], BinaryStream], offset: int, length: int) -> None:
+    def __init__(self, size: int) -> None:
         super().__init__()
-        self._f = opener()
-        self._offset = offset
-        self._length = length
+        self._size = size
         self._pos = 0
+
+    def read_at(self, pos: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``pos`` (``0 < n <= size - pos``)."""
+        raise NotImplementedError
 
     def readable(self) -> bool:
         return True
@@ -202,7 +206,7 @@ class Window(io.RawIOBase):
         elif whence == 1:
             new = self._pos + pos
         else:
-            new = self._length + pos
+            new = self._size + pos
         self._pos = max(0, new)
         return self._pos
 
@@ -210,14 +214,26 @@ class Window(io.RawIOBase):
         return self._pos
 
     def readinto(self, b: Any) -> int:
-        n = min(len(b), self._length - self._pos)
+        n = min(len(b), self._size - self._pos)
         if n <= 0:
             return 0
-        self._f.seek(self._offset + self._pos)
-        data = self._f.read(n)
+        data = self.read_at(self._pos, n)
         b[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+
+class Window(PositionalReader):
+    """A read-only, seekable view of ``length`` bytes at ``offset`` in an open file."""
+
+    def __init__(self, opener: Callable[[], BinaryStream], offset: int, length: int) -> None:
+        super().__init__(length)
+        self._f = opener()
+        self._offset = offset
+
+    def read_at(self, pos: int, n: int) -> bytes:
+        self._f.seek(self._offset + pos)
+        return self._f.read(n)
 
     def close(self) -> None:
         if not self.closed:

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
+from modelxray.artifact import PositionalReader
 from modelxray.rules import scan as scan_rules
 from modelxray.sources.interface import (
     RemoteObject,
@@ -692,31 +693,13 @@ class RemoteFolder:
         return artifact
 
 
-class _RangeStream(io.RawIOBase):
+class _RangeStream(PositionalReader):
     def __init__(self, blob: RemoteBlob) -> None:
-        super().__init__()
+        super().__init__(blob.obj.size)
         self._blob = blob
-        self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        base = (0, self._pos, self._blob.obj.size)[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def readinto(self, b: Any) -> int:
-        data = self._blob.read(self._pos, len(b))
-        b[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
+    def read_at(self, pos: int, n: int) -> bytes:
+        return self._blob.read(pos, n)
 
 
 def basename(obj: RemoteObject) -> str:
